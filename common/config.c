@@ -1,0 +1,262 @@
+/* config.c - settings from defaults, a JSON file and the environment.
+ *
+ * The config file is JSON, so this file uses jansson; it is the one place
+ * outside admin/ that does (see docs/ARCHITECTURE.md, "Fences").
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gw.h"
+#include "gw_config.h"
+
+enum kind { K_STR, K_U32, K_HOSTPORT, K_RANGE, K_LEVEL };
+
+struct setting {
+	const char *key;
+	enum kind kind;
+	size_t off;      /* string field, u32 field, host field or range low */
+	size_t size;     /* string field size */
+	size_t off2;     /* port field (K_HOSTPORT) or range high (K_RANGE) */
+	uint64_t min, max;
+};
+
+#define STR(k, f) { k, K_STR, offsetof(struct gw_config, f), sizeof(((struct gw_config *)0)->f), 0, 0, 0 }
+#define U32(k, f, lo, hi) { k, K_U32, offsetof(struct gw_config, f), 0, 0, lo, hi }
+#define HOSTPORT(k, h, p) { k, K_HOSTPORT, offsetof(struct gw_config, h), sizeof(((struct gw_config *)0)->h), offsetof(struct gw_config, p), 0, 0 }
+
+static const struct setting settings[] = {
+	STR("data_dir", data_dir),
+	HOSTPORT("ftps_listen", ftps_host, ftps_port),
+	{ "passive_ports", K_RANGE, offsetof(struct gw_config, passive_min), 0,
+	  offsetof(struct gw_config, passive_max), 0, 0 },
+	STR("passive_address", passive_address),
+	STR("public_host", public_host),
+	HOSTPORT("admin_listen", admin_host, admin_port),
+	STR("admin_token", admin_token),
+	STR("tls_cert", tls_cert),
+	STR("tls_key", tls_key),
+	U32("argon2_t_cost", argon2_t_cost, 1, 100),
+	U32("argon2_m_cost_kib", argon2_m_cost_kib, 8, 4 * 1024 * 1024),
+	U32("argon2_parallelism", argon2_parallelism, 1, 64),
+	U32("loops", loops, 0, 256),
+	U32("workers", workers, 1, 256),
+	U32("idle_timeout_s", idle_timeout_s, 1, 86400),
+	U32("max_sessions", max_sessions, 1, 1000000),
+	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
+	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
+};
+
+void gw_config_defaults(struct gw_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	gw_strlcpy(c->data_dir, "./var", sizeof(c->data_dir));
+	gw_strlcpy(c->ftps_host, "0.0.0.0", sizeof(c->ftps_host));
+	c->ftps_port = 990;
+	c->passive_min = 60000;
+	c->passive_max = 61000;
+	gw_strlcpy(c->admin_host, "127.0.0.1", sizeof(c->admin_host));
+	c->admin_port = 8443;
+	/* OWASP's argon2id baseline: 19 MiB, 2 passes, 1 lane. */
+	c->argon2_t_cost = 2;
+	c->argon2_m_cost_kib = 19 * 1024;
+	c->argon2_parallelism = 1;
+	c->workers = 4;
+	c->idle_timeout_s = 600;
+	c->max_sessions = 20000;
+	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
+}
+
+/* Apply one textual value to a setting. */
+static int apply(struct gw_config *c, const struct setting *s, const char *v,
+		 char *err, size_t err_size, const char *origin)
+{
+	char *base = (char *)c;
+	uint64_t u;
+
+	switch (s->kind) {
+	case K_STR:
+		if (gw_strlcpy(base + s->off, v, s->size) < 0)
+			goto bad;
+		return 0;
+	case K_LEVEL:
+		if (strcmp(v, "debug") && strcmp(v, "info") && strcmp(v, "warn") &&
+		    strcmp(v, "error"))
+			goto bad;
+		gw_strlcpy(base + s->off, v, s->size);
+		return 0;
+	case K_U32:
+		if (gw_parse_u64(v, s->min, s->max, &u) < 0)
+			goto bad;
+		*(uint32_t *)(void *)(base + s->off) = (uint32_t)u;
+		return 0;
+	case K_HOSTPORT:
+		if (gw_parse_hostport(v, base + s->off, s->size,
+				      (uint16_t *)(void *)(base + s->off2)) < 0)
+			goto bad;
+		if (!base[s->off])
+			gw_strlcpy(base + s->off, "0.0.0.0", s->size);
+		return 0;
+	case K_RANGE:
+		if (gw_parse_port_range(v, (uint16_t *)(void *)(base + s->off),
+					(uint16_t *)(void *)(base + s->off2)) < 0)
+			goto bad;
+		return 0;
+	}
+bad:
+	switch (s->kind) {
+	case K_U32:
+		snprintf(err, err_size, "invalid %s '%s' in %s: expected an integer from %llu to %llu",
+			 s->key, s->kind == K_STR ? "" : v, origin,
+			 (unsigned long long)s->min, (unsigned long long)s->max);
+		break;
+	case K_HOSTPORT:
+		snprintf(err, err_size, "invalid %s '%s' in %s: expected HOST:PORT", s->key, v, origin);
+		break;
+	case K_RANGE:
+		snprintf(err, err_size, "invalid %s '%s' in %s: expected LOW-HIGH ports", s->key, v, origin);
+		break;
+	case K_LEVEL:
+		snprintf(err, err_size, "invalid %s '%s' in %s: expected debug, info, warn or error", s->key, v, origin);
+		break;
+	case K_STR:
+		snprintf(err, err_size, "invalid %s in %s: longer than %zu bytes", s->key, origin, s->size - 1);
+		break;
+	}
+	return -EINVAL;
+}
+
+static const struct setting *find(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(settings); i++)
+		if (!strcmp(settings[i].key, key))
+			return &settings[i];
+	return NULL;
+}
+
+static int load_file(struct gw_config *c, const char *path, char *err, size_t err_size)
+{
+	char origin[PATH_MAX + 16];
+	json_error_t jerr;
+	json_t *root, *val;
+	const char *key;
+	struct stat st;
+	int r = 0;
+
+	snprintf(origin, sizeof(origin), "config '%s'", path);
+	if (stat(path, &st) < 0) {
+		snprintf(err, err_size, "cannot read config '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	if (st.st_size > GW_CONFIG_FILE_MAX) {
+		snprintf(err, err_size, "cannot read config '%s': larger than %d bytes", path, GW_CONFIG_FILE_MAX);
+		return -EFBIG;
+	}
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, err_size, "invalid config '%s' line %d column %d: %s", path,
+			 jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, err_size, "invalid config '%s': expected a JSON object", path);
+		json_decref(root);
+		return -EINVAL;
+	}
+	json_object_foreach(root, key, val) {
+		const struct setting *s = find(key);
+		char num[32];
+		const char *v;
+
+		if (!s) {
+			snprintf(err, err_size, "unknown setting '%s' in config '%s'", key, path);
+			r = -EINVAL;
+			break;
+		}
+		if (s->kind == K_U32 && json_is_integer(val)) {
+			if (json_integer_value(val) < 0) {
+				snprintf(num, sizeof(num), "%s", "-1");
+			} else {
+				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+			}
+			v = num;
+		} else if (s->kind != K_U32 && json_is_string(val)) {
+			v = json_string_value(val);
+		} else {
+			snprintf(err, err_size, "invalid %s in config '%s': expected %s", key, path,
+				 s->kind == K_U32 ? "an integer" : "a string");
+			r = -EINVAL;
+			break;
+		}
+		r = apply(c, s, v, err, err_size, origin);
+		if (r < 0)
+			break;
+	}
+	json_decref(root);
+	return r;
+}
+
+int gw_config_load(struct gw_config *c, const char *path, const char *const *envp,
+		   char *err, size_t err_size)
+{
+	static const char prefix[] = "FTPSGATE_";
+	size_t i;
+	int r;
+
+	if (path) {
+		r = load_file(c, path, err, err_size);
+		if (r < 0)
+			return r;
+	}
+	for (i = 0; envp && envp[i]; i++) {
+		const char *e = envp[i], *eq = strchr(e, '=');
+		char key[64], origin[80];
+		const struct setting *s;
+		size_t n, k;
+
+		if (!eq || strncmp(e, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		n = (size_t)(eq - e) - (sizeof(prefix) - 1);
+		if (n == 0 || n >= sizeof(key))
+			continue;
+		for (k = 0; k < n; k++) {
+			char ch = e[sizeof(prefix) - 1 + k];
+
+			key[k] = (char)(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+		}
+		key[n] = '\0';
+		s = find(key);
+		if (!s) {
+			/* FTPSGATE_CONFIG and friends are not settings; a typo
+			 * of one would silently do nothing, so name it. */
+			if (!strcmp(key, "config"))
+				continue;
+			snprintf(err, err_size, "unknown setting in environment: %.*s",
+				 (int)(eq - e), e);
+			return -EINVAL;
+		}
+		snprintf(origin, sizeof(origin), "environment FTPSGATE_%.*s", (int)n,
+			 e + sizeof(prefix) - 1);
+		r = apply(c, s, eq + 1, err, err_size, origin);
+		if (r < 0)
+			return r;
+	}
+	if (c->passive_address[0] == '\0' && c->public_host[0] == '\0' &&
+	    strcmp(c->ftps_host, "0.0.0.0") && strcmp(c->ftps_host, "::"))
+		gw_strlcpy(c->public_host, c->ftps_host, sizeof(c->public_host));
+	if (!c->data_dir[0]) {
+		snprintf(err, err_size, "invalid data_dir: empty");
+		return -EINVAL;
+	}
+	if (!!c->tls_cert[0] != !!c->tls_key[0]) {
+		snprintf(err, err_size, "invalid TLS settings: tls_cert and tls_key must be set together");
+		return -EINVAL;
+	}
+	return 0;
+}

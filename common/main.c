@@ -1,0 +1,145 @@
+/* main.c - the ftpsgate daemon: configuration, wiring of the parts,
+ * signals. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "ftpd.h"
+#include "gw.h"
+#include "gw_config.h"
+#include "store.h"
+
+#ifndef FTPSGATE_VERSION
+#define FTPSGATE_VERSION "0.1.0"
+#endif
+
+extern char **environ;
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ftpsgate [--config FILE]\n"
+		   "\n"
+		   "FTPS intake gateway: implicit FTPS uploads, stored durably, with an admin REST API.\n"
+		   "Settings come from FILE (JSON) and FTPSGATE_* environment variables;\n"
+		   "see docs/operations.md.\n");
+}
+
+static int fail(const char *err)
+{
+	fprintf(stderr, "ftpsgate: %s\n", err);
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct gw_config cfg;
+	const char *config_path = NULL;
+	char err[1024], cert[4096], key[4096];
+	char token[STORE_TOKEN_LEN + 1];
+	struct store_params sp;
+	struct store *st = NULL;
+	struct gw_pool *pool = NULL;
+	struct ftpd_server *ftpd = NULL;
+	struct admin_server *admin = NULL;
+	bool generated = false;
+	sigset_t sigs;
+	int i, r, sig;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
+			config_path = argv[++i];
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("ftpsgate %s\n", FTPSGATE_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "ftpsgate: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path)
+		config_path = getenv("FTPSGATE_CONFIG");
+
+	/* Signals are taken by sigwait() below; no thread gets them. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	gw_config_defaults(&cfg);
+	if (gw_config_load(&cfg, config_path, (const char *const *)environ, err, sizeof(err)) < 0)
+		return fail(err);
+	if (!strcmp(cfg.log_level, "debug"))
+		gw_log_set_level(GW_LOG_DEBUG);
+	else if (!strcmp(cfg.log_level, "warn"))
+		gw_log_set_level(GW_LOG_WARN);
+	else if (!strcmp(cfg.log_level, "error"))
+		gw_log_set_level(GW_LOG_ERROR);
+
+	sp.data_dir = cfg.data_dir;
+	sp.argon2_t_cost = cfg.argon2_t_cost;
+	sp.argon2_m_cost_kib = cfg.argon2_m_cost_kib;
+	sp.argon2_parallelism = cfg.argon2_parallelism;
+	r = store_open(&sp, &st, err, sizeof(err));
+	if (r < 0)
+		return fail(err);
+	r = store_admin_bootstrap(st, cfg.admin_token, token, &generated);
+	explicit_bzero(cfg.admin_token, sizeof(cfg.admin_token));
+	if (r < 0) {
+		store_close(st);
+		return fail("cannot set up the bootstrap admin token");
+	}
+	if (ftpd_prepare_tls(&cfg, cert, key, sizeof(cert), err, sizeof(err)) < 0)
+		goto fail;
+	r = gw_pool_new(cfg.workers, &pool);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot start worker threads: %s", strerror(-r));
+		goto fail;
+	}
+	if (ftpd_start(&cfg, cert, key, st, pool, &ftpd, err, sizeof(err)) < 0)
+		goto fail;
+	if (admin_start(&cfg, cert, key, st, &admin, err, sizeof(err)) < 0)
+		goto fail;
+	if (generated) {
+		fprintf(stderr,
+			"ftpsgate: bootstrap admin token (shown once, stored hashed): %s\n", token);
+		explicit_bzero(token, sizeof(token));
+	}
+	gw_info("daemon.ready", "ftpsgate %s ready; data in '%s', TLS certificate '%s'",
+		FTPSGATE_VERSION, cfg.data_dir, cert);
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			gw_info("daemon.sighup", "SIGHUP received; nothing to reload yet");
+			continue;
+		}
+		gw_info("daemon.stop", "signal %d received, stopping", sig);
+		break;
+	}
+	admin_stop(admin);
+	ftpd_stop(ftpd);
+	gw_pool_free(pool);
+	ftpd_free(ftpd);
+	store_close(st);
+	gw_info("daemon.stopped", "stopped");
+	return 0;
+fail:
+	admin_stop(admin);
+	ftpd_stop(ftpd);
+	gw_pool_free(pool);
+	ftpd_free(ftpd);
+	store_close(st);
+	return fail(err);
+}

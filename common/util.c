@@ -1,0 +1,205 @@
+/* util.c - parsing, time, randomness and small file-system helpers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw.h"
+
+int gw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -EINVAL;
+	for (; *p; p++) {
+		unsigned d;
+
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int gw_parse_hostport(const char *s, char *host, size_t host_size, uint16_t *port)
+{
+	const char *colon, *hs = s, *he;
+	uint64_t p;
+	size_t hl;
+
+	if (s[0] == '[') {
+		he = strchr(s, ']');
+		if (!he || he[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		he = colon;
+	}
+	if (gw_parse_u64(colon + 1, 1, 65535, &p) < 0)
+		return -EINVAL;
+	hl = (size_t)(he - hs);
+	if (hl >= host_size)
+		return -ENAMETOOLONG;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int gw_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	char a[8], b[8];
+	const char *dash = strchr(s, '-');
+	uint64_t l, h;
+
+	if (!dash || (size_t)(dash - s) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		return -EINVAL;
+	memcpy(a, s, (size_t)(dash - s));
+	a[dash - s] = '\0';
+	memcpy(b, dash + 1, strlen(dash + 1) + 1);
+	if (gw_parse_u64(a, 1, 65535, &l) < 0 || gw_parse_u64(b, 1, 65535, &h) < 0 || l > h)
+		return -EINVAL;
+	*lo = (uint16_t)l;
+	*hi = (uint16_t)h;
+	return 0;
+}
+
+int64_t gw_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t gw_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_format_time(int64_t ms, char out[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	char tmp[96];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		 (int)(ms % 1000));
+	gw_strlcpy(out, tmp, 32);
+}
+
+int gw_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int gw_random_token(char *out, size_t n, bool lower_only)
+{
+	static const char all[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	static const char lower[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+	const char *set = lower_only ? lower : all;
+	unsigned setlen = lower_only ? 36 : 62;
+	unsigned limit = 256 - 256 % setlen; /* no modulo bias */
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char r[64];
+		size_t k;
+		int err = gw_random(r, sizeof(r));
+
+		if (err < 0)
+			return err;
+		for (k = 0; k < sizeof(r) && i < n; k++)
+			if (r[k] < limit)
+				out[i++] = set[r[k] % setlen];
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+void gw_hex(const uint8_t *in, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+bool gw_mem_equal(const void *a, const void *b, size_t len)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+int gw_fsync_dir(int dirfd)
+{
+	if (fsync(dirfd) < 0)
+		return -errno;
+	return 0;
+}
+
+int gw_mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (gw_strlcpy(tmp, path, sizeof(tmp)) < 0)
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}

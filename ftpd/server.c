@@ -1,0 +1,1440 @@
+/* server.c - the FTPS I/O engine: event loops, control connections,
+ * passive listeners and data connections.
+ *
+ * Each loop thread owns an epoll set, the control connections it accepted
+ * and their data sockets; nothing inside a loop is locked. The protocol
+ * itself is session.c: this file turns its requests into I/O and reports
+ * the results back. Blocking work runs on the worker pool as a `struct
+ * job`, which is posted back to its loop (eventfd) when done.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ftpd.h"
+#include "gw.h"
+#include "session.h"
+#include "tls.h"
+#include "view.h"
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+#define BANNER "ftpsgate FTPS upload server"
+#define CTRL_WRITE_CHUNK 16384
+
+struct loop;
+
+struct watch {
+	int fd;
+	uint32_t events;
+	bool registered;
+	bool again; /* in the loop's run-again list */
+	struct watch *again_next;
+	void (*fn)(struct watch *w, uint32_t events);
+};
+
+enum cstate { C_HANDSHAKE, C_OPEN, C_CLOSING };
+
+enum dstate {
+	D_NONE,
+	D_LISTEN,    /* passive listener open, nobody connected yet */
+	D_CONNECTED, /* TCP connection accepted, waiting for the command */
+	D_HANDSHAKE, /* TLS handshake on the data connection */
+	D_OPENING,   /* upload being opened by a worker */
+	D_RECEIVING, /* upload bytes flowing */
+	D_SENDING,   /* listing being sent */
+	D_CLOSING,   /* close_notify sent, waiting for the client's end */
+	D_FINISHING, /* upload being committed or recorded partial by a worker */
+};
+
+struct data {
+	struct watch lw; /* passive listener */
+	uint16_t port;
+	struct watch w; /* data connection */
+	struct ftpd_tls *tls;
+	enum dstate state;
+	enum ftpd_req kind; /* the transfer command, once it came */
+	char path[GW_PATH_MAX + 1];
+	struct store_upload *up;
+	struct gw_buf listing;
+	size_t sent;
+	unsigned char *buf;
+	int64_t deadline;
+	int64_t started;
+	int64_t last_io;
+};
+
+struct ctrl {
+	struct watch w;
+	struct loop *loop;
+	struct ctrl *prev, *next;
+	struct ftpd_tls *tls;
+	enum cstate state;
+	struct ftpd_session core;
+	struct gw_buf in, out;
+	bool busy;    /* a request is being carried out: read no commands */
+	bool discard; /* dropping the rest of an overlong line */
+	bool closed;
+	int refs;
+	struct sockaddr_storage peer, local;
+	char peer_ip[INET6_ADDRSTRLEN];
+	int64_t deadline; /* handshake or login */
+	int64_t last_activity;
+	int64_t account_id;
+	int root_fd;
+	struct data d;
+};
+
+struct loop {
+	struct ftpd_server *srv;
+	int epfd;
+	struct watch wake; /* eventfd: jobs done, or stop */
+	struct watch accept_w;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock;
+	struct job *done_head, *done_tail;
+	struct ctrl *ctrls;
+	struct watch *again_head;
+	int64_t accept_paused_until;
+};
+
+struct ftpd_server {
+	const struct gw_config *cfg;
+	struct store *store;
+	struct gw_pool *pool;
+	struct ftpd_tls_ctx *tls;
+	int listen_fd;
+	char passive_ipv4[INET_ADDRSTRLEN]; /* "" = the control's local address */
+	unsigned nloops;
+	struct loop *loops;
+	volatile int stopping;
+	int sessions; /* atomic */
+	pthread_mutex_t port_lock;
+	unsigned char *port_used;
+};
+
+enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT };
+
+struct job {
+	struct gw_job base;
+	struct job *next;
+	struct ctrl *c;
+	enum job_kind kind;
+	int err;
+	enum ftpd_xfer result; /* J_ABORT: what to tell the client */
+	char user[GW_USER_MAX + 1];
+	char pass[GW_PASS_MAX + 1];
+	int64_t account_id;
+	int root_fd;
+	char path[GW_PATH_MAX + 1];
+	struct store_upload *up;
+	char reason[160];
+};
+
+static void ctrl_pump(struct ctrl *c);
+static void ctrl_close(struct ctrl *c, const char *why);
+static void data_pump(struct ctrl *c);
+static void data_finish(struct ctrl *c, enum ftpd_xfer result);
+static void submit(struct ctrl *c, struct job *j);
+
+/* ---------------------------------------------------------------- watches */
+
+static void watch_init(struct watch *w, int fd, void (*fn)(struct watch *, uint32_t))
+{
+	memset(w, 0, sizeof(*w));
+	w->fd = fd;
+	w->fn = fn;
+}
+
+static void watch_set(struct loop *l, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = w;
+	if (!w->registered) {
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, w->fd, &ev) < 0)
+			GW_BUG("epoll_ctl ADD fd %d: %s", w->fd, strerror(errno));
+		w->registered = true;
+		w->events = events;
+		return;
+	}
+	if (w->events == events)
+		return;
+	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &ev) < 0)
+		GW_BUG("epoll_ctl MOD fd %d: %s", w->fd, strerror(errno));
+	w->events = events;
+}
+
+static void watch_again(struct loop *l, struct watch *w)
+{
+	if (w->again)
+		return;
+	w->again = true;
+	w->again_next = l->again_head;
+	l->again_head = w;
+}
+
+/* Unregister and close the watched fd. */
+static void watch_close(struct loop *l, struct watch *w)
+{
+	if (w->again) {
+		struct watch **p;
+
+		for (p = &l->again_head; *p; p = &(*p)->again_next)
+			if (*p == w) {
+				*p = w->again_next;
+				break;
+			}
+		w->again = false;
+	}
+	if (w->fd < 0)
+		return;
+	if (w->registered)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	w->registered = false;
+	close(w->fd);
+	w->fd = -1;
+}
+
+static uint32_t want_events(int want)
+{
+	return (want & FTPD_TLS_WANT_READ ? EPOLLIN : 0) | (want & FTPD_TLS_WANT_WRITE ? EPOLLOUT : 0);
+}
+
+/* ---------------------------------------------------------------- addresses */
+
+static void addr_ip(const struct sockaddr_storage *ss, char *out, size_t size)
+{
+	const void *a;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], out, (socklen_t)size);
+			return;
+		}
+		a = &s6->sin6_addr;
+	} else {
+		a = &((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+	}
+	if (!inet_ntop(ss->ss_family, a, out, (socklen_t)size))
+		gw_strlcpy(out, "?", size);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	char x[INET6_ADDRSTRLEN], y[INET6_ADDRSTRLEN];
+
+	addr_ip(a, x, sizeof(x));
+	addr_ip(b, y, sizeof(y));
+	return strcmp(x, y) == 0;
+}
+
+/* ---------------------------------------------------------------- passive ports */
+
+static void port_release(struct ftpd_server *srv, uint16_t port)
+{
+	pthread_mutex_lock(&srv->port_lock);
+	srv->port_used[port - srv->cfg->passive_min] = 0;
+	pthread_mutex_unlock(&srv->port_lock);
+}
+
+/* Open a listener on a free port of the range, on the control connection's
+ * local address. Ports in use by other sessions are skipped; so are ports
+ * some other program holds (EADDRINUSE). */
+static int port_listen(struct ftpd_server *srv, const struct sockaddr_storage *local,
+		       int *out_fd, uint16_t *out_port)
+{
+	unsigned range = (unsigned)srv->cfg->passive_max - srv->cfg->passive_min + 1;
+	unsigned start, i;
+	int last = -EADDRINUSE;
+
+	gw_random(&start, sizeof(start));
+	for (i = 0; i < range; i++) {
+		unsigned idx = (start + i) % range;
+		uint16_t port = (uint16_t)(srv->cfg->passive_min + idx);
+		struct sockaddr_storage ss = *local;
+		socklen_t len;
+		int fd, one = 1;
+
+		pthread_mutex_lock(&srv->port_lock);
+		if (srv->port_used[idx]) {
+			pthread_mutex_unlock(&srv->port_lock);
+			continue;
+		}
+		srv->port_used[idx] = 1;
+		pthread_mutex_unlock(&srv->port_lock);
+
+		if (ss.ss_family == AF_INET6) {
+			((struct sockaddr_in6 *)(void *)&ss)->sin6_port = htons(port);
+			len = sizeof(struct sockaddr_in6);
+		} else {
+			((struct sockaddr_in *)(void *)&ss)->sin_port = htons(port);
+			len = sizeof(struct sockaddr_in);
+		}
+		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			last = -errno;
+			port_release(srv, port);
+			return last;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 8) == 0) {
+			*out_fd = fd;
+			*out_port = port;
+			return 0;
+		}
+		last = -errno;
+		close(fd);
+		port_release(srv, port);
+		if (last != -EADDRINUSE)
+			return last;
+	}
+	return -EADDRINUSE;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static void job_run(struct gw_job *gj)
+{
+	struct job *j = container_of(gj, struct job, base);
+	struct store *st = j->c->loop->srv->store;
+	struct loop *l = j->c->loop;
+	uint64_t one = 1;
+
+	switch (j->kind) {
+	case J_LOGIN:
+		j->err = store_login(st, j->user, j->pass, &j->account_id);
+		explicit_bzero(j->pass, sizeof(j->pass));
+		if (j->err == 0)
+			j->err = store_account_root(st, j->account_id, &j->root_fd);
+		break;
+	case J_OPEN:
+		j->err = store_upload_begin(st, j->account_id, j->root_fd, j->path, j->c->peer_ip, &j->up);
+		break;
+	case J_COMMIT:
+		j->err = store_upload_commit(st, j->up);
+		break;
+	case J_ABORT:
+		j->err = store_upload_abort(st, j->up, j->reason);
+		break;
+	}
+	pthread_mutex_lock(&l->lock);
+	j->next = NULL;
+	if (l->done_tail)
+		l->done_tail->next = j;
+	else
+		l->done_head = j;
+	l->done_tail = j;
+	pthread_mutex_unlock(&l->lock);
+	if (write(l->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		gw_error("ftpd.loop", "cannot wake loop: %s", strerror(errno));
+}
+
+static struct job *job_new(struct ctrl *c, enum job_kind kind)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	j->c = c;
+	j->kind = kind;
+	j->root_fd = -1;
+	j->base.run = job_run;
+	return j;
+}
+
+static void submit(struct ctrl *c, struct job *j)
+{
+	c->refs++;
+	gw_pool_submit(c->loop->srv->pool, &j->base);
+}
+
+static void ctrl_unref(struct ctrl *c)
+{
+	if (--c->refs > 0)
+		return;
+	gw_buf_release(&c->in);
+	gw_buf_release(&c->out);
+	free(c);
+}
+
+/* Record an upload that will not complete as partial, on a worker. */
+static void abort_upload(struct ctrl *c, struct store_upload *up, const char *reason,
+			 enum ftpd_xfer result)
+{
+	struct job *j = job_new(c, J_ABORT);
+
+	if (!j) {
+		/* Out of memory: the record stays 'receiving' and becomes
+		 * 'partial' at the next start. */
+		gw_error("ftpd.upload", "cannot record upload %lld as partial: out of memory",
+			 (long long)store_upload_id(up));
+		store_upload_free(up);
+		return;
+	}
+	j->up = up;
+	j->result = result;
+	gw_strlcpy(j->reason, reason, sizeof(j->reason));
+	submit(c, j);
+}
+
+static void upload_done(struct ctrl *c, struct job *j)
+{
+	struct data *d = &c->d;
+	uint64_t bytes = store_upload_bytes(j->up);
+	int64_t ms = gw_mono_ms() - d->started;
+
+	if (j->kind == J_COMMIT && j->err == 0) {
+		gw_info("upload.received",
+			"upload %lld '%s' of account %lld from %s: %llu bytes, sha256 %s, %.1f MiB/s",
+			(long long)store_upload_id(j->up), d->path, (long long)c->account_id,
+			c->peer_ip, (unsigned long long)bytes, store_upload_sha256(j->up),
+			ms > 0 ? (double)bytes / 1048576.0 / ((double)ms / 1000.0) : 0.0);
+		data_finish(c, FTPD_XFER_OK);
+	} else if (j->kind == J_COMMIT) {
+		gw_error("upload.failed", "upload %lld '%s' of account %lld not stored: %s",
+			 (long long)store_upload_id(j->up), d->path, (long long)c->account_id,
+			 strerror(-j->err));
+		data_finish(c, j->err == -ENOSPC || j->err == -EDQUOT ? FTPD_XFER_NO_SPACE
+								     : FTPD_XFER_LOCAL_ERROR);
+	} else {
+		gw_info("upload.partial", "upload %lld '%s' of account %lld from %s: partial at %llu bytes: %s",
+			(long long)store_upload_id(j->up), d->path, (long long)c->account_id,
+			c->peer_ip, (unsigned long long)bytes, j->reason);
+		data_finish(c, j->result);
+	}
+}
+
+static void job_done(struct job *j)
+{
+	struct ctrl *c = j->c;
+
+	if (c->closed) {
+		/* The session ended while the job ran. */
+		if (j->kind == J_LOGIN && j->root_fd >= 0)
+			close(j->root_fd);
+		if (j->kind == J_OPEN && j->err == 0) {
+			abort_upload(c, j->up, "control connection closed", FTPD_XFER_ABORTED);
+			j->up = NULL;
+		}
+		if (j->up)
+			store_upload_free(j->up);
+		goto out;
+	}
+	switch (j->kind) {
+	case J_LOGIN:
+		c->busy = false;
+		if (j->err == 0) {
+			c->account_id = j->account_id;
+			c->root_fd = j->root_fd;
+			gw_info("session.login", "account %lld ('%s') logged in from %s",
+				(long long)c->account_id, c->core.user, c->peer_ip);
+		} else {
+			gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
+				c->peer_ip);
+		}
+		if (ftpd_session_login_done(&c->core, j->err == 0) == FTPD_REQ_CLOSE)
+			c->state = C_CLOSING;
+		ctrl_pump(c);
+		break;
+	case J_OPEN:
+		if (j->err < 0) {
+			gw_warn("upload.refused", "cannot open '%s' for account %lld: %s", j->path,
+				(long long)c->account_id, strerror(-j->err));
+			data_finish(c, FTPD_XFER_OPEN_FAILED);
+			break;
+		}
+		c->d.up = j->up;
+		j->up = NULL;
+		c->d.buf = malloc(GW_DATA_CHUNK);
+		if (!c->d.buf) {
+			abort_upload(c, c->d.up, "out of memory", FTPD_XFER_LOCAL_ERROR);
+			c->d.up = NULL;
+			c->d.state = D_FINISHING;
+			break;
+		}
+		c->d.state = D_RECEIVING;
+		c->d.last_io = gw_mono_ms();
+		data_pump(c);
+		break;
+	case J_COMMIT:
+	case J_ABORT:
+		upload_done(c, j);
+		break;
+	}
+	if (j->up)
+		store_upload_free(j->up);
+out:
+	ctrl_unref(c);
+	free(j);
+}
+
+/* ---------------------------------------------------------------- data side */
+
+static void data_reset(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct loop *l = c->loop;
+
+	if (d->lw.fd >= 0) {
+		watch_close(l, &d->lw);
+		port_release(l->srv, d->port);
+	}
+	if (d->tls) {
+		ftpd_tls_free(d->tls);
+		d->tls = NULL;
+	}
+	watch_close(l, &d->w);
+	gw_buf_release(&d->listing);
+	free(d->buf);
+	d->buf = NULL;
+	d->sent = 0;
+	d->state = D_NONE;
+	d->kind = FTPD_REQ_NONE;
+}
+
+/* The transfer is over (whatever the result): tell the client. */
+static void data_finish(struct ctrl *c, enum ftpd_xfer result)
+{
+	if (c->d.up)
+		GW_BUG("data_finish with an open upload");
+	data_reset(c);
+	ftpd_session_transfer_done(&c->core, result);
+	c->busy = false;
+	c->last_activity = gw_mono_ms();
+	ctrl_pump(c);
+}
+
+static void data_on_event(struct watch *w, uint32_t events)
+{
+	struct data *d = container_of(w, struct data, w);
+	struct ctrl *c = container_of(d, struct ctrl, d);
+
+	(void)events;
+	data_pump(c);
+}
+
+/* The data connection and the command are both here: 150, then TLS. */
+static void data_begin(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	int r;
+
+	ftpd_session_transfer_start(&c->core);
+	r = ftpd_tls_new_data(c->loop->srv->tls, d->w.fd, c->tls, &d->tls);
+	if (r < 0) {
+		data_finish(c, FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
+	d->state = D_HANDSHAKE;
+	d->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	d->started = gw_mono_ms();
+	ctrl_pump(c); /* send the 150 before the handshake needs it */
+	if (!c->closed)
+		data_pump(c);
+}
+
+static void data_on_accept(struct watch *w, uint32_t events)
+{
+	struct data *d = container_of(w, struct data, lw);
+	struct ctrl *c = container_of(d, struct ctrl, d);
+	struct loop *l = c->loop;
+
+	(void)events;
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		char ip[INET6_ADDRSTRLEN];
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				gw_warn("ftpd.data", "cannot accept data connection: %s", strerror(errno));
+			return;
+		}
+		if (!same_ip(&ss, &c->peer)) {
+			addr_ip(&ss, ip, sizeof(ip));
+			gw_warn("ftpd.data_foreign",
+				"refused data connection from %s to the passive port of %s", ip, c->peer_ip);
+			close(fd);
+			continue;
+		}
+		watch_close(l, &d->lw);
+		port_release(l->srv, d->port);
+		watch_init(&d->w, fd, data_on_event);
+		d->state = D_CONNECTED;
+		if (d->kind != FTPD_REQ_NONE)
+			data_begin(c);
+		return;
+	}
+}
+
+static void data_send_done(struct ctrl *c)
+{
+	c->d.state = D_CLOSING;
+	c->d.deadline = gw_mono_ms() + GW_DATA_CLOSE_TIMEOUT_S * 1000;
+}
+
+static void data_handshake_done(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct job *j;
+	int r;
+
+	if (!ftpd_tls_is_resumed(d->tls)) {
+		gw_warn("ftpd.data_not_reused",
+			"data connection from %s did not reuse the control connection's TLS session",
+			c->peer_ip);
+		data_finish(c, FTPD_XFER_NOT_REUSED);
+		return;
+	}
+	if (d->kind == FTPD_REQ_STOR) {
+		j = job_new(c, J_OPEN);
+		if (!j) {
+			data_finish(c, FTPD_XFER_LOCAL_ERROR);
+			return;
+		}
+		j->account_id = c->account_id;
+		j->root_fd = c->root_fd;
+		gw_strlcpy(j->path, d->path, sizeof(j->path));
+		d->state = D_OPENING;
+		watch_set(c->loop, &d->w, 0);
+		submit(c, j);
+		return;
+	}
+	gw_buf_init(&d->listing, GW_LISTING_MAX);
+	r = ftpd_view_list(c->root_fd, d->path, d->kind == FTPD_REQ_NLST, gw_now_ms(), &d->listing);
+	if (r < 0) {
+		/* Say so on the control connection, end the data one cleanly. */
+		gw_buf_reset(&d->listing);
+		ftpd_tls_shutdown(d->tls);
+		data_finish(c, FTPD_XFER_OPEN_FAILED);
+		return;
+	}
+	d->state = D_SENDING;
+}
+
+static void data_receive(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	size_t moved = 0;
+
+	while (moved < GW_DATA_BURST) {
+		size_t fill = 0;
+		ssize_t n = 0;
+		int r;
+
+		while (fill < GW_DATA_CHUNK) {
+			n = ftpd_tls_read(d->tls, d->buf + fill, GW_DATA_CHUNK - fill);
+			if (n <= 0)
+				break;
+			fill += (size_t)n;
+		}
+		if (fill) {
+			d->last_io = gw_mono_ms();
+			r = store_upload_write(d->up, d->buf, fill);
+			if (r < 0) {
+				struct store_upload *up = d->up;
+
+				gw_error("upload.write", "cannot write upload %lld: %s",
+					 (long long)store_upload_id(up), strerror(-r));
+				d->up = NULL;
+				watch_close(c->loop, &d->w);
+				d->state = D_FINISHING;
+				abort_upload(c, up, r == -ENOSPC || r == -EDQUOT ? "no space left on the server"
+									      : "cannot write the file",
+					     r == -ENOSPC || r == -EDQUOT ? FTPD_XFER_NO_SPACE
+									 : FTPD_XFER_LOCAL_ERROR);
+				return;
+			}
+			moved += fill;
+		}
+		if (n == -EAGAIN) {
+			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			return;
+		}
+		if (n == 0 && fill < GW_DATA_CHUNK) {
+			/* close_notify: the client says this is all of it. */
+			struct job *j = job_new(c, J_COMMIT);
+
+			ftpd_tls_shutdown(d->tls);
+			ftpd_tls_free(d->tls);
+			d->tls = NULL;
+			watch_close(c->loop, &d->w);
+			d->state = D_FINISHING;
+			if (!j) {
+				abort_upload(c, d->up, "out of memory", FTPD_XFER_LOCAL_ERROR);
+			} else {
+				j->up = d->up;
+				submit(c, j);
+			}
+			d->up = NULL;
+			return;
+		}
+		if (n < 0) {
+			struct store_upload *up = d->up;
+
+			d->up = NULL;
+			ftpd_tls_free(d->tls);
+			d->tls = NULL;
+			watch_close(c->loop, &d->w);
+			d->state = D_FINISHING;
+			abort_upload(c, up, n == -EPROTO ? "TLS error on the data connection"
+							 : "data connection closed without TLS close_notify",
+				     FTPD_XFER_ABORTED);
+			return;
+		}
+	}
+	/* Fair share used: let the other connections run, then continue. */
+	watch_again(c->loop, &d->w);
+}
+
+static void data_pump(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	ssize_t n;
+	int r;
+
+	switch (d->state) {
+	case D_HANDSHAKE:
+		r = ftpd_tls_handshake(d->tls);
+		if (r == -EAGAIN) {
+			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			return;
+		}
+		if (r < 0) {
+			gw_warn("ftpd.data_tls", "TLS handshake on the data connection from %s failed",
+				c->peer_ip);
+			data_finish(c, FTPD_XFER_TLS_FAILED);
+			return;
+		}
+		data_handshake_done(c);
+		if (d->state != D_SENDING)
+			return;
+		/* fall through */
+	case D_SENDING:
+		while (d->sent < d->listing.len) {
+			n = ftpd_tls_write(d->tls, d->listing.data + d->sent, d->listing.len - d->sent);
+			if (n == -EAGAIN) {
+				watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+				return;
+			}
+			if (n < 0) {
+				data_finish(c, FTPD_XFER_ABORTED);
+				return;
+			}
+			d->sent += (size_t)n;
+		}
+		data_send_done(c);
+		/* fall through */
+	case D_CLOSING: {
+		char sink[512];
+
+		r = ftpd_tls_shutdown(d->tls);
+		if (r == -EAGAIN) {
+			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			return;
+		}
+		/* Wait for the client's close_notify or EOF, so that closing
+		 * here cannot reset a connection it is still reading. */
+		while (r == 0 && (n = ftpd_tls_read(d->tls, sink, sizeof(sink))) > 0)
+			;
+		if (r == 0 && n == -EAGAIN) {
+			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			return;
+		}
+		data_finish(c, FTPD_XFER_OK);
+		return;
+	}
+	case D_RECEIVING:
+		data_receive(c);
+		return;
+	case D_NONE:
+	case D_LISTEN:
+	case D_CONNECTED:
+	case D_OPENING:
+	case D_FINISHING:
+		/* Nothing to do until a command or a job arrives. */
+		if (d->w.fd >= 0)
+			watch_set(c->loop, &d->w, 0);
+		return;
+	}
+}
+
+static void passive_open(struct ctrl *c, bool extended)
+{
+	struct ftpd_server *srv = c->loop->srv;
+	struct data *d = &c->d;
+	char ip[INET6_ADDRSTRLEN];
+	int fd = -1, r;
+
+	data_reset(c);
+	r = port_listen(srv, &c->local, &fd, &d->port);
+	if (r < 0) {
+		gw_warn("ftpd.passive", "cannot open a passive port for %s: %s", c->peer_ip,
+			r == -EADDRINUSE ? "every port of the range is in use" : strerror(-r));
+		ftpd_session_passive_done(&c->core, r, NULL, 0, extended);
+		return;
+	}
+	watch_init(&d->lw, fd, data_on_accept);
+	watch_set(c->loop, &d->lw, EPOLLIN);
+	d->state = D_LISTEN;
+	d->deadline = gw_mono_ms() + GW_PASSIVE_ACCEPT_TIMEOUT_S * 1000;
+	if (srv->passive_ipv4[0])
+		gw_strlcpy(ip, srv->passive_ipv4, sizeof(ip));
+	else
+		addr_ip(&c->local, ip, sizeof(ip));
+	if (!extended && !strchr(ip, '.')) {
+		/* PASV can only name an IPv4 address. */
+		data_reset(c);
+		ftpd_session_passive_done(&c->core, -EAFNOSUPPORT, NULL, 0, false);
+		return;
+	}
+	/* A fresh TLS 1.3 ticket before each transfer keeps resumption
+	 * working however long the session has been open. */
+	ftpd_tls_refresh_ticket(c->tls);
+	ftpd_session_passive_done(&c->core, 0, ip, d->port, extended);
+}
+
+static void transfer_request(struct ctrl *c, const struct ftpd_request *req)
+{
+	struct data *d = &c->d;
+
+	d->kind = req->kind;
+	gw_strlcpy(d->path, req->path, sizeof(d->path));
+	if (d->state == D_CONNECTED) {
+		data_begin(c);
+		return;
+	}
+	if (d->state == D_LISTEN)
+		return; /* data_on_accept starts it */
+	data_finish(c, FTPD_XFER_NO_CONNECTION);
+}
+
+/* ---------------------------------------------------------------- control side */
+
+static void ctrl_on_event(struct watch *w, uint32_t events)
+{
+	struct ctrl *c = container_of(w, struct ctrl, w);
+
+	if ((events & (EPOLLERR | EPOLLHUP)) && !(events & EPOLLIN)) {
+		ctrl_close(c, "connection reset");
+		return;
+	}
+	ctrl_pump(c);
+}
+
+static void handle_request(struct ctrl *c, struct ftpd_request *req)
+{
+	struct job *j;
+	uint64_t size = 0;
+	int r;
+
+	switch (req->kind) {
+	case FTPD_REQ_NONE:
+		return;
+	case FTPD_REQ_CLOSE:
+		c->state = C_CLOSING;
+		return;
+	case FTPD_REQ_LOGIN:
+		j = job_new(c, J_LOGIN);
+		if (!j) {
+			ftpd_session_login_done(&c->core, false);
+			break;
+		}
+		gw_strlcpy(j->user, c->core.user, sizeof(j->user));
+		gw_strlcpy(j->pass, req->arg, sizeof(j->pass));
+		c->busy = true;
+		submit(c, j);
+		break;
+	case FTPD_REQ_PASV:
+		passive_open(c, req->extended);
+		break;
+	case FTPD_REQ_CWD:
+		ftpd_session_cwd_done(&c->core, req->path, ftpd_view_check_dir(c->root_fd, req->path));
+		break;
+	case FTPD_REQ_SIZE:
+		r = ftpd_view_size(c->root_fd, req->path, &size);
+		ftpd_session_size_done(&c->core, r, size);
+		break;
+	case FTPD_REQ_LIST:
+	case FTPD_REQ_NLST:
+	case FTPD_REQ_STOR:
+		c->busy = true;
+		transfer_request(c, req);
+		break;
+	}
+	explicit_bzero(req->arg, sizeof(req->arg));
+}
+
+/* Handle the next complete line of input. Returns false when there is
+ * none. */
+static bool next_line(struct ctrl *c)
+{
+	struct ftpd_request req;
+	char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
+	size_t len;
+
+	if (!nl) {
+		if (c->in.len > GW_FTP_LINE_MAX) {
+			ftpd_session_line_too_long(&c->core);
+			c->discard = true;
+			gw_buf_reset(&c->in);
+			return true;
+		}
+		return false;
+	}
+	len = (size_t)(nl - c->in.data);
+	if (c->discard) {
+		c->discard = false;
+	} else if (len > GW_FTP_LINE_MAX) {
+		ftpd_session_line_too_long(&c->core);
+	} else {
+		ftpd_session_input(&c->core, c->in.data, len, &req);
+		handle_request(c, &req);
+	}
+	gw_buf_consume(&c->in, len + 1);
+	return true;
+}
+
+static void ctrl_pump(struct ctrl *c)
+{
+	char tmp[GW_FTP_INBUF_MAX];
+	int want = 0;
+	ssize_t n;
+
+	if (c->closed)
+		return;
+	if (c->state == C_HANDSHAKE) {
+		int r = ftpd_tls_handshake(c->tls);
+
+		if (r == -EAGAIN) {
+			watch_set(c->loop, &c->w, want_events(ftpd_tls_want(c->tls)));
+			return;
+		}
+		if (r < 0) {
+			ctrl_close(c, "TLS handshake failed (not an implicit FTPS client?)");
+			return;
+		}
+		c->state = C_OPEN;
+		c->last_activity = gw_mono_ms();
+		c->deadline = c->last_activity + GW_LOGIN_TIMEOUT_S * 1000;
+		gw_info("session.open", "session from %s, %s", c->peer_ip, ftpd_tls_version(c->tls));
+		ftpd_session_greet(&c->core, BANNER);
+	}
+	for (;;) {
+		while (c->out.len) {
+			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
+
+			n = ftpd_tls_write(c->tls, c->out.data, chunk);
+			if (n == -EAGAIN) {
+				want |= ftpd_tls_want(c->tls);
+				break;
+			}
+			if (n < 0) {
+				ctrl_close(c, "connection lost while writing");
+				return;
+			}
+			gw_buf_consume(&c->out, (size_t)n);
+		}
+		if (c->out.len)
+			break; /* the client reads slowly: read no more commands */
+		if (c->state == C_CLOSING) {
+			ftpd_tls_shutdown(c->tls);
+			ctrl_close(c, "session ended");
+			return;
+		}
+		if (c->busy)
+			break;
+		if (next_line(c))
+			continue;
+		/* next_line() left at most GW_FTP_LINE_MAX bytes in c->in */
+		n = ftpd_tls_read(c->tls, tmp, sizeof(tmp) - c->in.len);
+		if (n == -EAGAIN) {
+			want |= ftpd_tls_want(c->tls);
+			break;
+		}
+		if (n <= 0) {
+			ctrl_close(c, n == 0 ? "client closed the connection" : "connection lost");
+			return;
+		}
+		c->last_activity = gw_mono_ms();
+		if (gw_buf_add(&c->in, tmp, (size_t)n) < 0) {
+			ctrl_close(c, "control input too long");
+			return;
+		}
+	}
+	if (c->out.len > GW_FTP_OUTBUF_MAX / 2 && !(want & FTPD_TLS_WANT_WRITE))
+		want |= FTPD_TLS_WANT_WRITE;
+	watch_set(c->loop, &c->w, want_events(want));
+}
+
+static void ctrl_close(struct ctrl *c, const char *why)
+{
+	struct loop *l = c->loop;
+	struct data *d = &c->d;
+
+	if (c->closed)
+		return;
+	c->closed = true;
+	if (d->up) {
+		abort_upload(c, d->up, "control connection closed", FTPD_XFER_ABORTED);
+		d->up = NULL;
+	}
+	data_reset(c);
+	gw_info("session.close", "session from %s closed: %s", c->peer_ip, why);
+	watch_close(l, &c->w);
+	ftpd_tls_free(c->tls);
+	c->tls = NULL;
+	if (c->root_fd >= 0)
+		close(c->root_fd);
+	c->root_fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->ctrls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	__atomic_sub_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
+	ctrl_unref(c);
+}
+
+static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer)
+{
+	struct ctrl *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(c->local);
+	int one = 1, idle = 60, intvl = 20, cnt = 3;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->refs = 1;
+	c->loop = l;
+	c->root_fd = -1;
+	c->peer = *peer;
+	addr_ip(peer, c->peer_ip, sizeof(c->peer_ip));
+	getsockname(fd, (struct sockaddr *)&c->local, &len);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	gw_buf_init(&c->in, GW_FTP_INBUF_MAX);
+	gw_buf_init(&c->out, GW_FTP_OUTBUF_MAX);
+	ftpd_session_init(&c->core, &c->out);
+	watch_init(&c->w, fd, ctrl_on_event);
+	watch_init(&c->d.lw, -1, data_on_accept);
+	watch_init(&c->d.w, -1, data_on_event);
+	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
+	if (ftpd_tls_new_control(l->srv->tls, fd, &c->tls) < 0) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->state = C_HANDSHAKE;
+	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	c->next = l->ctrls;
+	if (l->ctrls)
+		l->ctrls->prev = c;
+	l->ctrls = c;
+	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
+	watch_set(l, &c->w, EPOLLIN);
+}
+
+/* ---------------------------------------------------------------- loops */
+
+static void on_accept(struct watch *w, uint32_t events)
+{
+	struct loop *l = container_of(w, struct loop, accept_w);
+	int i;
+
+	(void)events;
+	for (i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				gw_error("ftpd.accept", "cannot accept connections: %s; pausing for a second",
+					 strerror(errno));
+				watch_set(l, w, 0);
+				l->accept_paused_until = gw_mono_ms() + 1000;
+			}
+			return;
+		}
+		if ((unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED) >=
+		    l->srv->cfg->max_sessions) {
+			gw_warn("ftpd.full", "refused a connection: %u sessions already",
+				l->srv->cfg->max_sessions);
+			close(fd);
+			continue;
+		}
+		ctrl_new(l, fd, &ss);
+	}
+}
+
+static void on_wake(struct watch *w, uint32_t events)
+{
+	struct loop *l = container_of(w, struct loop, wake);
+	struct job *j;
+	uint64_t v;
+
+	(void)events;
+	if (read(w->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		gw_error("ftpd.loop", "cannot read eventfd: %s", strerror(errno));
+	for (;;) {
+		pthread_mutex_lock(&l->lock);
+		j = l->done_head;
+		if (j) {
+			l->done_head = j->next;
+			if (!l->done_head)
+				l->done_tail = NULL;
+		}
+		pthread_mutex_unlock(&l->lock);
+		if (!j)
+			break;
+		job_done(j);
+	}
+}
+
+/* Once a second: deadlines of handshakes, logins, idle sessions and
+ * passive listeners. */
+static void tick(struct loop *l)
+{
+	const struct gw_config *cfg = l->srv->cfg;
+	int64_t now = gw_mono_ms();
+	struct ctrl *c, *next;
+
+	if (l->accept_paused_until && now >= l->accept_paused_until) {
+		l->accept_paused_until = 0;
+		watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
+	}
+	for (c = l->ctrls; c; c = next) {
+		struct data *d = &c->d;
+
+		next = c->next;
+		if (c->state == C_HANDSHAKE && now > c->deadline) {
+			ctrl_close(c, "TLS handshake timed out");
+			continue;
+		}
+		if (c->state == C_OPEN && c->core.state != FTPD_S_READY &&
+		    c->core.state != FTPD_S_BUSY && c->core.state != FTPD_S_LOGIN &&
+		    now > c->deadline) {
+			gw_buf_adds(&c->out, "421 Login timeout.\r\n");
+			c->state = C_CLOSING;
+			ctrl_pump(c);
+			continue;
+		}
+		switch (d->state) {
+		case D_LISTEN:
+		case D_HANDSHAKE:
+			if (now > d->deadline) {
+				if (d->kind == FTPD_REQ_NONE)
+					data_reset(c);
+				else
+					data_finish(c, d->state == D_LISTEN ? FTPD_XFER_NO_CONNECTION
+									    : FTPD_XFER_TLS_FAILED);
+			}
+			continue;
+		case D_CLOSING:
+			if (now > d->deadline)
+				data_finish(c, FTPD_XFER_OK);
+			continue;
+		case D_RECEIVING:
+			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000) {
+				struct store_upload *up = d->up;
+
+				d->up = NULL;
+				ftpd_tls_free(d->tls);
+				d->tls = NULL;
+				watch_close(l, &d->w);
+				d->state = D_FINISHING;
+				abort_upload(c, up, "data connection idle too long", FTPD_XFER_ABORTED);
+			}
+			continue;
+		case D_SENDING:
+		case D_OPENING:
+		case D_FINISHING:
+			continue; /* a transfer is running: never idle */
+		case D_NONE:
+		case D_CONNECTED:
+			break;
+		}
+		if (c->state == C_OPEN && !c->busy &&
+		    now - c->last_activity > (int64_t)cfg->idle_timeout_s * 1000) {
+			gw_buf_adds(&c->out, "421 Timeout.\r\n");
+			c->state = C_CLOSING;
+			ctrl_pump(c);
+		}
+	}
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	int64_t next_tick = gw_mono_ms() + 1000;
+
+	while (!__atomic_load_n(&l->srv->stopping, __ATOMIC_RELAXED)) {
+		struct epoll_event evs[128];
+		int timeout, n, i;
+		int64_t now = gw_mono_ms();
+
+		timeout = l->again_head ? 0 : (int)(next_tick > now ? next_tick - now : 0);
+		n = epoll_wait(l->epfd, evs, (int)GW_ARRAY_SIZE(evs), timeout);
+		if (n < 0 && errno != EINTR) {
+			gw_error("ftpd.loop", "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			w->fn(w, evs[i].events);
+		}
+		/* Connections that stopped early to share the loop. */
+		if (l->again_head) {
+			struct watch *list = l->again_head, *w;
+
+			l->again_head = NULL;
+			while (list) {
+				w = list;
+				list = w->again_next;
+				w->again = false;
+				w->fn(w, EPOLLIN);
+			}
+		}
+		if (gw_mono_ms() >= next_tick) {
+			tick(l);
+			next_tick = gw_mono_ms() + 1000;
+		}
+	}
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- server */
+
+static int resolve_ipv4(const char *host, char *out, size_t size)
+{
+	struct addrinfo hints, *res = NULL;
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	r = getaddrinfo(host, NULL, &hints, &res);
+	if (r != 0 || !res)
+		return -EINVAL;
+	inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr, out, (socklen_t)size);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int bind_listener(const char *host, uint16_t port, int *out, char *err, size_t err_size)
+{
+	struct addrinfo hints, *res = NULL;
+	char portstr[8];
+	int fd, one = 1, r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	r = getaddrinfo(host, portstr, &hints, &res);
+	if (r != 0) {
+		snprintf(err, err_size, "cannot resolve FTPS listen address '%s': %s", host, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot create FTPS socket: %s", strerror(errno));
+		freeaddrinfo(res);
+		return -errno;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+		r = -errno;
+		snprintf(err, err_size, "cannot listen for FTPS on %s:%u: %s", host, port, strerror(errno));
+		close(fd);
+		freeaddrinfo(res);
+		return r;
+	}
+	freeaddrinfo(res);
+	*out = fd;
+	return 0;
+}
+
+int ftpd_prepare_tls(const struct gw_config *cfg, char *cert, char *key, size_t size,
+		     char *err, size_t err_size)
+{
+	return ftpd_tls_ensure_cert(cfg->data_dir, cfg->tls_cert, cfg->tls_key, cert, key, size,
+				    err, err_size);
+}
+
+int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
+	       struct store *st, struct gw_pool *pool, struct ftpd_server **out,
+	       char *err, size_t err_size)
+{
+	struct ftpd_server *srv;
+	unsigned i;
+	long cores;
+	int r;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = cfg;
+	srv->store = st;
+	srv->pool = pool;
+	srv->listen_fd = -1;
+	pthread_mutex_init(&srv->port_lock, NULL);
+	srv->port_used = calloc((size_t)cfg->passive_max - cfg->passive_min + 1, 1);
+	if (!srv->port_used) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->passive_address[0] &&
+	    resolve_ipv4(cfg->passive_address, srv->passive_ipv4, sizeof(srv->passive_ipv4)) < 0) {
+		snprintf(err, err_size, "cannot resolve passive_address '%s' to an IPv4 address",
+			 cfg->passive_address);
+		r = -EINVAL;
+		goto fail;
+	}
+	r = ftpd_tls_ctx_new(cert, key, &srv->tls, err, err_size);
+	if (r < 0)
+		goto fail;
+	r = bind_listener(cfg->ftps_host, cfg->ftps_port, &srv->listen_fd, err, err_size);
+	if (r < 0)
+		goto fail;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	srv->nloops = cfg->loops ? cfg->loops : (unsigned)(cores > 0 ? cores : 1);
+	srv->loops = calloc(srv->nloops, sizeof(*srv->loops));
+	if (!srv->loops) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < srv->nloops; i++) {
+		struct loop *l = &srv->loops[i];
+		int efd;
+
+		l->srv = srv;
+		pthread_mutex_init(&l->lock, NULL);
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (l->epfd < 0 || efd < 0) {
+			snprintf(err, err_size, "cannot create event loop: %s", strerror(errno));
+			r = -errno;
+			goto fail;
+		}
+		watch_init(&l->wake, efd, on_wake);
+		watch_set(l, &l->wake, EPOLLIN);
+		/* The listening socket is shared; EPOLLEXCLUSIVE wakes one loop. */
+		watch_init(&l->accept_w, srv->listen_fd, on_accept);
+		watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
+	}
+	for (i = 0; i < srv->nloops; i++) {
+		r = pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
+		if (r != 0) {
+			snprintf(err, err_size, "cannot start event loop thread: %s", strerror(r));
+			r = -r;
+			goto fail;
+		}
+		srv->loops[i].started = true;
+	}
+	gw_info("ftpd.listen", "implicit FTPS on %s:%u, passive ports %u-%u, %u loops",
+		cfg->ftps_host, cfg->ftps_port, cfg->passive_min, cfg->passive_max, srv->nloops);
+	*out = srv;
+	return 0;
+fail:
+	ftpd_stop(srv);
+	ftpd_free(srv);
+	return r;
+}
+
+void ftpd_stop(struct ftpd_server *srv)
+{
+	unsigned i;
+
+	if (!srv)
+		return;
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELAXED);
+	for (i = 0; srv->loops && i < srv->nloops; i++) {
+		uint64_t one = 1;
+
+		if (!srv->loops[i].started)
+			continue;
+		if (write(srv->loops[i].wake.fd, &one, sizeof(one)) < 0)
+			gw_error("ftpd.stop", "cannot wake loop: %s", strerror(errno));
+		pthread_join(srv->loops[i].thread, NULL);
+		srv->loops[i].started = false;
+	}
+}
+
+void ftpd_free(struct ftpd_server *srv)
+{
+	unsigned i;
+
+	if (!srv)
+		return;
+	for (i = 0; srv->loops && i < srv->nloops; i++) {
+		struct loop *l = &srv->loops[i];
+		struct job *j;
+
+		/* Finished jobs first (their sessions still exist), then every
+		 * session; uploads still open are recorded partial right here,
+		 * the worker pool being gone. */
+		while ((j = l->done_head) != NULL) {
+			l->done_head = j->next;
+			if (j->up && j->kind == J_OPEN && j->err == 0) {
+				store_upload_abort(srv->store, j->up, "the gateway stopped");
+				store_upload_free(j->up);
+				j->up = NULL;
+			}
+			if (j->kind == J_LOGIN && j->root_fd >= 0)
+				close(j->root_fd);
+			if (j->up)
+				store_upload_free(j->up);
+			ctrl_unref(j->c);
+			free(j);
+		}
+		while (l->ctrls) {
+			struct ctrl *c = l->ctrls;
+
+			if (c->d.up) {
+				store_upload_abort(srv->store, c->d.up, "the gateway stopped");
+				store_upload_free(c->d.up);
+				c->d.up = NULL;
+			}
+			ctrl_close(c, "the gateway stopped");
+		}
+		if (l->wake.fd >= 0 && l->wake.registered)
+			close(l->wake.fd);
+		if (l->epfd > 0)
+			close(l->epfd);
+		pthread_mutex_destroy(&l->lock);
+	}
+	free(srv->loops);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	ftpd_tls_ctx_free(srv->tls);
+	free(srv->port_used);
+	pthread_mutex_destroy(&srv->port_lock);
+	free(srv);
+}

@@ -1,0 +1,394 @@
+/* tls.c - OpenSSL for ftpd: contexts, certificates, non-blocking I/O and
+ * session-reuse binding. See tls.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "tls.h"
+
+#define BINDING_LEN 32 /* SSL_MAX_SID_CTX_LENGTH */
+
+struct ftpd_tls_ctx {
+	SSL_CTX *ctx;
+};
+
+struct ftpd_tls {
+	SSL *ssl;
+	SSL_CTX *ctx;
+	int want;
+	bool is_control;
+	unsigned char binding[BINDING_LEN];
+};
+
+/* Drain OpenSSL's error queue into one line. */
+static void drain_errors(char *out, size_t size)
+{
+	unsigned long e;
+	size_t used = 0;
+
+	if (size)
+		out[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		char one[256];
+
+		ERR_error_string_n(e, one, sizeof(one));
+		if (used + 3 < size) {
+			int n = snprintf(out + used, size - used, "%s%s", used ? "; " : "", one);
+
+			if (n > 0)
+				used += (size_t)n;
+		}
+	}
+	if (size && !out[0])
+		snprintf(out, size, "unknown TLS error");
+}
+
+static int write_pem(const char *path, bool is_key, EVP_PKEY *pkey, X509 *x)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, is_key ? 0600 : 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ok = is_key ? PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL)
+		    : PEM_write_X509(f, x);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		ok = 0;
+	fclose(f);
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int make_self_signed(const char *cert_path, const char *key_path, char *err, size_t err_size)
+{
+	EVP_PKEY *pkey = NULL;
+	X509 *x = NULL;
+	X509_EXTENSION *ext = NULL;
+	X509V3_CTX v3;
+	X509_NAME *name;
+	unsigned char serial[16];
+	BIGNUM *bn = NULL;
+	int r = -EIO;
+
+	pkey = EVP_EC_gen("P-256");
+	x = X509_new();
+	if (!pkey || !x)
+		goto out;
+	gw_random(serial, sizeof(serial));
+	serial[0] &= 0x7f;
+	bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)))
+		goto out;
+	X509_set_version(x, 2);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
+	X509_set_pubkey(x, pkey);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"ftpsgate", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+	if (!ext || !X509_add_ext(x, ext, -1))
+		goto out;
+	if (!X509_sign(x, pkey, EVP_sha256()))
+		goto out;
+	r = write_pem(key_path, true, pkey, NULL);
+	if (r == 0)
+		r = write_pem(cert_path, false, NULL, x);
+out:
+	if (r < 0) {
+		char e[256];
+
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "cannot create self-signed certificate '%s': %s", cert_path,
+			 r == -EIO ? e : strerror(-r));
+	}
+	X509_EXTENSION_free(ext);
+	BN_free(bn);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+	return r;
+}
+
+int ftpd_tls_ensure_cert(const char *data_dir, const char *cert, const char *key,
+			 char *cert_out, char *key_out, size_t out_size,
+			 char *err, size_t err_size)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+
+	if (cert[0]) {
+		if (gw_strlcpy(cert_out, cert, out_size) < 0 || gw_strlcpy(key_out, key, out_size) < 0) {
+			snprintf(err, err_size, "TLS certificate path too long");
+			return -ENAMETOOLONG;
+		}
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "%s/tls", data_dir);
+	if (gw_mkdir_p(dir) < 0) {
+		snprintf(err, err_size, "cannot create '%s': %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (snprintf(cert_out, out_size, "%s/cert.pem", dir) >= (int)out_size ||
+	    snprintf(key_out, out_size, "%s/key.pem", dir) >= (int)out_size) {
+		snprintf(err, err_size, "data_dir path too long");
+		return -ENAMETOOLONG;
+	}
+	if (stat(cert_out, &sb) == 0 && stat(key_out, &sb) == 0)
+		return 0;
+	gw_info("tls.selfsigned", "generating a self-signed certificate in '%s'", dir);
+	return make_self_signed(cert_out, key_out, err, err_size);
+}
+
+int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **out,
+		     char *err, size_t err_size)
+{
+	struct ftpd_tls_ctx *c;
+	char e[512];
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	ERR_clear_error();
+	c->ctx = SSL_CTX_new(TLS_server_method());
+	if (!c->ctx) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "cannot create TLS context: %s", e);
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+				    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (!SSL_CTX_set_cipher_list(c->ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL")) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "cannot set TLS ciphers: %s", e);
+		goto fail;
+	}
+	/* Sessions live as long as a long upload session may; each control
+	 * connection removes its own when it ends. */
+	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_set_timeout(c->ctx, 24 * 3600);
+	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "cannot load TLS certificate '%s': %s", cert, e);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "cannot load TLS key '%s': %s", key, e);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(c->ctx) != 1) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "TLS key '%s' does not match certificate '%s'", key, cert);
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	ftpd_tls_ctx_free(c);
+	return -EINVAL;
+}
+
+void ftpd_tls_ctx_free(struct ftpd_tls_ctx *c)
+{
+	if (!c)
+		return;
+	SSL_CTX_free(c->ctx);
+	free(c);
+}
+
+static int tls_new(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
+{
+	struct ftpd_tls *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->ctx = ctx->ctx;
+	t->ssl = SSL_new(ctx->ctx);
+	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
+		ERR_clear_error();
+		SSL_free(t->ssl);
+		free(t);
+		return -ENOMEM;
+	}
+	SSL_set_accept_state(t->ssl);
+	*out = t;
+	return 0;
+}
+
+int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
+{
+	struct ftpd_tls *t;
+	int r = tls_new(ctx, fd, &t);
+
+	if (r < 0)
+		return r;
+	t->is_control = true;
+	r = gw_random(t->binding, sizeof(t->binding));
+	if (r < 0 || !SSL_set_session_id_context(t->ssl, t->binding, sizeof(t->binding))) {
+		ftpd_tls_free(t);
+		return r < 0 ? r : -ENOMEM;
+	}
+	/* Idle control connections hold no TLS buffers. */
+	SSL_set_mode(t->ssl, SSL_MODE_RELEASE_BUFFERS);
+	*out = t;
+	return 0;
+}
+
+int ftpd_tls_new_data(struct ftpd_tls_ctx *ctx, int fd, const struct ftpd_tls *control,
+		      struct ftpd_tls **out)
+{
+	struct ftpd_tls *t;
+	int r = tls_new(ctx, fd, &t);
+
+	if (r < 0)
+		return r;
+	memcpy(t->binding, control->binding, sizeof(t->binding));
+	if (!SSL_set_session_id_context(t->ssl, t->binding, sizeof(t->binding))) {
+		ftpd_tls_free(t);
+		return -ENOMEM;
+	}
+	/* A TLS 1.3 ticket sent on an upload connection that the client
+	 * never reads would break the upload: none here. */
+	SSL_set_num_tickets(t->ssl, 0);
+	*out = t;
+	return 0;
+}
+
+void ftpd_tls_free(struct ftpd_tls *t)
+{
+	if (!t)
+		return;
+	if (t->is_control && SSL_get_session(t->ssl))
+		SSL_CTX_remove_session(t->ctx, SSL_get_session(t->ssl));
+	SSL_free(t->ssl);
+	ERR_clear_error();
+	free(t);
+}
+
+/* Map the result of an SSL call that returned n <= 0. */
+static int map_error(struct ftpd_tls *t, int n, bool reading)
+{
+	int e = SSL_get_error(t->ssl, n);
+	unsigned long err;
+
+	switch (e) {
+	case SSL_ERROR_WANT_READ:
+		t->want = FTPD_TLS_WANT_READ;
+		return -EAGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		t->want = FTPD_TLS_WANT_WRITE;
+		return -EAGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		return reading ? -ECONNRESET : -EPIPE;
+	case SSL_ERROR_SSL:
+		err = ERR_peek_last_error();
+		ERR_clear_error();
+		if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			return reading ? -ECONNRESET : -EPIPE;
+		return -EPROTO;
+	default:
+		ERR_clear_error();
+		return -EPROTO;
+	}
+}
+
+int ftpd_tls_handshake(struct ftpd_tls *t)
+{
+	int n, r;
+
+	ERR_clear_error();
+	n = SSL_do_handshake(t->ssl);
+	if (n == 1)
+		return 0;
+	r = map_error(t, n, true);
+	return r == -EAGAIN ? r : -EPROTO;
+}
+
+ssize_t ftpd_tls_read(struct ftpd_tls *t, void *buf, size_t len)
+{
+	int n;
+
+	ERR_clear_error();
+	n = SSL_read(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return n;
+	return map_error(t, n, true);
+}
+
+ssize_t ftpd_tls_write(struct ftpd_tls *t, const void *buf, size_t len)
+{
+	int n, r;
+
+	ERR_clear_error();
+	n = SSL_write(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return n;
+	r = map_error(t, n, false);
+	return r == 0 ? -EPIPE : r;
+}
+
+int ftpd_tls_shutdown(struct ftpd_tls *t)
+{
+	int n, r;
+
+	ERR_clear_error();
+	n = SSL_shutdown(t->ssl);
+	if (n >= 0)
+		return 0;
+	r = map_error(t, n, false);
+	return r == -EAGAIN ? r : -EPIPE;
+}
+
+int ftpd_tls_want(const struct ftpd_tls *t)
+{
+	return t->want;
+}
+
+bool ftpd_tls_has_pending(const struct ftpd_tls *t)
+{
+	return SSL_pending(t->ssl) > 0;
+}
+
+bool ftpd_tls_is_resumed(const struct ftpd_tls *t)
+{
+	return SSL_session_reused(t->ssl) == 1;
+}
+
+const char *ftpd_tls_version(const struct ftpd_tls *t)
+{
+	return SSL_get_version(t->ssl);
+}
+
+void ftpd_tls_refresh_ticket(struct ftpd_tls *t)
+{
+	if (SSL_version(t->ssl) == TLS1_3_VERSION && !SSL_new_session_ticket(t->ssl))
+		ERR_clear_error();
+}

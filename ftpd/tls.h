@@ -1,0 +1,60 @@
+/* tls.h - TLS for control and data connections (OpenSSL, non-blocking).
+ * The only interface through which ftpd/ sees TLS; tls.c is the only file
+ * that includes OpenSSL's SSL headers.
+ *
+ * Session reuse is bound to one FTP session: every control connection gets
+ * a random 32-byte session-id context, its data connections get the same
+ * one, and OpenSSL resumes a session (by id or ticket, TLS 1.2 or 1.3)
+ * only inside the context that created it. A data connection that did not
+ * resume is refused (ftpd_tls_is_resumed).
+ */
+#ifndef FTPSGATE_FTPD_TLS_H
+#define FTPSGATE_FTPD_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+enum { FTPD_TLS_WANT_READ = 1, FTPD_TLS_WANT_WRITE = 2 };
+
+struct ftpd_tls_ctx;
+struct ftpd_tls;
+
+/* Use the configured certificate and key, or make a self-signed pair in
+ * data_dir/tls/ on first start. The paths in use are written to cert_out
+ * and key_out. */
+int ftpd_tls_ensure_cert(const char *data_dir, const char *cert, const char *key,
+			 char *cert_out, char *key_out, size_t out_size,
+			 char *err, size_t err_size);
+int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **out,
+		     char *err, size_t err_size);
+void ftpd_tls_ctx_free(struct ftpd_tls_ctx *ctx);
+
+int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out);
+/* A data connection of the FTP session whose control is `control`. */
+int ftpd_tls_new_data(struct ftpd_tls_ctx *ctx, int fd, const struct ftpd_tls *control,
+		      struct ftpd_tls **out);
+/* Free the connection; a control connection's session leaves the cache. */
+void ftpd_tls_free(struct ftpd_tls *t);
+
+/* 0 when done; -EAGAIN (see ftpd_tls_want); -EPROTO when the peer does
+ * not speak TLS or the handshake failed. */
+int ftpd_tls_handshake(struct ftpd_tls *t);
+/* > 0 bytes read; 0 when the peer sent close_notify; -EAGAIN;
+ * -ECONNRESET when the connection ended without close_notify; -EPROTO. */
+ssize_t ftpd_tls_read(struct ftpd_tls *t, void *buf, size_t len);
+/* > 0 bytes written; -EAGAIN; -EPIPE when the connection is gone. */
+ssize_t ftpd_tls_write(struct ftpd_tls *t, const void *buf, size_t len);
+/* Send close_notify: 0 when sent, -EAGAIN, -EPIPE. */
+int ftpd_tls_shutdown(struct ftpd_tls *t);
+/* What the last -EAGAIN waits for: FTPD_TLS_WANT_READ or _WRITE. */
+int ftpd_tls_want(const struct ftpd_tls *t);
+/* Decrypted bytes buffered inside TLS, which poll() cannot see. */
+bool ftpd_tls_has_pending(const struct ftpd_tls *t);
+bool ftpd_tls_is_resumed(const struct ftpd_tls *t);
+const char *ftpd_tls_version(const struct ftpd_tls *t);
+/* TLS 1.3: send a fresh ticket on the control connection, so that a data
+ * connection hours into the session still resumes. */
+void ftpd_tls_refresh_ticket(struct ftpd_tls *t);
+
+#endif

@@ -1,0 +1,145 @@
+/* view.c - listings and look-ups in an account's root. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "view.h"
+
+int ftpd_view_check_dir(int root_fd, const char *path)
+{
+	int fd, r;
+
+	r = gw_open_beneath(root_fd, path, O_RDONLY | O_DIRECTORY, 0, &fd);
+	if (r < 0)
+		return r;
+	close(fd);
+	return 0;
+}
+
+int ftpd_view_size(int root_fd, const char *path, uint64_t *size)
+{
+	struct stat sb;
+	int fd, r;
+
+	r = gw_open_beneath(root_fd, path, O_PATH, 0, &fd);
+	if (r < 0)
+		return r;
+	r = fstat(fd, &sb) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	if (!S_ISREG(sb.st_mode))
+		return S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+static int add_line(struct gw_buf *out, const char *name, const struct stat *sb,
+		    bool names_only, int64_t now_ms)
+{
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	char when[48];
+	struct tm tm;
+	time_t t = sb->st_mtime;
+	int64_t age_s = now_ms / 1000 - (int64_t)t;
+
+	if (names_only)
+		return gw_buf_addf(out, "%s\r\n", name);
+	gmtime_r(&t, &tm);
+	/* ls: the time for the last six months, the year otherwise. */
+	if (age_s > 182LL * 24 * 3600 || age_s < -3600)
+		snprintf(when, sizeof(when), "%s %2d  %04d", months[tm.tm_mon], tm.tm_mday,
+			 tm.tm_year + 1900);
+	else
+		snprintf(when, sizeof(when), "%s %2d %02d:%02d", months[tm.tm_mon], tm.tm_mday,
+			 tm.tm_hour, tm.tm_min);
+	return gw_buf_addf(out, "%s    1 ftp      ftp      %12lld %s %s\r\n",
+			   S_ISDIR(sb->st_mode) ? "drwxr-x---" : "-rw-r-----",
+			   (long long)sb->st_size, when, name);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ftpd_view_list(int root_fd, const char *path, bool names_only, int64_t now_ms,
+		   struct gw_buf *out)
+{
+	char **names = NULL;
+	size_t n = 0, cap = 0, i;
+	struct dirent *de;
+	struct stat sb;
+	DIR *dir;
+	int fd, r;
+
+	r = gw_open_beneath(root_fd, path, O_RDONLY, 0, &fd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (S_ISREG(sb.st_mode)) {
+		const char *base = strrchr(path, '/') + 1;
+
+		close(fd);
+		return add_line(out, base, &sb, names_only, now_ms);
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	dir = fdopendir(fd);
+	if (!dir) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    gw_path_is_reserved_name(de->d_name, len))
+			continue;
+		if (n == cap) {
+			char **p = realloc(names, (cap ? cap * 2 : 64) * sizeof(*names));
+
+			if (!p) {
+				r = -ENOMEM;
+				goto out;
+			}
+			names = p;
+			cap = cap ? cap * 2 : 64;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), by_name);
+	for (i = 0; i < n && r == 0; i++) {
+		if (fstatat(dirfd(dir), names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile */
+		if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode))
+			continue;
+		r = add_line(out, names[i], &sb, names_only, now_ms);
+	}
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(dir);
+	return r;
+}

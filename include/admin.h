@@ -1,0 +1,18 @@
+/* admin.h - the REST API for transfer admins (HTTPS, JSON). */
+#ifndef FTPSGATE_ADMIN_H
+#define FTPSGATE_ADMIN_H
+
+#include <stddef.h>
+
+#include "gw_config.h"
+#include "store.h"
+
+struct admin_server;
+
+/* Listen on cfg->admin_host:admin_port with the PEM certificate and key
+ * at cert/key. cfg and st are borrowed and must outlive the server. */
+int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
+		struct store *st, struct admin_server **out, char *err, size_t err_size);
+void admin_stop(struct admin_server *srv);
+
+#endif

@@ -1,0 +1,132 @@
+/* gw.h - helpers shared by every part of ftpsgate: bounded buffers,
+ * logging, parsing, paths, time and randomness.
+ *
+ * Conventions: functions return 0 or a negative errno; out-parameters are
+ * written only on success.
+ */
+#ifndef FTPSGATE_GW_H
+#define FTPSGATE_GW_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_limits.h"
+
+#define GW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define GW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* ---------------------------------------------------------------- buffers */
+
+/* A growable byte buffer that refuses to grow past `max` bytes of content.
+ * `data` is always NUL-terminated once anything was added; gw_buf_str()
+ * gives "" for an empty buffer. */
+struct gw_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void gw_buf_init(struct gw_buf *b, size_t max);
+void gw_buf_release(struct gw_buf *b);
+/* Make room for `extra` more bytes: -ENOBUFS past max, -ENOMEM. */
+int gw_buf_reserve(struct gw_buf *b, size_t extra);
+int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
+int gw_buf_adds(struct gw_buf *b, const char *s);
+int gw_buf_addf(struct gw_buf *b, const char *fmt, ...) GW_PRINTF(2, 3);
+int gw_buf_vaddf(struct gw_buf *b, const char *fmt, va_list ap) GW_PRINTF(2, 0);
+/* Drop the first n bytes. */
+void gw_buf_consume(struct gw_buf *b, size_t n);
+void gw_buf_reset(struct gw_buf *b);
+const char *gw_buf_str(const struct gw_buf *b);
+
+/* Copy src into dst[size], always terminated: -E2BIG when it did not fit. */
+int gw_strlcpy(char *dst, const char *src, size_t size);
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Whole-string unsigned decimal in [min, max]: -EINVAL or -ERANGE. */
+int gw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* "host:port", "[v6]:port" or ":port" (host empty). */
+int gw_parse_hostport(const char *s, char *host, size_t host_size, uint16_t *port);
+/* "lo-hi", both in 1..65535, lo <= hi. */
+int gw_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+
+/* ---------------------------------------------------------------- paths */
+
+/* Normalize an FTP path argument against the current directory `cwd`
+ * (itself normalized). The result is absolute, starts with '/', has no
+ * empty, "." or ".." components and never climbs above "/": ".." at the
+ * root stays at the root. Refuses (-EINVAL) NUL, control characters,
+ * backslashes and names reserved by the gateway; -ENAMETOOLONG past
+ * GW_PATH_MAX or GW_PATH_COMPONENT_MAX. Idempotent. */
+int gw_path_normalize(const char *cwd, const char *arg, char *out, size_t out_size);
+/* True for names the gateway keeps for itself inside account roots. */
+bool gw_path_is_reserved_name(const char *name, size_t len);
+#define GW_RESERVED_PREFIX ".ftpsgate-"
+
+/* Open a normalized path ("/a/b") beneath the directory fd `root` without
+ * following any symlink and without leaving root. "/" opens root itself.
+ * flags are open(2) flags; mode for O_CREAT. */
+int gw_open_beneath(int root, const char *path, int flags, unsigned mode, int *out_fd);
+/* Split "/a/b/c" into the parent directory fd (opened beneath root) and
+ * the last name "c". -EINVAL for "/". */
+int gw_open_parent_beneath(int root, const char *path, int *out_dirfd, const char **out_name);
+
+/* ---------------------------------------------------------------- misc */
+
+int64_t gw_now_ms(void);       /* wall clock, ms since the epoch */
+int64_t gw_mono_ms(void);      /* monotonic, ms */
+/* RFC 3339 UTC with milliseconds: "2026-11-29T13:39:48.123Z". */
+void gw_format_time(int64_t ms, char out[32]);
+int gw_random(void *buf, size_t len);
+/* n random characters from [A-Za-z0-9] (or digits and lower case only). */
+int gw_random_token(char *out, size_t n, bool lower_only);
+void gw_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+/* Compare in time independent of the content. */
+bool gw_mem_equal(const void *a, const void *b, size_t len);
+/* fsync a directory by path or fd. */
+int gw_fsync_dir(int dirfd);
+/* Create a directory and its parents (mode 0750). */
+int gw_mkdir_p(const char *path);
+
+/* ---------------------------------------------------------------- logging */
+
+enum gw_log_level { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR };
+
+void gw_log_set_level(enum gw_log_level level);
+/* One JSON object per line on stdout:
+ * {"ts":"…","level":"info","event":"upload.received","msg":"…"} */
+void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...) GW_PRINTF(3, 4);
+#define gw_info(ev, ...) gw_log(GW_LOG_INFO, ev, __VA_ARGS__)
+#define gw_warn(ev, ...) gw_log(GW_LOG_WARN, ev, __VA_ARGS__)
+#define gw_error(ev, ...) gw_log(GW_LOG_ERROR, ev, __VA_ARGS__)
+#define gw_debug(ev, ...) gw_log(GW_LOG_DEBUG, ev, __VA_ARGS__)
+/* Append s to b as a JSON string literal (with quotes). */
+int gw_json_quote(struct gw_buf *b, const char *s);
+
+/* A bug of ours: log and abort. */
+#define GW_BUG(...) gw_bug(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void gw_bug(const char *file, int line, const char *fmt, ...) GW_PRINTF(3, 4);
+
+/* ---------------------------------------------------------------- worker pool */
+
+/* Blocking work (argon2id, SQLite, fsync) runs here, never on an event
+ * loop. A job's run() executes on a worker thread; whoever submitted it
+ * arranges to hear of its end (ftpd posts it back to its loop). */
+struct gw_job {
+	void (*run)(struct gw_job *job);
+	struct gw_job *next;
+};
+
+struct gw_pool;
+int gw_pool_new(unsigned threads, struct gw_pool **out);
+void gw_pool_submit(struct gw_pool *pool, struct gw_job *job);
+/* Finish queued jobs, join the threads, free. */
+void gw_pool_free(struct gw_pool *pool);
+
+#include "banned.h"
+
+#endif

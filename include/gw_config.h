@@ -1,0 +1,46 @@
+/* gw_config.h - the daemon's settings: defaults, then the JSON config
+ * file, then FTPSGATE_* environment variables, later ones winning.
+ *
+ * Every setting has a JSON key and an environment variable named
+ * FTPSGATE_ + the key in upper case (e.g. "passive_ports" and
+ * FTPSGATE_PASSIVE_PORTS). docs/operations.md lists them all.
+ */
+#ifndef FTPSGATE_CONFIG_H
+#define FTPSGATE_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gw_limits.h"
+
+struct gw_config {
+	char data_dir[PATH_MAX];
+	char ftps_host[256]; /* listen address of the implicit FTPS port */
+	uint16_t ftps_port;
+	uint16_t passive_min, passive_max;
+	char passive_address[256]; /* "" = the control connection's local address */
+	char public_host[256];     /* what accounts are told to connect to */
+	char admin_host[256];
+	uint16_t admin_port;
+	char admin_token[GW_ADMIN_TOKEN_MAX + 1]; /* "" = generate on first start */
+	char tls_cert[PATH_MAX]; /* "" = self-signed in data_dir */
+	char tls_key[PATH_MAX];
+	uint32_t argon2_t_cost;
+	uint32_t argon2_m_cost_kib;
+	uint32_t argon2_parallelism;
+	uint32_t loops;   /* event loop threads; 0 = one per core */
+	uint32_t workers; /* blocking-work threads */
+	uint32_t idle_timeout_s;
+	uint32_t max_sessions;
+	char log_level[16];
+};
+
+void gw_config_defaults(struct gw_config *c);
+/* Read a JSON object from path (NULL: none), then the environment `envp`
+ * (NULL-terminated "NAME=value" strings). On error, err holds one line
+ * naming the setting or file and what is wrong with it. */
+int gw_config_load(struct gw_config *c, const char *path, const char *const *envp,
+		   char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,33 @@
+/* gw_limits.h - every size limit on untrusted input, in one place. */
+#ifndef FTPSGATE_LIMITS_H
+#define FTPSGATE_LIMITS_H
+
+/* FTP control channel */
+#define GW_FTP_LINE_MAX 1024          /* one command line, CRLF included */
+#define GW_FTP_INBUF_MAX 4096         /* unprocessed control input */
+#define GW_FTP_OUTBUF_MAX (256 * 1024) /* queued replies (STAT output later) */
+#define GW_PATH_MAX 1024              /* a normalized FTP path */
+#define GW_PATH_COMPONENT_MAX 255     /* one name inside a path */
+#define GW_USER_MAX 64                /* account user name */
+#define GW_PASS_MAX 256               /* password as sent with PASS */
+#define GW_LISTING_MAX (16 * 1024 * 1024) /* one LIST/NLST reply */
+#define GW_DATA_CHUNK (256 * 1024)    /* bytes read per data read call */
+#define GW_DATA_BURST (4 * 1024 * 1024) /* bytes moved per wake-up, for fairness */
+
+/* admin API */
+#define GW_ADMIN_BODY_MAX (64 * 1024)
+#define GW_ADMIN_TOKEN_MAX 256
+#define GW_DESCRIPTION_MAX 1024
+#define GW_PAGE_LIMIT_MAX 1000
+
+/* configuration */
+#define GW_CONFIG_FILE_MAX (1024 * 1024)
+#define GW_CONFIG_VALUE_MAX 4096
+
+/* timeouts, seconds */
+#define GW_TLS_HANDSHAKE_TIMEOUT_S 30
+#define GW_PASSIVE_ACCEPT_TIMEOUT_S 60
+#define GW_LOGIN_TIMEOUT_S 60
+#define GW_DATA_CLOSE_TIMEOUT_S 10
+
+#endif

@@ -1,0 +1,138 @@
+/* store.h - accounts, credentials, upload records and the files on disk.
+ *
+ * The only part that knows SQLite and argon2. ftpd/ and admin/ call it
+ * from any thread; every function that can block (SQLite, argon2id,
+ * fsync) is marked BLOCKING and must not run on an event loop thread.
+ *
+ * On-disk layout under the data directory:
+ *   ftpsgate.db            SQLite (WAL): accounts, uploads, admin tokens
+ *   accounts/<id>/         each account's view ("/" of its FTP session)
+ *   uploads/<upload id>    the bytes of each upload; the account's view
+ *                          holds a hard link to it, so a later STOR, DELE
+ *                          or rename in the view never changes the bytes a
+ *                          completed upload recorded.
+ */
+#ifndef FTPSGATE_STORE_H
+#define FTPSGATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_limits.h"
+
+#define STORE_PASSWORD_LEN 24 /* generated passwords: ~142 bits */
+#define STORE_TOKEN_LEN 40    /* generated admin tokens: ~238 bits */
+
+struct store;
+
+struct store_params {
+	const char *data_dir;
+	uint32_t argon2_t_cost;
+	uint32_t argon2_m_cost_kib;
+	uint32_t argon2_parallelism;
+};
+
+/* BLOCKING. Create the data directory layout and database if needed, run
+ * schema migrations, and bring records in line with the disk after a
+ * crash (an upload still 'receiving' becomes 'partial'). */
+int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size);
+void store_close(struct store *st);
+const char *store_data_dir(const struct store *st);
+
+/* ---------------------------------------------------------------- accounts */
+
+struct store_account {
+	int64_t id;
+	char username[GW_USER_MAX + 1];
+	char description[GW_DESCRIPTION_MAX + 1];
+	char status[16]; /* "active" | "disabled" */
+	int64_t created_at_ms;
+};
+
+/* True when name is acceptable as a user name: 1..64 of [A-Za-z0-9._-],
+ * not starting with '.' or '-'. */
+bool store_username_is_valid(const char *name);
+
+/* BLOCKING. Create an account with a generated password (written to
+ * password, shown once). username NULL or "" generates one. -EEXIST when
+ * the name is taken, -EINVAL when it is not valid. */
+int store_account_create(struct store *st, const char *username, const char *description,
+			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1]);
+/* BLOCKING. -ENOENT when there is no such account. */
+int store_account_get(struct store *st, int64_t id, struct store_account *out);
+/* BLOCKING. Accounts with id > after_id, ascending, at most max items.
+ * *more is set when further items exist. */
+int store_account_list(struct store *st, int64_t after_id, unsigned max,
+		       struct store_account *items, unsigned *n, bool *more);
+/* BLOCKING. Issue a new generated password; the old one stops working. */
+int store_account_new_password(struct store *st, int64_t id, char password[STORE_PASSWORD_LEN + 1]);
+/* BLOCKING (argon2id). 0 and the account id when the credentials are right
+ * and the account is active; -EACCES otherwise (the same work is done for
+ * unknown users). */
+int store_login(struct store *st, const char *username, const char *password, int64_t *account_id);
+/* BLOCKING. Open the account's root directory (O_RDONLY|O_DIRECTORY). */
+int store_account_root(struct store *st, int64_t account_id, int *out_fd);
+
+/* ---------------------------------------------------------------- uploads */
+
+struct store_upload_info {
+	int64_t id;
+	int64_t account_id;
+	char path[GW_PATH_MAX + 1];
+	char state[16];
+	int64_t size;           /* -1 until complete */
+	int64_t bytes_received; /* live while receiving */
+	char sha256[65];        /* "" until complete */
+	char client_address[64];
+	int64_t started_at_ms;
+	int64_t completed_at_ms; /* 0 until complete */
+	char error[256];
+};
+
+/* BLOCKING. -ENOENT when there is no such upload. */
+int store_upload_get(struct store *st, int64_t id, struct store_upload_info *out);
+/* BLOCKING. Newest first: ids < before_id (0 = from the newest), filtered
+ * by account (0 = all) and state (NULL = all). */
+int store_upload_list(struct store *st, int64_t account_id, const char *state, int64_t before_id,
+		      unsigned max, struct store_upload_info *items, unsigned *n, bool *more);
+bool store_upload_state_is_valid(const char *state);
+
+/* An upload being received. Created by store_upload_begin() on a worker,
+ * fed by store_upload_write() on the connection's loop, and ended by
+ * exactly one of store_upload_commit() or store_upload_abort() on a
+ * worker; then store_upload_free(). */
+struct store_upload;
+
+/* BLOCKING. Record a new upload ('receiving') of the normalized path under
+ * the account root root_fd and make it visible there. -ENOENT when the
+ * parent directory does not exist, -EISDIR when path is a directory. */
+int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
+		       const char *client_address, struct store_upload **out);
+/* Write the next bytes and hash them. Not blocking on the database. */
+int store_upload_write(struct store_upload *up, const void *buf, size_t len);
+/* BLOCKING. Make the bytes and the record durable: fsync the file and its
+ * directories, then commit state 'received' with size and SHA-256. Only
+ * after this returns 0 may the client be told 226. */
+int store_upload_commit(struct store *st, struct store_upload *up);
+/* BLOCKING. The transfer broke: keep what arrived as a 'partial' upload
+ * with the reason. */
+int store_upload_abort(struct store *st, struct store_upload *up, const char *reason);
+int64_t store_upload_id(const struct store_upload *up);
+uint64_t store_upload_bytes(const struct store_upload *up);
+/* After a commit: the SHA-256 in hex. */
+const char *store_upload_sha256(const struct store_upload *up);
+void store_upload_free(struct store_upload *up);
+
+/* ---------------------------------------------------------------- admin tokens */
+
+/* BLOCKING. Make sure a bootstrap admin token exists. With env_token set,
+ * that token (stored hashed) is the bootstrap token. Without, one is
+ * generated on the first start only: *generated is set and the token is in
+ * out, to be shown once. */
+int store_admin_bootstrap(struct store *st, const char *env_token,
+			  char out[STORE_TOKEN_LEN + 1], bool *generated);
+/* BLOCKING. 0 when token is a valid admin token, -EACCES otherwise. */
+int store_admin_check(struct store *st, const char *token);
+
+#endif

@@ -1,0 +1,26 @@
+#!/bin/sh
+# Build ftpsgate and run the whole test suite: unit and end-to-end tests
+# on a normal build, then again under AddressSanitizer + UBSan.
+#   scripts/test.sh            everything
+#   SKIP_SANITIZE=1 scripts/test.sh   the normal build only
+set -eu
+cd "$(dirname "$0")/.."
+
+sh scripts/deps.sh
+jobs=$(nproc 2>/dev/null || echo 2)
+
+echo "== build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+echo "== tests"
+(cd build && ctest --output-on-failure -j "$jobs")
+
+if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
+	echo "== build (ASan + UBSan)"
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j "$jobs"
+	echo "== tests under sanitizers"
+	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j "$jobs")
+fi

@@ -1,0 +1,363 @@
+/* db.c - opening the store: layout, schema migrations, crash recovery,
+ * and admin tokens. */
+#include <argon2.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "store_int.h"
+
+/* Each entry moves the schema from version i to i + 1. Never edit one
+ * that has shipped; append a new one. */
+static const char *const migrations[] = {
+	/* 1: accounts, uploads, admin tokens */
+	"CREATE TABLE accounts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  username TEXT NOT NULL UNIQUE,"
+	"  password_hash TEXT NOT NULL,"
+	"  description TEXT NOT NULL DEFAULT '',"
+	"  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','disabled')),"
+	"  created_at INTEGER NOT NULL,"
+	"  password_changed_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE uploads ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  path TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('receiving','partial','received',"
+	"    'verifying','verified','rejected','importing','imported','failed')),"
+	"  size INTEGER,"
+	"  bytes_received INTEGER NOT NULL DEFAULT 0,"
+	"  sha256 TEXT,"
+	"  client_address TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  completed_at INTEGER,"
+	"  error TEXT"
+	");"
+	"CREATE INDEX uploads_by_account ON uploads(account_id, id);"
+	"CREATE INDEX uploads_by_state ON uploads(state, id);"
+	"CREATE TABLE admin_tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  token_hash TEXT NOT NULL UNIQUE,"
+	"  created_at INTEGER NOT NULL"
+	");",
+};
+
+int store_db_error(struct store *st, const char *what)
+{
+	gw_error("store.sqlite", "%s: %s", what, sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK)
+		return store_db_error(st, "cannot prepare statement");
+	return 0;
+}
+
+int store_exec(struct store *st, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		gw_error("store.sqlite", "cannot run '%.60s': %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+void store_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	gw_hex(md, 32, out);
+}
+
+int store_hash_password(struct store *st, const char *password, char *out, size_t out_size)
+{
+	unsigned char salt[16];
+	int r;
+
+	r = gw_random(salt, sizeof(salt));
+	if (r < 0)
+		return r;
+	r = argon2id_hash_encoded(st->t_cost, st->m_cost_kib, st->parallelism, password,
+				  strlen(password), salt, sizeof(salt), 32, out, out_size);
+	if (r != ARGON2_OK) {
+		gw_error("store.argon2", "cannot hash password: %s", argon2_error_message(r));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int migrate(struct store *st, char *err, size_t err_size)
+{
+	sqlite3_stmt *q;
+	int version = 0;
+	size_t i;
+
+	if (store_prepare(st, "PRAGMA user_version", &q) < 0)
+		goto fail;
+	if (sqlite3_step(q) == SQLITE_ROW)
+		version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (version < 0 || (size_t)version > GW_ARRAY_SIZE(migrations)) {
+		snprintf(err, err_size, "database schema version %d is newer than this ftpsgate (%zu)",
+			 version, GW_ARRAY_SIZE(migrations));
+		return -EINVAL;
+	}
+	for (i = (size_t)version; i < GW_ARRAY_SIZE(migrations); i++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", i + 1);
+		if (store_exec(st, "BEGIN IMMEDIATE") < 0)
+			goto fail;
+		if (store_exec(st, migrations[i]) < 0 || store_exec(st, pragma) < 0) {
+			store_exec(st, "ROLLBACK");
+			goto fail;
+		}
+		if (store_exec(st, "COMMIT") < 0)
+			goto fail;
+		gw_info("store.migrate", "database schema now at version %zu", i + 1);
+	}
+	return 0;
+fail:
+	snprintf(err, err_size, "cannot migrate database: %s", sqlite3_errmsg(st->db));
+	return -EIO;
+}
+
+/* Uploads that were receiving when the process died are partial: their
+ * bytes stay (resumable), their size is what is on disk. */
+static int recover(struct store *st)
+{
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int r = -EIO, n = 0;
+
+	if (store_prepare(st, "SELECT id FROM uploads WHERE state = 'receiving'", &sel) < 0 ||
+	    store_prepare(st, "UPDATE uploads SET state = 'partial', bytes_received = ?,"
+			      " error = 'transfer interrupted: the gateway stopped' WHERE id = ?", &upd) < 0)
+		goto out;
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		sqlite3_int64 id = sqlite3_column_int64(sel, 0);
+		char name[32];
+		struct stat sb;
+		int64_t size = 0;
+
+		snprintf(name, sizeof(name), "%lld", (long long)id);
+		if (fstatat(st->uploads_fd, name, &sb, 0) == 0)
+			size = sb.st_size;
+		sqlite3_bind_int64(upd, 1, size);
+		sqlite3_bind_int64(upd, 2, id);
+		if (sqlite3_step(upd) != SQLITE_DONE) {
+			store_db_error(st, "cannot recover upload");
+			goto out;
+		}
+		sqlite3_reset(upd);
+		n++;
+	}
+	if (n)
+		gw_warn("store.recover", "%d interrupted upload(s) marked partial", n);
+	r = 0;
+out:
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return r;
+}
+
+static int open_dir(const char *base, const char *name, int *out, char *err, size_t err_size)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", base, name);
+	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, err_size, "cannot create '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot open '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	*out = fd;
+	return 0;
+}
+
+int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size)
+{
+	char dbpath[PATH_MAX + 32];
+	struct store *st;
+	int r;
+
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->accounts_fd = st->uploads_fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	st->t_cost = p->argon2_t_cost;
+	st->m_cost_kib = p->argon2_m_cost_kib;
+	st->parallelism = p->argon2_parallelism;
+	if (gw_strlcpy(st->data_dir, p->data_dir, sizeof(st->data_dir)) < 0) {
+		snprintf(err, err_size, "data_dir is too long");
+		r = -ENAMETOOLONG;
+		goto fail;
+	}
+	r = gw_mkdir_p(st->data_dir);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot create data directory '%s': %s", st->data_dir, strerror(-r));
+		goto fail;
+	}
+	r = open_dir(st->data_dir, "accounts", &st->accounts_fd, err, err_size);
+	if (r < 0)
+		goto fail;
+	r = open_dir(st->data_dir, "uploads", &st->uploads_fd, err, err_size);
+	if (r < 0)
+		goto fail;
+	snprintf(dbpath, sizeof(dbpath), "%s/ftpsgate.db", st->data_dir);
+	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, err_size, "cannot open database '%s': %s", dbpath,
+			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		r = -EIO;
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_extended_result_codes(st->db, 1);
+	/* WAL for concurrent readers; synchronous=FULL so that a committed
+	 * record survives power loss, which 226 promises. */
+	if (store_exec(st, "PRAGMA journal_mode = WAL") < 0 ||
+	    store_exec(st, "PRAGMA synchronous = FULL") < 0 ||
+	    store_exec(st, "PRAGMA foreign_keys = ON") < 0) {
+		snprintf(err, err_size, "cannot set up database '%s': %s", dbpath, sqlite3_errmsg(st->db));
+		r = -EIO;
+		goto fail;
+	}
+	r = migrate(st, err, err_size);
+	if (r < 0)
+		goto fail;
+	r = recover(st);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot recover interrupted uploads: %s", sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	r = store_hash_password(st, "unknown-user", st->dummy_hash, sizeof(st->dummy_hash));
+	if (r < 0) {
+		snprintf(err, err_size, "cannot hash with argon2id (t=%u m=%u KiB p=%u)",
+			 st->t_cost, st->m_cost_kib, st->parallelism);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return r;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	if (st->db)
+		sqlite3_close(st->db);
+	if (st->accounts_fd >= 0)
+		close(st->accounts_fd);
+	if (st->uploads_fd >= 0)
+		close(st->uploads_fd);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+const char *store_data_dir(const struct store *st)
+{
+	return st->data_dir;
+}
+
+int store_admin_bootstrap(struct store *st, const char *env_token,
+			  char out[STORE_TOKEN_LEN + 1], bool *generated)
+{
+	sqlite3_stmt *q = NULL;
+	char hash[65];
+	int r = -EIO, exists = 0;
+
+	*generated = false;
+	pthread_mutex_lock(&st->lock);
+	if (env_token && *env_token) {
+		/* The environment's token replaces any earlier bootstrap token. */
+		store_sha256_hex(env_token, strlen(env_token), hash);
+		if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at)"
+				      " VALUES ('bootstrap', ?1, ?2) ON CONFLICT(name) DO UPDATE"
+				      " SET token_hash = ?1", &q) < 0)
+			goto out;
+		sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 2, gw_now_ms());
+		if (sqlite3_step(q) != SQLITE_DONE) {
+			store_db_error(st, "cannot store admin token");
+			goto out;
+		}
+		r = 0;
+		goto out;
+	}
+	if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE name = 'bootstrap'", &q) < 0)
+		goto out;
+	exists = sqlite3_step(q) == SQLITE_ROW;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (exists) {
+		r = 0;
+		goto out;
+	}
+	r = gw_random_token(out, STORE_TOKEN_LEN, false);
+	if (r < 0)
+		goto out;
+	r = -EIO;
+	store_sha256_hex(out, STORE_TOKEN_LEN, hash);
+	if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at)"
+			      " VALUES ('bootstrap', ?, ?)", &q) < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 2, gw_now_ms());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		store_db_error(st, "cannot store admin token");
+		goto out;
+	}
+	*generated = true;
+	r = 0;
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_admin_check(struct store *st, const char *token)
+{
+	sqlite3_stmt *q = NULL;
+	char hash[65];
+	int r = -EACCES;
+
+	if (!token || !*token || strlen(token) > GW_ADMIN_TOKEN_MAX)
+		return -EACCES;
+	store_sha256_hex(token, strlen(token), hash);
+	pthread_mutex_lock(&st->lock);
+	if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE token_hash = ?", &q) < 0) {
+		r = -EIO;
+		goto out;
+	}
+	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		r = 0;
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}

@@ -1,0 +1,29 @@
+/* store_int.h - what the files of store/ share. Not for other parts. */
+#ifndef FTPSGATE_STORE_INT_H
+#define FTPSGATE_STORE_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store.h"
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock; /* one connection, used by one thread at a time */
+	char data_dir[PATH_MAX];
+	int accounts_fd; /* data_dir/accounts */
+	int uploads_fd;  /* data_dir/uploads */
+	uint32_t t_cost, m_cost_kib, parallelism;
+	char dummy_hash[160]; /* verified against for unknown users */
+};
+
+/* Log a SQLite failure once, where it happened; returns -EIO. */
+int store_db_error(struct store *st, const char *what);
+/* Prepare, or log and fail. */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
+int store_exec(struct store *st, const char *sql);
+void store_sha256_hex(const void *data, size_t len, char out[65]);
+int store_hash_password(struct store *st, const char *password, char *out, size_t out_size);
+
+#endif

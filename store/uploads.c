@@ -1,0 +1,345 @@
+/* uploads.c - receiving uploads durably, and their records.
+ *
+ * An upload's bytes live in uploads/<id>; the account's view gets a hard
+ * link to that file at the path the client named. Replacing the link
+ * (a later STOR of the same name), removing it or renaming it leaves the
+ * upload's own file as it was recorded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "store_int.h"
+
+struct store_upload {
+	int64_t id;
+	int fd;        /* uploads/<id>, open for writing */
+	int parent_fd; /* directory of the link in the account view */
+	uint64_t bytes;
+	EVP_MD_CTX *sha;
+	char sha256[65];
+	int write_error; /* first failed write, as a negative errno */
+};
+
+static const char *const states[] = {
+	"receiving", "partial", "received", "verifying", "verified",
+	"rejected", "importing", "imported", "failed",
+};
+
+bool store_upload_state_is_valid(const char *state)
+{
+	size_t i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(states); i++)
+		if (!strcmp(states[i], state))
+			return true;
+	return false;
+}
+
+#define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
+		       " client_address, started_at, completed_at, error"
+
+static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
+{
+	const unsigned char *s;
+
+	memset(u, 0, sizeof(*u));
+	u->id = sqlite3_column_int64(q, 0);
+	u->account_id = sqlite3_column_int64(q, 1);
+	gw_strlcpy(u->path, (const char *)sqlite3_column_text(q, 2), sizeof(u->path));
+	gw_strlcpy(u->state, (const char *)sqlite3_column_text(q, 3), sizeof(u->state));
+	u->size = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 4);
+	u->bytes_received = sqlite3_column_int64(q, 5);
+	s = sqlite3_column_text(q, 6);
+	gw_strlcpy(u->sha256, s ? (const char *)s : "", sizeof(u->sha256));
+	gw_strlcpy(u->client_address, (const char *)sqlite3_column_text(q, 7),
+		   sizeof(u->client_address));
+	u->started_at_ms = sqlite3_column_int64(q, 8);
+	u->completed_at_ms = sqlite3_column_int64(q, 9);
+	s = sqlite3_column_text(q, 10);
+	gw_strlcpy(u->error, s ? (const char *)s : "", sizeof(u->error));
+	if (!strcmp(u->state, "receiving")) {
+		/* Live progress comes from the file, not from row updates. */
+		char name[32];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%lld", (long long)u->id);
+		if (fstatat(st->uploads_fd, name, &sb, 0) == 0)
+			u->bytes_received = sb.st_size;
+	}
+}
+
+int store_upload_get(struct store *st, int64_t id, struct store_upload_info *out)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = ?", &q);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(q, 1, id);
+	switch (sqlite3_step(q)) {
+	case SQLITE_ROW:
+		row_to_info(st, q, out);
+		break;
+	case SQLITE_DONE:
+		r = -ENOENT;
+		break;
+	default:
+		r = store_db_error(st, "cannot read upload");
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_upload_list(struct store *st, int64_t account_id, const char *state, int64_t before_id,
+		      unsigned max, struct store_upload_info *items, unsigned *n, bool *more)
+{
+	sqlite3_stmt *q = NULL;
+	unsigned count = 0;
+	int r, rc;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads"
+			      " WHERE (?1 = 0 OR account_id = ?1) AND (?2 IS NULL OR state = ?2)"
+			      " AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4", &q);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(q, 1, account_id);
+	if (state)
+		sqlite3_bind_text(q, 2, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, before_id);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)max + 1);
+	*more = false;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (count == max) {
+			*more = true;
+			break;
+		}
+		row_to_info(st, q, &items[count++]);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		r = store_db_error(st, "cannot list uploads");
+		goto out;
+	}
+	*n = count;
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int insert_record(struct store *st, int64_t account_id, const char *path,
+			 const char *client_address, int64_t *id)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "INSERT INTO uploads(account_id, path, state, client_address,"
+			      " started_at) VALUES (?, ?, 'receiving', ?, ?)", &q);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 3, client_address, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 4, gw_now_ms());
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = store_db_error(st, "cannot record upload");
+		goto out;
+	}
+	*id = sqlite3_last_insert_rowid(st->db);
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static int finish_record(struct store *st, int64_t id, const char *state, int64_t size,
+			 const char *sha256, const char *error)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET state = ?, size = ?, bytes_received = ?,"
+			      " sha256 = ?, completed_at = ?, error = ? WHERE id = ?", &q);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+	if (sha256)
+		sqlite3_bind_int64(q, 2, size);
+	sqlite3_bind_int64(q, 3, size);
+	if (sha256)
+		sqlite3_bind_text(q, 4, sha256, -1, SQLITE_TRANSIENT);
+	if (sha256)
+		sqlite3_bind_int64(q, 5, gw_now_ms());
+	if (error)
+		sqlite3_bind_text(q, 6, error, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 7, id);
+	if (sqlite3_step(q) != SQLITE_DONE)
+		r = store_db_error(st, "cannot update upload");
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* Make the upload's file visible at name in parent: link it under a
+ * reserved temporary name, then rename over whatever had that name. */
+static int link_into_view(struct store *st, int64_t id, int parent_fd, const char *name)
+{
+	char obj[32], tmp[64];
+
+	snprintf(obj, sizeof(obj), "%lld", (long long)id);
+	snprintf(tmp, sizeof(tmp), GW_RESERVED_PREFIX "%lld", (long long)id);
+	if (linkat(st->uploads_fd, obj, parent_fd, tmp, 0) < 0)
+		return -errno;
+	if (renameat(parent_fd, tmp, parent_fd, name) < 0) {
+		int e = errno;
+
+		unlinkat(parent_fd, tmp, 0);
+		return -e;
+	}
+	return 0;
+}
+
+int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
+		       const char *client_address, struct store_upload **out)
+{
+	struct store_upload *up;
+	const char *name;
+	struct stat sb;
+	char obj[32];
+	int r;
+
+	up = calloc(1, sizeof(*up));
+	if (!up)
+		return -ENOMEM;
+	up->fd = up->parent_fd = -1;
+	up->sha = EVP_MD_CTX_new();
+	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = gw_open_parent_beneath(root_fd, path, &up->parent_fd, &name);
+	if (r < 0)
+		goto fail;
+	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(sb.st_mode)) {
+		r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+		goto fail;
+	}
+	r = insert_record(st, account_id, path, client_address, &up->id);
+	if (r < 0)
+		goto fail;
+	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
+	up->fd = openat(st->uploads_fd, obj, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (up->fd < 0) {
+		r = -errno;
+		gw_error("store.upload", "cannot create upload file '%s': %s", obj, strerror(errno));
+		finish_record(st, up->id, "partial", 0, NULL, "cannot create the upload file");
+		goto fail;
+	}
+	r = link_into_view(st, up->id, up->parent_fd, name);
+	if (r < 0) {
+		gw_error("store.upload", "cannot link upload %lld at '%s': %s",
+			 (long long)up->id, path, strerror(-r));
+		finish_record(st, up->id, "partial", 0, NULL, "cannot place the file in the account");
+		goto fail;
+	}
+	*out = up;
+	return 0;
+fail:
+	store_upload_free(up);
+	return r;
+}
+
+int store_upload_write(struct store_upload *up, const void *buf, size_t len)
+{
+	const char *p = buf;
+	size_t left = len;
+
+	if (up->write_error)
+		return up->write_error;
+	while (left) {
+		ssize_t n = write(up->fd, p, left);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			up->write_error = -errno;
+			return up->write_error;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	EVP_DigestUpdate(up->sha, buf, len);
+	up->bytes += len;
+	return 0;
+}
+
+int store_upload_commit(struct store *st, struct store_upload *up)
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	int r;
+
+	if (up->write_error)
+		return up->write_error;
+	if (fsync(up->fd) < 0 || gw_fsync_dir(st->uploads_fd) < 0 ||
+	    gw_fsync_dir(up->parent_fd) < 0) {
+		r = -errno;
+		gw_error("store.upload", "cannot make upload %lld durable: %s",
+			 (long long)up->id, strerror(errno));
+		return r;
+	}
+	EVP_DigestFinal_ex(up->sha, md, &mdlen);
+	gw_hex(md, 32, up->sha256);
+	return finish_record(st, up->id, "received", (int64_t)up->bytes, up->sha256, NULL);
+}
+
+int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
+{
+	/* Keep what arrived for a resume: it is on disk before the record
+	 * says how much there is. */
+	if (fdatasync(up->fd) < 0)
+		gw_warn("store.upload", "cannot sync partial upload %lld: %s",
+			(long long)up->id, strerror(errno));
+	return finish_record(st, up->id, "partial", (int64_t)up->bytes, NULL, reason);
+}
+
+int64_t store_upload_id(const struct store_upload *up)
+{
+	return up->id;
+}
+
+uint64_t store_upload_bytes(const struct store_upload *up)
+{
+	return up->bytes;
+}
+
+const char *store_upload_sha256(const struct store_upload *up)
+{
+	return up->sha256;
+}
+
+void store_upload_free(struct store_upload *up)
+{
+	if (!up)
+		return;
+	if (up->fd >= 0)
+		close(up->fd);
+	if (up->parent_fd >= 0)
+		close(up->parent_fd);
+	EVP_MD_CTX_free(up->sha);
+	free(up);
+}

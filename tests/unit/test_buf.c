@@ -1,0 +1,65 @@
+/* Bounded buffers, bounded copies and number parsing. */
+#include <errno.h>
+#include <stdint.h>
+
+#include "check.h"
+#include "gw.h"
+
+int main(void)
+{
+	struct gw_buf b;
+	char small[4];
+	uint64_t v = 0;
+	uint16_t lo = 0, hi = 0, port = 0;
+	char host[64];
+
+	gw_buf_init(&b, 8);
+	CHECK_STR(gw_buf_str(&b), "");
+	CHECK_INT(gw_buf_adds(&b, "abcd"), 0);
+	CHECK_INT(gw_buf_addf(&b, "%d", 123), 0);
+	CHECK_STR(gw_buf_str(&b), "abcd123");
+	CHECK_INT(gw_buf_adds(&b, "xy"), -ENOBUFS); /* 9 > max 8 */
+	CHECK_STR(gw_buf_str(&b), "abcd123");     /* unchanged */
+	CHECK_INT(gw_buf_adds(&b, "z"), 0);       /* exactly max */
+	gw_buf_consume(&b, 3);
+	CHECK_STR(gw_buf_str(&b), "d123z");
+	CHECK_INT(b.len, 5);
+	gw_buf_consume(&b, 100);
+	CHECK_INT(b.len, 0);
+	gw_buf_release(&b);
+
+	CHECK_INT(gw_strlcpy(small, "abc", sizeof(small)), 0);
+	CHECK_INT(gw_strlcpy(small, "abcd", sizeof(small)), -E2BIG);
+	CHECK_STR(small, "abc");
+
+	CHECK_INT(gw_parse_u64("42", 0, 100, &v), 0);
+	CHECK_INT(v, 42);
+	CHECK_INT(gw_parse_u64("", 0, 100, &v), -EINVAL);
+	CHECK_INT(gw_parse_u64("-1", 0, 100, &v), -EINVAL);
+	CHECK_INT(gw_parse_u64("1x", 0, 100, &v), -EINVAL);
+	CHECK_INT(gw_parse_u64(" 1", 0, 100, &v), -EINVAL);
+	CHECK_INT(gw_parse_u64("101", 0, 100, &v), -ERANGE);
+	CHECK_INT(gw_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v), -ERANGE);
+
+	CHECK_INT(gw_parse_port_range("60000-61000", &lo, &hi), 0);
+	CHECK_INT(lo, 60000);
+	CHECK_INT(hi, 61000);
+	CHECK_INT(gw_parse_port_range("61000-60000", &lo, &hi), -EINVAL);
+	CHECK_INT(gw_parse_port_range("0-10", &lo, &hi), -EINVAL);
+	CHECK_INT(gw_parse_port_range("1-65536", &lo, &hi), -EINVAL);
+	CHECK_INT(gw_parse_port_range("60000", &lo, &hi), -EINVAL);
+
+	CHECK_INT(gw_parse_hostport("0.0.0.0:990", host, sizeof(host), &port), 0);
+	CHECK_STR(host, "0.0.0.0");
+	CHECK_INT(port, 990);
+	CHECK_INT(gw_parse_hostport("[::1]:8443", host, sizeof(host), &port), 0);
+	CHECK_STR(host, "::1");
+	CHECK_INT(gw_parse_hostport(":21", host, sizeof(host), &port), 0);
+	CHECK_STR(host, "");
+	CHECK_INT(gw_parse_hostport("localhost", host, sizeof(host), &port), -EINVAL);
+	CHECK_INT(gw_parse_hostport("a:b:1", host, sizeof(host), &port), -EINVAL);
+	CHECK_INT(gw_parse_hostport("h:0", host, sizeof(host), &port), -EINVAL);
+	CHECK_INT(gw_parse_hostport("h:70000", host, sizeof(host), &port), -EINVAL);
+
+	return check_report("test_buf");
+}
