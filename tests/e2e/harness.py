@@ -1,0 +1,173 @@
+"""Start the real ftpsgate daemon on free loopback ports with its own data
+directory, and talk to its admin API. Used by every end-to-end test."""
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("FTPSGATE_BIN", os.path.join(ROOT, "build", "ftpsgate"))
+TOKEN = "e2e-admin-token-0123456789abcdef"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_range(n=20):
+    """n consecutive ports that are free now, outside the ephemeral range."""
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base, base + n - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port range")
+
+
+class Gateway:
+    """One daemon. Use as a context manager or call start()/stop()."""
+
+    def __init__(self, data_dir=None, env=None, passive=None):
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="ftpsgate-e2e-")
+        self.ftps_port = free_port()
+        self.admin_port = free_port()
+        self.passive = passive or free_range()
+        self.extra_env = env or {}
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "daemon.log")
+
+    def env(self):
+        e = {k: v for k, v in os.environ.items() if not k.startswith("FTPSGATE_")}
+        e.update({
+            "FTPSGATE_DATA_DIR": os.path.join(self.data_dir, "var"),
+            "FTPSGATE_FTPS_LISTEN": "127.0.0.1:%d" % self.ftps_port,
+            "FTPSGATE_PASSIVE_PORTS": "%d-%d" % self.passive,
+            "FTPSGATE_ADMIN_LISTEN": "127.0.0.1:%d" % self.admin_port,
+            "FTPSGATE_ADMIN_TOKEN": TOKEN,
+            # Cheaper argon2id keeps the suite quick; production uses the default.
+            "FTPSGATE_ARGON2_M_COST_KIB": "4096",
+            "FTPSGATE_ARGON2_T_COST": "1",
+        })
+        e.update(self.extra_env)
+        return e
+
+    def start(self, timeout=20):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN], env=self.env(), stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("ftpsgate exited %d:\n%s" % (self.proc.returncode, self.logs()))
+            try:
+                if self.api("GET", "/health", auth=False)[0] == 200:
+                    with socket.create_connection(("127.0.0.1", self.ftps_port), 1):
+                        return self
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("ftpsgate did not start:\n" + self.logs())
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        self.proc = None
+
+    def kill9(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.log.close()
+        self.proc = None
+
+    def cleanup(self):
+        self.stop()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
+
+    def logs(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    @property
+    def admin_url(self):
+        return "https://127.0.0.1:%d/api/v1" % self.admin_port
+
+    def api(self, method, path, body=None, auth=True, token=TOKEN, raw=None,
+            content_type="application/json"):
+        """(status, parsed JSON or None, headers)"""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.admin_url + path, data=data, method=method)
+        if auth:
+            req.add_header("Authorization", "Bearer " + token)
+        if data is not None and content_type:
+            req.add_header("Content-Type", content_type)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        try:
+            with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
+                text = r.read()
+                return r.status, (json.loads(text) if text else None), r.headers
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            try:
+                doc = json.loads(text)
+            except ValueError:
+                doc = None
+            return e.code, doc, e.headers
+
+    def create_account(self, **fields):
+        status, doc, _ = self.api("POST", "/accounts", fields)
+        assert status == 201, (status, doc)
+        return doc
+
+    def uploads(self, **query):
+        q = "&".join("%s=%s" % kv for kv in query.items())
+        status, doc, _ = self.api("GET", "/uploads" + ("?" + q if q else ""))
+        assert status == 200, (status, doc)
+        return doc["items"]
+
+    def wait_upload(self, pred, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for u in self.uploads():
+                if pred(u):
+                    return u
+            time.sleep(0.05)
+        raise AssertionError("no matching upload in %r" % self.uploads())

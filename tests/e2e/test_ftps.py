@@ -1,0 +1,379 @@
+"""Implicit FTPS end to end: real clients (curl, Python ftplib, lftp,
+openssl s_client) against the built daemon, under TLS 1.2 and 1.3."""
+import ftplib
+import hashlib
+import io
+import os
+import re
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ftps
+from harness import Gateway
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class FTPSTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway().start()
+        cls.acct = cls.gw.create_account(username="uploader")
+        cls.other = cls.gw.create_account(username="neighbour")
+        cls.tmp = tempfile.mkdtemp(prefix="ftpsgate-client-")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def login(self, tls=None, acct=None):
+        a = acct or self.acct
+        return ftps.login("127.0.0.1", self.gw.ftps_port, a["username"], a["password"], tls)
+
+    def url(self, path="", acct=None):
+        a = acct or self.acct
+        return "ftps://%s:%s@127.0.0.1:%d/%s" % (a["username"], a["password"],
+                                                   self.gw.ftps_port, path)
+
+    def curl(self, *args, tls="1.3", check=True):
+        tls_args = ["--tlsv1.2", "--tls-max", "1.2"] if tls == "1.2" else ["--tlsv1.3"]
+        cmd = ["curl", "-sS", "--ssl-reqd", "-k", "--max-time", "60"] + tls_args + list(args)
+        return subprocess.run(cmd, capture_output=True, timeout=90, check=check)
+
+    def record_for(self, path):
+        return self.gw.wait_upload(lambda u: u["path"] == path and u["state"] != "receiving")
+
+    def test_curl_upload_tls12_and_tls13(self):
+        for tls in ("1.2", "1.3"):
+            with self.subTest(tls=tls):
+                data = os.urandom(3 * 1024 * 1024 + 17)
+                src = os.path.join(self.tmp, "curl-%s.age" % tls)
+                with open(src, "wb") as f:
+                    f.write(data)
+                r = self.curl("-T", src, self.url("curl-%s.age" % tls), tls=tls)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                rec = self.record_for("/curl-%s.age" % tls)
+                self.assertEqual(rec["state"], "received")
+                self.assertEqual(rec["size"], len(data))
+                self.assertEqual(rec["bytes_received"], len(data))
+                self.assertEqual(rec["sha256"], sha256(data))
+                self.assertEqual(rec["client_address"], "127.0.0.1")
+                self.assertEqual(rec["account_id"], self.acct["id"])
+                self.assertIsNotNone(rec["completed_at"])
+                listing = self.curl(self.url(""), tls=tls).stdout.decode()
+                self.assertRegex(listing, r"(?m)^-rw-r-----\s+1 ftp\s+ftp\s+%d \w{3} [ \d]\d [\d:]{4,5} curl-%s\.age\r?$"
+                                 % (len(data), re.escape(tls)))
+
+    def test_ftplib_upload_with_session_reuse(self):
+        for tls in ("1.2", "1.3"):
+            with self.subTest(tls=tls):
+                data = os.urandom(1024 * 1024 + 3)
+                ftp = self.login(tls)
+                self.assertEqual(ftp.sock.version(), "TLSv1.2" if tls == "1.2" else "TLSv1.3")
+                self.assertEqual(ftp.pwd(), "/")
+                self.assertTrue(ftp.sendcmd("TYPE I").startswith("200"))
+                resp = ftp.storbinary("STOR py-%s.bin" % tls, io.BytesIO(data))
+                self.assertEqual(resp, "226 Transfer complete.")
+                self.assertEqual(ftp.sendcmd("SIZE py-%s.bin" % tls), "213 %d" % len(data))
+                self.assertIn("py-%s.bin" % tls, ftp.nlst())
+                lines = []
+                ftp.retrlines("LIST", lines.append)
+                self.assertTrue(any(l.endswith(" py-%s.bin" % tls) for l in lines), lines)
+                ftp.quit()
+                rec = self.record_for("/py-%s.bin" % tls)
+                self.assertEqual(rec["sha256"], sha256(data))
+                self.assertEqual(rec["size"], len(data))
+
+    def test_pasv_reply_and_epsv(self):
+        ftp = self.login()
+        m = re.match(r"227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)\.",
+                     ftp.sendcmd("PASV"))
+        self.assertIsNotNone(m)
+        self.assertEqual(".".join(m.groups()[:4]), "127.0.0.1")
+        port = int(m.group(5)) * 256 + int(m.group(6))
+        self.assertTrue(self.gw.passive[0] <= port <= self.gw.passive[1], port)
+        m = re.match(r"229 Entering Extended Passive Mode \(\|\|\|(\d+)\|\)", ftp.sendcmd("EPSV"))
+        self.assertIsNotNone(m)
+        self.assertTrue(self.gw.passive[0] <= int(m.group(1)) <= self.gw.passive[1])
+        ftp.quit()
+
+    def test_lftp_upload(self):
+        if not shutil.which("lftp"):
+            self.skipTest("lftp not installed")
+        data = os.urandom(700 * 1024)
+        src = os.path.join(self.tmp, "lftp.bin")
+        with open(src, "wb") as f:
+            f.write(data)
+        script = ("set ssl:verify-certificate no; set ftp:ssl-protect-data true; "
+                  "set ftp:passive-mode true; set net:max-retries 1; set net:timeout 20; "
+                  "open -u %s,%s ftps://127.0.0.1:%d; put %s -o lftp.bin; bye"
+                  % (self.acct["username"], self.acct["password"], self.gw.ftps_port, src))
+        r = subprocess.run(["lftp", "-c", script], capture_output=True, timeout=90)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rec = self.record_for("/lftp.bin")
+        self.assertEqual(rec["state"], "received")
+        self.assertEqual(rec["sha256"], sha256(data))
+
+    def test_wrong_password(self):
+        ftp = ftps.ImplicitFTPS(context=ftps.client_context())
+        ftp.connect("127.0.0.1", self.gw.ftps_port)
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.login(self.acct["username"], "not-the-password")
+        self.assertTrue(str(e.exception).startswith("530"))
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.login("nobody-has-this-name", "x")
+        self.assertTrue(str(e.exception).startswith("530"))
+        ftp.close()
+        r = self.curl("-T", "/dev/null", "ftps://%s:bad@127.0.0.1:%d/x" % (
+            self.acct["username"], self.gw.ftps_port), check=False)
+        self.assertEqual(r.returncode, 67, r.stderr)  # curl: login denied
+
+    def test_prot_c_and_active_mode_refused(self):
+        ftp = self.login()
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.sendcmd("PROT C")
+        self.assertTrue(str(e.exception).startswith("536"))
+        for cmd in ("PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|"):
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd(cmd)
+            self.assertTrue(str(e.exception).startswith("502"), str(e.exception))
+        # PROT P is still in force: a transfer works.
+        self.assertIn("226", ftp.storbinary("STOR after-prot-c.bin", io.BytesIO(b"x" * 10)))
+        ftp.quit()
+
+    def test_transfer_needs_prot_p(self):
+        ftp = ftps.ImplicitFTPS(context=ftps.client_context())
+        ftp.connect("127.0.0.1", self.gw.ftps_port)
+        ftp.login(self.acct["username"], self.acct["password"])
+        ftp.sendcmd("PASV")
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.sendcmd("STOR plain.bin")
+        self.assertTrue(str(e.exception).startswith("521"))
+        ftp.quit()
+
+    def _passive_port(self, ftp):
+        m = re.search(r"\(\|\|\|(\d+)\|\)", ftp.sendcmd("EPSV"))
+        return int(m.group(1))
+
+    def test_data_connection_without_reuse_gets_522(self):
+        for tls in ("1.2", "1.3"):
+            with self.subTest(tls=tls):
+                ftp = self.login(tls)
+                ftp.reuse_session = False
+                try:
+                    ftp.storbinary("STOR noreuse.bin", io.BytesIO(b"secret" * 100))
+                    reply = "226 (stored)"
+                except ftplib.Error as e:
+                    reply = str(e)
+                except OSError:
+                    # The server dropped the data connection under us; its
+                    # verdict is on the control connection.
+                    try:
+                        reply = ftp.getresp()
+                    except ftplib.Error as e:
+                        reply = str(e)
+                self.assertTrue(reply.startswith("522"), reply)
+                ftp.reuse_session = True
+                self.assertNotIn("noreuse.bin", ftp.nlst())
+                ftp.close()
+
+    def test_openssl_s_client_without_sess_in_gets_522(self):
+        ftp = self.login("1.3")
+        port = self._passive_port(ftp)
+        ftp.putcmd("STOR sclient.bin")
+        s = subprocess.Popen(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-quiet"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.assertTrue(ftp.getresp().startswith("150"))
+        try:
+            s.stdin.write(b"data that must not be stored\n")
+            s.stdin.flush()
+        except BrokenPipeError:
+            pass
+        with self.assertRaises(ftplib.Error) as e:
+            ftp.getresp()
+        self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
+        s.kill()
+        s.wait()
+        names = ftp.nlst()
+        self.assertNotIn("sclient.bin", names)
+        ftp.quit()
+
+    def test_session_of_another_control_connection_refused(self):
+        # Same account, same address: resuming A's TLS session on a data
+        # connection of B must not be accepted.
+        for tls in ("1.2", "1.3"):
+            with self.subTest(tls=tls):
+                a = self.login(tls)
+                b = self.login(tls)
+                port = self._passive_port(b)
+                b.putcmd("STOR stolen.bin")
+                raw = socket.create_connection(("127.0.0.1", port), 10)
+                self.assertTrue(b.getresp().startswith("150"))
+                try:
+                    conn = a.context.wrap_socket(raw, server_hostname="127.0.0.1",
+                                                 session=a.sock.session)
+                    self.assertFalse(conn.session_reused)
+                    conn.sendall(b"x" * 100)
+                    conn.close()
+                except (ssl.SSLError, OSError):
+                    raw.close()
+                with self.assertRaises(ftplib.Error) as e:
+                    b.getresp()
+                self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
+                self.assertNotIn("stolen.bin", b.nlst())
+                a.quit()
+                b.quit()
+
+    def test_data_connection_from_another_address_refused(self):
+        ftp = self.login()
+        port = self._passive_port(ftp)
+        intruder = socket.socket()
+        intruder.bind(("127.0.0.2", 0))
+        intruder.settimeout(5)
+        intruder.connect(("127.0.0.1", port))
+        # The server closes it without a byte; the real client still gets in.
+        self.assertEqual(intruder.recv(10), b"")
+        intruder.close()
+        conn = ftp.transfercmd("NLST")
+        conn.close()
+        ftp.voidresp()
+        ftp.quit()
+
+    def test_paths_cannot_leave_the_account(self):
+        ftp = self.login()
+        # ".." at the root stays at the root
+        self.assertTrue(ftp.cwd("../..").startswith("250"))
+        self.assertEqual(ftp.pwd(), "/")
+        for bad in ("/../../etc", "../" + str(self.other["id"]), "../../var"):
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.cwd(bad)
+            self.assertTrue(str(e.exception).startswith("550"), bad)
+            self.assertEqual(ftp.pwd(), "/")
+        ftp.storbinary("STOR ../../../escape.bin", io.BytesIO(b"escape"))
+        ftp.storbinary("STOR /..//../escape2.bin", io.BytesIO(b"escape"))
+        self.assertIn("escape.bin", ftp.nlst())
+        self.assertIn("escape2.bin", ftp.nlst())
+        with self.assertRaises(ftplib.error_perm):
+            ftp.sendcmd("SIZE ../%d/anything" % self.other["id"])
+        with self.assertRaises(ftplib.error_perm):
+            ftp.storbinary("STOR .ftpsgate-1", io.BytesIO(b"x"))
+        ftp.quit()
+        rec = self.record_for("/escape.bin")
+        self.assertEqual(rec["account_id"], self.acct["id"])
+        var = os.path.join(self.gw.data_dir, "var")
+        for top in (var, os.path.dirname(var), os.path.join(var, "accounts")):
+            self.assertNotIn("escape.bin", os.listdir(top))
+        self.assertIn("escape.bin", os.listdir(os.path.join(var, "accounts", str(self.acct["id"]))))
+        # The neighbour sees nothing of it.
+        other = self.login(acct=self.other)
+        self.assertNotIn("escape.bin", other.nlst())
+        other.quit()
+
+    def test_symlink_in_account_root_is_not_followed(self):
+        root = os.path.join(self.gw.data_dir, "var", "accounts", str(self.acct["id"]))
+        secret = os.path.join(self.gw.data_dir, "outside-secret")
+        with open(secret, "w") as f:
+            f.write("secret")
+        os.symlink(secret, os.path.join(root, "link"))
+        os.symlink("/", os.path.join(root, "rootlink"))
+        ftp = self.login()
+        with self.assertRaises(ftplib.error_perm):
+            ftp.sendcmd("SIZE link")
+        with self.assertRaises(ftplib.error_perm):
+            ftp.cwd("rootlink")
+        ftp.quit()
+
+    def test_plain_client_on_implicit_port_is_dropped(self):
+        s = socket.create_connection(("127.0.0.1", self.gw.ftps_port), 10)
+        s.sendall(b"USER uploader\r\n")
+        s.settimeout(10)
+        try:
+            data = s.recv(100)
+        except ConnectionResetError:
+            data = b""
+        self.assertFalse(data.startswith(b"220"), data)
+        self.assertFalse(b"331" in data, data)
+        s.close()
+        # Still serving others.
+        ftp = self.login()
+        ftp.quit()
+
+    def test_unknown_and_malformed_commands(self):
+        ftp = self.login()
+        for cmd, code in (("SITE CHMOD 777 x", "502"), ("XYZ", "502"), ("A", "500"),
+                          ("STOR", "501"), ("CWD", "501"), ("TYPE Z", "504")):
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.sendcmd(cmd)
+            self.assertTrue(str(e.exception).startswith(code), (cmd, str(e.exception)))
+        # an overlong line is answered and the session goes on
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.sendcmd("NOOP " + "x" * 3000)
+        self.assertTrue(str(e.exception).startswith("500"))
+        self.assertEqual(ftp.sendcmd("NOOP"), "200 NOOP ok.")
+        self.assertEqual(ftp.sendcmd("SYST"), "215 UNIX Type: L8")
+        self.assertEqual(ftp.sendcmd("OPTS UTF8 ON"), "200 Always in UTF8 mode.")
+        ftp.quit()
+
+    def test_broken_upload_is_partial(self):
+        ftp = self.login()
+        conn = ftp.transfercmd("STOR broken.bin")
+        conn.sendall(b"y" * 200000)
+        # Close the TCP connection without TLS close_notify.
+        conn.sock = None
+        raw = socket.socket(fileno=conn.detach())
+        raw.close()
+        with self.assertRaises(ftplib.Error) as e:
+            ftp.voidresp()
+        self.assertTrue(str(e.exception).startswith("426"), str(e.exception))
+        rec = self.gw.wait_upload(lambda u: u["path"] == "/broken.bin" and u["state"] == "partial")
+        self.assertIsNone(rec["sha256"])
+        self.assertIsNone(rec["size"])
+        self.assertLessEqual(rec["bytes_received"], 200000)
+        self.assertIn("close_notify", rec["error"])
+        # the session is still usable
+        self.assertIn("226", ftp.storbinary("STOR after-broken.bin", io.BytesIO(b"ok")))
+        ftp.quit()
+
+    def test_overwrite_keeps_first_upload_bytes(self):
+        ftp = self.login()
+        first, second = os.urandom(5000), os.urandom(7000)
+        ftp.storbinary("STOR same.bin", io.BytesIO(first))
+        ftp.storbinary("STOR same.bin", io.BytesIO(second))
+        self.assertEqual(ftp.sendcmd("SIZE same.bin"), "213 7000")
+        ftp.quit()
+        recs = [u for u in self.gw.uploads() if u["path"] == "/same.bin"]
+        self.assertEqual(sorted(u["sha256"] for u in recs), sorted([sha256(first), sha256(second)]))
+        objs = os.path.join(self.gw.data_dir, "var", "uploads")
+        for u in recs:
+            with open(os.path.join(objs, str(u["id"])), "rb") as f:
+                self.assertEqual(sha256(f.read()), u["sha256"])
+
+    def test_many_sessions_at_once(self):
+        # A bounded burst: 40 clients log in and upload concurrently.
+        import concurrent.futures
+
+        def one(i):
+            data = ("%d" % i).encode() * 1000
+            ftp = self.login()
+            ftp.storbinary("STOR burst-%d.bin" % i, io.BytesIO(data))
+            ftp.quit()
+            return sha256(data)
+
+        with concurrent.futures.ThreadPoolExecutor(20) as ex:
+            sums = list(ex.map(one, range(40), timeout=120))
+        recs = {u["path"]: u for u in self.gw.uploads(limit=1000)}
+        for i, s in enumerate(sums):
+            self.assertEqual(recs["/burst-%d.bin" % i]["sha256"], s)
+
+
+if __name__ == "__main__":
+    unittest.main()
