@@ -204,6 +204,36 @@ static int parse_body(struct ctx *x, json_t **out, struct reply *err)
 	return 0;
 }
 
+/* Every key of body must be one of fields, of the JSON type given there;
+ * the problem names the first that is not. */
+struct field {
+	const char *name;
+	json_type type;
+};
+
+static int check_fields(json_t *body, const struct field *fields, size_t n, struct reply *err)
+{
+	const char *key;
+	json_t *val;
+	size_t i;
+
+	json_object_foreach(body, key, val) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(fields[i].name, key))
+				break;
+		if (i == n) {
+			*err = problem(400, "unknown field '%.64s'", key);
+			return -EINVAL;
+		}
+		if (json_typeof(val) != fields[i].type) {
+			*err = problem(400, "field '%s' must be %s", key,
+				       fields[i].type == JSON_STRING ? "a string" : "of another type");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* ---------------------------------------------------------------- handlers */
 
 static struct reply get_health(struct ctx *x)
@@ -218,17 +248,22 @@ static struct reply create_account(struct ctx *x)
 	char password[STORE_PASSWORD_LEN + 1];
 	struct store_account a;
 	struct reply err;
-	json_error_t jerr;
 	json_t *body, *o;
 	int r;
 
+	static const struct field fields[] = {
+		{ "username", JSON_STRING },
+		{ "description", JSON_STRING },
+	};
+
 	if (parse_body(x, &body, &err) < 0)
 		return err;
-	if (json_unpack_ex(body, &jerr, JSON_STRICT, "{s?s, s?s}", "username", &username,
-			   "description", &description) < 0) {
+	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0) {
 		json_decref(body);
-		return problem(400, "invalid account: %s", jerr.text);
+		return err;
 	}
+	username = json_string_value(json_object_get(body, "username"));
+	description = json_string_value(json_object_get(body, "description"));
 	if (username && !store_username_is_valid(username)) {
 		json_decref(body);
 		return problem(400, "invalid username: use 1 to %d letters, digits, '.', '_' or '-',"
