@@ -128,7 +128,8 @@ int ftpd_view_list(int root_fd, const char *path, bool names_only, int64_t now_m
 		}
 		n++;
 	}
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	for (i = 0; i < n && r == 0; i++) {
 		if (fstatat(dirfd(dir), names[i], &sb, AT_SYMLINK_NOFOLLOW) < 0)
 			continue; /* removed meanwhile */

@@ -89,16 +89,28 @@ class Gateway:
         raise RuntimeError("ftpsgate did not start:\n" + self.logs())
 
     def stop(self):
+        if self.proc and self.proc.poll() is not None:
+            # It died on its own: show why (sanitizer reports land here).
+            import sys
+            sys.stderr.write("ftpsgate exited by itself with %d; its log:\n%s\n"
+                             % (self.proc.returncode, self.logs()[-20000:]))
+        code = 0
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(15)
+                code = self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                code = "a hang on SIGTERM"
         if self.proc:
             self.log.close()
         self.proc = None
+        if code != 0:
+            # A clean stop exits 0; anything else (a sanitizer's leak
+            # report, a crash at shutdown) fails the test that stopped it.
+            raise AssertionError("ftpsgate stopped with %s; its log:\n%s"
+                                 % (code, self.logs()[-20000:]))
 
     def kill9(self):
         self.proc.kill()
