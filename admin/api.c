@@ -688,6 +688,7 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
 			(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 		cfg->admin_port, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
 		MHD_OPTION_SOCK_ADDR, res->ai_addr,
 		MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
@@ -697,7 +698,6 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv,
 		MHD_OPTION_END);
 	freeaddrinfo(res);
 	if (!srv->mhd) {
