@@ -728,7 +728,7 @@ static void data_pump(struct ctrl *c)
 		data_handshake_done(c);
 		if (d->state != D_SENDING)
 			return;
-		/* fall through */
+		GW_FALLTHROUGH;
 	case D_SENDING:
 		while (d->sent < d->listing.len) {
 			n = ftpd_tls_write(d->tls, d->listing.data + d->sent, d->listing.len - d->sent);
@@ -743,7 +743,7 @@ static void data_pump(struct ctrl *c)
 			d->sent += (size_t)n;
 		}
 		data_send_done(c);
-		/* fall through */
+		GW_FALLTHROUGH;
 	case D_CLOSING: {
 		char sink[512];
 

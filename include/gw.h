@@ -16,6 +16,7 @@
 
 #define GW_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define GW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define GW_FALLTHROUGH __attribute__((fallthrough))
 
 /* ---------------------------------------------------------------- buffers */
 

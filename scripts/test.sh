@@ -24,3 +24,19 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j "$jobs")
 fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+	# Fuzz every parser of untrusted input for a bounded time, starting
+	# from the committed corpora (new inputs go to a scratch directory).
+	echo "== fuzz (${FUZZ_SECONDS:-30} s per target)"
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_FUZZ=ON \
+		-DFTPSGATE_SANITIZE=ON >/dev/null
+	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path
+	for t in session path; do
+		scratch=$(mktemp -d)
+		./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
+			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" 2>&1 | tail -n 3
+		rm -rf "$scratch"
+	done
+fi
+echo "== all tests passed"

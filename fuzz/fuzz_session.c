@@ -1,0 +1,101 @@
+/* Fuzz the FTP protocol core with whole sessions: input lines are
+ * commands; the byte after each line chooses the result of any request.
+ * Properties: every reply line is "DDD text" or "DDD-text" (or a FEAT
+ * continuation " text"), no request arrives while one is pending, paths
+ * in requests are normalized, and the session never leaves its root. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw.h"
+#include "session.h"
+
+static void check_replies(const struct gw_buf *out)
+{
+	const char *p = gw_buf_str(out), *end = p + out->len;
+
+	while (p < end) {
+		const char *crlf = strstr(p, "\r\n");
+
+		if (!crlf)
+			abort(); /* a reply without its CRLF */
+		if (p[0] != ' ') {
+			if (crlf - p < 4 || p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
+			    p[2] < '0' || p[2] > '9' || (p[3] != ' ' && p[3] != '-'))
+				abort();
+		}
+		for (const char *c = p; c < crlf; c++)
+			if (*c == '\r' || *c == '\n' || *c == '\0')
+				abort(); /* a reply split by client input */
+		p = crlf + 2;
+	}
+}
+
+static void check_path(const char *path)
+{
+	char again[GW_PATH_MAX + 1];
+
+	if (path[0] != '/' || strstr(path, "/../") || strstr(path, "//"))
+		abort();
+	if (gw_path_normalize("/", path, again, sizeof(again)) < 0 || strcmp(again, path))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gw_buf out;
+	struct ftpd_session s;
+	struct ftpd_request req;
+	size_t pos = 0;
+
+	gw_buf_init(&out, 1 << 20);
+	ftpd_session_init(&s, &out);
+	ftpd_session_greet(&s, "fuzz");
+	while (pos < size && s.state != FTPD_S_CLOSED) {
+		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
+		size_t len = nl ? (size_t)(nl - (data + pos)) : size - pos;
+		uint8_t choice = nl && nl + 1 < data + size ? nl[1] : 0;
+		enum ftpd_req kind = ftpd_session_input(&s, (const char *)data + pos, len, &req);
+
+		pos += len + (nl ? 2 : 0);
+		switch (kind) {
+		case FTPD_REQ_NONE:
+		case FTPD_REQ_CLOSE:
+			break;
+		case FTPD_REQ_LOGIN:
+			ftpd_session_login_done(&s, choice & 1);
+			break;
+		case FTPD_REQ_PASV:
+			ftpd_session_passive_done(&s, (choice & 1) ? -98 : 0, "10.1.2.3",
+						  (uint16_t)(60000 + choice), req.extended);
+			break;
+		case FTPD_REQ_CWD:
+			check_path(req.path);
+			ftpd_session_cwd_done(&s, req.path, (choice & 1) ? -2 : 0);
+			check_path(s.cwd);
+			break;
+		case FTPD_REQ_SIZE:
+			check_path(req.path);
+			ftpd_session_size_done(&s, (choice & 1) ? -2 : 0, choice);
+			break;
+		case FTPD_REQ_LIST:
+		case FTPD_REQ_NLST:
+		case FTPD_REQ_STOR:
+			check_path(req.path);
+			if (kind == FTPD_REQ_STOR && !strcmp(req.path, "/"))
+				abort();
+			if (choice & 1)
+				ftpd_session_transfer_start(&s);
+			ftpd_session_transfer_done(&s, (enum ftpd_xfer)(choice % 8));
+			break;
+		}
+		if (s.state == FTPD_S_BUSY || s.state == FTPD_S_LOGIN)
+			abort(); /* every request was answered above */
+		check_replies(&out);
+		gw_buf_reset(&out);
+	}
+	gw_buf_release(&out);
+	return 0;
+}
