@@ -1,6 +1,7 @@
 /* main.c - the ftpsgate daemon: configuration, wiring of the parts,
  * signals. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,11 @@ int main(int argc, char **argv)
 	}
 	if (!config_path)
 		config_path = getenv("FTPSGATE_CONFIG");
+
+	/* argon2id allocates its whole memory cost per hash: keep such blocks
+	 * mmap()ed so they go back to the system when freed, instead of
+	 * glibc's dynamic threshold parking them in per-thread heaps. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	/* Signals are taken by sigwait() below; no thread gets them. */
 	signal(SIGPIPE, SIG_IGN);
