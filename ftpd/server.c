@@ -107,6 +107,7 @@ struct loop {
 	pthread_mutex_t lock;
 	struct job *done_head, *done_tail;
 	struct ctrl *ctrls;
+	struct ctrl *closed; /* freed at the end of the loop iteration */
 	struct watch *again_head;
 	int64_t accept_paused_until;
 };
@@ -726,7 +727,7 @@ static void data_pump(struct ctrl *c)
 			return;
 		}
 		data_handshake_done(c);
-		if (d->state != D_SENDING)
+		if (c->closed || d->state != D_SENDING)
 			return;
 		GW_FALLTHROUGH;
 	case D_SENDING:
@@ -1013,7 +1014,21 @@ static void ctrl_close(struct ctrl *c, const char *why)
 	if (c->next)
 		c->next->prev = c->prev;
 	__atomic_sub_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
-	ctrl_unref(c);
+	/* Callers up the stack, and events later in this epoll batch, may
+	 * still hold c: it is released once the loop iteration is over. */
+	c->prev = NULL;
+	c->next = l->closed;
+	l->closed = c;
+}
+
+static void release_closed(struct loop *l)
+{
+	while (l->closed) {
+		struct ctrl *c = l->closed;
+
+		l->closed = c->next;
+		ctrl_unref(c);
+	}
 }
 
 static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer)
@@ -1225,6 +1240,7 @@ static void *loop_main(void *arg)
 			tick(l);
 			next_tick = gw_mono_ms() + 1000;
 		}
+		release_closed(l);
 	}
 	return NULL;
 }
@@ -1424,6 +1440,7 @@ void ftpd_free(struct ftpd_server *srv)
 			}
 			ctrl_close(c, "the gateway stopped");
 		}
+		release_closed(l);
 		if (l->wake.fd >= 0 && l->wake.registered)
 			close(l->wake.fd);
 		if (l->epfd > 0)

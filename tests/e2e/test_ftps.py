@@ -343,6 +343,29 @@ class FTPSTest(unittest.TestCase):
         self.assertIn("226", ftp.storbinary("STOR after-broken.bin", io.BytesIO(b"ok")))
         ftp.quit()
 
+    def test_control_connection_lost_during_upload(self):
+        ftp = self.login()
+        conn = ftp.transfercmd("STOR orphan.bin")
+        conn.sendall(b"o" * 50000)
+        ftp.sock.close()  # the control connection goes away mid-transfer
+        try:
+            conn.sendall(b"o" * 50000)
+            conn.unwrap()
+        except OSError:
+            pass
+        conn.close()
+        # The data connection ended with close_notify, so the bytes are
+        # whole: either kept as received (the FIN on the control connection
+        # is read after the transfer) or, had the control connection been
+        # reset first, partial. Never anything in between.
+        rec = self.gw.wait_upload(lambda u: u["path"] == "/orphan.bin"
+                                  and u["state"] in ("received", "partial"))
+        if rec["state"] == "received":
+            self.assertEqual(rec["sha256"], sha256(b"o" * 100000))
+        else:
+            self.assertIn("control connection closed", rec["error"])
+        self.login().quit()  # still serving
+
     def test_overwrite_keeps_first_upload_bytes(self):
         ftp = self.login()
         first, second = os.urandom(5000), os.urandom(7000)
