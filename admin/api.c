@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "gw.h"
@@ -661,9 +662,7 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		struct store *st, struct admin_server **out, char *err, size_t err_size)
 {
 	struct admin_server *srv;
-	struct addrinfo hints, *res = NULL;
-	char port[8];
-	int r;
+	int r, lfd = -1;
 
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)
@@ -675,21 +674,15 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = read_pem(key, &srv->key_pem, err, err_size);
 	if (r < 0)
 		goto fail;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", cfg->admin_port);
-	if (getaddrinfo(cfg->admin_host, port, &hints, &res) != 0) {
-		snprintf(err, err_size, "cannot resolve admin listen address '%s'", cfg->admin_host);
-		r = -EINVAL;
+	r = gw_listen_tcp("the admin API", cfg->admin_host, cfg->admin_port, 128, &lfd, err,
+			  err_size);
+	if (r < 0)
 		goto fail;
-	}
 	srv->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG |
-			(res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		cfg->admin_port, NULL, NULL, on_request, srv,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TLS | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
-		MHD_OPTION_SOCK_ADDR, res->ai_addr,
+		MHD_OPTION_LISTEN_SOCKET, lfd,
 		MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
@@ -699,11 +692,12 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 		MHD_OPTION_END);
-	freeaddrinfo(res);
 	if (!srv->mhd) {
-		snprintf(err, err_size, "cannot start the admin API on %s:%u (address in use, or a bad"
-					" certificate '%s'?)", cfg->admin_host, cfg->admin_port, cert);
-		r = -EADDRINUSE;
+		/* The socket is bound, so what is left is TLS or resources. */
+		close(lfd);
+		snprintf(err, err_size, "cannot start the admin API on %s:%u with certificate '%s'"
+					" (see the log line before)", cfg->admin_host, cfg->admin_port, cert);
+		r = -EINVAL;
 		goto fail;
 	}
 	gw_info("admin.listen", "admin API on https://%s:%u" API, cfg->admin_host, cfg->admin_port);

@@ -1263,40 +1263,6 @@ static int resolve_ipv4(const char *host, char *out, size_t size)
 	return 0;
 }
 
-static int bind_listener(const char *host, uint16_t port, int *out, char *err, size_t err_size)
-{
-	struct addrinfo hints, *res = NULL;
-	char portstr[8];
-	int fd, one = 1, r;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	r = getaddrinfo(host, portstr, &hints, &res);
-	if (r != 0) {
-		snprintf(err, err_size, "cannot resolve FTPS listen address '%s': %s", host, gai_strerror(r));
-		return -EINVAL;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, err_size, "cannot create FTPS socket: %s", strerror(errno));
-		freeaddrinfo(res);
-		return -errno;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-		r = -errno;
-		snprintf(err, err_size, "cannot listen for FTPS on %s:%u: %s", host, port, strerror(errno));
-		close(fd);
-		freeaddrinfo(res);
-		return r;
-	}
-	freeaddrinfo(res);
-	*out = fd;
-	return 0;
-}
-
 int ftpd_prepare_tls(const struct gw_config *cfg, char *cert, char *key, size_t size,
 		     char *err, size_t err_size)
 {
@@ -1336,7 +1302,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	r = ftpd_tls_ctx_new(cert, key, &srv->tls, err, err_size);
 	if (r < 0)
 		goto fail;
-	r = bind_listener(cfg->ftps_host, cfg->ftps_port, &srv->listen_fd, err, err_size);
+	r = gw_listen_tcp("FTPS", cfg->ftps_host, cfg->ftps_port, 1024, &srv->listen_fd, err, err_size);
 	if (r < 0)
 		goto fail;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);

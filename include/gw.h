@@ -93,6 +93,13 @@ int gw_fsync_dir(int dirfd);
 /* Create a directory and its parents (mode 0750). */
 int gw_mkdir_p(const char *path);
 
+/* ---------------------------------------------------------------- network */
+
+/* A non-blocking listening TCP socket on host:port ("0.0.0.0", "::",
+ * a name). On failure err names what (e.g. "FTPS") and why. */
+int gw_listen_tcp(const char *what, const char *host, uint16_t port, int backlog, int *out_fd,
+		  char *err, size_t err_size);
+
 /* ---------------------------------------------------------------- logging */
 
 enum gw_log_level { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR };

@@ -46,6 +46,14 @@ class StartupTest(unittest.TestCase):
             r = self.run_daemon({"FTPSGATE_FTPS_LISTEN": "127.0.0.1:%d" % port})
         self.assertOneLineError(r, "127.0.0.1:%d" % port, "in use")
 
+    def test_admin_port_in_use(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            r = self.run_daemon({"FTPSGATE_ADMIN_LISTEN": "127.0.0.1:%d" % port})
+        self.assertOneLineError(r, "admin API", "127.0.0.1:%d" % port, "in use")
+
     def test_bad_settings(self):
         r = self.run_daemon({"FTPSGATE_PASSIVE_PORTS": "61000-60000"})
         self.assertOneLineError(r, "passive_ports", "61000-60000")

@@ -266,6 +266,9 @@ class FTPSTest(unittest.TestCase):
             ftp.sendcmd("SIZE ../%d/anything" % self.other["id"])
         with self.assertRaises(ftplib.error_perm):
             ftp.storbinary("STOR .ftpsgate-1", io.BytesIO(b"x"))
+        with self.assertRaises(ftplib.error_perm) as e:
+            ftp.storbinary("STOR no-such-dir/file", io.BytesIO(b"x"))
+        self.assertTrue(str(e.exception).startswith("553"), str(e.exception))
         ftp.quit()
         rec = self.record_for("/escape.bin")
         self.assertEqual(rec["account_id"], self.acct["id"])
