@@ -160,6 +160,17 @@ static json_t *upload_json(const struct store_upload_info *u)
 			 "error", u->error[0] ? json_string(u->error) : json_null());
 }
 
+/* A page of a list: {"items": [...], "next_cursor": "<last id>" | null}.
+ * Steals items. */
+static json_t *page(json_t *items, bool more, int64_t last_id)
+{
+	char next[32];
+
+	snprintf(next, sizeof(next), "%lld", (long long)last_id);
+	return json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			 more ? json_string(next) : json_null());
+}
+
 /* Read a query parameter as an integer in [min, max]; absent gives def. */
 static int query_int(struct ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def,
 		     uint64_t *out)
@@ -310,15 +321,7 @@ static struct reply list_accounts(struct ctx *x)
 	arr = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, account_json(x, &items[i], NULL));
-	o = json_pack("{s:o}", "items", arr);
-	if (more) {
-		char next[32];
-
-		snprintf(next, sizeof(next), "%lld", (long long)items[n - 1].id);
-		json_object_set_new(o, "next_cursor", json_string(next));
-	} else {
-		json_object_set_new(o, "next_cursor", json_null());
-	}
+	o = page(arr, more, n ? items[n - 1].id : 0);
 	free(items);
 	return ok(200, o);
 }
@@ -396,15 +399,7 @@ static struct reply list_uploads(struct ctx *x)
 	arr = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(arr, upload_json(&items[i]));
-	o = json_pack("{s:o}", "items", arr);
-	if (more) {
-		char next[32];
-
-		snprintf(next, sizeof(next), "%lld", (long long)items[n - 1].id);
-		json_object_set_new(o, "next_cursor", json_string(next));
-	} else {
-		json_object_set_new(o, "next_cursor", json_null());
-	}
+	o = page(arr, more, n ? items[n - 1].id : 0);
 	free(items);
 	return ok(200, o);
 }

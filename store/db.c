@@ -286,44 +286,35 @@ const char *store_data_dir(const struct store *st)
 int store_admin_bootstrap(struct store *st, const char *env_token,
 			  char out[STORE_TOKEN_LEN + 1], bool *generated)
 {
+	const char *token = env_token;
 	sqlite3_stmt *q = NULL;
 	char hash[65];
-	int r = -EIO, exists = 0;
+	bool fresh = false;
+	int r = -EIO;
 
-	*generated = false;
 	pthread_mutex_lock(&st->lock);
-	if (env_token && *env_token) {
-		/* The environment's token replaces any earlier bootstrap token. */
-		store_sha256_hex(env_token, strlen(env_token), hash);
-		if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at)"
-				      " VALUES ('bootstrap', ?1, ?2) ON CONFLICT(name) DO UPDATE"
-				      " SET token_hash = ?1", &q) < 0)
+	if (!token || !*token) {
+		/* Generated once, on the first start; shown by the caller. */
+		if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE name = 'bootstrap'", &q) < 0)
 			goto out;
-		sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 2, gw_now_ms());
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			store_db_error(st, "cannot store admin token");
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			r = 0;
 			goto out;
 		}
-		r = 0;
-		goto out;
+		sqlite3_finalize(q);
+		q = NULL;
+		r = gw_random_token(out, STORE_TOKEN_LEN, false);
+		if (r < 0)
+			goto out;
+		r = -EIO;
+		token = out;
+		fresh = true;
 	}
-	if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE name = 'bootstrap'", &q) < 0)
-		goto out;
-	exists = sqlite3_step(q) == SQLITE_ROW;
-	sqlite3_finalize(q);
-	q = NULL;
-	if (exists) {
-		r = 0;
-		goto out;
-	}
-	r = gw_random_token(out, STORE_TOKEN_LEN, false);
-	if (r < 0)
-		goto out;
-	r = -EIO;
-	store_sha256_hex(out, STORE_TOKEN_LEN, hash);
+	/* A token from the environment replaces any earlier bootstrap token. */
+	store_sha256_hex(token, strlen(token), hash);
 	if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at)"
-			      " VALUES ('bootstrap', ?, ?)", &q) < 0)
+			      " VALUES ('bootstrap', ?1, ?2) ON CONFLICT(name) DO UPDATE"
+			      " SET token_hash = ?1", &q) < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 2, gw_now_ms());
@@ -331,11 +322,11 @@ int store_admin_bootstrap(struct store *st, const char *env_token,
 		store_db_error(st, "cannot store admin token");
 		goto out;
 	}
-	*generated = true;
 	r = 0;
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	*generated = r == 0 && fresh;
 	return r;
 }
 
