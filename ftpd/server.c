@@ -895,7 +895,9 @@ static bool next_line(struct ctrl *c)
 
 	if (!nl) {
 		if (c->in.len > GW_FTP_LINE_MAX) {
-			ftpd_session_line_too_long(&c->core);
+			/* Answer an overlong line once, then drop it to its end. */
+			if (!c->discard)
+				ftpd_session_line_too_long(&c->core);
 			c->discard = true;
 			gw_buf_reset(&c->in);
 			return true;
@@ -982,8 +984,6 @@ static void ctrl_pump(struct ctrl *c)
 			return;
 		}
 	}
-	if (c->out.len > GW_FTP_OUTBUF_MAX / 2 && !(want & FTPD_TLS_WANT_WRITE))
-		want |= FTPD_TLS_WANT_WRITE;
 	watch_set(c->loop, &c->w, want_events(want));
 }
 

@@ -322,6 +322,10 @@ class FTPSTest(unittest.TestCase):
             ftp.sendcmd("NOOP " + "x" * 3000)
         self.assertTrue(str(e.exception).startswith("500"))
         self.assertEqual(ftp.sendcmd("NOOP"), "200 NOOP ok.")
+        # a very long line is answered once, not once per KiB
+        ftp.sock.sendall(b"NOOP " + b"y" * 20000 + b"\r\n")
+        self.assertTrue(ftp.getline().startswith("500"))
+        self.assertEqual(ftp.sendcmd("NOOP"), "200 NOOP ok.")
         self.assertEqual(ftp.sendcmd("SYST"), "215 UNIX Type: L8")
         self.assertEqual(ftp.sendcmd("OPTS UTF8 ON"), "200 Always in UTF8 mode.")
         ftp.quit()
