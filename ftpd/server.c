@@ -597,7 +597,6 @@ static void data_handshake_done(struct ctrl *c)
 {
 	struct data *d = &c->d;
 	struct job *j;
-	int r;
 
 	if (!ftpd_tls_is_resumed(d->tls)) {
 		gw_warn("ftpd.data_not_reused",
@@ -620,16 +619,7 @@ static void data_handshake_done(struct ctrl *c)
 		submit(c, j);
 		return;
 	}
-	gw_buf_init(&d->listing, GW_LISTING_MAX);
-	r = ftpd_view_list(c->root_fd, d->path, d->kind == FTPD_REQ_NLST, gw_now_ms(), &d->listing);
-	if (r < 0) {
-		/* Say so on the control connection, end the data one cleanly. */
-		gw_buf_reset(&d->listing);
-		ftpd_tls_shutdown(d->tls);
-		data_finish(c, FTPD_XFER_OPEN_FAILED);
-		return;
-	}
-	d->state = D_SENDING;
+	d->state = D_SENDING; /* the listing was made before the 150 */
 }
 
 static void data_receive(struct ctrl *c)
@@ -818,6 +808,22 @@ static void transfer_request(struct ctrl *c, const struct ftpd_request *req)
 {
 	struct data *d = &c->d;
 
+	int r;
+
+	/* What can be refused is refused before the 150, with the data
+	 * connection unused: a listing is made now, an upload's target
+	 * checked (and opened for real once the data TLS is up). */
+	if (req->kind == FTPD_REQ_STOR) {
+		r = ftpd_view_check_new_file(c->root_fd, req->path);
+	} else {
+		gw_buf_reset(&d->listing);
+		r = ftpd_view_list(c->root_fd, req->path, req->kind == FTPD_REQ_NLST, gw_now_ms(),
+				   &d->listing);
+	}
+	if (r < 0) {
+		data_finish(c, FTPD_XFER_OPEN_FAILED);
+		return;
+	}
 	d->kind = req->kind;
 	gw_strlcpy(d->path, req->path, sizeof(d->path));
 	if (d->state == D_CONNECTED) {
@@ -907,13 +913,21 @@ static bool next_line(struct ctrl *c)
 	len = (size_t)(nl - c->in.data);
 	if (c->discard) {
 		c->discard = false;
+		gw_buf_consume(&c->in, len + 1);
 	} else if (len > GW_FTP_LINE_MAX) {
 		ftpd_session_line_too_long(&c->core);
+		gw_buf_consume(&c->in, len + 1);
 	} else {
-		ftpd_session_input(&c->core, c->in.data, len, &req);
+		/* Take the line out of the buffer before acting on it: the
+		 * request may finish at once and pump this connection again. */
+		char line[GW_FTP_LINE_MAX + 1];
+
+		memcpy(line, c->in.data, len);
+		gw_buf_consume(&c->in, len + 1);
+		ftpd_session_input(&c->core, line, len, &req);
+		explicit_bzero(line, len);
 		handle_request(c, &req);
 	}
-	gw_buf_consume(&c->in, len + 1);
 	return true;
 }
 
@@ -943,6 +957,8 @@ static void ctrl_pump(struct ctrl *c)
 		ftpd_session_greet(&c->core, BANNER);
 	}
 	for (;;) {
+		if (c->closed)
+			return; /* a request finished at once and closed it */
 		while (c->out.len) {
 			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
 

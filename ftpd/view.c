@@ -23,6 +23,22 @@ int ftpd_view_check_dir(int root_fd, const char *path)
 	return 0;
 }
 
+int ftpd_view_check_new_file(int root_fd, const char *path)
+{
+	const char *name;
+	struct stat sb;
+	int dfd, r;
+
+	r = gw_open_parent_beneath(root_fd, path, &dfd, &name);
+	if (r < 0)
+		return r;
+	r = 0;
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(sb.st_mode))
+		r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+	close(dfd);
+	return r;
+}
+
 int ftpd_view_size(int root_fd, const char *path, uint64_t *size)
 {
 	struct stat sb;

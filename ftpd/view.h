@@ -10,6 +10,9 @@
 
 /* 0 when path is a directory, -ENOTDIR, -ENOENT, ... */
 int ftpd_view_check_dir(int root_fd, const char *path);
+/* 0 when a file can be stored at path: its directory exists and path is
+ * not a directory or anything but a regular file. */
+int ftpd_view_check_new_file(int root_fd, const char *path);
 /* Size of a regular file: -ENOENT, -EISDIR, ... */
 int ftpd_view_size(int root_fd, const char *path, uint64_t *size);
 /* Append a listing of path (a directory, or one file) to out: "ls -l"

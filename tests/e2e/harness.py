@@ -120,7 +120,7 @@ class Gateway:
 
     def cleanup(self):
         self.stop()
-        if self.own_dir:
+        if self.own_dir and not os.environ.get("FTPSGATE_KEEP"):
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self):
