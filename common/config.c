@@ -14,7 +14,7 @@
 #include "gw.h"
 #include "gw_config.h"
 
-enum kind { K_STR, K_U32, K_HOSTPORT, K_RANGE, K_LEVEL };
+enum kind { K_STR, K_U32, K_HOSTPORT, K_RANGE, K_LEVEL, K_BOOL };
 
 struct setting {
 	const char *key;
@@ -47,6 +47,10 @@ static const struct setting settings[] = {
 	U32("workers", workers, 1, 256),
 	U32("idle_timeout_s", idle_timeout_s, 1, 86400),
 	U32("max_sessions", max_sessions, 1, 1000000),
+	U32("max_sessions_per_address", max_sessions_per_address, 0, 1000000),
+	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
+	HOSTPORT("ftp_explicit_listen", ftp_explicit_host, ftp_explicit_port),
+	{ "downloads", K_BOOL, offsetof(struct gw_config, downloads), 0, 0, 0, 0 },
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };
@@ -68,6 +72,9 @@ void gw_config_defaults(struct gw_config *c)
 	c->workers = 4;
 	c->idle_timeout_s = 600;
 	c->max_sessions = 20000;
+	c->max_sessions_per_address = 64;
+	c->max_sessions_per_account = 32;
+	c->downloads = true;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 
@@ -81,6 +88,14 @@ static int apply(struct gw_config *c, const struct setting *s, const char *v,
 	switch (s->kind) {
 	case K_STR:
 		if (gw_strlcpy(base + s->off, v, s->size) < 0)
+			goto bad;
+		return 0;
+	case K_BOOL:
+		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "yes"))
+			*(bool *)(void *)(base + s->off) = true;
+		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "no"))
+			*(bool *)(void *)(base + s->off) = false;
+		else
 			goto bad;
 		return 0;
 	case K_LEVEL:
@@ -109,9 +124,12 @@ static int apply(struct gw_config *c, const struct setting *s, const char *v,
 	}
 bad:
 	switch (s->kind) {
+	case K_BOOL:
+		snprintf(err, err_size, "invalid %s '%s' in %s: expected true or false", s->key, v, origin);
+		break;
 	case K_U32:
 		snprintf(err, err_size, "invalid %s '%s' in %s: expected an integer from %llu to %llu",
-			 s->key, s->kind == K_STR ? "" : v, origin,
+			 s->key, v, origin,
 			 (unsigned long long)s->min, (unsigned long long)s->max);
 		break;
 	case K_HOSTPORT:
@@ -179,7 +197,9 @@ static int load_file(struct gw_config *c, const char *path, char *err, size_t er
 			r = -EINVAL;
 			break;
 		}
-		if (s->kind == K_U32 && json_is_integer(val)) {
+		if (s->kind == K_BOOL && json_is_boolean(val)) {
+			v = json_is_true(val) ? "true" : "false";
+		} else if (s->kind == K_U32 && json_is_integer(val)) {
 			if (json_integer_value(val) < 0) {
 				snprintf(num, sizeof(num), "%s", "-1");
 			} else {
@@ -190,7 +210,8 @@ static int load_file(struct gw_config *c, const char *path, char *err, size_t er
 			v = json_string_value(val);
 		} else {
 			snprintf(err, err_size, "invalid %s in config '%s': expected %s", key, path,
-				 s->kind == K_U32 ? "an integer" : "a string");
+				 s->kind == K_U32 ? "an integer" : s->kind == K_BOOL ? "true or false"
+										  : "a string");
 			r = -EINVAL;
 			break;
 		}

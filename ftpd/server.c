@@ -45,7 +45,12 @@ struct watch {
 	void (*fn)(struct watch *w, uint32_t events);
 };
 
-enum cstate { C_HANDSHAKE, C_OPEN, C_CLOSING };
+enum cstate {
+	C_PLAIN,     /* explicit listener, before AUTH TLS */
+	C_HANDSHAKE, /* TLS handshake on the control connection */
+	C_OPEN,
+	C_CLOSING, /* send what is queued, then close */
+};
 
 enum dstate {
 	D_NONE,
@@ -54,7 +59,7 @@ enum dstate {
 	D_HANDSHAKE, /* TLS handshake on the data connection */
 	D_OPENING,   /* upload being opened by a worker */
 	D_RECEIVING, /* upload bytes flowing */
-	D_SENDING,   /* listing being sent */
+	D_SENDING,   /* listing or file being sent */
 	D_CLOSING,   /* close_notify sent, waiting for the client's end */
 	D_FINISHING, /* upload being committed or recorded partial by a worker */
 };
@@ -67,10 +72,15 @@ struct data {
 	enum dstate state;
 	enum ftpd_req kind; /* the transfer command, once it came */
 	char path[GW_PATH_MAX + 1];
+	uint64_t offset; /* REST offset of a RETR or STOR */
 	struct store_upload *up;
 	struct gw_buf listing;
 	size_t sent;
+	int file_fd; /* RETR: the file being sent */
+	uint64_t file_pos, file_size;
+	size_t buf_len, buf_pos;
 	unsigned char *buf;
+	bool abort_requested; /* ABOR came while a job ran */
 	int64_t deadline;
 	int64_t started;
 	int64_t last_io;
@@ -84,9 +94,12 @@ struct ctrl {
 	enum cstate state;
 	struct ftpd_session core;
 	struct gw_buf in, out;
-	bool busy;    /* a request is being carried out: read no commands */
 	bool discard; /* dropping the rest of an overlong line */
 	bool closed;
+	bool is_explicit;   /* came in on the explicit (AUTH TLS) listener */
+	bool counted_account; /* holds a slot of the per-account limit */
+	bool over_limit;    /* too many sessions from this address: 421 */
+	char account_key[24];
 	int refs;
 	struct sockaddr_storage peer, local;
 	char peer_ip[INET6_ADDRSTRLEN];
@@ -102,6 +115,7 @@ struct loop {
 	int epfd;
 	struct watch wake; /* eventfd: jobs done, or stop */
 	struct watch accept_w;
+	struct watch accept_explicit;
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t lock;
@@ -118,6 +132,7 @@ struct ftpd_server {
 	struct gw_pool *pool;
 	struct ftpd_tls_ctx *tls;
 	int listen_fd;
+	int explicit_fd; /* -1 without an explicit listener */
 	char passive_ipv4[INET_ADDRSTRLEN]; /* "" = the control's local address */
 	unsigned nloops;
 	struct loop *loops;
@@ -125,9 +140,11 @@ struct ftpd_server {
 	int sessions; /* atomic */
 	pthread_mutex_t port_lock;
 	unsigned char *port_used;
+	struct gw_counter *per_address;
+	struct gw_counter *per_account;
 };
 
-enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT };
+enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH };
 
 struct job {
 	struct gw_job base;
@@ -141,8 +158,10 @@ struct job {
 	int64_t account_id;
 	int root_fd;
 	char path[GW_PATH_MAX + 1];
+	enum store_upload_mode mode;
+	uint64_t offset;
 	struct store_upload *up;
-	char reason[160];
+	char reason[160]; /* J_ABORT: why; J_HASH: the result */
 };
 
 static void ctrl_pump(struct ctrl *c);
@@ -327,8 +346,24 @@ static void job_run(struct gw_job *gj)
 			j->err = store_account_root(st, j->account_id, &j->root_fd);
 		break;
 	case J_OPEN:
-		j->err = store_upload_begin(st, j->account_id, j->root_fd, j->path, j->c->peer_ip, &j->up);
+		j->err = store_upload_begin(st, j->account_id, j->root_fd, j->path, j->c->peer_ip,
+					    j->mode, j->offset, &j->up);
 		break;
+	case J_HASH: {
+		char hex[65];
+		uint64_t size = 0;
+		int fd;
+
+		j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
+		if (j->err == 0) {
+			j->err = store_hash_fd(fd, &size, hex);
+			close(fd);
+		}
+		if (j->err == 0)
+			snprintf(j->reason, sizeof(j->reason), "SHA-256 0-%llu %s",
+				 (unsigned long long)size, hex);
+		break;
+	}
 	case J_COMMIT:
 		j->err = store_upload_commit(st, j->up);
 		break;
@@ -403,11 +438,14 @@ static void upload_done(struct ctrl *c, struct job *j)
 	int64_t ms = gw_mono_ms() - d->started;
 
 	if (j->kind == J_COMMIT && j->err == 0) {
+		uint64_t moved = bytes - store_upload_start_offset(j->up);
+
 		gw_info("upload.received",
-			"upload %lld '%s' of account %lld from %s: %llu bytes, sha256 %s, %.1f MiB/s",
-			(long long)store_upload_id(j->up), d->path, (long long)c->account_id,
-			c->peer_ip, (unsigned long long)bytes, store_upload_sha256(j->up),
-			ms > 0 ? (double)bytes / 1048576.0 / ((double)ms / 1000.0) : 0.0);
+			"upload %lld '%s' of account %lld from %s: %llu bytes (%llu in this transfer),"
+			" sha256 %s, %.1f MiB/s", (long long)store_upload_id(j->up), d->path,
+			(long long)c->account_id, c->peer_ip, (unsigned long long)bytes,
+			(unsigned long long)moved, store_upload_sha256(j->up),
+			ms > 0 ? (double)moved / 1048576.0 / ((double)ms / 1000.0) : 0.0);
 		data_finish(c, FTPD_XFER_OK);
 	} else if (j->kind == J_COMMIT) {
 		gw_error("upload.failed", "upload %lld '%s' of account %lld not stored: %s",
@@ -421,6 +459,38 @@ static void upload_done(struct ctrl *c, struct job *j)
 			c->peer_ip, (unsigned long long)bytes, j->reason);
 		data_finish(c, j->result);
 	}
+}
+
+static void login_done(struct ctrl *c, struct job *j)
+{
+	const struct gw_config *cfg = c->loop->srv->cfg;
+	bool ok = j->err == 0;
+
+	if (ok) {
+		snprintf(c->account_key, sizeof(c->account_key), "%lld", (long long)j->account_id);
+		if (!gw_counter_take(c->loop->srv->per_account, c->account_key,
+				     cfg->max_sessions_per_account)) {
+			gw_warn("session.limit", "account %lld has %u sessions already; refused %s",
+				(long long)j->account_id, cfg->max_sessions_per_account, c->peer_ip);
+			close(j->root_fd);
+			j->root_fd = -1;
+			gw_buf_adds(&c->out, "421 Too many sessions for this account; try again later.\r\n");
+			c->state = C_CLOSING;
+			ctrl_pump(c);
+			return;
+		}
+		c->counted_account = true;
+		c->account_id = j->account_id;
+		c->root_fd = j->root_fd;
+		gw_info("session.login", "account %lld ('%s') logged in from %s",
+			(long long)c->account_id, c->core.user, c->peer_ip);
+	} else {
+		gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
+			c->peer_ip);
+	}
+	if (ftpd_session_login_done(&c->core, ok) == FTPD_REQ_CLOSE)
+		c->state = C_CLOSING;
+	ctrl_pump(c);
 }
 
 static void job_done(struct job *j)
@@ -441,25 +511,28 @@ static void job_done(struct job *j)
 	}
 	switch (j->kind) {
 	case J_LOGIN:
-		c->busy = false;
-		if (j->err == 0) {
-			c->account_id = j->account_id;
-			c->root_fd = j->root_fd;
-			gw_info("session.login", "account %lld ('%s') logged in from %s",
-				(long long)c->account_id, c->core.user, c->peer_ip);
-		} else {
-			gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
-				c->peer_ip);
-		}
-		if (ftpd_session_login_done(&c->core, j->err == 0) == FTPD_REQ_CLOSE)
-			c->state = C_CLOSING;
+		login_done(c, j);
+		break;
+	case J_HASH:
+		ftpd_session_text_done(&c->core, j->err, j->reason);
 		ctrl_pump(c);
 		break;
 	case J_OPEN:
 		if (j->err < 0) {
 			gw_warn("upload.refused", "cannot open '%s' for account %lld: %s", j->path,
 				(long long)c->account_id, strerror(-j->err));
-			data_finish(c, FTPD_XFER_OPEN_FAILED);
+			data_finish(c, j->err == -ERANGE   ? FTPD_XFER_BAD_OFFSET
+				       : j->err == -EBUSY  ? FTPD_XFER_BUSY
+				       : j->err == -ENOENT && j->offset ? FTPD_XFER_NOT_FOUND
+				       : j->err == -ENOSPC ? FTPD_XFER_NO_SPACE
+							   : FTPD_XFER_OPEN_FAILED);
+			break;
+		}
+		if (c->d.abort_requested) {
+			abort_upload(c, j->up, "aborted by the client (ABOR)", FTPD_XFER_CLIENT_ABORT);
+			j->up = NULL;
+			watch_close(c->loop, &c->d.w);
+			c->d.state = D_FINISHING;
 			break;
 		}
 		c->d.up = j->up;
@@ -503,10 +576,14 @@ static void data_reset(struct ctrl *c)
 		d->tls = NULL;
 	}
 	watch_close(l, &d->w);
+	if (d->file_fd >= 0)
+		close(d->file_fd);
+	d->file_fd = -1;
 	gw_buf_release(&d->listing);
 	free(d->buf);
 	d->buf = NULL;
-	d->sent = 0;
+	d->sent = d->buf_len = d->buf_pos = 0;
+	d->abort_requested = false;
 	d->state = D_NONE;
 	d->kind = FTPD_REQ_NONE;
 }
@@ -518,7 +595,6 @@ static void data_finish(struct ctrl *c, enum ftpd_xfer result)
 		GW_BUG("data_finish with an open upload");
 	data_reset(c);
 	ftpd_session_transfer_done(&c->core, result);
-	c->busy = false;
 	c->last_activity = gw_mono_ms();
 	ctrl_pump(c);
 }
@@ -587,12 +663,6 @@ static void data_on_accept(struct watch *w, uint32_t events)
 	}
 }
 
-static void data_send_done(struct ctrl *c)
-{
-	c->d.state = D_CLOSING;
-	c->d.deadline = gw_mono_ms() + GW_DATA_CLOSE_TIMEOUT_S * 1000;
-}
-
 static void data_handshake_done(struct ctrl *c)
 {
 	struct data *d = &c->d;
@@ -605,7 +675,7 @@ static void data_handshake_done(struct ctrl *c)
 		data_finish(c, FTPD_XFER_NOT_REUSED);
 		return;
 	}
-	if (d->kind == FTPD_REQ_STOR) {
+	if (d->kind == FTPD_REQ_STOR || d->kind == FTPD_REQ_APPE) {
 		j = job_new(c, J_OPEN);
 		if (!j) {
 			data_finish(c, FTPD_XFER_LOCAL_ERROR);
@@ -614,12 +684,34 @@ static void data_handshake_done(struct ctrl *c)
 		j->account_id = c->account_id;
 		j->root_fd = c->root_fd;
 		gw_strlcpy(j->path, d->path, sizeof(j->path));
+		j->mode = d->kind == FTPD_REQ_APPE ? STORE_UPLOAD_APPEND
+			  : d->offset		   ? STORE_UPLOAD_RESUME
+						   : STORE_UPLOAD_NEW;
+		j->offset = d->offset;
 		d->state = D_OPENING;
 		watch_set(c->loop, &d->w, 0);
 		submit(c, j);
 		return;
 	}
-	d->state = D_SENDING; /* the listing was made before the 150 */
+	/* A listing was made before the 150; a file was opened then. */
+	d->state = D_SENDING;
+	d->last_io = gw_mono_ms();
+}
+
+/* Stop receiving and record the upload partial: why, and what to say. */
+static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
+{
+	struct data *d = &c->d;
+	struct store_upload *up = d->up;
+
+	d->up = NULL;
+	if (d->tls) {
+		ftpd_tls_free(d->tls);
+		d->tls = NULL;
+	}
+	watch_close(c->loop, &d->w);
+	d->state = D_FINISHING;
+	abort_upload(c, up, why, result);
 }
 
 static void data_receive(struct ctrl *c)
@@ -642,17 +734,12 @@ static void data_receive(struct ctrl *c)
 			d->last_io = gw_mono_ms();
 			r = store_upload_write(d->up, d->buf, fill);
 			if (r < 0) {
-				struct store_upload *up = d->up;
-
 				gw_error("upload.write", "cannot write upload %lld: %s",
-					 (long long)store_upload_id(up), strerror(-r));
-				d->up = NULL;
-				watch_close(c->loop, &d->w);
-				d->state = D_FINISHING;
-				abort_upload(c, up, r == -ENOSPC || r == -EDQUOT ? "no space left on the server"
-									      : "cannot write the file",
-					     r == -ENOSPC || r == -EDQUOT ? FTPD_XFER_NO_SPACE
-									 : FTPD_XFER_LOCAL_ERROR);
+					 (long long)store_upload_id(d->up), strerror(-r));
+				if (r == -ENOSPC || r == -EDQUOT)
+					receive_stop(c, "no space left on the server", FTPD_XFER_NO_SPACE);
+				else
+					receive_stop(c, "cannot write the file", FTPD_XFER_LOCAL_ERROR);
 				return;
 			}
 			moved += fill;
@@ -665,30 +752,23 @@ static void data_receive(struct ctrl *c)
 			/* close_notify: the client says this is all of it. */
 			struct job *j = job_new(c, J_COMMIT);
 
+			if (!j) {
+				receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
+				return;
+			}
 			ftpd_tls_shutdown(d->tls);
 			ftpd_tls_free(d->tls);
 			d->tls = NULL;
 			watch_close(c->loop, &d->w);
 			d->state = D_FINISHING;
-			if (!j) {
-				abort_upload(c, d->up, "out of memory", FTPD_XFER_LOCAL_ERROR);
-			} else {
-				j->up = d->up;
-				submit(c, j);
-			}
+			j->up = d->up;
 			d->up = NULL;
+			submit(c, j);
 			return;
 		}
 		if (n < 0) {
-			struct store_upload *up = d->up;
-
-			d->up = NULL;
-			ftpd_tls_free(d->tls);
-			d->tls = NULL;
-			watch_close(c->loop, &d->w);
-			d->state = D_FINISHING;
-			abort_upload(c, up, n == -EPROTO ? "TLS error on the data connection"
-							 : "data connection closed without TLS close_notify",
+			receive_stop(c, n == -EPROTO ? "TLS error on the data connection"
+						     : "data connection closed without TLS close_notify",
 				     FTPD_XFER_ABORTED);
 			return;
 		}
@@ -697,10 +777,88 @@ static void data_receive(struct ctrl *c)
 	watch_again(c->loop, &d->w);
 }
 
+/* Next bytes to send: the listing, or the next chunk of the file. Returns
+ * false at the end, or on a read error (*err set). */
+static bool send_source(struct ctrl *c, const unsigned char **p, size_t *len, int *err)
+{
+	struct data *d = &c->d;
+
+	*err = 0;
+	if (d->file_fd < 0) {
+		*p = (const unsigned char *)d->listing.data + d->sent;
+		*len = d->listing.len - d->sent;
+		return *len > 0;
+	}
+	if (d->buf_pos == d->buf_len) {
+		ssize_t n;
+
+		if (d->file_pos >= d->file_size)
+			return false;
+		n = pread(d->file_fd, d->buf, GW_DATA_CHUNK, (off_t)d->file_pos);
+		if (n <= 0) {
+			*err = n < 0 ? -errno : 0;
+			return false; /* a file cut short while sent ends there */
+		}
+		d->buf_len = (size_t)n;
+		d->buf_pos = 0;
+		d->file_pos += (uint64_t)n;
+	}
+	*p = d->buf + d->buf_pos;
+	*len = d->buf_len - d->buf_pos;
+	return true;
+}
+
+static void sent(struct ctrl *c, size_t n)
+{
+	if (c->d.file_fd < 0)
+		c->d.sent += n;
+	else
+		c->d.buf_pos += n;
+}
+
+static void data_send(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	size_t moved = 0;
+	const unsigned char *p;
+	size_t len;
+	int err;
+
+	while (moved < GW_DATA_BURST) {
+		ssize_t n;
+
+		if (!send_source(c, &p, &len, &err)) {
+			if (err < 0) {
+				gw_error("download.read", "cannot read '%s': %s", d->path, strerror(-err));
+				data_finish(c, FTPD_XFER_LOCAL_ERROR);
+				return;
+			}
+			d->state = D_CLOSING;
+			d->deadline = gw_mono_ms() + GW_DATA_CLOSE_TIMEOUT_S * 1000;
+			data_pump(c);
+			return;
+		}
+		n = ftpd_tls_write(d->tls, p, len);
+		if (n == -EAGAIN) {
+			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			return;
+		}
+		if (n < 0) {
+			data_finish(c, FTPD_XFER_ABORTED);
+			return;
+		}
+		sent(c, (size_t)n);
+		moved += (size_t)n;
+		d->last_io = gw_mono_ms();
+	}
+	watch_again(c->loop, &d->w);
+}
+
 static void data_pump(struct ctrl *c)
 {
 	struct data *d = &c->d;
-	ssize_t n;
+	char sink[512];
+	ssize_t n = 0;
 	int r;
 
 	switch (d->state) {
@@ -719,25 +877,12 @@ static void data_pump(struct ctrl *c)
 		data_handshake_done(c);
 		if (c->closed || d->state != D_SENDING)
 			return;
-		GW_FALLTHROUGH;
+		data_send(c);
+		return;
 	case D_SENDING:
-		while (d->sent < d->listing.len) {
-			n = ftpd_tls_write(d->tls, d->listing.data + d->sent, d->listing.len - d->sent);
-			if (n == -EAGAIN) {
-				watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
-				return;
-			}
-			if (n < 0) {
-				data_finish(c, FTPD_XFER_ABORTED);
-				return;
-			}
-			d->sent += (size_t)n;
-		}
-		data_send_done(c);
-		GW_FALLTHROUGH;
-	case D_CLOSING: {
-		char sink[512];
-
+		data_send(c);
+		return;
+	case D_CLOSING:
 		r = ftpd_tls_shutdown(d->tls);
 		if (r == -EAGAIN) {
 			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
@@ -753,7 +898,6 @@ static void data_pump(struct ctrl *c)
 		}
 		data_finish(c, FTPD_XFER_OK);
 		return;
-	}
 	case D_RECEIVING:
 		data_receive(c);
 		return;
@@ -767,6 +911,48 @@ static void data_pump(struct ctrl *c)
 			watch_set(c->loop, &d->w, 0);
 		return;
 	}
+}
+
+/* ABOR: end the running transfer, or close an unused passive port. */
+static void data_abort(struct ctrl *c)
+{
+	struct data *d = &c->d;
+
+	switch (d->state) {
+	case D_NONE:
+	case D_LISTEN:
+	case D_CONNECTED:
+		if (d->kind == FTPD_REQ_NONE) {
+			data_reset(c); /* no transfer: the core said 225 */
+			return;
+		}
+		data_finish(c, FTPD_XFER_CLIENT_ABORT);
+		return;
+	case D_HANDSHAKE:
+	case D_SENDING:
+	case D_CLOSING:
+		data_finish(c, FTPD_XFER_CLIENT_ABORT);
+		return;
+	case D_RECEIVING:
+		receive_stop(c, "aborted by the client (ABOR)", FTPD_XFER_CLIENT_ABORT);
+		return;
+	case D_OPENING:
+		d->abort_requested = true; /* the open job's end acts on it */
+		return;
+	case D_FINISHING:
+		return; /* the upload is being recorded; its reply comes */
+	}
+}
+
+static uint64_t data_progress(const struct ctrl *c)
+{
+	const struct data *d = &c->d;
+
+	if (d->up)
+		return store_upload_bytes(d->up);
+	if (d->file_fd >= 0)
+		return d->file_pos - (d->buf_len - d->buf_pos);
+	return d->sent;
 }
 
 static void passive_open(struct ctrl *c, bool extended)
@@ -804,35 +990,68 @@ static void passive_open(struct ctrl *c, bool extended)
 	ftpd_session_passive_done(&c->core, 0, ip, d->port, extended);
 }
 
+/* Check what can be checked before the 150, so that a refusal leaves the
+ * data connection unused: make a listing, open a file to send, check an
+ * upload's target (opened for real once the data TLS is up). */
+static enum ftpd_xfer transfer_prepare(struct ctrl *c, const struct ftpd_request *req)
+{
+	struct data *d = &c->d;
+	uint64_t size = 0;
+	int r;
+
+	switch (req->kind) {
+	case FTPD_REQ_STOR:
+	case FTPD_REQ_APPE:
+		r = ftpd_view_check_new_file(c->root_fd, req->path);
+		if (r == 0 && req->kind == FTPD_REQ_STOR && req->offset > 0) {
+			r = ftpd_view_size(c->root_fd, req->path, &size);
+			if (r == 0 && req->offset > size)
+				return FTPD_XFER_BAD_OFFSET;
+			if (r == -ENOENT)
+				return FTPD_XFER_NOT_FOUND;
+		}
+		return r < 0 ? FTPD_XFER_OPEN_FAILED : FTPD_XFER_OK;
+	case FTPD_REQ_RETR:
+		r = ftpd_view_open_file(c->root_fd, req->path, &d->file_fd, &d->file_size);
+		if (r < 0)
+			return r == -ENOENT ? FTPD_XFER_NOT_FOUND : FTPD_XFER_OPEN_FAILED;
+		if (req->offset > d->file_size)
+			return FTPD_XFER_BAD_OFFSET;
+		d->file_pos = req->offset;
+		d->buf = malloc(GW_DATA_CHUNK);
+		return d->buf ? FTPD_XFER_OK : FTPD_XFER_LOCAL_ERROR;
+	default:
+		gw_buf_reset(&d->listing);
+		r = ftpd_view_list(c->root_fd, req->path,
+				   req->kind == FTPD_REQ_NLST   ? FTPD_VIEW_NAMES
+				   : req->kind == FTPD_REQ_MLSD ? FTPD_VIEW_FACTS
+								: FTPD_VIEW_LS,
+				   gw_now_ms(), &d->listing);
+		if (r == -ENOENT)
+			return FTPD_XFER_NOT_FOUND;
+		return r < 0 ? FTPD_XFER_OPEN_FAILED : FTPD_XFER_OK;
+	}
+}
+
 static void transfer_request(struct ctrl *c, const struct ftpd_request *req)
 {
 	struct data *d = &c->d;
+	enum ftpd_xfer refused;
 
-	int r;
-
-	/* What can be refused is refused before the 150, with the data
-	 * connection unused: a listing is made now, an upload's target
-	 * checked (and opened for real once the data TLS is up). */
-	if (req->kind == FTPD_REQ_STOR) {
-		r = ftpd_view_check_new_file(c->root_fd, req->path);
-	} else {
-		gw_buf_reset(&d->listing);
-		r = ftpd_view_list(c->root_fd, req->path, req->kind == FTPD_REQ_NLST, gw_now_ms(),
-				   &d->listing);
+	if (d->state == D_NONE) {
+		data_finish(c, FTPD_XFER_NO_CONNECTION); /* the passive port timed out */
+		return;
 	}
-	if (r < 0) {
-		data_finish(c, FTPD_XFER_OPEN_FAILED);
+	refused = transfer_prepare(c, req);
+	if (refused != FTPD_XFER_OK) {
+		data_finish(c, refused);
 		return;
 	}
 	d->kind = req->kind;
+	d->offset = req->offset;
 	gw_strlcpy(d->path, req->path, sizeof(d->path));
-	if (d->state == D_CONNECTED) {
-		data_begin(c);
-		return;
-	}
-	if (d->state == D_LISTEN)
-		return; /* data_on_accept starts it */
-	data_finish(c, FTPD_XFER_NO_CONNECTION);
+	if (d->state == D_CONNECTED)
+		data_begin(c); /* else data_on_accept starts it */
 }
 
 /* ---------------------------------------------------------------- control side */
@@ -848,55 +1067,169 @@ static void ctrl_on_event(struct watch *w, uint32_t events)
 	ctrl_pump(c);
 }
 
+/* Control connection I/O: TLS once it is up, plain before AUTH TLS. */
+static ssize_t ctrl_read(struct ctrl *c, void *buf, size_t len, int *want)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = ftpd_tls_read(c->tls, buf, len);
+		if (n == -EAGAIN)
+			*want |= ftpd_tls_want(c->tls);
+		return n;
+	}
+	n = read(c->w.fd, buf, len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		*want |= FTPD_TLS_WANT_READ;
+		return -EAGAIN;
+	}
+	return n < 0 ? -ECONNRESET : n;
+}
+
+static ssize_t ctrl_write(struct ctrl *c, const void *buf, size_t len, int *want)
+{
+	ssize_t n;
+
+	if (c->tls) {
+		n = ftpd_tls_write(c->tls, buf, len);
+		if (n == -EAGAIN)
+			*want |= ftpd_tls_want(c->tls);
+		return n;
+	}
+	n = write(c->w.fd, buf, len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+		*want |= FTPD_TLS_WANT_WRITE;
+		return -EAGAIN;
+	}
+	return n < 0 ? -EPIPE : n;
+}
+
+static void simple_done(struct ctrl *c, int r)
+{
+	ftpd_session_done(&c->core, r);
+}
+
 static void handle_request(struct ctrl *c, struct ftpd_request *req)
 {
+	struct gw_buf text;
 	struct job *j;
 	uint64_t size = 0;
+	int64_t mtime = 0;
 	int r;
 
 	switch (req->kind) {
 	case FTPD_REQ_NONE:
-		return;
+		break;
 	case FTPD_REQ_CLOSE:
 		c->state = C_CLOSING;
-		return;
+		break;
 	case FTPD_REQ_LOGIN:
-		j = job_new(c, J_LOGIN);
+	case FTPD_REQ_HASH:
+		j = job_new(c, req->kind == FTPD_REQ_LOGIN ? J_LOGIN : J_HASH);
 		if (!j) {
-			ftpd_session_login_done(&c->core, false);
+			if (req->kind == FTPD_REQ_LOGIN)
+				ftpd_session_login_done(&c->core, false);
+			else
+				ftpd_session_text_done(&c->core, -ENOMEM, "");
 			break;
 		}
 		gw_strlcpy(j->user, c->core.user, sizeof(j->user));
 		gw_strlcpy(j->pass, req->arg, sizeof(j->pass));
-		c->busy = true;
+		gw_strlcpy(j->path, req->path, sizeof(j->path));
+		j->root_fd = c->root_fd;
+		if (req->kind == FTPD_REQ_LOGIN)
+			j->root_fd = -1; /* the job's answer */
 		submit(c, j);
+		break;
+	case FTPD_REQ_AUTH_TLS:
+		/* The 234 goes out in the clear; what the client sent after
+		 * AUTH TLS before the handshake is dropped, never obeyed. */
+		gw_buf_reset(&c->in);
+		c->state = C_HANDSHAKE;
+		c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 		break;
 	case FTPD_REQ_PASV:
 		passive_open(c, req->extended);
 		break;
 	case FTPD_REQ_CWD:
-		ftpd_session_cwd_done(&c->core, req->path, ftpd_view_check_dir(c->root_fd, req->path));
+		simple_done(c, ftpd_view_check_dir(c->root_fd, req->path));
 		break;
 	case FTPD_REQ_SIZE:
 		r = ftpd_view_size(c->root_fd, req->path, &size);
 		ftpd_session_size_done(&c->core, r, size);
 		break;
+	case FTPD_REQ_MDTM:
+		r = ftpd_view_mtime(c->root_fd, req->path, &mtime);
+		ftpd_session_mdtm_done(&c->core, r, mtime);
+		break;
+	case FTPD_REQ_MLST:
+	case FTPD_REQ_STAT:
+		gw_buf_init(&text, GW_LISTING_MAX);
+		if (req->kind == FTPD_REQ_MLST)
+			r = ftpd_view_facts(c->root_fd, req->path, req->path, &text);
+		else
+			r = ftpd_view_list(c->root_fd, req->path, FTPD_VIEW_LS, gw_now_ms(), &text);
+		ftpd_session_text_done(&c->core, r, gw_buf_str(&text));
+		gw_buf_release(&text);
+		break;
+	case FTPD_REQ_DELE:
+		simple_done(c, ftpd_view_delete(c->root_fd, req->path));
+		break;
+	case FTPD_REQ_RNFR:
+		simple_done(c, ftpd_view_exists(c->root_fd, req->path));
+		break;
+	case FTPD_REQ_RNTO:
+		simple_done(c, ftpd_view_rename(c->root_fd, req->from, req->path));
+		break;
+	case FTPD_REQ_MKD:
+		simple_done(c, ftpd_view_mkdir(c->root_fd, req->path));
+		break;
+	case FTPD_REQ_RMD:
+		simple_done(c, ftpd_view_rmdir(c->root_fd, req->path));
+		break;
 	case FTPD_REQ_LIST:
 	case FTPD_REQ_NLST:
+	case FTPD_REQ_MLSD:
+	case FTPD_REQ_RETR:
 	case FTPD_REQ_STOR:
-		c->busy = true;
+	case FTPD_REQ_APPE:
 		transfer_request(c, req);
+		break;
+	case FTPD_REQ_ABOR:
+		data_abort(c);
+		break;
+	case FTPD_REQ_XFER_STAT:
+		ftpd_session_transfer_status(&c->core, data_progress(c));
 		break;
 	}
 	explicit_bzero(req->arg, sizeof(req->arg));
 }
 
-/* Handle the next complete line of input. Returns false when there is
- * none. */
-static bool next_line(struct ctrl *c)
+/* Drop Telnet commands (IAC IP, IAC DM before ABOR) from a line; IAC IAC
+ * stands for one 0xFF, which UTF-8 never uses anyway. */
+static size_t strip_telnet(char *line, size_t len)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)line[i] == 0xff && i + 1 < len) {
+			i++;
+			if ((unsigned char)line[i] != 0xff)
+				continue;
+		}
+		line[o++] = line[i];
+	}
+	return o;
+}
+
+enum line_result { LINE_NONE, LINE_DONE, LINE_WAIT };
+
+/* Handle the next complete line of input, if the session takes it now. */
+static enum line_result next_line(struct ctrl *c)
 {
 	struct ftpd_request req;
 	char *nl = c->in.len ? memchr(c->in.data, '\n', c->in.len) : NULL;
+	char line[GW_FTP_LINE_MAX + 1];
 	size_t len;
 
 	if (!nl) {
@@ -906,29 +1239,62 @@ static bool next_line(struct ctrl *c)
 				ftpd_session_line_too_long(&c->core);
 			c->discard = true;
 			gw_buf_reset(&c->in);
-			return true;
+			return LINE_DONE;
 		}
-		return false;
+		return LINE_NONE;
 	}
 	len = (size_t)(nl - c->in.data);
-	if (c->discard) {
+	if (c->discard || len > GW_FTP_LINE_MAX) {
+		if (!c->discard)
+			ftpd_session_line_too_long(&c->core);
 		c->discard = false;
 		gw_buf_consume(&c->in, len + 1);
-	} else if (len > GW_FTP_LINE_MAX) {
-		ftpd_session_line_too_long(&c->core);
-		gw_buf_consume(&c->in, len + 1);
-	} else {
-		/* Take the line out of the buffer before acting on it: the
-		 * request may finish at once and pump this connection again. */
-		char line[GW_FTP_LINE_MAX + 1];
-
-		memcpy(line, c->in.data, len);
-		gw_buf_consume(&c->in, len + 1);
-		ftpd_session_input(&c->core, line, len, &req);
-		explicit_bzero(line, len);
-		handle_request(c, &req);
+		return LINE_DONE;
 	}
-	return true;
+	memcpy(line, c->in.data, len);
+	len = strip_telnet(line, len);
+	if (!ftpd_session_takes(&c->core, line, len))
+		return LINE_WAIT; /* stays queued until the running request ends */
+	/* Take the line out of the buffer before acting on it: the request
+	 * may finish at once and pump this connection again. */
+	gw_buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
+	ftpd_session_input(&c->core, line, len, &req);
+	explicit_bzero(line, len);
+	handle_request(c, &req);
+	return LINE_DONE;
+}
+
+/* Whether to read more commands: not while a login or another job is
+ * pending, but during a transfer (for ABOR and STAT). */
+static bool reads_commands(const struct ctrl *c)
+{
+	const struct ftpd_session *s = &c->core;
+
+	if (s->state == FTPD_S_LOGIN)
+		return false;
+	return s->state != FTPD_S_BUSY || ftpd_req_is_transfer(s->pending);
+}
+
+static void ctrl_handshake_done(struct ctrl *c)
+{
+	const struct gw_config *cfg = c->loop->srv->cfg;
+
+	c->state = C_OPEN;
+	c->last_activity = gw_mono_ms();
+	c->deadline = c->last_activity + GW_LOGIN_TIMEOUT_S * 1000;
+	gw_info("session.open", "session from %s, %s%s", c->peer_ip, ftpd_tls_version(c->tls),
+		c->is_explicit ? " (AUTH TLS)" : "");
+	if (c->over_limit) {
+		gw_warn("session.limit", "refused %s: %u sessions from that address already",
+			c->peer_ip, cfg->max_sessions_per_address);
+		gw_buf_adds(&c->out, "421 There are too many connections from your internet address.\r\n");
+		c->state = C_CLOSING;
+		return;
+	}
+	if (c->is_explicit)
+		ftpd_session_tls_started(&c->core);
+	else
+		ftpd_session_greet(&c->core, BANNER);
 }
 
 static void ctrl_pump(struct ctrl *c)
@@ -937,36 +1303,34 @@ static void ctrl_pump(struct ctrl *c)
 	int want = 0;
 	ssize_t n;
 
-	if (c->closed)
-		return;
-	if (c->state == C_HANDSHAKE) {
-		int r = ftpd_tls_handshake(c->tls);
-
-		if (r == -EAGAIN) {
-			watch_set(c->loop, &c->w, want_events(ftpd_tls_want(c->tls)));
-			return;
-		}
-		if (r < 0) {
-			ctrl_close(c, "TLS handshake failed (not an implicit FTPS client?)");
-			return;
-		}
-		c->state = C_OPEN;
-		c->last_activity = gw_mono_ms();
-		c->deadline = c->last_activity + GW_LOGIN_TIMEOUT_S * 1000;
-		gw_info("session.open", "session from %s, %s", c->peer_ip, ftpd_tls_version(c->tls));
-		ftpd_session_greet(&c->core, BANNER);
-	}
 	for (;;) {
 		if (c->closed)
 			return; /* a request finished at once and closed it */
-		while (c->out.len) {
-			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
+		if (c->state == C_HANDSHAKE) {
+			int r;
 
-			n = ftpd_tls_write(c->tls, c->out.data, chunk);
-			if (n == -EAGAIN) {
+			if (!c->tls && ftpd_tls_new_control(c->loop->srv->tls, c->w.fd, &c->tls) < 0) {
+				ctrl_close(c, "out of memory");
+				return;
+			}
+			r = ftpd_tls_handshake(c->tls);
+			if (r == -EAGAIN) {
 				want |= ftpd_tls_want(c->tls);
 				break;
 			}
+			if (r < 0) {
+				ctrl_close(c, c->is_explicit ? "TLS handshake after AUTH TLS failed"
+							     : "TLS handshake failed (not an implicit FTPS client?)");
+				return;
+			}
+			ctrl_handshake_done(c);
+		}
+		while (c->out.len) {
+			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
+
+			n = ctrl_write(c, c->out.data, chunk, &want);
+			if (n == -EAGAIN)
+				break;
 			if (n < 0) {
 				ctrl_close(c, "connection lost while writing");
 				return;
@@ -976,20 +1340,27 @@ static void ctrl_pump(struct ctrl *c)
 		if (c->out.len)
 			break; /* the client reads slowly: read no more commands */
 		if (c->state == C_CLOSING) {
-			ftpd_tls_shutdown(c->tls);
+			if (c->tls)
+				ftpd_tls_shutdown(c->tls);
 			ctrl_close(c, "session ended");
 			return;
 		}
-		if (c->busy)
-			break;
-		if (next_line(c))
+		if (c->state == C_HANDSHAKE)
+			continue; /* AUTH TLS: the 234 is out, TLS starts now */
+		switch (next_line(c)) {
+		case LINE_DONE:
 			continue;
-		/* next_line() left at most GW_FTP_LINE_MAX bytes in c->in */
-		n = ftpd_tls_read(c->tls, tmp, sizeof(tmp) - c->in.len);
-		if (n == -EAGAIN) {
-			want |= ftpd_tls_want(c->tls);
+		case LINE_WAIT:
+			goto arm;
+		case LINE_NONE:
 			break;
 		}
+		if (!reads_commands(c))
+			break;
+		/* next_line() left at most GW_FTP_LINE_MAX bytes in c->in */
+		n = ctrl_read(c, tmp, sizeof(tmp) - c->in.len, &want);
+		if (n == -EAGAIN)
+			break;
 		if (n <= 0) {
 			ctrl_close(c, n == 0 ? "client closed the connection" : "connection lost");
 			return;
@@ -1000,6 +1371,7 @@ static void ctrl_pump(struct ctrl *c)
 			return;
 		}
 	}
+arm:
 	watch_set(c->loop, &c->w, want_events(want));
 }
 
@@ -1023,6 +1395,10 @@ static void ctrl_close(struct ctrl *c, const char *why)
 	if (c->root_fd >= 0)
 		close(c->root_fd);
 	c->root_fd = -1;
+	if (c->counted_account)
+		gw_counter_give(l->srv->per_account, c->account_key);
+	if (!c->over_limit)
+		gw_counter_give(l->srv->per_address, c->peer_ip);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -1047,8 +1423,9 @@ static void release_closed(struct loop *l)
 	}
 }
 
-static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer)
+static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer, bool is_explicit)
 {
+	const struct gw_config *cfg = l->srv->cfg;
 	struct ctrl *c = calloc(1, sizeof(*c));
 	socklen_t len = sizeof(c->local);
 	int one = 1, idle = 60, intvl = 20, cnt = 3;
@@ -1060,6 +1437,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	c->refs = 1;
 	c->loop = l;
 	c->root_fd = -1;
+	c->is_explicit = is_explicit;
 	c->peer = *peer;
 	addr_ip(peer, c->peer_ip, sizeof(c->peer_ip));
 	getsockname(fd, (struct sockaddr *)&c->local, &len);
@@ -1071,33 +1449,48 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	gw_buf_init(&c->in, GW_FTP_INBUF_MAX);
 	gw_buf_init(&c->out, GW_FTP_OUTBUF_MAX);
 	ftpd_session_init(&c->core, &c->out);
+	c->core.downloads = cfg->downloads;
+	c->core.idle_timeout_s = cfg->idle_timeout_s;
 	watch_init(&c->w, fd, ctrl_on_event);
 	watch_init(&c->d.lw, -1, data_on_accept);
 	watch_init(&c->d.w, -1, data_on_event);
+	c->d.file_fd = -1;
 	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
-	if (ftpd_tls_new_control(l->srv->tls, fd, &c->tls) < 0) {
-		close(fd);
-		free(c);
-		return;
-	}
-	c->state = C_HANDSHAKE;
+	/* Over the per-address limit: counted nowhere, told so with a 421
+	 * once TLS is up (before it, nothing can be said). */
+	c->over_limit = !gw_counter_take(l->srv->per_address, c->peer_ip,
+					 cfg->max_sessions_per_address);
 	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	if (is_explicit) {
+		c->state = C_PLAIN;
+		ftpd_session_require_auth_tls(&c->core);
+		if (c->over_limit) {
+			gw_buf_adds(&c->out, "421 There are too many connections from your internet address.\r\n");
+			c->state = C_CLOSING;
+		} else {
+			ftpd_session_greet(&c->core, BANNER);
+		}
+		c->deadline = gw_mono_ms() + GW_LOGIN_TIMEOUT_S * 1000;
+	} else {
+		c->state = C_HANDSHAKE;
+	}
 	c->next = l->ctrls;
 	if (l->ctrls)
 		l->ctrls->prev = c;
 	l->ctrls = c;
 	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
-	watch_set(l, &c->w, EPOLLIN);
+	if (is_explicit)
+		ctrl_pump(c);
+	else
+		watch_set(l, &c->w, EPOLLIN);
 }
 
 /* ---------------------------------------------------------------- loops */
 
-static void on_accept(struct watch *w, uint32_t events)
+static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 {
-	struct loop *l = container_of(w, struct loop, accept_w);
 	int i;
 
-	(void)events;
 	for (i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -1107,7 +1500,9 @@ static void on_accept(struct watch *w, uint32_t events)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				gw_error("ftpd.accept", "cannot accept connections: %s; pausing for a second",
 					 strerror(errno));
-				watch_set(l, w, 0);
+				watch_set(l, &l->accept_w, 0);
+				if (l->accept_explicit.fd >= 0)
+					watch_set(l, &l->accept_explicit, 0);
 				l->accept_paused_until = gw_mono_ms() + 1000;
 			}
 			return;
@@ -1119,8 +1514,20 @@ static void on_accept(struct watch *w, uint32_t events)
 			close(fd);
 			continue;
 		}
-		ctrl_new(l, fd, &ss);
+		ctrl_new(l, fd, &ss, is_explicit);
 	}
+}
+
+static void on_accept(struct watch *w, uint32_t events)
+{
+	(void)events;
+	accept_on(container_of(w, struct loop, accept_w), w, false);
+}
+
+static void on_accept_explicit(struct watch *w, uint32_t events)
+{
+	(void)events;
+	accept_on(container_of(w, struct loop, accept_explicit), w, true);
 }
 
 static void on_wake(struct watch *w, uint32_t events)
@@ -1158,6 +1565,8 @@ static void tick(struct loop *l)
 	if (l->accept_paused_until && now >= l->accept_paused_until) {
 		l->accept_paused_until = 0;
 		watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
+		if (l->accept_explicit.fd >= 0)
+			watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
 	}
 	for (c = l->ctrls; c; c = next) {
 		struct data *d = &c->d;
@@ -1167,7 +1576,7 @@ static void tick(struct loop *l)
 			ctrl_close(c, "TLS handshake timed out");
 			continue;
 		}
-		if (c->state == C_OPEN && c->core.state != FTPD_S_READY &&
+		if ((c->state == C_OPEN || c->state == C_PLAIN) && c->core.state != FTPD_S_READY &&
 		    c->core.state != FTPD_S_BUSY && c->core.state != FTPD_S_LOGIN &&
 		    now > c->deadline) {
 			gw_buf_adds(&c->out, "421 Login timeout.\r\n");
@@ -1191,18 +1600,13 @@ static void tick(struct loop *l)
 				data_finish(c, FTPD_XFER_OK);
 			continue;
 		case D_RECEIVING:
-			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000) {
-				struct store_upload *up = d->up;
-
-				d->up = NULL;
-				ftpd_tls_free(d->tls);
-				d->tls = NULL;
-				watch_close(l, &d->w);
-				d->state = D_FINISHING;
-				abort_upload(c, up, "data connection idle too long", FTPD_XFER_ABORTED);
-			}
+			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
+				receive_stop(c, "data connection idle too long", FTPD_XFER_ABORTED);
 			continue;
 		case D_SENDING:
+			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
+				data_finish(c, FTPD_XFER_ABORTED);
+			continue;
 		case D_OPENING:
 		case D_FINISHING:
 			continue; /* a transfer is running: never idle */
@@ -1210,7 +1614,7 @@ static void tick(struct loop *l)
 		case D_CONNECTED:
 			break;
 		}
-		if (c->state == C_OPEN && !c->busy &&
+		if (c->state == C_OPEN && c->core.state == FTPD_S_READY &&
 		    now - c->last_activity > (int64_t)cfg->idle_timeout_s * 1000) {
 			gw_buf_adds(&c->out, "421 Timeout.\r\n");
 			c->state = C_CLOSING;
@@ -1301,8 +1705,12 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->cfg = cfg;
 	srv->store = st;
 	srv->pool = pool;
-	srv->listen_fd = -1;
+	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
+	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0) {
+		r = -ENOMEM;
+		goto fail;
+	}
 	srv->port_used = calloc((size_t)cfg->passive_max - cfg->passive_min + 1, 1);
 	if (!srv->port_used) {
 		r = -ENOMEM;
@@ -1318,9 +1726,16 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	r = ftpd_tls_ctx_new(cert, key, &srv->tls, err, err_size);
 	if (r < 0)
 		goto fail;
-	r = gw_listen_tcp("FTPS", cfg->ftps_host, cfg->ftps_port, 1024, &srv->listen_fd, err, err_size);
+	/* A burst of a thousand clients must not overflow the backlog. */
+	r = gw_listen_tcp("FTPS", cfg->ftps_host, cfg->ftps_port, 4096, &srv->listen_fd, err, err_size);
 	if (r < 0)
 		goto fail;
+	if (cfg->ftp_explicit_host[0]) {
+		r = gw_listen_tcp("explicit FTPS (AUTH TLS)", cfg->ftp_explicit_host,
+				  cfg->ftp_explicit_port, 4096, &srv->explicit_fd, err, err_size);
+		if (r < 0)
+			goto fail;
+	}
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	srv->nloops = cfg->loops ? cfg->loops : (unsigned)(cores > 0 ? cores : 1);
 	srv->loops = calloc(srv->nloops, sizeof(*srv->loops));
@@ -1346,6 +1761,9 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		/* The listening socket is shared; EPOLLEXCLUSIVE wakes one loop. */
 		watch_init(&l->accept_w, srv->listen_fd, on_accept);
 		watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
+		watch_init(&l->accept_explicit, srv->explicit_fd, on_accept_explicit);
+		if (srv->explicit_fd >= 0)
+			watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
 	}
 	for (i = 0; i < srv->nloops; i++) {
 		r = pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
@@ -1358,6 +1776,9 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	}
 	gw_info("ftpd.listen", "implicit FTPS on %s:%u, passive ports %u-%u, %u loops",
 		cfg->ftps_host, cfg->ftps_port, cfg->passive_min, cfg->passive_max, srv->nloops);
+	if (srv->explicit_fd >= 0)
+		gw_info("ftpd.listen", "explicit FTPS (AUTH TLS required) on %s:%u",
+			cfg->ftp_explicit_host, cfg->ftp_explicit_port);
 	*out = srv;
 	return 0;
 fail:
@@ -1432,6 +1853,10 @@ void ftpd_free(struct ftpd_server *srv)
 	free(srv->loops);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	if (srv->explicit_fd >= 0)
+		close(srv->explicit_fd);
+	gw_counter_free(srv->per_address);
+	gw_counter_free(srv->per_account);
 	ftpd_tls_ctx_free(srv->tls);
 	free(srv->port_used);
 	pthread_mutex_destroy(&srv->port_lock);

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "gw.h"
 #include "session.h"
 
-#define NEED_LOGIN 1u
-#define NEED_ARG 2u
+#define NEED_LOGIN 1u /* only once logged in */
+#define NEED_ARG 2u   /* an argument is required */
+#define BEFORE_TLS 4u /* allowed on the explicit listener before AUTH TLS */
 
 struct cmd {
 	const char *verb;
@@ -23,6 +25,21 @@ static void reply(struct ftpd_session *s, int code, const char *text)
 	/* A full output buffer means the client stopped reading; the caller
 	 * notices and closes. */
 	gw_buf_addf(s->out, "%d %s\r\n", code, text);
+}
+
+/* Append path as RFC 959 quotes it: inside "", with " doubled. */
+static void add_quoted(struct gw_buf *b, const char *path)
+{
+	const char *p;
+
+	gw_buf_adds(b, "\"");
+	for (p = path; *p; p++) {
+		if (*p == '"')
+			gw_buf_adds(b, "\"\"");
+		else
+			gw_buf_add(b, p, 1);
+	}
+	gw_buf_adds(b, "\"");
 }
 
 int ftpd_parse_command(const char *line, size_t len, struct ftpd_command *out)
@@ -53,6 +70,32 @@ int ftpd_parse_command(const char *line, size_t len, struct ftpd_command *out)
 	out->has_arg = v + 1 < len;
 	out->arg = out->has_arg ? line + v + 1 : "";
 	return 0;
+}
+
+bool ftpd_req_is_transfer(enum ftpd_req kind)
+{
+	return kind == FTPD_REQ_LIST || kind == FTPD_REQ_NLST || kind == FTPD_REQ_MLSD ||
+	       kind == FTPD_REQ_RETR || kind == FTPD_REQ_STOR || kind == FTPD_REQ_APPE;
+}
+
+static bool is_upload(enum ftpd_req kind)
+{
+	return kind == FTPD_REQ_STOR || kind == FTPD_REQ_APPE;
+}
+
+static bool arg_is(const struct ftpd_command *c, const char *want)
+{
+	return strcasecmp(c->arg, want) == 0;
+}
+
+/* Normalize the argument into req->path, or answer code/text. */
+static bool resolve(struct ftpd_session *s, const char *arg, struct ftpd_request *req, int code,
+		    const char *text)
+{
+	if (gw_path_normalize(s->cwd, arg, req->path, sizeof(req->path)) == 0)
+		return true;
+	reply(s, code, text);
+	return false;
 }
 
 /* ---------------------------------------------------------------- login */
@@ -111,6 +154,28 @@ enum ftpd_req ftpd_session_login_done(struct ftpd_session *s, bool ok)
 	return FTPD_REQ_NONE;
 }
 
+static enum ftpd_req cmd_auth(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	(void)req;
+	if (s->state != FTPD_S_TLS) {
+		reply(s, 534, "Already using TLS.");
+		return FTPD_REQ_NONE;
+	}
+	if (!arg_is(c, "TLS") && !arg_is(c, "SSL") && !arg_is(c, "TLS-C")) {
+		reply(s, 504, "Unknown AUTH type.");
+		return FTPD_REQ_NONE;
+	}
+	reply(s, 234, "Proceed with negotiation.");
+	return FTPD_REQ_AUTH_TLS;
+}
+
+void ftpd_session_tls_started(struct ftpd_session *s)
+{
+	s->pending = FTPD_REQ_NONE;
+	s->state = FTPD_S_USER;
+}
+
 static enum ftpd_req cmd_quit(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
@@ -137,20 +202,22 @@ static enum ftpd_req cmd_feat(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)c;
 	(void)req;
-	gw_buf_adds(s->out, "211-Features:\r\n"
-			    " EPSV\r\n"
+	gw_buf_adds(s->out, "211-Features:\r\n");
+	if (s->explicit_tls)
+		gw_buf_adds(s->out, " AUTH TLS\r\n");
+	gw_buf_adds(s->out, " EPSV\r\n"
+			    " HASH SHA-256*\r\n"
+			    " MDTM\r\n"
+			    " MLST type*;size*;modify*;perm*;unique*;\r\n"
 			    " PASV\r\n"
 			    " PBSZ\r\n"
 			    " PROT\r\n"
+			    " REST STREAM\r\n"
 			    " SIZE\r\n"
+			    " TVFS\r\n"
 			    " UTF8\r\n"
 			    "211 End\r\n");
 	return FTPD_REQ_NONE;
-}
-
-static bool arg_is(const struct ftpd_command *c, const char *want)
-{
-	return strcasecmp(c->arg, want) == 0;
 }
 
 static enum ftpd_req cmd_opts(struct ftpd_session *s, const struct ftpd_command *c,
@@ -159,6 +226,10 @@ static enum ftpd_req cmd_opts(struct ftpd_session *s, const struct ftpd_command 
 	(void)req;
 	if (arg_is(c, "UTF8 ON") || arg_is(c, "UTF8"))
 		reply(s, 200, "Always in UTF8 mode.");
+	else if (arg_is(c, "HASH") || arg_is(c, "HASH SHA-256"))
+		reply(s, 200, "SHA-256");
+	else if (!strncasecmp(c->arg, "MLST", 4) && (c->arg[4] == '\0' || c->arg[4] == ' '))
+		reply(s, 200, "MLST OPTS type;size;modify;perm;unique;");
 	else
 		reply(s, 501, "Option not understood.");
 	return FTPD_REQ_NONE;
@@ -194,6 +265,15 @@ static enum ftpd_req cmd_prot(struct ftpd_session *s, const struct ftpd_command 
 	} else {
 		reply(s, 504, "PROT not recognised.");
 	}
+	return FTPD_REQ_NONE;
+}
+
+static enum ftpd_req cmd_ccc(struct ftpd_session *s, const struct ftpd_command *c,
+			     struct ftpd_request *req)
+{
+	(void)c;
+	(void)req;
+	reply(s, 534, "The control connection stays encrypted.");
 	return FTPD_REQ_NONE;
 }
 
@@ -263,69 +343,241 @@ static enum ftpd_req cmd_active(struct ftpd_session *s, const struct ftpd_comman
 	return FTPD_REQ_NONE;
 }
 
+static enum ftpd_req cmd_rest(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	uint64_t v;
+	char text[64];
+
+	(void)req;
+	if (gw_parse_u64(c->arg, 0, INT64_MAX, &v) < 0) {
+		reply(s, 501, "REST requires a byte offset.");
+		return FTPD_REQ_NONE;
+	}
+	s->rest = v;
+	snprintf(text, sizeof(text), "Restart position accepted (%llu).", (unsigned long long)v);
+	reply(s, 350, text);
+	return FTPD_REQ_NONE;
+}
+
+/* ---------------------------------------------------------------- status */
+
+static enum ftpd_req cmd_help(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req);
+
+static enum ftpd_req cmd_stat(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	char line[128];
+
+	if (s->state == FTPD_S_BUSY)
+		return FTPD_REQ_XFER_STAT;
+	if (c->has_arg) {
+		if (!resolve(s, c->arg, req, 550, "Could not read the directory."))
+			return FTPD_REQ_NONE;
+		return FTPD_REQ_STAT;
+	}
+	gw_buf_adds(s->out, "211-FTP server status:\r\n");
+	snprintf(line, sizeof(line), "     Logged in as %s\r\n", s->user);
+	gw_buf_adds(s->out, line);
+	gw_buf_adds(s->out, s->binary ? "     TYPE: BINARY\r\n" : "     TYPE: ASCII\r\n");
+	snprintf(line, sizeof(line), "     Session timeout in seconds is %u\r\n", s->idle_timeout_s);
+	gw_buf_adds(s->out, line);
+	gw_buf_adds(s->out, "     Control connection is encrypted (TLS)\r\n");
+	gw_buf_adds(s->out, s->prot_private ? "     Data connections will be encrypted.\r\n"
+					    : "     Data connections need PBSZ 0 and PROT P.\r\n");
+	gw_buf_adds(s->out, "211 End of status\r\n");
+	return FTPD_REQ_NONE;
+}
+
+void ftpd_session_transfer_status(struct ftpd_session *s, uint64_t bytes)
+{
+	char text[96];
+
+	snprintf(text, sizeof(text), "Transfer in progress: %llu bytes so far.",
+		 (unsigned long long)bytes);
+	reply(s, 213, text);
+}
+
+static enum ftpd_req cmd_abor(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	(void)c;
+	(void)req;
+	if (s->state == FTPD_S_BUSY)
+		return FTPD_REQ_ABOR;
+	s->has_passive = false;
+	reply(s, 225, "No transfer to ABOR.");
+	return FTPD_REQ_ABOR; /* closes an idle passive listener */
+}
+
 /* ---------------------------------------------------------------- paths */
 
 static enum ftpd_req cmd_pwd(struct ftpd_session *s, const struct ftpd_command *c,
 			     struct ftpd_request *req)
 {
-	const char *p;
-
 	(void)c;
 	(void)req;
-	/* RFC 959: a double quote inside the name is doubled. */
-	gw_buf_adds(s->out, "257 \"");
-	for (p = s->cwd; *p; p++) {
-		if (*p == '"')
-			gw_buf_adds(s->out, "\"\"");
-		else
-			gw_buf_add(s->out, p, 1);
-	}
-	gw_buf_adds(s->out, "\"\r\n");
+	gw_buf_adds(s->out, "257 ");
+	add_quoted(s->out, s->cwd);
+	gw_buf_adds(s->out, "\r\n");
 	return FTPD_REQ_NONE;
-}
-
-static enum ftpd_req change_dir(struct ftpd_session *s, const char *arg, struct ftpd_request *req)
-{
-	if (gw_path_normalize(s->cwd, arg, req->path, sizeof(req->path)) < 0) {
-		reply(s, 550, "Failed to change directory.");
-		return FTPD_REQ_NONE;
-	}
-	return FTPD_REQ_CWD;
 }
 
 static enum ftpd_req cmd_cwd(struct ftpd_session *s, const struct ftpd_command *c,
 			     struct ftpd_request *req)
 {
-	return change_dir(s, c->arg, req);
-}
+	const char *arg = strcmp(c->verb, "CDUP") && strcmp(c->verb, "XCUP") ? c->arg : "..";
 
-static enum ftpd_req cmd_cdup(struct ftpd_session *s, const struct ftpd_command *c,
-			      struct ftpd_request *req)
-{
-	(void)c;
-	return change_dir(s, "..", req);
-}
-
-void ftpd_session_cwd_done(struct ftpd_session *s, const char *path, int err)
-{
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	if (err < 0) {
-		reply(s, 550, "Failed to change directory.");
-		return;
-	}
-	gw_strlcpy(s->cwd, path, sizeof(s->cwd));
-	reply(s, 250, "Directory successfully changed.");
+	if (!resolve(s, arg, req, 550, "Failed to change directory."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_CWD;
 }
 
 static enum ftpd_req cmd_size(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
-	if (gw_path_normalize(s->cwd, c->arg, req->path, sizeof(req->path)) < 0) {
-		reply(s, 550, "Could not get file size.");
+	if (!resolve(s, c->arg, req, 550, "Could not get file size."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_SIZE;
+}
+
+static enum ftpd_req cmd_mdtm(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "Could not get file modification time."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_MDTM;
+}
+
+static enum ftpd_req cmd_mlst(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "No such file or directory."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_MLST;
+}
+
+static enum ftpd_req cmd_hash(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "No such file."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(req->path, "/")) {
+		reply(s, 553, "HASH needs a file.");
 		return FTPD_REQ_NONE;
 	}
-	return FTPD_REQ_SIZE;
+	return FTPD_REQ_HASH;
+}
+
+static enum ftpd_req cmd_dele(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "Delete operation failed."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_DELE;
+}
+
+static enum ftpd_req cmd_rnfr(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	s->rename_from[0] = '\0';
+	if (!resolve(s, c->arg, req, 550, "RNFR command failed."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(req->path, "/")) {
+		reply(s, 550, "RNFR command failed.");
+		return FTPD_REQ_NONE;
+	}
+	return FTPD_REQ_RNFR;
+}
+
+static enum ftpd_req cmd_rnto(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	if (!s->rename_from[0]) {
+		reply(s, 503, "RNFR required first.");
+		return FTPD_REQ_NONE;
+	}
+	gw_strlcpy(req->from, s->rename_from, sizeof(req->from));
+	s->rename_from[0] = '\0';
+	if (!resolve(s, c->arg, req, 550, "Rename failed."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(req->path, "/")) {
+		reply(s, 550, "Rename failed.");
+		return FTPD_REQ_NONE;
+	}
+	return FTPD_REQ_RNTO;
+}
+
+static enum ftpd_req cmd_mkd(struct ftpd_session *s, const struct ftpd_command *c,
+			     struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "Create directory operation failed."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_MKD;
+}
+
+static enum ftpd_req cmd_rmd(struct ftpd_session *s, const struct ftpd_command *c,
+			     struct ftpd_request *req)
+{
+	if (!resolve(s, c->arg, req, 550, "Remove directory operation failed."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(req->path, "/")) {
+		reply(s, 550, "Remove directory operation failed.");
+		return FTPD_REQ_NONE;
+	}
+	return FTPD_REQ_RMD;
+}
+
+void ftpd_session_done(struct ftpd_session *s, int err)
+{
+	enum ftpd_req kind = s->pending;
+
+	s->pending = FTPD_REQ_NONE;
+	s->state = FTPD_S_READY;
+	switch (kind) {
+	case FTPD_REQ_CWD:
+		if (err < 0) {
+			reply(s, 550, "Failed to change directory.");
+			return;
+		}
+		gw_strlcpy(s->cwd, s->req_path, sizeof(s->cwd));
+		reply(s, 250, "Directory successfully changed.");
+		return;
+	case FTPD_REQ_DELE:
+		if (err < 0)
+			reply(s, 550, err == -EISDIR ? "Delete operation failed: that is a directory."
+						     : "Delete operation failed.");
+		else
+			reply(s, 250, "Delete operation successful.");
+		return;
+	case FTPD_REQ_RNFR:
+		if (err < 0) {
+			reply(s, 550, "RNFR command failed.");
+			return;
+		}
+		gw_strlcpy(s->rename_from, s->req_path, sizeof(s->rename_from));
+		reply(s, 350, "Ready for RNTO.");
+		return;
+	case FTPD_REQ_RNTO:
+		reply(s, err < 0 ? 550 : 250, err < 0 ? "Rename failed." : "Rename successful.");
+		return;
+	case FTPD_REQ_MKD:
+		if (err < 0) {
+			reply(s, 550, "Create directory operation failed.");
+			return;
+		}
+		gw_buf_adds(s->out, "257 ");
+		add_quoted(s->out, s->req_path);
+		gw_buf_adds(s->out, " created\r\n");
+		return;
+	case FTPD_REQ_RMD:
+		reply(s, err < 0 ? 550 : 250, err < 0 ? "Remove directory operation failed."
+						      : "Remove directory operation successful.");
+		return;
+	default:
+		GW_BUG("ftpd_session_done for request %d", (int)kind);
+	}
 }
 
 void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size)
@@ -340,6 +592,62 @@ void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size)
 	}
 	snprintf(text, sizeof(text), "%llu", (unsigned long long)size);
 	reply(s, 213, text);
+}
+
+void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s)
+{
+	char text[32];
+	time_t t = (time_t)mtime_s;
+	struct tm tm;
+
+	s->pending = FTPD_REQ_NONE;
+	s->state = FTPD_S_READY;
+	if (err < 0 || !gmtime_r(&t, &tm)) {
+		reply(s, 550, "Could not get file modification time.");
+		return;
+	}
+	strftime(text, sizeof(text), "%Y%m%d%H%M%S", &tm);
+	reply(s, 213, text);
+}
+
+void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text)
+{
+	enum ftpd_req kind = s->pending;
+	struct gw_buf *b = s->out;
+
+	s->pending = FTPD_REQ_NONE;
+	s->state = FTPD_S_READY;
+	switch (kind) {
+	case FTPD_REQ_MLST:
+		if (err < 0) {
+			reply(s, 550, "No such file or directory.");
+			return;
+		}
+		gw_buf_adds(b, "250-Listing ");
+		gw_buf_adds(b, s->req_path);
+		gw_buf_adds(b, "\r\n ");
+		gw_buf_adds(b, text);
+		gw_buf_adds(b, "\r\n250 End\r\n");
+		return;
+	case FTPD_REQ_STAT:
+		if (err < 0) {
+			reply(s, 550, "Could not read the directory.");
+			return;
+		}
+		gw_buf_adds(b, "213-Status follows:\r\n");
+		gw_buf_adds(b, text);
+		gw_buf_adds(b, "213 End of status\r\n");
+		return;
+	case FTPD_REQ_HASH:
+		if (err < 0) {
+			reply(s, 550, err == -EISDIR ? "HASH needs a file." : "No such file.");
+			return;
+		}
+		gw_buf_addf(b, "213 %s %s\r\n", text, s->req_path);
+		return;
+	default:
+		GW_BUG("ftpd_session_text_done for request %d", (int)kind);
+	}
 }
 
 /* ---------------------------------------------------------------- data */
@@ -412,48 +720,79 @@ static bool transfer_allowed(struct ftpd_session *s)
 static enum ftpd_req cmd_list(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
-	const char *arg = skip_list_options(c->arg);
+	const char *arg = strcmp(c->verb, "MLSD") ? skip_list_options(c->arg) : c->arg;
 
+	s->rest = 0;
 	if (!transfer_allowed(s))
 		return FTPD_REQ_NONE;
-	if (gw_path_normalize(s->cwd, arg, req->path, sizeof(req->path)) < 0) {
-		reply(s, 550, "Could not read the directory.");
+	if (!resolve(s, arg, req, 550, "Could not read the directory."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(c->verb, "MLSD"))
+		return FTPD_REQ_MLSD;
+	return strcmp(c->verb, "NLST") ? FTPD_REQ_LIST : FTPD_REQ_NLST;
+}
+
+static enum ftpd_req cmd_retr(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	req->offset = s->rest;
+	s->rest = 0;
+	if (!s->downloads) {
+		reply(s, 550, "Downloads are disabled on this server.");
 		return FTPD_REQ_NONE;
 	}
-	return strcmp(c->verb, "NLST") ? FTPD_REQ_LIST : FTPD_REQ_NLST;
+	if (!transfer_allowed(s))
+		return FTPD_REQ_NONE;
+	if (!resolve(s, c->arg, req, 550, "Failed to open file."))
+		return FTPD_REQ_NONE;
+	return FTPD_REQ_RETR;
 }
 
 static enum ftpd_req cmd_stor(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
+	bool append = !strcmp(c->verb, "APPE");
+
+	req->offset = append ? 0 : s->rest;
+	s->rest = 0;
 	if (!transfer_allowed(s))
 		return FTPD_REQ_NONE;
-	if (gw_path_normalize(s->cwd, c->arg, req->path, sizeof(req->path)) < 0 ||
-	    !strcmp(req->path, "/")) {
+	if (!resolve(s, c->arg, req, 553, "Could not create file."))
+		return FTPD_REQ_NONE;
+	if (!strcmp(req->path, "/")) {
 		reply(s, 553, "Could not create file.");
 		return FTPD_REQ_NONE;
 	}
-	return FTPD_REQ_STOR;
+	return append ? FTPD_REQ_APPE : FTPD_REQ_STOR;
 }
 
 void ftpd_session_transfer_start(struct ftpd_session *s)
 {
-	if (s->pending == FTPD_REQ_STOR)
+	switch (s->pending) {
+	case FTPD_REQ_STOR:
+	case FTPD_REQ_APPE:
 		reply(s, 150, "Ok to send data.");
-	else
+		break;
+	case FTPD_REQ_RETR:
+		reply(s, 150, "Opening BINARY mode data connection.");
+		break;
+	default:
 		reply(s, 150, "Here comes the directory listing.");
+	}
 }
 
 void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 {
-	bool listing = s->pending != FTPD_REQ_STOR;
+	enum ftpd_req kind = s->pending;
+	bool upload = is_upload(kind);
 
 	s->pending = FTPD_REQ_NONE;
 	s->state = FTPD_S_READY;
 	s->has_passive = false;
 	switch (result) {
 	case FTPD_XFER_OK:
-		reply(s, 226, listing ? "Directory send OK." : "Transfer complete.");
+		reply(s, 226, upload || kind == FTPD_REQ_RETR ? "Transfer complete."
+							       : "Directory send OK.");
 		break;
 	case FTPD_XFER_NO_CONNECTION:
 		reply(s, 425, "Failed to establish connection.");
@@ -465,17 +804,33 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 		reply(s, 425, "TLS handshake on the data connection failed.");
 		break;
 	case FTPD_XFER_OPEN_FAILED:
-		if (listing)
-			reply(s, 550, "Could not read the directory.");
-		else
+		if (upload)
 			reply(s, 553, "Could not create file.");
+		else if (kind == FTPD_REQ_RETR)
+			reply(s, 550, "Failed to open file.");
+		else
+			reply(s, 550, "Could not read the directory.");
+		break;
+	case FTPD_XFER_NOT_FOUND:
+		reply(s, 550, upload ? "No such file to resume." : "No such file or directory.");
+		break;
+	case FTPD_XFER_BAD_OFFSET:
+		reply(s, 554, "Restart position is beyond the end of the file.");
+		break;
+	case FTPD_XFER_BUSY:
+		reply(s, 450, "Another session is writing this file.");
 		break;
 	case FTPD_XFER_ABORTED:
-		reply(s, 426, listing ? "Failure writing network stream."
-				      : "Failure reading network stream; the upload is kept as partial.");
+		reply(s, 426, upload ? "Failure reading network stream; the upload is kept as partial."
+				     : "Failure writing network stream.");
+		break;
+	case FTPD_XFER_CLIENT_ABORT:
+		reply(s, 426, upload ? "Transfer aborted; the upload is kept as partial."
+				     : "Transfer aborted.");
+		reply(s, 226, "ABOR successful.");
 		break;
 	case FTPD_XFER_LOCAL_ERROR:
-		reply(s, 451, "Failure writing to local file.");
+		reply(s, 451, upload ? "Failure writing to local file." : "Failure reading local file.");
 		break;
 	case FTPD_XFER_NO_SPACE:
 		reply(s, 452, "Insufficient storage space.");
@@ -488,12 +843,15 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 static const struct cmd commands[] = {
 	{ "USER", NEED_ARG, cmd_user },
 	{ "PASS", 0, cmd_pass },
-	{ "QUIT", 0, cmd_quit },
+	{ "AUTH", NEED_ARG | BEFORE_TLS, cmd_auth },
+	{ "QUIT", BEFORE_TLS, cmd_quit },
+	{ "FEAT", BEFORE_TLS, cmd_feat },
 	{ "SYST", 0, cmd_syst },
-	{ "FEAT", 0, cmd_feat },
+	{ "HELP", 0, cmd_help },
 	{ "OPTS", NEED_ARG, cmd_opts },
 	{ "PBSZ", NEED_ARG, cmd_pbsz },
 	{ "PROT", NEED_ARG, cmd_prot },
+	{ "CCC", 0, cmd_ccc },
 	{ "NOOP", 0, cmd_noop },
 	{ "PORT", 0, cmd_active },
 	{ "EPRT", 0, cmd_active },
@@ -501,19 +859,63 @@ static const struct cmd commands[] = {
 	{ "XPWD", NEED_LOGIN, cmd_pwd },
 	{ "CWD", NEED_LOGIN | NEED_ARG, cmd_cwd },
 	{ "XCWD", NEED_LOGIN | NEED_ARG, cmd_cwd },
-	{ "CDUP", NEED_LOGIN, cmd_cdup },
-	{ "XCUP", NEED_LOGIN, cmd_cdup },
+	{ "CDUP", NEED_LOGIN, cmd_cwd },
+	{ "XCUP", NEED_LOGIN, cmd_cwd },
 	{ "TYPE", NEED_LOGIN | NEED_ARG, cmd_type },
 	{ "MODE", NEED_LOGIN | NEED_ARG, cmd_mode },
 	{ "STRU", NEED_LOGIN | NEED_ARG, cmd_stru },
 	{ "ALLO", NEED_LOGIN, cmd_allo },
+	{ "REST", NEED_LOGIN | NEED_ARG, cmd_rest },
+	{ "STAT", NEED_LOGIN, cmd_stat },
+	{ "ABOR", NEED_LOGIN, cmd_abor },
 	{ "PASV", NEED_LOGIN, cmd_pasv },
 	{ "EPSV", NEED_LOGIN, cmd_pasv },
 	{ "LIST", NEED_LOGIN, cmd_list },
 	{ "NLST", NEED_LOGIN, cmd_list },
+	{ "MLSD", NEED_LOGIN, cmd_list },
+	{ "MLST", NEED_LOGIN, cmd_mlst },
+	{ "RETR", NEED_LOGIN | NEED_ARG, cmd_retr },
 	{ "STOR", NEED_LOGIN | NEED_ARG, cmd_stor },
+	{ "APPE", NEED_LOGIN | NEED_ARG, cmd_stor },
 	{ "SIZE", NEED_LOGIN | NEED_ARG, cmd_size },
+	{ "MDTM", NEED_LOGIN | NEED_ARG, cmd_mdtm },
+	{ "HASH", NEED_LOGIN | NEED_ARG, cmd_hash },
+	{ "DELE", NEED_LOGIN | NEED_ARG, cmd_dele },
+	{ "RNFR", NEED_LOGIN | NEED_ARG, cmd_rnfr },
+	{ "RNTO", NEED_LOGIN | NEED_ARG, cmd_rnto },
+	{ "MKD", NEED_LOGIN | NEED_ARG, cmd_mkd },
+	{ "XMKD", NEED_LOGIN | NEED_ARG, cmd_mkd },
+	{ "RMD", NEED_LOGIN | NEED_ARG, cmd_rmd },
+	{ "XRMD", NEED_LOGIN | NEED_ARG, cmd_rmd },
 };
+
+static enum ftpd_req cmd_help(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	size_t i;
+
+	(void)c;
+	(void)req;
+	gw_buf_adds(s->out, "214-The following commands are recognized.\r\n");
+	for (i = 0; i < GW_ARRAY_SIZE(commands); i++) {
+		/* continuation lines start with a space, never with a code */
+		gw_buf_addf(s->out, " %s", commands[i].verb);
+		if (i % 8 == 7 || i + 1 == GW_ARRAY_SIZE(commands))
+			gw_buf_adds(s->out, "\r\n");
+	}
+	gw_buf_adds(s->out, "214 Help OK.\r\n");
+	return FTPD_REQ_NONE;
+}
+
+static const struct cmd *find(const char *verb)
+{
+	size_t i;
+
+	for (i = 0; i < GW_ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].verb, verb))
+			return &commands[i];
+	return NULL;
+}
 
 void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out)
 {
@@ -522,6 +924,15 @@ void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out)
 	s->state = FTPD_S_USER;
 	s->cwd[0] = '/';
 	s->max_failed_logins = 3;
+	s->downloads = true;
+	s->binary = true;
+	s->idle_timeout_s = 600;
+}
+
+void ftpd_session_require_auth_tls(struct ftpd_session *s)
+{
+	s->state = FTPD_S_TLS;
+	s->explicit_tls = true;
 }
 
 void ftpd_session_greet(struct ftpd_session *s, const char *banner)
@@ -534,20 +945,38 @@ void ftpd_session_line_too_long(struct ftpd_session *s)
 	reply(s, 500, "Command line too long.");
 }
 
+bool ftpd_session_takes(const struct ftpd_session *s, const char *line, size_t len)
+{
+	struct ftpd_command c;
+	char copy[8];
+	size_t n = len < sizeof(copy) - 1 ? len : sizeof(copy) - 1;
+
+	if (s->state == FTPD_S_LOGIN)
+		return false;
+	if (s->state != FTPD_S_BUSY)
+		return true;
+	if (!ftpd_req_is_transfer(s->pending))
+		return false;
+	memcpy(copy, line, n);
+	copy[n] = '\0';
+	if (ftpd_parse_command(copy, strcspn(copy, " \r"), &c) < 0)
+		return false;
+	return !strcmp(c.verb, "ABOR") || !strcmp(c.verb, "STAT");
+}
+
 enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_t len,
 				 struct ftpd_request *req)
 {
 	char copy[GW_FTP_LINE_MAX + 1];
 	struct ftpd_command c;
-	const struct cmd *cmd = NULL;
+	const struct cmd *cmd;
 	enum ftpd_req kind;
-	size_t i;
 
 	memset(req, 0, sizeof(*req));
 	req->kind = FTPD_REQ_NONE;
 	if (s->state == FTPD_S_CLOSED)
 		return FTPD_REQ_CLOSE;
-	if (s->state == FTPD_S_LOGIN || s->state == FTPD_S_BUSY)
+	if (!ftpd_session_takes(s, line, len))
 		GW_BUG("command fed while a request is pending");
 	if (len > GW_FTP_LINE_MAX) {
 		ftpd_session_line_too_long(s);
@@ -562,14 +991,17 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 		reply(s, 500, "Syntax error, command unrecognized.");
 		return FTPD_REQ_NONE;
 	}
-	for (i = 0; i < GW_ARRAY_SIZE(commands); i++)
-		if (!strcmp(commands[i].verb, c.verb))
-			cmd = &commands[i];
+	cmd = find(c.verb);
 	if (!cmd) {
 		reply(s, 502, "Command not implemented.");
 		return FTPD_REQ_NONE;
 	}
-	if ((cmd->flags & NEED_LOGIN) && s->state != FTPD_S_READY) {
+	if (s->state == FTPD_S_TLS && !(cmd->flags & BEFORE_TLS)) {
+		reply(s, 530, strcmp(c.verb, "USER") ? "Please secure the connection with AUTH TLS first."
+						     : "Non-anonymous sessions must use encryption.");
+		return FTPD_REQ_NONE;
+	}
+	if ((cmd->flags & NEED_LOGIN) && s->state != FTPD_S_READY && s->state != FTPD_S_BUSY) {
 		reply(s, 530, "Please login with USER and PASS.");
 		return FTPD_REQ_NONE;
 	}
@@ -580,10 +1012,19 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 	kind = cmd->fn(s, &c, req);
 	explicit_bzero(copy, sizeof(copy)); /* may hold a password */
 	req->kind = kind;
-	if (kind != FTPD_REQ_NONE && kind != FTPD_REQ_CLOSE) {
+	switch (kind) {
+	case FTPD_REQ_NONE:
+	case FTPD_REQ_CLOSE:
+	case FTPD_REQ_ABOR:
+	case FTPD_REQ_XFER_STAT:
+		break; /* answered now, or about the running transfer */
+	default:
 		s->pending = kind;
+		gw_strlcpy(s->req_path, req->path, sizeof(s->req_path));
 		if (s->state == FTPD_S_READY)
 			s->state = FTPD_S_BUSY;
+		else if (s->state == FTPD_S_TLS)
+			s->state = FTPD_S_BUSY; /* AUTH TLS until ftpd_session_tls_started() */
 	}
 	return kind;
 }

@@ -27,25 +27,46 @@ struct ftpd_command {
 int ftpd_parse_command(const char *line, size_t len, struct ftpd_command *out);
 
 enum ftpd_req {
-	FTPD_REQ_NONE,  /* replies are queued; nothing else to do */
-	FTPD_REQ_CLOSE, /* send the queued replies, then close */
-	FTPD_REQ_LOGIN, /* check session->user with request.arg as password */
-	FTPD_REQ_PASV,  /* open a passive listener; request.extended for EPSV */
-	FTPD_REQ_CWD,   /* is request.path a directory? */
-	FTPD_REQ_SIZE,  /* size of the file request.path */
-	FTPD_REQ_LIST,  /* send a long listing of request.path */
-	FTPD_REQ_NLST,  /* send the names in request.path */
-	FTPD_REQ_STOR,  /* receive a file into request.path */
+	FTPD_REQ_NONE,     /* replies are queued; nothing else to do */
+	FTPD_REQ_CLOSE,    /* send the queued replies, then close */
+	FTPD_REQ_LOGIN,    /* check session->user with request.arg as password */
+	FTPD_REQ_AUTH_TLS, /* send the queued 234, then start TLS (explicit mode) */
+	FTPD_REQ_PASV,     /* open a passive listener; request.extended for EPSV */
+	/* file-system requests, answered with ftpd_session_done() & co */
+	FTPD_REQ_CWD,  /* is path a directory? */
+	FTPD_REQ_SIZE, /* size of the file path */
+	FTPD_REQ_MDTM, /* modification time of the file path */
+	FTPD_REQ_MLST, /* facts of path */
+	FTPD_REQ_STAT, /* "ls -l" of path over the control connection */
+	FTPD_REQ_HASH, /* SHA-256 of the file path */
+	FTPD_REQ_DELE, /* remove the file path */
+	FTPD_REQ_RNFR, /* does path exist (to be renamed)? */
+	FTPD_REQ_RNTO, /* rename request.from to path */
+	FTPD_REQ_MKD,  /* make the directory path */
+	FTPD_REQ_RMD,  /* remove the empty directory path */
+	/* transfers: ftpd_session_transfer_start(), then _transfer_done() */
+	FTPD_REQ_LIST, /* send a long listing of path */
+	FTPD_REQ_NLST, /* send the names in path */
+	FTPD_REQ_MLSD, /* send the facts of each entry of the directory path */
+	FTPD_REQ_RETR, /* send the file path from request.offset */
+	FTPD_REQ_STOR, /* receive into path from request.offset (REST) */
+	FTPD_REQ_APPE, /* receive onto the end of path */
+	/* while a transfer runs */
+	FTPD_REQ_ABOR,     /* abort it: finish with FTPD_XFER_CLIENT_ABORT */
+	FTPD_REQ_XFER_STAT /* report progress: ftpd_session_transfer_status() */
 };
 
 struct ftpd_request {
 	enum ftpd_req kind;
 	char path[GW_PATH_MAX + 1];
+	char from[GW_PATH_MAX + 1]; /* FTPD_REQ_RNTO */
 	char arg[GW_PASS_MAX + 1];
+	uint64_t offset; /* FTPD_REQ_STOR, FTPD_REQ_RETR: from REST */
 	bool extended;
 };
 
 enum ftpd_state {
+	FTPD_S_TLS,   /* explicit listener: only FEAT, QUIT and AUTH TLS */
 	FTPD_S_USER,  /* waiting for USER */
 	FTPD_S_PASS,  /* waiting for PASS */
 	FTPD_S_LOGIN, /* password being checked */
@@ -60,8 +81,12 @@ enum ftpd_xfer {
 	FTPD_XFER_NO_CONNECTION, /* 425: nobody connected to the passive port */
 	FTPD_XFER_NOT_REUSED,    /* 522: data TLS did not resume the session */
 	FTPD_XFER_TLS_FAILED,    /* 425: data TLS handshake failed */
-	FTPD_XFER_OPEN_FAILED,   /* 553 (or 550 for a listing) */
-	FTPD_XFER_ABORTED,       /* 426: connection broke, upload is partial */
+	FTPD_XFER_OPEN_FAILED,   /* 553 for uploads, 550 otherwise */
+	FTPD_XFER_NOT_FOUND,     /* 550: no such file or directory */
+	FTPD_XFER_BAD_OFFSET,    /* 554: REST beyond the end of the file */
+	FTPD_XFER_BUSY,          /* 450: another session is writing the file */
+	FTPD_XFER_ABORTED,       /* 426: connection broke, an upload is partial */
+	FTPD_XFER_CLIENT_ABORT,  /* 426 then 226: ABOR */
 	FTPD_XFER_LOCAL_ERROR,   /* 451 */
 	FTPD_XFER_NO_SPACE,      /* 452 */
 };
@@ -72,31 +97,51 @@ struct ftpd_session {
 	struct gw_buf *out; /* borrowed: where replies go */
 	char user[GW_USER_MAX + 1];
 	char cwd[GW_PATH_MAX + 1];
+	char req_path[GW_PATH_MAX + 1];  /* path of the pending request */
+	char rename_from[GW_PATH_MAX + 1]; /* after a successful RNFR */
+	uint64_t rest;   /* REST offset for the next transfer */
 	bool pbsz;
 	bool prot_private;
 	bool has_passive;
 	bool binary;
+	bool explicit_tls; /* on the explicit listener: TLS came with AUTH TLS */
+	bool downloads;    /* RETR allowed */
 	unsigned failed_logins;
 	unsigned max_failed_logins;
+	unsigned idle_timeout_s; /* for STAT */
 };
 
 void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out);
+/* The explicit listener: start in FTPD_S_TLS (call before greeting). */
+void ftpd_session_require_auth_tls(struct ftpd_session *s);
 /* Queue the 220 greeting. */
 void ftpd_session_greet(struct ftpd_session *s, const char *banner);
+/* Whether a line may be handed to ftpd_session_input() now. While a
+ * transfer runs, only ABOR and STAT are taken; later lines wait. While
+ * anything else is pending, nothing is taken. */
+bool ftpd_session_takes(const struct ftpd_session *s, const char *line, size_t len);
 /* Handle one command line. Returns the request kind (also in req). */
 enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_t len,
 				 struct ftpd_request *req);
 /* Queue a 500 for a line longer than GW_FTP_LINE_MAX. */
 void ftpd_session_line_too_long(struct ftpd_session *s);
 
-/* Results of requests. Each returns FTPD_REQ_NONE or FTPD_REQ_CLOSE. */
+/* Results of requests. */
 enum ftpd_req ftpd_session_login_done(struct ftpd_session *s, bool ok);
+void ftpd_session_tls_started(struct ftpd_session *s);
 void ftpd_session_passive_done(struct ftpd_session *s, int err, const char *ipv4, uint16_t port,
 			       bool extended);
-void ftpd_session_cwd_done(struct ftpd_session *s, const char *path, int err);
+/* CWD, DELE, RNFR, RNTO, MKD, RMD: 0 or a negative errno. */
+void ftpd_session_done(struct ftpd_session *s, int err);
 void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size);
+void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s);
+/* MLST: the facts line ("type=file;...; name"); STAT: "ls -l" lines;
+ * HASH: "SHA-256 0-SIZE HEX". */
+void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text);
 /* The data connection is open and the transfer starts: 150. */
 void ftpd_session_transfer_start(struct ftpd_session *s);
+void ftpd_session_transfer_status(struct ftpd_session *s, uint64_t bytes);
 void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result);
+bool ftpd_req_is_transfer(enum ftpd_req kind);
 
 #endif

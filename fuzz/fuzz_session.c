@@ -57,38 +57,74 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
 		size_t len = nl ? (size_t)(nl - (data + pos)) : size - pos;
 		uint8_t choice = nl && nl + 1 < data + size ? nl[1] : 0;
-		enum ftpd_req kind = ftpd_session_input(&s, (const char *)data + pos, len, &req);
+		/* the engine answers longer lines itself */
+		size_t fed = len > GW_FTP_LINE_MAX ? GW_FTP_LINE_MAX : len;
+		enum ftpd_req kind = ftpd_session_input(&s, (const char *)data + pos, fed, &req);
 
 		pos += len + (nl ? 2 : 0);
 		switch (kind) {
 		case FTPD_REQ_NONE:
 		case FTPD_REQ_CLOSE:
+		case FTPD_REQ_ABOR:
+		case FTPD_REQ_XFER_STAT:
 			break;
 		case FTPD_REQ_LOGIN:
 			ftpd_session_login_done(&s, choice & 1);
+			break;
+		case FTPD_REQ_AUTH_TLS:
+			ftpd_session_tls_started(&s);
 			break;
 		case FTPD_REQ_PASV:
 			ftpd_session_passive_done(&s, (choice & 1) ? -98 : 0, "10.1.2.3",
 						  (uint16_t)(60000 + choice), req.extended);
 			break;
 		case FTPD_REQ_CWD:
+		case FTPD_REQ_DELE:
+		case FTPD_REQ_RNFR:
+		case FTPD_REQ_RNTO:
+		case FTPD_REQ_MKD:
+		case FTPD_REQ_RMD:
 			check_path(req.path);
-			ftpd_session_cwd_done(&s, req.path, (choice & 1) ? -2 : 0);
+			if (kind == FTPD_REQ_RNTO)
+				check_path(req.from);
+			ftpd_session_done(&s, (choice & 1) ? -2 : 0);
 			check_path(s.cwd);
 			break;
 		case FTPD_REQ_SIZE:
 			check_path(req.path);
 			ftpd_session_size_done(&s, (choice & 1) ? -2 : 0, choice);
 			break;
+		case FTPD_REQ_MDTM:
+			check_path(req.path);
+			ftpd_session_mdtm_done(&s, (choice & 1) ? -2 : 0, choice * 1000000LL);
+			break;
+		case FTPD_REQ_MLST:
+		case FTPD_REQ_STAT:
+		case FTPD_REQ_HASH:
+			check_path(req.path);
+			ftpd_session_text_done(&s, (choice & 1) ? -2 : 0,
+					       kind == FTPD_REQ_STAT ? "-rw-r----- 1 ftp ftp 1 Jan  1 00:00 a\r\n"
+								     : "type=file;size=1; a");
+			break;
 		case FTPD_REQ_LIST:
 		case FTPD_REQ_NLST:
+		case FTPD_REQ_MLSD:
+		case FTPD_REQ_RETR:
 		case FTPD_REQ_STOR:
+		case FTPD_REQ_APPE:
 			check_path(req.path);
-			if (kind == FTPD_REQ_STOR && !strcmp(req.path, "/"))
+			if ((kind == FTPD_REQ_STOR || kind == FTPD_REQ_APPE) && !strcmp(req.path, "/"))
 				abort();
 			if (choice & 1)
 				ftpd_session_transfer_start(&s);
-			ftpd_session_transfer_done(&s, (enum ftpd_xfer)(choice % 8));
+			if (choice & 2) {
+				/* a STAT or ABOR arriving during the transfer */
+				if (!ftpd_session_takes(&s, "ABOR", 4))
+					abort();
+				if (ftpd_session_takes(&s, "NOOP", 4))
+					abort();
+			}
+			ftpd_session_transfer_done(&s, (enum ftpd_xfer)(choice % 12));
 			break;
 		}
 		if (s.state == FTPD_S_BUSY || s.state == FTPD_S_LOGIN)

@@ -93,6 +93,18 @@ int gw_fsync_dir(int dirfd);
 /* Create a directory and its parents (mode 0750). */
 int gw_mkdir_p(const char *path);
 
+/* ---------------------------------------------------------------- counters */
+
+/* How many of something each key holds (sessions per client address or
+ * per account); safe from any thread. */
+struct gw_counter;
+int gw_counter_new(struct gw_counter **out);
+/* Count one more for key unless it already has max (0 = no limit): true
+ * when counted. */
+bool gw_counter_take(struct gw_counter *c, const char *key, unsigned max);
+void gw_counter_give(struct gw_counter *c, const char *key);
+void gw_counter_free(struct gw_counter *c);
+
 /* ---------------------------------------------------------------- network */
 
 /* A non-blocking listening TCP socket on host:port ("0.0.0.0", "::",

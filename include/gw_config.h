@@ -33,6 +33,11 @@ struct gw_config {
 	uint32_t workers; /* blocking-work threads */
 	uint32_t idle_timeout_s;
 	uint32_t max_sessions;
+	uint32_t max_sessions_per_address;
+	uint32_t max_sessions_per_account;
+	char ftp_explicit_host[256]; /* "" = no explicit (AUTH TLS) listener */
+	uint16_t ftp_explicit_port;
+	bool downloads;
 	char log_level[16];
 };
 

@@ -104,11 +104,29 @@ bool store_upload_state_is_valid(const char *state);
  * worker; then store_upload_free(). */
 struct store_upload;
 
-/* BLOCKING. Record a new upload ('receiving') of the normalized path under
- * the account root root_fd and make it visible there. -ENOENT when the
- * parent directory does not exist, -EISDIR when path is a directory. */
+enum store_upload_mode {
+	STORE_UPLOAD_NEW,    /* STOR: a new file, replacing any of that name */
+	STORE_UPLOAD_RESUME, /* REST offset + STOR: continue the file at offset */
+	STORE_UPLOAD_APPEND, /* APPE: continue at the end of the file, or create */
+};
+
+/* BLOCKING. Start receiving the normalized path under the account root
+ * root_fd, visible there at once.
+ *
+ * A resumed or appended file that is the account's partial upload goes on
+ * as that same upload (one record, whatever the number of interruptions):
+ * it is cut to offset, the SHA-256 of what stays is computed again, and
+ * the record is 'receiving' again. Any other file (a completed upload,
+ * whose bytes never change) is copied up to offset into a new upload.
+ *
+ * Errors: -ENOENT when the parent directory (or, to resume, the file) does
+ * not exist; -EISDIR when path is a directory; -ERANGE when offset is past
+ * the end of the file; -EBUSY when another session is writing it. */
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
-		       const char *client_address, struct store_upload **out);
+		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
+		       struct store_upload **out);
+/* SHA-256 of everything fd holds from offset 0; its size in *size. */
+int store_hash_fd(int fd, uint64_t *size, char hex[65]);
 /* Write the next bytes and hash them. Not blocking on the database. */
 int store_upload_write(struct store_upload *up, const void *buf, size_t len);
 /* BLOCKING. Make the bytes and the record durable: fsync the file and its
@@ -119,6 +137,8 @@ int store_upload_commit(struct store *st, struct store_upload *up);
  * with the reason. */
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason);
 int64_t store_upload_id(const struct store_upload *up);
+/* Where the bytes of this transfer began: 0, or the resume offset. */
+uint64_t store_upload_start_offset(const struct store_upload *up);
 uint64_t store_upload_bytes(const struct store_upload *up);
 /* After a commit: the SHA-256 in hex. */
 const char *store_upload_sha256(const struct store_upload *up);

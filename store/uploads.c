@@ -19,6 +19,7 @@
 
 struct store_upload {
 	int64_t id;
+	uint64_t start; /* offset this transfer began at */
 	int fd;        /* uploads/<id>, open for writing */
 	int parent_fd; /* directory of the link in the account view */
 	uint64_t bytes;
@@ -213,53 +214,269 @@ static int link_into_view(struct store *st, int64_t id, int parent_fd, const cha
 	return 0;
 }
 
+/* Hash (and, when to_fd >= 0, copy) the first len bytes of from_fd. */
+static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int to_fd)
+{
+	unsigned char *buf = malloc(1 << 20);
+	uint64_t done = 0;
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		size_t want = len - done < (1 << 20) ? (size_t)(len - done) : (1 << 20);
+		ssize_t n = pread(from_fd, buf, want, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO; /* shorter than it said */
+			break;
+		}
+		if (to_fd >= 0 && pwrite(to_fd, buf, (size_t)n, (off_t)done) != n) {
+			r = -errno ? -errno : -EIO;
+			break;
+		}
+		EVP_DigestUpdate(up->sha, buf, (size_t)n);
+		done += (uint64_t)n;
+	}
+	free(buf);
+	if (r == 0) {
+		up->bytes = len;
+		up->start = len;
+		if (lseek(up->fd, (off_t)len, SEEK_SET) < 0)
+			r = -errno;
+	}
+	return r;
+}
+
+/* The partial upload of this account whose file is the one at `path` in
+ * its view, if any. *state tells 'partial' from 'receiving'. */
+static int64_t find_own_upload(struct store *st, int64_t account_id, const char *path,
+			       const struct stat *view, char *state, size_t state_size)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t found = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (store_prepare(st, "SELECT id, state FROM uploads WHERE account_id = ? AND path = ?"
+			      " AND state IN ('partial', 'receiving') ORDER BY id DESC LIMIT 8", &q) < 0)
+		goto out;
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		char name[32];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%lld", (long long)id);
+		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
+		    sb.st_ino == view->st_ino) {
+			found = id;
+			gw_strlcpy(state, (const char *)sqlite3_column_text(q, 1), state_size);
+			break;
+		}
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
+/* Take a partial upload back into 'receiving', unless someone else did. */
+static int claim_partial(struct store *st, int64_t id, const char *client_address)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET state = 'receiving', error = NULL,"
+			      " client_address = ? WHERE id = ? AND state = 'partial'", &q);
+	if (r == 0) {
+		sqlite3_bind_text(q, 1, client_address, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 2, id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot resume upload");
+		else if (sqlite3_changes(st->db) != 1)
+			r = -EBUSY;
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+static struct store_upload *upload_new(void)
+{
+	struct store_upload *up = calloc(1, sizeof(*up));
+
+	if (!up)
+		return NULL;
+	up->fd = up->parent_fd = -1;
+	up->sha = EVP_MD_CTX_new();
+	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
+		store_upload_free(up);
+		return NULL;
+	}
+	return up;
+}
+
+/* Continue the partial upload `id` in place at offset. */
+static int resume_own(struct store *st, struct store_upload *up, int64_t id, uint64_t offset,
+		      const char *client_address)
+{
+	char obj[32];
+	int r;
+
+	r = claim_partial(st, id, client_address);
+	if (r < 0)
+		return r;
+	up->id = id;
+	snprintf(obj, sizeof(obj), "%lld", (long long)id);
+	up->fd = openat(st->uploads_fd, obj, O_RDWR | O_CLOEXEC);
+	if (up->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (ftruncate(up->fd, (off_t)offset) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = take_prefix(up, up->fd, offset, -1);
+	if (r < 0)
+		goto fail;
+	gw_info("upload.resume", "upload %lld resumed at byte %llu", (long long)id,
+		(unsigned long long)offset);
+	return 0;
+fail:
+	gw_error("store.upload", "cannot resume upload %lld: %s", (long long)id, strerror(-r));
+	finish_record(st, id, "partial", (int64_t)offset, NULL, "could not be resumed");
+	return r;
+}
+
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
-		       const char *client_address, struct store_upload **out)
+		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
+		       struct store_upload **out)
 {
 	struct store_upload *up;
 	const char *name;
 	struct stat sb;
-	char obj[32];
-	int r;
+	char obj[32], state[16] = "";
+	int r, src = -1;
+	int64_t own = 0;
 
-	up = calloc(1, sizeof(*up));
+	up = upload_new();
 	if (!up)
 		return -ENOMEM;
-	up->fd = up->parent_fd = -1;
-	up->sha = EVP_MD_CTX_new();
-	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
-		r = -ENOMEM;
-		goto fail;
-	}
 	r = gw_open_parent_beneath(root_fd, path, &up->parent_fd, &name);
 	if (r < 0)
 		goto fail;
-	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISREG(sb.st_mode)) {
-		r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISREG(sb.st_mode)) {
+			r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+			goto fail;
+		}
+		if (mode == STORE_UPLOAD_APPEND)
+			offset = (uint64_t)sb.st_size;
+	} else if (mode == STORE_UPLOAD_RESUME && offset > 0) {
+		r = -ENOENT;
 		goto fail;
+	} else {
+		offset = 0;
+	}
+	if (offset > 0) {
+		if (offset > (uint64_t)sb.st_size) {
+			r = -ERANGE;
+			goto fail;
+		}
+		own = find_own_upload(st, account_id, path, &sb, state, sizeof(state));
+		if (own && !strcmp(state, "receiving")) {
+			r = -EBUSY;
+			goto fail;
+		}
+		if (own) {
+			r = resume_own(st, up, own, offset, client_address);
+			if (r < 0)
+				goto fail;
+			*out = up;
+			return 0;
+		}
+		/* Not a partial upload of ours: its bytes stay as they are,
+		 * and a copy of the first offset bytes starts a new upload. */
+		src = openat(up->parent_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (src < 0) {
+			r = -errno;
+			goto fail;
+		}
 	}
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
 	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
-	up->fd = openat(st->uploads_fd, obj, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	up->fd = openat(st->uploads_fd, obj, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	if (up->fd < 0) {
 		r = -errno;
 		gw_error("store.upload", "cannot create upload file '%s': %s", obj, strerror(errno));
 		finish_record(st, up->id, "partial", 0, NULL, "cannot create the upload file");
 		goto fail;
 	}
+	if (src >= 0) {
+		r = take_prefix(up, src, offset, up->fd);
+		if (r < 0) {
+			finish_record(st, up->id, "partial", 0, NULL, "cannot copy the file to resume");
+			goto fail;
+		}
+	}
 	r = link_into_view(st, up->id, up->parent_fd, name);
 	if (r < 0) {
 		gw_error("store.upload", "cannot link upload %lld at '%s': %s",
 			 (long long)up->id, path, strerror(-r));
-		finish_record(st, up->id, "partial", 0, NULL, "cannot place the file in the account");
+		finish_record(st, up->id, "partial", (int64_t)up->bytes, NULL,
+			      "cannot place the file in the account");
 		goto fail;
 	}
+	if (src >= 0)
+		close(src);
 	*out = up;
 	return 0;
 fail:
+	if (src >= 0)
+		close(src);
 	store_upload_free(up);
+	return r;
+}
+
+int store_hash_fd(int fd, uint64_t *size, char hex[65])
+{
+	EVP_MD_CTX *sha = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(1 << 20), md[32];
+	unsigned int mdlen = 0;
+	uint64_t total = 0;
+	int r = 0;
+
+	if (!sha || !buf || !EVP_DigestInit_ex(sha, EVP_sha256(), NULL)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1 << 20, (off_t)total);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(sha, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	EVP_DigestFinal_ex(sha, md, &mdlen);
+	gw_hex(md, 32, hex);
+	*size = total;
+out:
+	free(buf);
+	EVP_MD_CTX_free(sha);
 	return r;
 }
 
@@ -320,6 +537,11 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 int64_t store_upload_id(const struct store_upload *up)
 {
 	return up->id;
+}
+
+uint64_t store_upload_start_offset(const struct store_upload *up)
+{
+	return up->start;
 }
 
 uint64_t store_upload_bytes(const struct store_upload *up)

@@ -13,8 +13,10 @@
 #include "gw.h"
 #include "session.h"
 
-static const char *const kinds[] = { "NONE", "CLOSE", "LOGIN", "PASV", "CWD", "SIZE",
-				     "LIST", "NLST", "STOR" };
+static const char *const kinds[] = { "NONE", "CLOSE", "LOGIN", "AUTH_TLS", "PASV", "CWD", "SIZE",
+				     "MDTM", "MLST", "STAT", "HASH", "DELE", "RNFR", "RNTO", "MKD",
+				     "RMD", "LIST", "NLST", "MLSD", "RETR", "STOR", "APPE", "ABOR",
+				     "XFER_STAT" };
 
 static const struct {
 	const char *name;
@@ -23,6 +25,8 @@ static const struct {
 	{ "OK", FTPD_XFER_OK }, { "NO_CONNECTION", FTPD_XFER_NO_CONNECTION },
 	{ "NOT_REUSED", FTPD_XFER_NOT_REUSED }, { "TLS_FAILED", FTPD_XFER_TLS_FAILED },
 	{ "OPEN_FAILED", FTPD_XFER_OPEN_FAILED }, { "ABORTED", FTPD_XFER_ABORTED },
+	{ "NOT_FOUND", FTPD_XFER_NOT_FOUND }, { "BAD_OFFSET", FTPD_XFER_BAD_OFFSET },
+	{ "BUSY", FTPD_XFER_BUSY }, { "CLIENT_ABORT", FTPD_XFER_CLIENT_ABORT },
 	{ "LOCAL_ERROR", FTPD_XFER_LOCAL_ERROR }, { "NO_SPACE", FTPD_XFER_NO_SPACE },
 };
 
@@ -38,7 +42,13 @@ static void event(struct ftpd_session *s, const struct ftpd_request *req, const 
 	} else {
 		gw_strlcpy(word, ev, sizeof(word));
 	}
-	if (!strcmp(word, "login")) {
+	if (!strcmp(word, "path")) {
+		CHECK_STR(req->path, arg); /* what the I/O layer is asked to touch */
+	} else if (!strcmp(word, "offset")) {
+		CHECK_INT(req->offset, strtoull(arg, NULL, 10));
+	} else if (!strcmp(word, "tls")) {
+		ftpd_session_tls_started(s);
+	} else if (!strcmp(word, "login")) {
 		ftpd_session_login_done(s, !strcmp(arg, "ok"));
 	} else if (!strcmp(word, "pasv")) {
 		ftpd_session_passive_done(s, 0, "127.0.0.1", 60202, false);
@@ -46,8 +56,18 @@ static void event(struct ftpd_session *s, const struct ftpd_request *req, const 
 		ftpd_session_passive_done(s, 0, NULL, 60202, true);
 	} else if (!strcmp(word, "pasv_full")) {
 		ftpd_session_passive_done(s, -EADDRINUSE, NULL, 0, false);
+	} else if (!strcmp(word, "ok")) {
+		ftpd_session_done(s, 0);
+	} else if (!strcmp(word, "fail")) {
+		ftpd_session_done(s, -ENOENT);
 	} else if (!strcmp(word, "cwd")) {
-		ftpd_session_cwd_done(s, req->path, !strcmp(arg, "ok") ? 0 : -ENOENT);
+		ftpd_session_done(s, !strcmp(arg, "ok") ? 0 : -ENOENT);
+	} else if (!strcmp(word, "mdtm")) {
+		ftpd_session_mdtm_done(s, 0, 1764424219); /* 2025-11-29 13:50:19 */
+	} else if (!strcmp(word, "text")) {
+		ftpd_session_text_done(s, 0, arg);
+	} else if (!strcmp(word, "status")) {
+		ftpd_session_transfer_status(s, 4096);
 	} else if (!strcmp(word, "size")) {
 		ftpd_session_size_done(s, !strcmp(arg, "fail") ? -ENOENT : 0,
 				       strtoull(arg, NULL, 10));
@@ -76,6 +96,8 @@ static void transcript(const char *name, const char *script)
 	gw_buf_init(&out, 65536);
 	ftpd_session_init(&s, &out);
 	memset(&req, 0, sizeof(req));
+	if (strstr(name, "explicit"))
+		ftpd_session_require_auth_tls(&s);
 	ftpd_session_greet(&s, "test");
 	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		n++;
@@ -183,10 +205,15 @@ int main(void)
 		   "> FEAT\n"
 		   "< 211-Features:\n"
 		   "<  EPSV\n"
+		   "<  HASH SHA-256*\n"
+		   "<  MDTM\n"
+		   "<  MLST type*;size*;modify*;perm*;unique*;\n"
 		   "<  PASV\n"
 		   "<  PBSZ\n"
 		   "<  PROT\n"
+		   "<  REST STREAM\n"
 		   "<  SIZE\n"
+		   "<  TVFS\n"
 		   "<  UTF8\n"
 		   "< 211 End\n");
 
@@ -221,7 +248,8 @@ int main(void)
 		   "! done ABORTED\n< 426 Failure reading network stream; the upload is kept as partial.\n"
 		   "> PASV\n= PASV\n! pasv_full\n< 425 No passive port is free; try again later.\n"
 		   "> EPSV 3\n< 522 Bad network protocol.\n"
-		   "> CCC\n< 502 Command not implemented.\n"
+		   "> CCC\n< 534 The control connection stays encrypted.\n"
+		   "> SITE CHMOD 600 x\n< 502 Command not implemented.\n"
 		   "> XYZZY\n< 500 Syntax error, command unrecognized.\n");
 
 	transcript("paths stay inside the root",
@@ -244,6 +272,56 @@ int main(void)
 		   "> STOR ../../x\n= STOR\n! start\n< 150 Ok to send data.\n"
 		   "! done OK\n< 226 Transfer complete.\n"
 		   "> USER b\n< 530 Can't change to another user.\n");
+
+	transcript("files, resume and ABOR",
+		   "< 220 test\n"
+		   "> USER a\n< 331 Please specify the password.\n"
+		   "> PASS x\n! login ok\n< 230 Login successful.\n"
+		   "> PBSZ 0\n< 200 PBSZ set to 0.\n"
+		   "> PROT P\n< 200 PROT now Private.\n"
+		   "> MKD d\n= MKD\n! path /d\n! ok\n< 257 \"/d\" created\n"
+		   "> CWD d\n= CWD\n! ok\n< 250 Directory successfully changed.\n"
+		   "> REST 1048576\n< 350 Restart position accepted (1048576).\n"
+		   "> PASV\n= PASV\n! pasv\n< 227 Entering Passive Mode (127,0,0,1,235,42).\n"
+		   "> STOR big.age\n= STOR\n! path /d/big.age\n! offset 1048576\n"
+		   "! start\n< 150 Ok to send data.\n"
+		   "> STAT\n= XFER_STAT\n! status\n< 213 Transfer in progress: 4096 bytes so far.\n"
+		   "> ABOR\n= ABOR\n! done CLIENT_ABORT\n"
+		   "< 426 Transfer aborted; the upload is kept as partial.\n< 226 ABOR successful.\n"
+		   "> ABOR\n= ABOR\n< 225 No transfer to ABOR.\n"
+		   "> PASV\n= PASV\n! pasv\n< 227 Entering Passive Mode (127,0,0,1,235,42).\n"
+		   "> APPE big.age\n= APPE\n! offset 0\n! start\n< 150 Ok to send data.\n"
+		   "! done OK\n< 226 Transfer complete.\n"
+		   "> REST 99\n< 350 Restart position accepted (99).\n"
+		   "> PASV\n= PASV\n! pasv\n< 227 Entering Passive Mode (127,0,0,1,235,42).\n"
+		   "> RETR big.age\n= RETR\n! offset 99\n! done BAD_OFFSET\n"
+		   "< 554 Restart position is beyond the end of the file.\n"
+		   "> REST x\n< 501 REST requires a byte offset.\n"
+		   "> MDTM big.age\n= MDTM\n! mdtm\n< 213 20251129135019\n"
+		   "> MLST big.age\n= MLST\n! text type=file;size=5; /d/big.age\n"
+		   "< 250-Listing /d/big.age\n<  type=file;size=5; /d/big.age\n< 250 End\n"
+		   "> HASH big.age\n= HASH\n! text SHA-256 0-5 abcd\n< 213 SHA-256 0-5 abcd /d/big.age\n"
+		   "> RNTO x\n< 503 RNFR required first.\n"
+		   "> RNFR big.age\n= RNFR\n! ok\n< 350 Ready for RNTO.\n"
+		   "> RNTO ../../../moved.age\n= RNTO\n! path /moved.age\n! ok\n< 250 Rename successful.\n"
+		   "> RNTO again\n< 503 RNFR required first.\n"
+		   "> DELE /moved.age\n= DELE\n! ok\n< 250 Delete operation successful.\n"
+		   "> DELE nothing\n= DELE\n! fail\n< 550 Delete operation failed.\n"
+		   "> CDUP\n= CWD\n! ok\n< 250 Directory successfully changed.\n"
+		   "> RMD d\n= RMD\n! ok\n< 250 Remove directory operation successful.\n"
+		   "> RMD /\n< 550 Remove directory operation failed.\n"
+		   "> RNFR /\n< 550 RNFR command failed.\n");
+
+	transcript("explicit listener: AUTH TLS first",
+		   "< 220 test\n"
+		   "> USER a\n< 530 Non-anonymous sessions must use encryption.\n"
+		   "> PASS a\n< 530 Please secure the connection with AUTH TLS first.\n"
+		   "> PBSZ 0\n< 530 Please secure the connection with AUTH TLS first.\n"
+		   "> AUTH XYZ\n< 504 Unknown AUTH type.\n"
+		   "> AUTH TLS\n= AUTH_TLS\n< 234 Proceed with negotiation.\n"
+		   "! tls\n"
+		   "> AUTH TLS\n< 534 Already using TLS.\n"
+		   "> USER a\n< 331 Please specify the password.\n");
 
 	{
 		/* The path that reached the I/O layer for "STOR ../../x". */
