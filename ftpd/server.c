@@ -714,6 +714,27 @@ static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 	abort_upload(c, up, why, result);
 }
 
+static ssize_t ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
+
+/* Whether the client has already closed the control connection: what it
+ * sent meanwhile is kept in c->in, in order, for the session to handle. */
+static bool ctrl_peer_gone(struct ctrl *c)
+{
+	char tmp[GW_FTP_INBUF_MAX];
+	int want = 0;
+
+	while (c->in.len < GW_FTP_INBUF_MAX) {
+		ssize_t n = ctrl_read(c, tmp, sizeof(tmp) - c->in.len, &want);
+
+		if (n == -EAGAIN)
+			return false;
+		if (n <= 0)
+			return true;
+		gw_buf_add(&c->in, tmp, (size_t)n);
+	}
+	return false; /* a full input buffer: the client is there */
+}
+
 static void data_receive(struct ctrl *c)
 {
 	struct data *d = &c->d;
@@ -750,8 +771,18 @@ static void data_receive(struct ctrl *c)
 		}
 		if (n == 0 && fill < GW_DATA_CHUNK) {
 			/* close_notify: the client says this is all of it. */
-			struct job *j = job_new(c, J_COMMIT);
+			struct job *j;
 
+			if (ctrl_peer_gone(c)) {
+				/* curl ends a transfer it gave up on (--max-time)
+				 * with close_notify too, then closes the control
+				 * connection at once: not a finished upload. */
+				receive_stop(c, "the client closed the control connection without"
+						" waiting for the upload to be confirmed",
+					     FTPD_XFER_ABORTED);
+				return;
+			}
+			j = job_new(c, J_COMMIT);
 			if (!j) {
 				receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
 				return;
@@ -1306,6 +1337,24 @@ static void ctrl_pump(struct ctrl *c)
 	for (;;) {
 		if (c->closed)
 			return; /* a request finished at once and closed it */
+		while (c->out.len) {
+			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
+
+			n = ctrl_write(c, c->out.data, chunk, &want);
+			if (n == -EAGAIN)
+				break;
+			if (n < 0) {
+				char why[200];
+
+				snprintf(why, sizeof(why), "connection lost while writing: %s",
+					 c->tls ? ftpd_tls_error(c->tls) : strerror(errno));
+				ctrl_close(c, why);
+				return;
+			}
+			gw_buf_consume(&c->out, (size_t)n);
+		}
+		if (c->out.len)
+			break; /* the client reads slowly: read no more commands */
 		if (c->state == C_HANDSHAKE) {
 			int r;
 
@@ -1324,21 +1373,8 @@ static void ctrl_pump(struct ctrl *c)
 				return;
 			}
 			ctrl_handshake_done(c);
+			continue; /* send the greeting (or a 421) */
 		}
-		while (c->out.len) {
-			size_t chunk = c->out.len < CTRL_WRITE_CHUNK ? c->out.len : CTRL_WRITE_CHUNK;
-
-			n = ctrl_write(c, c->out.data, chunk, &want);
-			if (n == -EAGAIN)
-				break;
-			if (n < 0) {
-				ctrl_close(c, "connection lost while writing");
-				return;
-			}
-			gw_buf_consume(&c->out, (size_t)n);
-		}
-		if (c->out.len)
-			break; /* the client reads slowly: read no more commands */
 		if (c->state == C_CLOSING) {
 			if (c->tls)
 				ftpd_tls_shutdown(c->tls);
@@ -1346,7 +1382,7 @@ static void ctrl_pump(struct ctrl *c)
 			return;
 		}
 		if (c->state == C_HANDSHAKE)
-			continue; /* AUTH TLS: the 234 is out, TLS starts now */
+			continue; /* AUTH TLS: TLS starts once the 234 is out */
 		switch (next_line(c)) {
 		case LINE_DONE:
 			continue;

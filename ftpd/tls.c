@@ -28,6 +28,7 @@ struct ftpd_tls {
 	SSL_CTX *ctx;
 	int want;
 	bool is_control;
+	char error[160]; /* what the last failure was, for the log */
 	unsigned char binding[BINDING_LEN];
 };
 
@@ -306,15 +307,17 @@ static int map_error(struct ftpd_tls *t, int n, bool reading)
 	case SSL_ERROR_ZERO_RETURN:
 		return 0;
 	case SSL_ERROR_SYSCALL:
+		snprintf(t->error, sizeof(t->error), "%s", errno ? strerror(errno) : "connection closed");
 		ERR_clear_error();
 		return reading ? -ECONNRESET : -EPIPE;
 	case SSL_ERROR_SSL:
 		err = ERR_peek_last_error();
-		ERR_clear_error();
+		drain_errors(t->error, sizeof(t->error));
 		if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
 			return reading ? -ECONNRESET : -EPIPE;
 		return -EPROTO;
 	default:
+		snprintf(t->error, sizeof(t->error), "TLS error %d", e);
 		ERR_clear_error();
 		return -EPROTO;
 	}
@@ -365,6 +368,11 @@ int ftpd_tls_shutdown(struct ftpd_tls *t)
 		return 0;
 	r = map_error(t, n, false);
 	return r == -EAGAIN ? r : -EPIPE;
+}
+
+const char *ftpd_tls_error(const struct ftpd_tls *t)
+{
+	return t->error[0] ? t->error : "no detail";
 }
 
 int ftpd_tls_want(const struct ftpd_tls *t)

@@ -47,6 +47,8 @@ ssize_t ftpd_tls_read(struct ftpd_tls *t, void *buf, size_t len);
 ssize_t ftpd_tls_write(struct ftpd_tls *t, const void *buf, size_t len);
 /* Send close_notify: 0 when sent, -EAGAIN, -EPIPE. */
 int ftpd_tls_shutdown(struct ftpd_tls *t);
+/* What the last failure was, in words, for the log. */
+const char *ftpd_tls_error(const struct ftpd_tls *t);
 /* What the last -EAGAIN waits for: FTPD_TLS_WANT_READ or _WRITE. */
 int ftpd_tls_want(const struct ftpd_tls *t);
 /* Decrypted bytes buffered inside TLS, which poll() cannot see. */

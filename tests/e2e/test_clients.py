@@ -1,0 +1,223 @@
+"""Compatibility suite: real FTPS clients from Debian (curl, lftp, Python
+ftplib, wget) under TLS 1.2 and TLS 1.3. Each logs in, lists, uploads a
+10 MiB file, is killed half-way and resumes, and the server's record must
+hold the right SHA-256 in exactly one 'received' upload; then rename,
+delete, make and remove a directory."""
+import ftplib
+import hashlib
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+import ftps
+from harness import Gateway
+
+SIZE = 10 * 1024 * 1024
+TLS = ("1.2", "1.3")
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def kill_halfway(cmd, path_on_server, gw, timeout=30):
+    """Run cmd, SIGKILL it once the server holds some but not all bytes."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            ups = [u for u in gw.uploads() if u["path"] == path_on_server]
+            if ups and 0 < ups[0]["bytes_received"] < SIZE // 2 + 1 and ups[0]["state"] == "receiving":
+                if ups[0]["bytes_received"] >= SIZE // 10:
+                    break
+            if p.poll() is not None:
+                raise AssertionError("%s ended before it could be interrupted" % cmd[0])
+            time.sleep(0.02)
+        else:
+            raise AssertionError("upload never got going")
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+
+class ClientsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.gw = Gateway().start()
+        cls.acct = cls.gw.create_account(username="clients")
+        cls.tmp = tempfile.mkdtemp(prefix="ftpsgate-clients-")
+        cls.data = os.urandom(SIZE)
+        cls.src = os.path.join(cls.tmp, "mail.bin")
+        with open(cls.src, "wb") as f:
+            f.write(cls.data)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def url(self, path=""):
+        return "ftps://%s:%s@127.0.0.1:%d/%s" % (self.acct["username"], self.acct["password"],
+                                                 self.gw.ftps_port, path)
+
+    def ftplib_login(self, tls="1.3"):
+        return ftps.login("127.0.0.1", self.gw.ftps_port, self.acct["username"],
+                          self.acct["password"], tls)
+
+    def assertOneReceived(self, path):
+        recs = [u for u in self.gw.uploads(limit=1000) if u["path"] == path]
+        received = [u for u in recs if u["state"] == "received"]
+        self.assertEqual(len(received), 1, recs)
+        self.assertEqual(received[0]["sha256"], sha256(self.data))
+        self.assertEqual(received[0]["size"], SIZE)
+        self.assertEqual(len(recs), 1, "the resume continued the same upload: %r" % recs)
+
+    def assertNames(self, present=(), absent=()):
+        ftp = self.ftplib_login()
+        names = ftp.nlst()
+        ftp.quit()
+        for n in present:
+            self.assertIn(n, names)
+        for n in absent:
+            self.assertNotIn(n, names)
+
+    def sessions_in_log(self, version):
+        return self.gw.logs().count(", TLSv%s" % version)
+
+    # ------------------------------------------------------------ curl
+
+    def curl(self, tls, *args, check=True):
+        v = ["--tlsv1.2", "--tls-max", "1.2"] if tls == "1.2" else ["--tlsv1.3"]
+        r = subprocess.run(["curl", "-sS", "--ssl-reqd", "-k", "--max-time", "120"] + v + list(args),
+                           capture_output=True, timeout=150)
+        if check:
+            self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def test_curl(self):
+        for tls in TLS:
+            with self.subTest(tls=tls):
+                before = self.sessions_in_log(tls)
+                name = "curl-%s.bin" % tls
+                self.curl(tls, self.url(""))
+                v = ["--tlsv1.2", "--tls-max", "1.2"] if tls == "1.2" else ["--tlsv1.3"]
+                kill_halfway(["curl", "-sS", "--ssl-reqd", "-k", "--limit-rate", "3M"] + v +
+                             ["-T", self.src, self.url(name)], "/" + name, self.gw)
+                self.gw.wait_upload(lambda u: u["path"] == "/" + name and u["state"] == "partial")
+                self.curl(tls, "-C", "-", "-T", self.src, self.url(name))  # SIZE + APPE
+                self.assertOneReceived("/" + name)
+                self.curl(tls, self.url(""), "-Q", "RNFR " + name, "-Q", "RNTO moved-" + name,
+                          "-Q", "MKD dir-" + tls, "-Q", "RMD dir-" + tls)
+                self.assertNames(present=["moved-" + name], absent=[name, "dir-" + tls])
+                self.curl(tls, self.url(""), "-Q", "DELE moved-" + name)
+                self.assertNames(absent=["moved-" + name])
+                self.assertGreater(self.sessions_in_log(tls), before)
+
+    # ------------------------------------------------------------ lftp
+
+    def lftp(self, tls, commands, check=True):
+        prio = "NORMAL:-VERS-ALL:+VERS-TLS%s" % tls
+        script = ("set ssl:verify-certificate no; set ssl:priority '%s'; set net:max-retries 1; "
+                  "set net:timeout 20; open -u %s,%s ftps://127.0.0.1:%d; %s"
+                  % (prio, self.acct["username"], self.acct["password"], self.gw.ftps_port,
+                     commands))
+        return ["lftp", "-c", script]
+
+    def test_lftp(self):
+        for tls in TLS:
+            with self.subTest(tls=tls):
+                before = self.sessions_in_log(tls)
+                name = "lftp-%s.bin" % tls
+                r = subprocess.run(self.lftp(tls, "ls"), capture_output=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                kill_halfway(self.lftp(tls, "set net:limit-rate 3000000; put %s -o %s"
+                                       % (self.src, name)), "/" + name, self.gw)
+                self.gw.wait_upload(lambda u: u["path"] == "/" + name and u["state"] == "partial")
+                r = subprocess.run(self.lftp(tls, "put -c %s -o %s" % (self.src, name)),
+                                   capture_output=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertOneReceived("/" + name)
+                r = subprocess.run(self.lftp(tls, "mv %s moved-%s; mkdir d-%s; rmdir d-%s"
+                                             % (name, name, tls, tls)), capture_output=True,
+                                   timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNames(present=["moved-" + name], absent=[name, "d-" + tls])
+                r = subprocess.run(self.lftp(tls, "rm moved-" + name), capture_output=True,
+                                   timeout=60)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNames(absent=["moved-" + name])
+                self.assertGreater(self.sessions_in_log(tls), before)
+
+    # ------------------------------------------------------------ ftplib
+
+    def test_ftplib(self):
+        for tls in TLS:
+            with self.subTest(tls=tls):
+                name = "py-%s.bin" % tls
+                ftp = self.ftplib_login(tls)
+                self.assertEqual(ftp.sock.version(), "TLSv" + tls)
+                ftp.retrlines("LIST", lambda line: None)
+                # interrupted: half the bytes, then the TCP connection drops
+                conn = ftp.transfercmd("STOR " + name)
+                conn.sendall(self.data[:SIZE // 2])
+                socket.socket(fileno=conn.detach()).close()
+                with self.assertRaises(ftplib.Error):
+                    ftp.voidresp()
+                rec = self.gw.wait_upload(lambda u: u["path"] == "/" + name and u["state"] == "partial")
+                held = int(ftp.sendcmd("SIZE " + name).split()[1])
+                self.assertEqual(held, rec["bytes_received"])
+                self.assertLessEqual(held, SIZE // 2)
+                # resumed with REST + STOR from what the server holds
+                resp = ftp.storbinary("STOR " + name, io.BytesIO(self.data[held:]), rest=held)
+                self.assertEqual(resp, "226 Transfer complete.")
+                self.assertOneReceived("/" + name)
+                # the server's own SHA-256 of the file, end to end
+                self.assertEqual(ftp.sendcmd("HASH " + name),
+                                 "213 SHA-256 0-%d %s /%s" % (SIZE, sha256(self.data), name))
+                ftp.rename(name, "moved-" + name)
+                self.assertEqual(ftp.mkd("d-" + tls), "/d-" + tls)
+                ftp.rmd("d-" + tls)
+                ftp.delete("moved-" + name)
+                self.assertNotIn("moved-" + name, ftp.nlst())
+                ftp.quit()
+
+    # ------------------------------------------------------------ wget
+
+    def test_wget_download_and_resume(self):
+        ftp = self.ftplib_login()
+        ftp.storbinary("STOR wget-src.bin", io.BytesIO(self.data))
+        ftp.quit()
+        for tls in TLS:
+            with self.subTest(tls=tls):
+                out = os.path.join(self.tmp, "wget-%s.bin" % tls)
+                with open(out, "wb") as f:
+                    f.write(self.data[:SIZE // 3])  # a download cut short earlier
+                r = subprocess.run(["wget", "-q", "-c", "--ftps-implicit", "--no-check-certificate",
+                                    "--secure-protocol=TLSv%s" % tls.replace(".", "_"),
+                                    "-O", out, self.url("wget-src.bin")],
+                                   capture_output=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                with open(out, "rb") as f:
+                    self.assertEqual(sha256(f.read()), sha256(self.data))
+
+
+class DownloadsOffTest(unittest.TestCase):
+    def test_retr_refused_when_downloads_are_off(self):
+        with Gateway(env={"FTPSGATE_DOWNLOADS": "false"}) as gw:
+            a = gw.create_account(username="noretr")
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "noretr", a["password"])
+            ftp.storbinary("STOR x", io.BytesIO(b"x"))
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.retrbinary("RETR x", lambda b: None)
+            self.assertIn("550 Downloads are disabled", str(e.exception))
+            ftp.quit()
+
+
+if __name__ == "__main__":
+    unittest.main()
