@@ -92,6 +92,37 @@ class FTPSTest(unittest.TestCase):
                 self.assertEqual(rec["sha256"], sha256(data))
                 self.assertEqual(rec["size"], len(data))
 
+    def test_tls12_session_ids_without_tickets(self):
+        # A TLS 1.2 client that does not take tickets resumes by session
+        # id: that must work, and stay bound to its control connection.
+        ctx = ftps.client_context("1.2")
+        ctx.options |= ssl.OP_NO_TICKET
+        a = ftps.ImplicitFTPS(context=ctx, timeout=30)
+        a.connect("127.0.0.1", self.gw.ftps_port)
+        a.login(self.acct["username"], self.acct["password"])
+        a.prot_p()
+        self.assertEqual(a.storbinary("STOR sid.bin", io.BytesIO(b"session id")),
+                         "226 Transfer complete.")
+        b = ftps.ImplicitFTPS(context=ctx, timeout=30)
+        b.connect("127.0.0.1", self.gw.ftps_port)
+        b.login(self.acct["username"], self.acct["password"])
+        b.prot_p()
+        port = self._passive_port(b)
+        b.putcmd("STOR sid-stolen.bin")
+        raw = socket.create_connection(("127.0.0.1", port), 10)
+        self.assertTrue(b.getresp().startswith("150"))
+        try:
+            conn = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=a.sock.session)
+            self.assertFalse(conn.session_reused)
+            conn.close()
+        except (ssl.SSLError, OSError):
+            raw.close()
+        with self.assertRaises(ftplib.Error) as e:
+            b.getresp()
+        self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
+        a.quit()
+        b.quit()
+
     def test_pasv_reply_and_epsv(self):
         ftp = self.login()
         m = re.match(r"227 Entering Passive Mode \((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)\.",
