@@ -46,6 +46,7 @@ static const struct setting settings[] = {
 	U32("loops", loops, 0, 256),
 	U32("workers", workers, 1, 256),
 	U32("idle_timeout_s", idle_timeout_s, 1, 86400),
+	U32("data_timeout_s", data_timeout_s, 1, 3600),
 	U32("max_sessions", max_sessions, 1, 1000000),
 	U32("max_sessions_per_address", max_sessions_per_address, 0, 1000000),
 	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
@@ -71,6 +72,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->argon2_parallelism = 1;
 	c->workers = 4;
 	c->idle_timeout_s = 600;
+	c->data_timeout_s = 60;
 	c->max_sessions = 20000;
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;

@@ -33,6 +33,9 @@
 
 #define BANNER "ftpsgate FTPS upload server"
 #define CTRL_WRITE_CHUNK 16384
+/* Connections over max_sessions are told so (421) up to this many more;
+ * beyond, they are closed unanswered. */
+#define FULL_MARGIN 256
 
 struct loop;
 
@@ -98,7 +101,8 @@ struct ctrl {
 	bool closed;
 	bool is_explicit;   /* came in on the explicit (AUTH TLS) listener */
 	bool counted_account; /* holds a slot of the per-account limit */
-	bool over_limit;    /* too many sessions from this address: 421 */
+	bool over_limit;    /* too many sessions (from this address): 421 */
+	bool server_full;   /* ... on the whole server */
 	char account_key[24];
 	int refs;
 	struct sockaddr_storage peer, local;
@@ -621,7 +625,7 @@ static void data_begin(struct ctrl *c)
 		return;
 	}
 	d->state = D_HANDSHAKE;
-	d->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	d->deadline = gw_mono_ms() + (int64_t)c->loop->srv->cfg->data_timeout_s * 1000;
 	d->started = gw_mono_ms();
 	ctrl_pump(c); /* send the 150 before the handshake needs it */
 	if (!c->closed)
@@ -1004,7 +1008,7 @@ static void passive_open(struct ctrl *c, bool extended)
 	watch_init(&d->lw, fd, data_on_accept);
 	watch_set(c->loop, &d->lw, EPOLLIN);
 	d->state = D_LISTEN;
-	d->deadline = gw_mono_ms() + GW_PASSIVE_ACCEPT_TIMEOUT_S * 1000;
+	d->deadline = gw_mono_ms() + (int64_t)srv->cfg->data_timeout_s * 1000;
 	if (srv->passive_ipv4[0])
 		gw_strlcpy(ip, srv->passive_ipv4, sizeof(ip));
 	else
@@ -1306,20 +1310,33 @@ static bool reads_commands(const struct ctrl *c)
 	return s->state != FTPD_S_BUSY || ftpd_req_is_transfer(s->pending);
 }
 
-static void ctrl_handshake_done(struct ctrl *c)
+/* Over a session limit: say which, then close. */
+static void limit_reply(struct ctrl *c)
 {
 	const struct gw_config *cfg = c->loop->srv->cfg;
 
+	if (c->server_full) {
+		gw_warn("session.limit", "refused %s: %u sessions on the server already",
+			c->peer_ip, cfg->max_sessions);
+		gw_buf_adds(&c->out, "421 There are too many connected users, please try later.\r\n");
+	} else {
+		gw_warn("session.limit", "refused %s: %u sessions from that address already",
+			c->peer_ip, cfg->max_sessions_per_address);
+		gw_buf_adds(&c->out,
+			    "421 There are too many connections from your internet address.\r\n");
+	}
+	c->state = C_CLOSING;
+}
+
+static void ctrl_handshake_done(struct ctrl *c)
+{
 	c->state = C_OPEN;
 	c->last_activity = gw_mono_ms();
 	c->deadline = c->last_activity + GW_LOGIN_TIMEOUT_S * 1000;
 	gw_info("session.open", "session from %s, %s%s", c->peer_ip, ftpd_tls_version(c->tls),
 		c->is_explicit ? " (AUTH TLS)" : "");
 	if (c->over_limit) {
-		gw_warn("session.limit", "refused %s: %u sessions from that address already",
-			c->peer_ip, cfg->max_sessions_per_address);
-		gw_buf_adds(&c->out, "421 There are too many connections from your internet address.\r\n");
-		c->state = C_CLOSING;
+		limit_reply(c);
 		return;
 	}
 	if (c->is_explicit)
@@ -1459,7 +1476,8 @@ static void release_closed(struct loop *l)
 	}
 }
 
-static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer, bool is_explicit)
+static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer, bool is_explicit,
+		     bool server_full)
 {
 	const struct gw_config *cfg = l->srv->cfg;
 	struct ctrl *c = calloc(1, sizeof(*c));
@@ -1494,15 +1512,15 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
 	/* Over the per-address limit: counted nowhere, told so with a 421
 	 * once TLS is up (before it, nothing can be said). */
-	c->over_limit = !gw_counter_take(l->srv->per_address, c->peer_ip,
-					 cfg->max_sessions_per_address);
+	c->server_full = server_full;
+	c->over_limit = server_full || !gw_counter_take(l->srv->per_address, c->peer_ip,
+							cfg->max_sessions_per_address);
 	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 	if (is_explicit) {
 		c->state = C_PLAIN;
 		ftpd_session_require_auth_tls(&c->core);
 		if (c->over_limit) {
-			gw_buf_adds(&c->out, "421 There are too many connections from your internet address.\r\n");
-			c->state = C_CLOSING;
+			limit_reply(c);
 		} else {
 			ftpd_session_greet(&c->core, BANNER);
 		}
@@ -1525,6 +1543,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 
 static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 {
+	unsigned sessions;
 	int i;
 
 	for (i = 0; i < 64; i++) {
@@ -1543,14 +1562,13 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			}
 			return;
 		}
-		if ((unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED) >=
-		    l->srv->cfg->max_sessions) {
-			gw_warn("ftpd.full", "refused a connection: %u sessions already",
-				l->srv->cfg->max_sessions);
+		sessions = (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED);
+		if (sessions >= l->srv->cfg->max_sessions + FULL_MARGIN) {
+			/* Far over: not even a TLS handshake to say so. */
 			close(fd);
 			continue;
 		}
-		ctrl_new(l, fd, &ss, is_explicit);
+		ctrl_new(l, fd, &ss, is_explicit, sessions >= l->srv->cfg->max_sessions);
 	}
 }
 

@@ -32,6 +32,7 @@ struct gw_config {
 	uint32_t loops;   /* event loop threads; 0 = one per core */
 	uint32_t workers; /* blocking-work threads */
 	uint32_t idle_timeout_s;
+	uint32_t data_timeout_s; /* passive accept, data TLS handshake */
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_address;
 	uint32_t max_sessions_per_account;

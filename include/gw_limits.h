@@ -26,7 +26,6 @@
 
 /* timeouts, seconds */
 #define GW_TLS_HANDSHAKE_TIMEOUT_S 30
-#define GW_PASSIVE_ACCEPT_TIMEOUT_S 60
 #define GW_LOGIN_TIMEOUT_S 60
 #define GW_DATA_CLOSE_TIMEOUT_S 10
 

@@ -83,10 +83,40 @@ class LimitsTest(unittest.TestCase):
             ftps.login("127.0.0.1", gw.ftps_port, "limited", a["password"]).quit()
             second.quit()
 
+    def test_timeouts_and_server_limit(self):
+        env = {"FTPSGATE_IDLE_TIMEOUT_S": "2", "FTPSGATE_DATA_TIMEOUT_S": "2",
+               "FTPSGATE_MAX_SESSIONS": "3", "FTPSGATE_PASSIVE_ADDRESS": "localhost"}
+        with Gateway(env=env) as gw:
+            a = gw.create_account(username="timeouts")
+            one = ftps.login("127.0.0.1", gw.ftps_port, "timeouts", a["password"])
+            two = ftps.login("127.0.0.1", gw.ftps_port, "timeouts", a["password"])
+            three = tls_connect(gw.ftps_port)
+            self.assertTrue(read_reply(three.makefile("r", encoding="utf-8")).startswith("220"))
+            four = tls_connect(gw.ftps_port)
+            self.assertEqual(read_reply(four.makefile("r", encoding="utf-8")),
+                             "421 There are too many connected users, please try later.")
+            four.close()
+            three.close()
+            # a host name as passive address is resolved at start
+            self.assertRegex(two.sendcmd("PASV"), r"^227 Entering Passive Mode \(127,0,0,1,")
+            # nobody connects to the passive port: 425 once it times out
+            two.putcmd("LIST")
+            with self.assertRaises(ftplib.error_temp) as e:
+                two.getresp()
+            self.assertEqual(str(e.exception), "425 Failed to establish connection.")
+            # an idle session is told and closed
+            self.assertEqual(one.getline(), "421 Timeout.")
+            one.close()
+            two.close()
+
     def test_passive_range_exhausted(self):
         with Gateway() as gw:
             a = gw.create_account(username="ports")
-            n = gw.passive[1] - gw.passive[0] + 1
+            # another program holds one port of the range: never offered
+            squatter = socket.socket()
+            squatter.bind(("127.0.0.1", gw.passive[0] + 3))
+            squatter.listen()
+            n = gw.passive[1] - gw.passive[0]
             sessions = [ftps.login("127.0.0.1", gw.ftps_port, "ports", a["password"])
                         for _ in range(min(n + 1, 25))]
             replies = []
@@ -99,8 +129,11 @@ class LimitsTest(unittest.TestCase):
             self.assertIn("425 No passive port is free; try again later.", replies)
             ports = [r for r in replies if r.startswith("227")]
             self.assertEqual(len(set(ports)), len(ports), "two sessions got one port")
+            taken = gw.passive[0] + 3
+            self.assertNotIn("%d,%d)" % (taken >> 8, taken & 255), " ".join(ports))
             for ftp in sessions:
                 ftp.close()
+            squatter.close()
 
 
 class ProtocolTest(unittest.TestCase):
