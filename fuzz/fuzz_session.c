@@ -52,6 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	gw_buf_init(&out, 1 << 20);
 	ftpd_session_init(&s, &out);
+	if (size > 4 && !memcmp(data, "AUTH", 4))
+		ftpd_session_require_auth_tls(&s); /* the explicit listener */
 	ftpd_session_greet(&s, "fuzz");
 	while (pos < size && s.state != FTPD_S_CLOSED) {
 		const uint8_t *nl = memchr(data + pos, '\n', size - pos);

@@ -312,6 +312,15 @@ class FTPSTest(unittest.TestCase):
         self.assertNotIn("escape.bin", other.nlst())
         other.quit()
 
+    def test_utf8_names(self):
+        ftp = self.login()
+        name = "r\u00e9sum\u00e9-\u65e5\u672c\u8a9e.nsf.age"
+        ftp.storbinary("STOR " + name, io.BytesIO(b"utf-8"))
+        self.assertIn(name, ftp.nlst())
+        self.assertEqual(ftp.sendcmd("SIZE " + name), "213 5")
+        ftp.quit()
+        self.assertEqual(self.record_for("/" + name)["path"], "/" + name)
+
     def test_symlink_in_account_root_is_not_followed(self):
         root = os.path.join(self.gw.data_dir, "var", "accounts", str(self.acct["id"]))
         secret = os.path.join(self.gw.data_dir, "outside-secret")
