@@ -52,6 +52,7 @@ static const struct setting settings[] = {
 	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
 	HOSTPORT("ftp_explicit_listen", ftp_explicit_host, ftp_explicit_port),
 	{ "downloads", K_BOOL, offsetof(struct gw_config, downloads), 0, 0, 0, 0 },
+	{ "admin_plain_http", K_BOOL, offsetof(struct gw_config, admin_plain_http), 0, 0, 0, 0 },
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };

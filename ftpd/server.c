@@ -110,6 +110,7 @@ struct ctrl {
 	int64_t deadline; /* handshake or login */
 	int64_t last_activity;
 	int64_t account_id;
+	int64_t expires_at_ms; /* wall clock; 0 = never */
 	int root_fd;
 	struct data d;
 };
@@ -124,6 +125,8 @@ struct loop {
 	bool started;
 	pthread_mutex_t lock;
 	struct job *done_head, *done_tail;
+	struct store_account_change *changes; /* from other threads, under lock */
+	size_t nchanges, changes_cap;
 	struct ctrl *ctrls;
 	struct ctrl *closed; /* freed at the end of the loop iteration */
 	struct watch *again_head;
@@ -160,6 +163,7 @@ struct job {
 	char user[GW_USER_MAX + 1];
 	char pass[GW_PASS_MAX + 1];
 	int64_t account_id;
+	int64_t expires_at_ms;
 	int root_fd;
 	char path[GW_PATH_MAX + 1];
 	enum store_upload_mode mode;
@@ -343,12 +347,19 @@ static void job_run(struct gw_job *gj)
 	uint64_t one = 1;
 
 	switch (j->kind) {
-	case J_LOGIN:
-		j->err = store_login(st, j->user, j->pass, &j->account_id);
+	case J_LOGIN: {
+		struct store_login who;
+
+		j->err = store_login(st, j->user, j->pass, &who);
 		explicit_bzero(j->pass, sizeof(j->pass));
+		if (j->err == 0) {
+			j->account_id = who.account_id;
+			j->expires_at_ms = who.expires_at_ms;
+		}
 		if (j->err == 0)
 			j->err = store_account_root(st, j->account_id, &j->root_fd);
 		break;
+	}
 	case J_OPEN:
 		j->err = store_upload_begin(st, j->account_id, j->root_fd, j->path, j->c->peer_ip,
 					    j->mode, j->offset, &j->up);
@@ -485,6 +496,7 @@ static void login_done(struct ctrl *c, struct job *j)
 		}
 		c->counted_account = true;
 		c->account_id = j->account_id;
+		c->expires_at_ms = j->expires_at_ms;
 		c->root_fd = j->root_fd;
 		gw_info("session.login", "account %lld ('%s') logged in from %s",
 			(long long)c->account_id, c->core.user, c->peer_ip);
@@ -529,6 +541,7 @@ static void job_done(struct job *j)
 				       : j->err == -EBUSY  ? FTPD_XFER_BUSY
 				       : j->err == -ENOENT && j->offset ? FTPD_XFER_NOT_FOUND
 				       : j->err == -ENOSPC ? FTPD_XFER_NO_SPACE
+				       : j->err == -EDQUOT ? FTPD_XFER_QUOTA
 							   : FTPD_XFER_OPEN_FAILED);
 			break;
 		}
@@ -761,7 +774,9 @@ static void data_receive(struct ctrl *c)
 			if (r < 0) {
 				gw_error("upload.write", "cannot write upload %lld: %s",
 					 (long long)store_upload_id(d->up), strerror(-r));
-				if (r == -ENOSPC || r == -EDQUOT)
+				if (r == -EDQUOT)
+					receive_stop(c, "the account's quota is used up", FTPD_XFER_QUOTA);
+				else if (r == -ENOSPC)
 					receive_stop(c, "no space left on the server", FTPD_XFER_NO_SPACE);
 				else
 					receive_stop(c, "cannot write the file", FTPD_XFER_LOCAL_ERROR);
@@ -1466,6 +1481,18 @@ static void ctrl_close(struct ctrl *c, const char *why)
 	l->closed = c;
 }
 
+/* Say why (a 421), end any transfer (an upload stays partial), close. */
+static void end_session(struct ctrl *c, const char *reply, const char *why)
+{
+	gw_info("session.end", "ending the session of account %lld from %s: %s",
+		(long long)c->account_id, c->peer_ip, why);
+	if (c->d.up)
+		receive_stop(c, why, FTPD_XFER_ABORTED);
+	gw_buf_adds(&c->out, reply);
+	c->state = C_CLOSING;
+	ctrl_pump(c);
+}
+
 static void release_closed(struct loop *l)
 {
 	while (l->closed) {
@@ -1584,6 +1611,64 @@ static void on_accept_explicit(struct watch *w, uint32_t events)
 	accept_on(container_of(w, struct loop, accept_explicit), w, true);
 }
 
+/* An account changed (the admin disabled, deleted or expired it, or moved
+ * its expiry): its sessions in this loop end, or learn the new expiry. */
+static void apply_account_changes(struct loop *l)
+{
+	struct store_account_change *list;
+	struct ctrl *c, *next;
+	size_t n, i;
+
+	pthread_mutex_lock(&l->lock);
+	list = l->changes;
+	n = l->nchanges;
+	l->changes = NULL;
+	l->nchanges = l->changes_cap = 0;
+	pthread_mutex_unlock(&l->lock);
+	for (i = 0; i < n; i++) {
+		for (c = l->ctrls; c; c = next) {
+			next = c->next;
+			if (c->closed || c->account_id != list[i].account_id || !c->counted_account)
+				continue;
+			c->expires_at_ms = list[i].expires_at_ms;
+			if (!list[i].can_login)
+				end_session(c, "421 This account can no longer be used; the session ends.\r\n",
+					    "account disabled, deleted or expired");
+		}
+	}
+	free(list);
+}
+
+static void on_account_change(void *arg, const struct store_account_change *change)
+{
+	struct ftpd_server *srv = arg;
+	unsigned i;
+
+	for (i = 0; i < srv->nloops; i++) {
+		struct loop *l = &srv->loops[i];
+		uint64_t one = 1;
+
+		pthread_mutex_lock(&l->lock);
+		if (l->nchanges == l->changes_cap) {
+			size_t cap = l->changes_cap ? l->changes_cap * 2 : 8;
+			struct store_account_change *p = realloc(l->changes, cap * sizeof(*p));
+
+			if (!p) {
+				pthread_mutex_unlock(&l->lock);
+				gw_error("ftpd.account", "cannot pass on a change of account %lld: out of memory",
+					 (long long)change->account_id);
+				continue;
+			}
+			l->changes = p;
+			l->changes_cap = cap;
+		}
+		l->changes[l->nchanges++] = *change;
+		pthread_mutex_unlock(&l->lock);
+		if (write(l->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			gw_error("ftpd.loop", "cannot wake loop: %s", strerror(errno));
+	}
+}
+
 static void on_wake(struct watch *w, uint32_t events)
 {
 	struct loop *l = container_of(w, struct loop, wake);
@@ -1606,6 +1691,7 @@ static void on_wake(struct watch *w, uint32_t events)
 			break;
 		job_done(j);
 	}
+	apply_account_changes(l);
 }
 
 /* Once a second: deadlines of handshakes, logins, idle sessions and
@@ -1636,6 +1722,11 @@ static void tick(struct loop *l)
 			gw_buf_adds(&c->out, "421 Login timeout.\r\n");
 			c->state = C_CLOSING;
 			ctrl_pump(c);
+			continue;
+		}
+		if (c->expires_at_ms && gw_now_ms() >= c->expires_at_ms && c->state == C_OPEN) {
+			end_session(c, "421 This account has expired; the session ends.\r\n",
+				    "account expired");
 			continue;
 		}
 		switch (d->state) {
@@ -1828,6 +1919,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		}
 		srv->loops[i].started = true;
 	}
+	store_watch_accounts(st, on_account_change, srv);
 	gw_info("ftpd.listen", "implicit FTPS on %s:%u, passive ports %u-%u, %u loops",
 		cfg->ftps_host, cfg->ftps_port, cfg->passive_min, cfg->passive_max, srv->nloops);
 	if (srv->explicit_fd >= 0)
@@ -1847,6 +1939,7 @@ void ftpd_stop(struct ftpd_server *srv)
 
 	if (!srv)
 		return;
+	store_watch_accounts(srv->store, NULL, NULL);
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELAXED);
 	for (i = 0; srv->loops && i < srv->nloops; i++) {
 		uint64_t one = 1;
@@ -1902,6 +1995,7 @@ void ftpd_free(struct ftpd_server *srv)
 			close(l->wake.fd);
 		if (l->epfd > 0)
 			close(l->epfd);
+		free(l->changes);
 		pthread_mutex_destroy(&l->lock);
 	}
 	free(srv->loops);

@@ -835,6 +835,10 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 	case FTPD_XFER_NO_SPACE:
 		reply(s, 452, "Insufficient storage space.");
 		break;
+	case FTPD_XFER_QUOTA:
+		reply(s, 552, upload ? "Exceeded storage allocation; what arrived is kept as partial."
+				     : "Exceeded storage allocation.");
+		break;
 	}
 }
 

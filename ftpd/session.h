@@ -89,6 +89,7 @@ enum ftpd_xfer {
 	FTPD_XFER_CLIENT_ABORT,  /* 426 then 226: ABOR */
 	FTPD_XFER_LOCAL_ERROR,   /* 451 */
 	FTPD_XFER_NO_SPACE,      /* 452 */
+	FTPD_XFER_QUOTA,         /* 552: the account's quota is used up */
 };
 
 struct ftpd_session {

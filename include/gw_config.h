@@ -39,6 +39,7 @@ struct gw_config {
 	char ftp_explicit_host[256]; /* "" = no explicit (AUTH TLS) listener */
 	uint16_t ftp_explicit_port;
 	bool downloads;
+	bool admin_plain_http; /* only behind a TLS-terminating proxy */
 	char log_level[16];
 };
 

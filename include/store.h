@@ -46,8 +46,28 @@ struct store_account {
 	int64_t id;
 	char username[GW_USER_MAX + 1];
 	char description[GW_DESCRIPTION_MAX + 1];
-	char status[16]; /* "active" | "disabled" */
+	char status[16]; /* "active" | "disabled" | "deleted" */
 	int64_t created_at_ms;
+	int64_t updated_at_ms;
+	int64_t expires_at_ms; /* 0 = never */
+	int64_t quota_bytes;   /* -1 = no quota */
+	int64_t used_bytes;    /* bytes of its uploads still held */
+	bool require_encryption;
+	int64_t version; /* grows with every change: the API's ETag */
+};
+
+/* What a new account, or a change to one, sets. */
+struct store_account_spec {
+	const char *username;    /* create: NULL or "" generates one */
+	const char *description; /* NULL = unchanged (create: "") */
+	const char *status;      /* change: NULL, "active" or "disabled" */
+	bool set_expires;
+	int64_t expires_at_ms; /* 0 = never */
+	bool set_quota;
+	int64_t quota_bytes; /* -1 = no quota */
+	bool set_require_encryption;
+	bool require_encryption; /* create default: true */
+	int64_t if_version;      /* change: 0, or -ESTALE unless it matches */
 };
 
 /* True when name is acceptable as a user name: 1..64 of [A-Za-z0-9._-],
@@ -55,24 +75,49 @@ struct store_account {
 bool store_username_is_valid(const char *name);
 
 /* BLOCKING. Create an account with a generated password (written to
- * password, shown once). username NULL or "" generates one. -EEXIST when
- * the name is taken, -EINVAL when it is not valid. */
-int store_account_create(struct store *st, const char *username, const char *description,
+ * password, shown once). -EEXIST when the name is taken (also by a deleted
+ * account), -EINVAL when it is not valid. */
+int store_account_create(struct store *st, const struct store_account_spec *spec,
 			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1]);
 /* BLOCKING. -ENOENT when there is no such account. */
 int store_account_get(struct store *st, int64_t id, struct store_account *out);
-/* BLOCKING. Accounts with id > after_id, ascending, at most max items.
- * *more is set when further items exist. */
-int store_account_list(struct store *st, int64_t after_id, unsigned max,
+/* BLOCKING. Accounts with id > after_id, ascending, at most max items, of
+ * one status (NULL: all but deleted). *more is set when others follow. */
+int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
 		       struct store_account *items, unsigned *n, bool *more);
+/* BLOCKING. Change what spec sets. -ENOENT, -ESTALE (if_version differs),
+ * -EINVAL (a deleted account, or a bad status). */
+int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,
+			 struct store_account *out);
+/* BLOCKING. Delete an account: it can never log in again (its password is
+ * wiped, its sessions end), its name stays taken, and its uploads' records
+ * and files are kept until purged one by one (DELETE /uploads/{id}). */
+int store_account_delete(struct store *st, int64_t id);
 /* BLOCKING. Issue a new generated password; the old one stops working. */
 int store_account_new_password(struct store *st, int64_t id, char password[STORE_PASSWORD_LEN + 1]);
-/* BLOCKING (argon2id). 0 and the account id when the credentials are right
- * and the account is active; -EACCES otherwise (the same work is done for
+
+struct store_login {
+	int64_t account_id;
+	int64_t expires_at_ms; /* 0 = never */
+};
+/* BLOCKING (argon2id). 0 when the credentials are right and the account
+ * is active and not expired; -EACCES otherwise (the same work is done for
  * unknown users). */
-int store_login(struct store *st, const char *username, const char *password, int64_t *account_id);
+int store_login(struct store *st, const char *username, const char *password,
+		struct store_login *out);
 /* BLOCKING. Open the account's root directory (O_RDONLY|O_DIRECTORY). */
 int store_account_root(struct store *st, int64_t account_id, int *out_fd);
+
+/* Told after every change to an account that matters to its sessions,
+ * from the thread that made the change. ftpd ends the sessions of an
+ * account that can no longer log in. */
+struct store_account_change {
+	int64_t account_id;
+	bool can_login;        /* active, not deleted, not expired */
+	int64_t expires_at_ms; /* 0 = never */
+};
+typedef void store_account_change_fn(void *arg, const struct store_account_change *change);
+void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *arg);
 
 /* ---------------------------------------------------------------- uploads */
 
@@ -87,15 +132,30 @@ struct store_upload_info {
 	char client_address[64];
 	int64_t started_at_ms;
 	int64_t completed_at_ms; /* 0 until complete */
+	int64_t updated_at_ms;
+	int64_t purged_at_ms; /* 0 while its file is kept */
 	char error[256];
+};
+
+struct store_upload_filter {
+	int64_t account_id; /* 0 = all */
+	const char *state;  /* NULL = all */
+	int64_t since_ms;   /* started at or after; 0 = no bound */
+	int64_t until_ms;   /* started before; 0 = no bound */
 };
 
 /* BLOCKING. -ENOENT when there is no such upload. */
 int store_upload_get(struct store *st, int64_t id, struct store_upload_info *out);
-/* BLOCKING. Newest first: ids < before_id (0 = from the newest), filtered
- * by account (0 = all) and state (NULL = all). */
-int store_upload_list(struct store *st, int64_t account_id, const char *state, int64_t before_id,
+/* BLOCKING. Newest first: ids < before_id (0 = from the newest). */
+int store_upload_list(struct store *st, const struct store_upload_filter *f, int64_t before_id,
 		      unsigned max, struct store_upload_info *items, unsigned *n, bool *more);
+/* BLOCKING. Queue a failed upload's import again: -ENOENT, -EPERM when it
+ * is not in a state that can be retried. */
+int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *out);
+/* BLOCKING. Remove an upload's file (and its link in the account's view,
+ * if still that file); the record stays as a tombstone. -EBUSY while it
+ * is being received. */
+int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *out);
 bool store_upload_state_is_valid(const char *state);
 
 /* An upload being received. Created by store_upload_begin() on a worker,
@@ -144,15 +204,78 @@ uint64_t store_upload_bytes(const struct store_upload *up);
 const char *store_upload_sha256(const struct store_upload *up);
 void store_upload_free(struct store_upload *up);
 
+/* ---------------------------------------------------------------- events */
+
+/* Every change of an upload's or an account's state, in order, numbered
+ * from 1; the last STORE_EVENTS_KEPT are kept in memory for watchers. */
+#define STORE_EVENTS_KEPT 4096
+
+struct store_event {
+	uint64_t seq;
+	int64_t at_ms;
+	char kind[8]; /* "upload" | "account" */
+	int64_t id;
+	int64_t account_id;
+	char state[16]; /* upload state; account: created, updated, disabled, deleted, password */
+};
+
+/* Copy up to max events after seq `after` to out, waiting up to
+ * timeout_ms for the first. *n is how many; *next_seq what to ask for
+ * next. When events after `after` were already dropped, *missed is set. */
+void store_events_wait(struct store *st, uint64_t after, struct store_event *out, unsigned max,
+		       int timeout_ms, unsigned *n, bool *missed);
+/* The newest event's number (0: none yet). */
+uint64_t store_events_last(struct store *st);
+/* Wake every waiter (at shutdown). */
+void store_events_close(struct store *st);
+
 /* ---------------------------------------------------------------- admin tokens */
 
-/* BLOCKING. Make sure a bootstrap admin token exists. With env_token set,
- * that token (stored hashed) is the bootstrap token. Without, one is
- * generated on the first start only: *generated is set and the token is in
- * out, to be shown once. */
+struct store_token {
+	int64_t id;
+	char name[65];
+	char scope[8]; /* "admin" (everything) | "read" (GET only) */
+	int64_t created_at_ms;
+	int64_t last_used_at_ms; /* 0 = never */
+	int64_t revoked_at_ms;   /* 0 = valid */
+};
+
+/* BLOCKING. Make sure a bootstrap admin token (name "bootstrap", scope
+ * admin) exists. With env_token set, that token (stored hashed) is the
+ * bootstrap token. Without, one is generated on the first start only:
+ * *generated is set and the token is in out, to be shown once. */
 int store_admin_bootstrap(struct store *st, const char *env_token,
 			  char out[STORE_TOKEN_LEN + 1], bool *generated);
-/* BLOCKING. 0 when token is a valid admin token, -EACCES otherwise. */
-int store_admin_check(struct store *st, const char *token);
+/* BLOCKING. 0 and who it is when token is valid and not revoked;
+ * -EACCES otherwise. */
+int store_admin_check(struct store *st, const char *token, struct store_token *who);
+/* BLOCKING. A new token, shown once in token. -EEXIST: name taken. */
+int store_token_create(struct store *st, const char *name, const char *scope,
+		       struct store_token *out, char token[STORE_TOKEN_LEN + 1]);
+int store_token_get(struct store *st, int64_t id, struct store_token *out);
+int store_token_list(struct store *st, int64_t after_id, unsigned max, struct store_token *items,
+		     unsigned *n, bool *more);
+/* BLOCKING. -ENOENT; revoking twice is fine. */
+int store_token_revoke(struct store *st, int64_t id, struct store_token *out);
+
+/* ---------------------------------------------------------------- audit */
+
+struct store_audit {
+	int64_t id;
+	int64_t at_ms;
+	int64_t token_id;
+	char token_name[65];
+	char client_address[64];
+	char method[8];
+	char path[256];
+	int status;
+	char detail[256];
+};
+
+/* BLOCKING. Record one change made through the API. */
+int store_audit_add(struct store *st, const struct store_audit *a);
+/* BLOCKING. Newest first, ids < before_id (0 = from the newest). */
+int store_audit_list(struct store *st, int64_t before_id, unsigned max, struct store_audit *items,
+		     unsigned *n, bool *more);
 
 #endif

@@ -5,7 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
   libssl-dev libmicrohttpd-dev libjansson-dev libargon2-dev libsqlite3-dev
-  openssl ca-certificates sqlite3 python3 curl lftp age clang libclang-rt-14-dev"
+  openssl ca-certificates sqlite3 python3 python3-jsonschema curl lftp wget age clang
+  libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

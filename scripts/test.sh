@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 sh scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
+echo "== lint openapi/openapi.json"
+sh scripts/lint-openapi.sh
+
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"

@@ -29,6 +29,12 @@ bool store_username_is_valid(const char *name)
 	return true;
 }
 
+#define ACCOUNT_COLUMNS                                                                    \
+	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
+	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"    \
+	" (SELECT COALESCE(SUM(COALESCE(u.size, u.bytes_received)), 0) FROM uploads u"    \
+	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
+
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -37,9 +43,42 @@ static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 	gw_strlcpy(a->description, (const char *)sqlite3_column_text(q, 2), sizeof(a->description));
 	gw_strlcpy(a->status, (const char *)sqlite3_column_text(q, 3), sizeof(a->status));
 	a->created_at_ms = sqlite3_column_int64(q, 4);
+	a->updated_at_ms = sqlite3_column_type(q, 5) == SQLITE_NULL ? a->created_at_ms
+								     : sqlite3_column_int64(q, 5);
+	a->expires_at_ms = sqlite3_column_int64(q, 6);
+	a->quota_bytes = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 7);
+	a->require_encryption = sqlite3_column_int(q, 8) != 0;
+	a->version = sqlite3_column_int64(q, 9);
+	if (sqlite3_column_type(q, 10) != SQLITE_NULL)
+		gw_strlcpy(a->status, "deleted", sizeof(a->status));
+	a->used_bytes = sqlite3_column_int64(q, 11);
 }
 
-#define ACCOUNT_COLUMNS "id, username, description, status, created_at"
+static bool can_login(const struct store_account *a)
+{
+	return !strcmp(a->status, "active") &&
+	       (a->expires_at_ms == 0 || a->expires_at_ms > gw_now_ms());
+}
+
+void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *arg)
+{
+	st->watch_fn = fn;
+	st->watch_arg = arg;
+}
+
+/* Tell the watcher (ftpd) and the event feed what became of an account. */
+static void changed(struct store *st, const struct store_account *a, const char *what)
+{
+	struct store_account_change ch;
+
+	store_emit(st, "account", a->id, a->id, what);
+	if (!st->watch_fn)
+		return;
+	ch.account_id = a->id;
+	ch.can_login = can_login(a);
+	ch.expires_at_ms = a->expires_at_ms;
+	st->watch_fn(st->watch_arg, &ch);
+}
 
 static int make_root(struct store *st, int64_t id)
 {
@@ -51,9 +90,33 @@ static int make_root(struct store *st, int64_t id)
 	return gw_fsync_dir(st->accounts_fd);
 }
 
-int store_account_create(struct store *st, const char *username, const char *description,
+static int get_locked(struct store *st, int64_t id, struct store_account *out)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?", &q);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(q, 1, id);
+	switch (sqlite3_step(q)) {
+	case SQLITE_ROW:
+		row_to_account(q, out);
+		break;
+	case SQLITE_DONE:
+		r = -ENOENT;
+		break;
+	default:
+		r = store_db_error(st, "cannot read account");
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int store_account_create(struct store *st, const struct store_account_spec *spec,
 			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1])
 {
+	const char *username = spec->username, *description = spec->description;
 	char name[GW_USER_MAX + 1], hash[HASH_MAX];
 	sqlite3_stmt *q = NULL;
 	int64_t now = gw_now_ms(), id;
@@ -74,7 +137,8 @@ int store_account_create(struct store *st, const char *username, const char *des
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "INSERT INTO accounts(username, password_hash, description,"
-			      " created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)", &q);
+			      " created_at, password_changed_at, updated_at, expires_at, quota_bytes,"
+			      " require_encryption) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &q);
 	if (r < 0)
 		goto out;
 	for (tries = 0; tries < 8; tries++) {
@@ -93,6 +157,12 @@ int store_account_create(struct store *st, const char *username, const char *des
 		sqlite3_bind_text(q, 3, description, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(q, 4, now);
 		sqlite3_bind_int64(q, 5, now);
+		sqlite3_bind_int64(q, 6, now);
+		if (spec->set_expires && spec->expires_at_ms > 0)
+			sqlite3_bind_int64(q, 7, spec->expires_at_ms);
+		if (spec->set_quota && spec->quota_bytes >= 0)
+			sqlite3_bind_int64(q, 8, spec->quota_bytes);
+		sqlite3_bind_int(q, 9, spec->set_require_encryption ? spec->require_encryption : 1);
 		rc = sqlite3_step(q);
 		if (rc == SQLITE_DONE)
 			break;
@@ -123,47 +193,28 @@ int store_account_create(struct store *st, const char *username, const char *des
 		}
 		goto out;
 	}
-	memset(out, 0, sizeof(*out));
-	out->id = id;
-	gw_strlcpy(out->username, name, sizeof(out->username));
-	gw_strlcpy(out->description, description, sizeof(out->description));
-	gw_strlcpy(out->status, "active", sizeof(out->status));
-	out->created_at_ms = now;
-	r = 0;
+	r = get_locked(st, id, out);
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		changed(st, out, "created");
+	else
+		explicit_bzero(password, STORE_PASSWORD_LEN + 1);
 	return r;
 }
 
 int store_account_get(struct store *st, int64_t id, struct store_account *out)
 {
-	sqlite3_stmt *q = NULL;
 	int r;
 
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id = ?", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, id);
-	switch (sqlite3_step(q)) {
-	case SQLITE_ROW:
-		row_to_account(q, out);
-		r = 0;
-		break;
-	case SQLITE_DONE:
-		r = -ENOENT;
-		break;
-	default:
-		r = store_db_error(st, "cannot read account");
-	}
-out:
-	sqlite3_finalize(q);
+	r = get_locked(st, id, out);
 	pthread_mutex_unlock(&st->lock);
 	return r;
 }
 
-int store_account_list(struct store *st, int64_t after_id, unsigned max,
+int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
 		       struct store_account *items, unsigned *n, bool *more)
 {
 	sqlite3_stmt *q = NULL;
@@ -171,12 +222,17 @@ int store_account_list(struct store *st, int64_t after_id, unsigned max,
 	int r, rc;
 
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE id > ?"
-			      " ORDER BY id LIMIT ?", &q);
+	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id > ?1 AND"
+			      " CASE WHEN ?2 IS NULL THEN a.deleted_at IS NULL"
+			      " WHEN ?2 = 'deleted' THEN a.deleted_at IS NOT NULL"
+			      " ELSE a.deleted_at IS NULL AND a.status = ?2 END"
+			      " ORDER BY a.id LIMIT ?3", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(q, 1, after_id);
-	sqlite3_bind_int64(q, 2, (sqlite3_int64)max + 1);
+	if (status)
+		sqlite3_bind_text(q, 2, status, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)max + 1);
 	*more = false;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (count == max) {
@@ -196,9 +252,98 @@ out:
 	return r;
 }
 
+int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,
+			 struct store_account *out)
+{
+	struct store_account cur;
+	sqlite3_stmt *q = NULL;
+	const char *what = "updated";
+	int r;
+
+	if (spec->status && strcmp(spec->status, "active") && strcmp(spec->status, "disabled"))
+		return -EINVAL;
+	if (spec->description && strlen(spec->description) > GW_DESCRIPTION_MAX)
+		return -EINVAL;
+	pthread_mutex_lock(&st->lock);
+	r = get_locked(st, id, &cur);
+	if (r < 0)
+		goto out;
+	if (!strcmp(cur.status, "deleted")) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (spec->if_version && spec->if_version != cur.version) {
+		r = -ESTALE;
+		goto out;
+	}
+	r = store_prepare(st, "UPDATE accounts SET description = ?, status = ?, expires_at = ?,"
+			      " quota_bytes = ?, require_encryption = ?, updated_at = ?,"
+			      " version = version + 1 WHERE id = ? AND version = ?", &q);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_text(q, 1, spec->description ? spec->description : cur.description, -1,
+			  SQLITE_TRANSIENT);
+	sqlite3_bind_text(q, 2, spec->status ? spec->status : cur.status, -1, SQLITE_TRANSIENT);
+	if (spec->set_expires ? spec->expires_at_ms > 0 : cur.expires_at_ms > 0)
+		sqlite3_bind_int64(q, 3, spec->set_expires ? spec->expires_at_ms : cur.expires_at_ms);
+	if (spec->set_quota ? spec->quota_bytes >= 0 : cur.quota_bytes >= 0)
+		sqlite3_bind_int64(q, 4, spec->set_quota ? spec->quota_bytes : cur.quota_bytes);
+	sqlite3_bind_int(q, 5, spec->set_require_encryption ? spec->require_encryption
+							    : cur.require_encryption);
+	sqlite3_bind_int64(q, 6, gw_now_ms());
+	sqlite3_bind_int64(q, 7, id);
+	sqlite3_bind_int64(q, 8, cur.version);
+	if (sqlite3_step(q) != SQLITE_DONE) {
+		r = store_db_error(st, "cannot update account");
+		goto out;
+	}
+	if (sqlite3_changes(st->db) != 1) {
+		r = -ESTALE; /* changed by someone else meanwhile */
+		goto out;
+	}
+	r = get_locked(st, id, out);
+	if (spec->status && strcmp(spec->status, cur.status))
+		what = spec->status[0] == 'd' ? "disabled" : "enabled";
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		changed(st, out, what);
+	return r;
+}
+
+int store_account_delete(struct store *st, int64_t id)
+{
+	struct store_account a;
+	sqlite3_stmt *q = NULL;
+	bool now_deleted = false;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE accounts SET deleted_at = ?1, updated_at = ?1,"
+			      " password_hash = '!deleted', version = version + 1"
+			      " WHERE id = ?2 AND deleted_at IS NULL", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, gw_now_ms());
+		sqlite3_bind_int64(q, 2, id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot delete account");
+		else
+			now_deleted = sqlite3_changes(st->db) == 1;
+	}
+	if (r == 0)
+		r = get_locked(st, id, &a); /* -ENOENT; deleting twice is fine */
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0 && now_deleted)
+		changed(st, &a, "deleted");
+	return r;
+}
+
 int store_account_new_password(struct store *st, int64_t id, char password[STORE_PASSWORD_LEN + 1])
 {
 	char pw[STORE_PASSWORD_LEN + 1], hash[HASH_MAX];
+	struct store_account a;
 	sqlite3_stmt *q = NULL;
 	int r;
 
@@ -209,8 +354,9 @@ int store_account_new_password(struct store *st, int64_t id, char password[STORE
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE accounts SET password_hash = ?, password_changed_at = ?"
-			      " WHERE id = ?", &q);
+	r = store_prepare(st, "UPDATE accounts SET password_hash = ?1, password_changed_at = ?2,"
+			      " updated_at = ?2, version = version + 1"
+			      " WHERE id = ?3 AND deleted_at IS NULL", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
@@ -224,42 +370,51 @@ int store_account_new_password(struct store *st, int64_t id, char password[STORE
 		r = -ENOENT;
 		goto out;
 	}
+	r = get_locked(st, id, &a);
 	memcpy(password, pw, sizeof(pw));
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	explicit_bzero(pw, sizeof(pw));
+	if (r == 0)
+		store_emit(st, "account", id, id, "password");
 	return r;
 }
 
-int store_login(struct store *st, const char *username, const char *password, int64_t *account_id)
+int store_login(struct store *st, const char *username, const char *password,
+		struct store_login *out)
 {
 	char hash[HASH_MAX];
+	struct store_account a;
 	sqlite3_stmt *q = NULL;
-	int64_t id = 0;
-	bool found = false, active = false;
+	bool found = false;
 	int r;
 
 	hash[0] = '\0';
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT id, password_hash, status FROM accounts WHERE username = ?", &q);
+	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS ", a.password_hash FROM accounts a"
+			      " WHERE a.username = ?", &q);
 	if (r == 0) {
 		sqlite3_bind_text(q, 1, username, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(q) == SQLITE_ROW) {
 			found = true;
-			id = sqlite3_column_int64(q, 0);
-			gw_strlcpy(hash, (const char *)sqlite3_column_text(q, 1), sizeof(hash));
-			active = !strcmp((const char *)sqlite3_column_text(q, 2), "active");
+			row_to_account(q, &a);
+			gw_strlcpy(hash, (const char *)sqlite3_column_text(q, 12), sizeof(hash));
 		}
 	}
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
 	if (r < 0)
 		return r;
-	/* Unknown users cost the same argon2id work as known ones. */
-	r = argon2id_verify(found ? hash : st->dummy_hash, password, strlen(password));
-	if (r != ARGON2_OK || !found || !active)
+	/* Unknown users, and deleted ones (whose hash is no argon2 hash),
+	 * cost the same argon2id work as known ones. */
+	if (!found || strncmp(hash, "$argon2id$", 10) != 0)
+		gw_strlcpy(hash, st->dummy_hash, sizeof(hash));
+	r = argon2id_verify(hash, password, strlen(password));
+	if (r != ARGON2_OK || !found || !can_login(&a))
 		return -EACCES;
-	*account_id = id;
+	out->account_id = a.id;
+	out->expires_at_ms = a.expires_at_ms;
 	return 0;
 }
 

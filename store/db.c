@@ -48,6 +48,31 @@ static const char *const migrations[] = {
 	"  token_hash TEXT NOT NULL UNIQUE,"
 	"  created_at INTEGER NOT NULL"
 	");",
+	/* 2: account settings, tombstones, token scopes, audit */
+	"ALTER TABLE accounts ADD COLUMN expires_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN quota_bytes INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN require_encryption INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE accounts ADD COLUMN updated_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN deleted_at INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;"
+	"ALTER TABLE uploads ADD COLUMN updated_at INTEGER;"
+	"ALTER TABLE uploads ADD COLUMN purged_at INTEGER;"
+	"CREATE INDEX uploads_by_started ON uploads(started_at, id);"
+	"ALTER TABLE admin_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'admin'"
+	"  CHECK (scope IN ('admin','read'));"
+	"ALTER TABLE admin_tokens ADD COLUMN last_used_at INTEGER;"
+	"ALTER TABLE admin_tokens ADD COLUMN revoked_at INTEGER;"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  token_id INTEGER,"
+	"  token_name TEXT NOT NULL,"
+	"  client_address TEXT NOT NULL,"
+	"  method TEXT NOT NULL,"
+	"  path TEXT NOT NULL,"
+	"  status INTEGER NOT NULL,"
+	"  detail TEXT NOT NULL DEFAULT ''"
+	");",
 };
 
 int store_db_error(struct store *st, const char *what)
@@ -144,7 +169,7 @@ static int recover(struct store *st)
 	sqlite3_stmt *sel = NULL, *upd = NULL;
 	int r = -EIO, n = 0;
 
-	if (store_prepare(st, "SELECT id FROM uploads WHERE state = 'receiving'", &sel) < 0 ||
+	if (store_prepare(st, "SELECT id, account_id FROM uploads WHERE state = 'receiving'", &sel) < 0 ||
 	    store_prepare(st, "UPDATE uploads SET state = 'partial', bytes_received = ?,"
 			      " error = 'transfer interrupted: the gateway stopped' WHERE id = ?", &upd) < 0)
 		goto out;
@@ -164,6 +189,7 @@ static int recover(struct store *st)
 			goto out;
 		}
 		sqlite3_reset(upd);
+		store_emit(st, "upload", id, sqlite3_column_int64(sel, 1), "partial");
 		n++;
 	}
 	if (n)
@@ -205,6 +231,10 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		return -ENOMEM;
 	st->accounts_fd = st->uploads_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
+	if (store_events_init(st) < 0) {
+		free(st);
+		return -ENOMEM;
+	}
 	st->t_cost = p->argon2_t_cost;
 	st->m_cost_kib = p->argon2_m_cost_kib;
 	st->parallelism = p->argon2_parallelism;
@@ -275,6 +305,7 @@ void store_close(struct store *st)
 	if (st->uploads_fd >= 0)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);
+	store_events_release(st);
 	free(st);
 }
 
@@ -283,72 +314,3 @@ const char *store_data_dir(const struct store *st)
 	return st->data_dir;
 }
 
-int store_admin_bootstrap(struct store *st, const char *env_token,
-			  char out[STORE_TOKEN_LEN + 1], bool *generated)
-{
-	const char *token = env_token;
-	sqlite3_stmt *q = NULL;
-	char hash[65];
-	bool fresh = false;
-	int r = -EIO;
-
-	pthread_mutex_lock(&st->lock);
-	if (!token || !*token) {
-		/* Generated once, on the first start; shown by the caller. */
-		if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE name = 'bootstrap'", &q) < 0)
-			goto out;
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			r = 0;
-			goto out;
-		}
-		sqlite3_finalize(q);
-		q = NULL;
-		r = gw_random_token(out, STORE_TOKEN_LEN, false);
-		if (r < 0)
-			goto out;
-		r = -EIO;
-		token = out;
-		fresh = true;
-	}
-	/* A token from the environment replaces any earlier bootstrap token. */
-	store_sha256_hex(token, strlen(token), hash);
-	if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at)"
-			      " VALUES ('bootstrap', ?1, ?2) ON CONFLICT(name) DO UPDATE"
-			      " SET token_hash = ?1", &q) < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 2, gw_now_ms());
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		store_db_error(st, "cannot store admin token");
-		goto out;
-	}
-	r = 0;
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	*generated = r == 0 && fresh;
-	return r;
-}
-
-int store_admin_check(struct store *st, const char *token)
-{
-	sqlite3_stmt *q = NULL;
-	char hash[65];
-	int r = -EACCES;
-
-	if (!token || !*token || strlen(token) > GW_ADMIN_TOKEN_MAX)
-		return -EACCES;
-	store_sha256_hex(token, strlen(token), hash);
-	pthread_mutex_lock(&st->lock);
-	if (store_prepare(st, "SELECT 1 FROM admin_tokens WHERE token_hash = ?", &q) < 0) {
-		r = -EIO;
-		goto out;
-	}
-	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		r = 0;
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
-}

@@ -16,7 +16,21 @@ struct store {
 	int uploads_fd;  /* data_dir/uploads */
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
+	store_account_change_fn *watch_fn;
+	void *watch_arg;
+	/* events: a ring of the last STORE_EVENTS_KEPT */
+	pthread_mutex_t ev_lock;
+	pthread_cond_t ev_cond;
+	struct store_event *events;
+	uint64_t ev_seq; /* number of the newest event */
+	bool ev_closed;
 };
+
+/* Record an event (any thread, any lock held or not but ev_lock). */
+void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_id,
+		const char *state);
+int store_events_init(struct store *st);
+void store_events_release(struct store *st);
 
 /* Log a SQLite failure once, where it happened; returns -EIO. */
 int store_db_error(struct store *st, const char *what);

@@ -19,6 +19,8 @@
 
 struct store_upload {
 	int64_t id;
+	int64_t account_id;
+	uint64_t limit; /* most bytes the quota allows this file to hold */
 	uint64_t start; /* offset this transfer began at */
 	int fd;        /* uploads/<id>, open for writing */
 	int parent_fd; /* directory of the link in the account view */
@@ -44,7 +46,7 @@ bool store_upload_state_is_valid(const char *state)
 }
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
-		       " client_address, started_at, completed_at, error"
+		       " client_address, started_at, completed_at, error, updated_at, purged_at"
 
 static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
 {
@@ -65,6 +67,9 @@ static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_i
 	u->completed_at_ms = sqlite3_column_int64(q, 9);
 	s = sqlite3_column_text(q, 10);
 	gw_strlcpy(u->error, s ? (const char *)s : "", sizeof(u->error));
+	u->updated_at_ms = sqlite3_column_type(q, 11) == SQLITE_NULL ? u->started_at_ms
+								      : sqlite3_column_int64(q, 11);
+	u->purged_at_ms = sqlite3_column_int64(q, 12);
 	if (!strcmp(u->state, "receiving")) {
 		/* Live progress comes from the file, not from row updates. */
 		char name[32];
@@ -102,7 +107,7 @@ out:
 	return r;
 }
 
-int store_upload_list(struct store *st, int64_t account_id, const char *state, int64_t before_id,
+int store_upload_list(struct store *st, const struct store_upload_filter *f, int64_t before_id,
 		      unsigned max, struct store_upload_info *items, unsigned *n, bool *more)
 {
 	sqlite3_stmt *q = NULL;
@@ -112,14 +117,17 @@ int store_upload_list(struct store *st, int64_t account_id, const char *state, i
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads"
 			      " WHERE (?1 = 0 OR account_id = ?1) AND (?2 IS NULL OR state = ?2)"
-			      " AND (?3 = 0 OR id < ?3) ORDER BY id DESC LIMIT ?4", &q);
+			      " AND (?3 = 0 OR id < ?3) AND (?4 = 0 OR started_at >= ?4)"
+			      " AND (?5 = 0 OR started_at < ?5) ORDER BY id DESC LIMIT ?6", &q);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(q, 1, account_id);
-	if (state)
-		sqlite3_bind_text(q, 2, state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(q, 1, f->account_id);
+	if (f->state)
+		sqlite3_bind_text(q, 2, f->state, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 3, before_id);
-	sqlite3_bind_int64(q, 4, (sqlite3_int64)max + 1);
+	sqlite3_bind_int64(q, 4, f->since_ms);
+	sqlite3_bind_int64(q, 5, f->until_ms);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)max + 1);
 	*more = false;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (count == max) {
@@ -147,7 +155,7 @@ static int insert_record(struct store *st, int64_t account_id, const char *path,
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "INSERT INTO uploads(account_id, path, state, client_address,"
-			      " started_at) VALUES (?, ?, 'receiving', ?, ?)", &q);
+			      " started_at, updated_at) VALUES (?1, ?2, 'receiving', ?3, ?4, ?4)", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(q, 1, account_id);
@@ -162,36 +170,41 @@ static int insert_record(struct store *st, int64_t account_id, const char *path,
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		store_emit(st, "upload", *id, account_id, "receiving");
 	return r;
 }
 
-static int finish_record(struct store *st, int64_t id, const char *state, int64_t size,
+static int finish_record(struct store *st, const struct store_upload *up, const char *state,
 			 const char *sha256, const char *error)
 {
 	sqlite3_stmt *q = NULL;
+	int64_t now = gw_now_ms();
 	int r;
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "UPDATE uploads SET state = ?, size = ?, bytes_received = ?,"
-			      " sha256 = ?, completed_at = ?, error = ? WHERE id = ?", &q);
+			      " sha256 = ?, completed_at = ?, error = ?, updated_at = ? WHERE id = ?", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-	if (sha256)
-		sqlite3_bind_int64(q, 2, size);
-	sqlite3_bind_int64(q, 3, size);
-	if (sha256)
+	if (sha256) {
+		sqlite3_bind_int64(q, 2, (int64_t)up->bytes);
 		sqlite3_bind_text(q, 4, sha256, -1, SQLITE_TRANSIENT);
-	if (sha256)
-		sqlite3_bind_int64(q, 5, gw_now_ms());
+		sqlite3_bind_int64(q, 5, now);
+	}
+	sqlite3_bind_int64(q, 3, (int64_t)up->bytes);
 	if (error)
 		sqlite3_bind_text(q, 6, error, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 7, id);
+	sqlite3_bind_int64(q, 7, now);
+	sqlite3_bind_int64(q, 8, up->id);
 	if (sqlite3_step(q) != SQLITE_DONE)
 		r = store_db_error(st, "cannot update upload");
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		store_emit(st, "upload", up->id, up->account_id, state);
 	return r;
 }
 
@@ -287,21 +300,32 @@ out:
 static int claim_partial(struct store *st, int64_t id, const char *client_address)
 {
 	sqlite3_stmt *q = NULL;
+	int64_t account = 0;
 	int r;
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "UPDATE uploads SET state = 'receiving', error = NULL,"
-			      " client_address = ? WHERE id = ? AND state = 'partial'", &q);
+			      " client_address = ?1, updated_at = ?3 WHERE id = ?2"
+			      " AND state = 'partial' AND purged_at IS NULL RETURNING account_id", &q);
 	if (r == 0) {
 		sqlite3_bind_text(q, 1, client_address, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(q, 2, id);
-		if (sqlite3_step(q) != SQLITE_DONE)
+		sqlite3_bind_int64(q, 3, gw_now_ms());
+		switch (sqlite3_step(q)) {
+		case SQLITE_ROW:
+			account = sqlite3_column_int64(q, 0);
+			break;
+		case SQLITE_DONE:
+			r = -EBUSY; /* not partial (any more): someone else has it */
+			break;
+		default:
 			r = store_db_error(st, "cannot resume upload");
-		else if (sqlite3_changes(st->db) != 1)
-			r = -EBUSY;
+		}
 	}
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		store_emit(st, "upload", id, account, "receiving");
 	return r;
 }
 
@@ -312,6 +336,7 @@ static struct store_upload *upload_new(void)
 	if (!up)
 		return NULL;
 	up->fd = up->parent_fd = -1;
+	up->limit = UINT64_MAX;
 	up->sha = EVP_MD_CTX_new();
 	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
 		store_upload_free(up);
@@ -349,7 +374,34 @@ static int resume_own(struct store *st, struct store_upload *up, int64_t id, uin
 	return 0;
 fail:
 	gw_error("store.upload", "cannot resume upload %lld: %s", (long long)id, strerror(-r));
-	finish_record(st, id, "partial", (int64_t)offset, NULL, "could not be resumed");
+	up->bytes = offset;
+	finish_record(st, up, "partial", NULL, "could not be resumed");
+	return r;
+}
+
+/* How many bytes this account's quota lets one file hold, counting every
+ * upload it keeps but `own` (the one being resumed, or 0). */
+static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	*room = UINT64_MAX;
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT quota_bytes, (SELECT COALESCE(SUM(COALESCE(size,"
+			      " bytes_received)), 0) FROM uploads WHERE account_id = ?1 AND id != ?2"
+			      " AND purged_at IS NULL) FROM accounts WHERE id = ?1", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, account_id);
+		sqlite3_bind_int64(q, 2, own);
+		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
+			int64_t quota = sqlite3_column_int64(q, 0), used = sqlite3_column_int64(q, 1);
+
+			*room = quota > used ? (uint64_t)(quota - used) : 0;
+		}
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
 	return r;
 }
 
@@ -367,6 +419,7 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	up = upload_new();
 	if (!up)
 		return -ENOMEM;
+	up->account_id = account_id;
 	r = gw_open_parent_beneath(root_fd, path, &up->parent_fd, &name);
 	if (r < 0)
 		goto fail;
@@ -393,6 +446,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			r = -EBUSY;
 			goto fail;
 		}
+		r = quota_room(st, account_id, own, &up->limit);
+		if (r == 0 && offset >= up->limit && up->limit != UINT64_MAX)
+			r = -EDQUOT;
+		if (r < 0)
+			goto fail;
 		if (own) {
 			r = resume_own(st, up, own, offset, client_address);
 			if (r < 0)
@@ -408,6 +466,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			goto fail;
 		}
 	}
+	if (offset == 0) {
+		r = quota_room(st, account_id, 0, &up->limit);
+		if (r == 0 && up->limit == 0)
+			r = -EDQUOT;
+		if (r < 0)
+			goto fail;
+	}
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
@@ -416,13 +481,14 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	if (up->fd < 0) {
 		r = -errno;
 		gw_error("store.upload", "cannot create upload file '%s': %s", obj, strerror(errno));
-		finish_record(st, up->id, "partial", 0, NULL, "cannot create the upload file");
+		finish_record(st, up, "partial", NULL, "cannot create the upload file");
 		goto fail;
 	}
 	if (src >= 0) {
 		r = take_prefix(up, src, offset, up->fd);
 		if (r < 0) {
-			finish_record(st, up->id, "partial", 0, NULL, "cannot copy the file to resume");
+			up->bytes = 0;
+			finish_record(st, up, "partial", NULL, "cannot copy the file to resume");
 			goto fail;
 		}
 	}
@@ -430,8 +496,7 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	if (r < 0) {
 		gw_error("store.upload", "cannot link upload %lld at '%s': %s",
 			 (long long)up->id, path, strerror(-r));
-		finish_record(st, up->id, "partial", (int64_t)up->bytes, NULL,
-			      "cannot place the file in the account");
+		finish_record(st, up, "partial", NULL, "cannot place the file in the account");
 		goto fail;
 	}
 	if (src >= 0)
@@ -487,6 +552,10 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 
 	if (up->write_error)
 		return up->write_error;
+	if (len > up->limit - up->bytes) {
+		up->write_error = -EDQUOT;
+		return up->write_error;
+	}
 	while (left) {
 		ssize_t n = write(up->fd, p, left);
 
@@ -521,7 +590,7 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	}
 	EVP_DigestFinal_ex(up->sha, md, &mdlen);
 	gw_hex(md, 32, up->sha256);
-	return finish_record(st, up->id, "received", (int64_t)up->bytes, up->sha256, NULL);
+	return finish_record(st, up, "received", up->sha256, NULL);
 }
 
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
@@ -531,7 +600,7 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 	if (fdatasync(up->fd) < 0)
 		gw_warn("store.upload", "cannot sync partial upload %lld: %s",
 			(long long)up->id, strerror(errno));
-	return finish_record(st, up->id, "partial", (int64_t)up->bytes, NULL, reason);
+	return finish_record(st, up, "partial", NULL, reason);
 }
 
 int64_t store_upload_id(const struct store_upload *up)
@@ -564,4 +633,90 @@ void store_upload_free(struct store_upload *up)
 		close(up->parent_fd);
 	EVP_MD_CTX_free(up->sha);
 	free(up);
+}
+
+int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *out)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t account = 0;
+	int r, changes = 0;
+
+	pthread_mutex_lock(&st->lock);
+	/* Only a failed import can be queued again: it goes back to the
+	 * state it had before its import. */
+	r = store_prepare(st, "UPDATE uploads SET state = 'verified', error = NULL, updated_at = ?"
+			      " WHERE id = ? AND state = 'failed' AND purged_at IS NULL"
+			      " RETURNING account_id", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, gw_now_ms());
+		sqlite3_bind_int64(q, 2, id);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			account = sqlite3_column_int64(q, 0);
+			changes = 1;
+		}
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0)
+		return r;
+	if (changes)
+		store_emit(st, "upload", id, account, "verified");
+	r = store_upload_get(st, id, out);
+	if (r == 0 && !changes)
+		r = -EPERM;
+	return r;
+}
+
+int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *out)
+{
+	sqlite3_stmt *q = NULL;
+	char obj[32], view[64];
+	struct stat ob, vb;
+	int r, root = -1, dfd = -1;
+	const char *name;
+
+	r = store_upload_get(st, id, out);
+	if (r < 0)
+		return r;
+	if (!strcmp(out->state, "receiving"))
+		return -EBUSY;
+	if (out->purged_at_ms)
+		return 0; /* purging twice is fine */
+	snprintf(obj, sizeof(obj), "%lld", (long long)id);
+	snprintf(view, sizeof(view), "%lld", (long long)out->account_id);
+	/* The account's view loses its link only if it is still this file. */
+	if (fstatat(st->uploads_fd, obj, &ob, 0) == 0) {
+		root = openat(st->accounts_fd, view, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (root >= 0 && gw_open_parent_beneath(root, out->path, &dfd, &name) == 0 &&
+		    fstatat(dfd, name, &vb, AT_SYMLINK_NOFOLLOW) == 0 && vb.st_ino == ob.st_ino &&
+		    vb.st_dev == ob.st_dev) {
+			unlinkat(dfd, name, 0);
+			fsync(dfd);
+		}
+		if (unlinkat(st->uploads_fd, obj, 0) < 0 && errno != ENOENT) {
+			r = -errno;
+			goto out;
+		}
+		fsync(st->uploads_fd);
+	}
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET purged_at = ?1, updated_at = ?1 WHERE id = ?2", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, gw_now_ms());
+		sqlite3_bind_int64(q, 2, id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot record the purge");
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0) {
+		store_emit(st, "upload", id, out->account_id, "purged");
+		r = store_upload_get(st, id, out);
+	}
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (root >= 0)
+		close(root);
+	return r;
 }

@@ -164,6 +164,39 @@ class Gateway:
                 doc = None
             return e.code, doc, e.headers
 
+    def open_events(self, query="", last_event_id=None, token=TOKEN):
+        """Start GET /events; returns (response, connection). Read events
+        with read_event()."""
+        import http.client
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", self.admin_port, context=ctx, timeout=30)
+        headers = {"Authorization": "Bearer " + token}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        conn.request("GET", "/api/v1/events" + query, headers=headers)
+        return conn.getresponse(), conn
+
+    @staticmethod
+    def read_event(resp):
+        """The next event as (id, event, data dict); comments skipped."""
+        ev = {}
+        while True:
+            line = resp.fp.readline().decode()
+            if not line:
+                raise EOFError("event stream ended")
+            line = line.rstrip("\n")
+            if line == "":
+                if "event" in ev or "data" in ev:
+                    data = json.loads(ev["data"]) if "data" in ev else None
+                    return ev.get("id"), ev.get("event"), data
+                continue
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            ev[key] = value
+
     def create_account(self, **fields):
         status, doc, _ = self.api("POST", "/accounts", fields)
         assert status == 201, (status, doc)

@@ -100,6 +100,9 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(h["Allow"], "GET")
         status, doc, h = self.gw.api("PUT", "/accounts/1/password", raw=b"{}")
         self.assertProblem(status, doc, h, 405)
+        self.assertEqual(h["Allow"], "POST")
+        status, doc, h = self.gw.api("PUT", "/accounts/1", raw=b"{}")
+        self.assertEqual(h["Allow"], "GET, PATCH, DELETE")
 
     def test_new_password_replaces_the_old(self):
         a = self.gw.create_account(username="rotating")
@@ -157,7 +160,7 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(set(doc), {"id", "account_id", "path", "state", "size", "bytes_received",
                                     "sha256", "client_address", "started_at", "completed_at",
-                                    "error"})
+                                    "updated_at", "purged_at", "error"})
         self.assertEqual(doc["size"], 4)
         self.assertEqual(doc["sha256"], hashlib.sha256(b"zzzz").hexdigest())
 

@@ -1,0 +1,834 @@
+/* handlers.c - the resources of the admin API: accounts, passwords,
+ * uploads, events, tokens, audit. Each handler gets a parsed request
+ * (struct ctx) and returns JSON or a problem; http.c does the rest. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "admin_int.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static json_t *time_or_null(int64_t ms)
+{
+	char ts[32];
+
+	if (ms <= 0)
+		return json_null();
+	gw_format_time(ms, ts);
+	return json_string(ts);
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* n digits at *p into *v. */
+static bool digits(const char **p, int n, int *v)
+{
+	int i, r = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!is_digit((*p)[i]))
+			return false;
+		r = r * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*v = r;
+	return true;
+}
+
+int admin_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, frac = 0, oh = 0, om = 0, sign = 0;
+	const char *p = s;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+	    !digits(&p, 2, &d) || (*p != 'T' && *p != 't') || !++p || !digits(&p, 2, &h) ||
+	    *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' || !digits(&p, 2, &sec))
+		return -EINVAL;
+	if (*p == '.') {
+		int scale = 100;
+
+		p++;
+		if (!is_digit(*p))
+			return -EINVAL;
+		for (; is_digit(*p); p++) {
+			frac += (*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		sign = *p++ == '-' ? -1 : 1;
+		if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970)
+		return -EINVAL;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d) /* 2026-02-30 normalizes: refuse */
+		return -EINVAL;
+	*ms = ((int64_t)t - sign * (oh * 3600 + om * 60)) * 1000 + frac;
+	return 0;
+}
+
+/* The host accounts are told to connect to. */
+static void ftps_host(struct ctx *x, char *out, size_t size)
+{
+	const char *host, *colon;
+
+	if (x->cfg->public_host[0]) {
+		gw_strlcpy(out, x->cfg->public_host, size);
+		return;
+	}
+	if (x->cfg->passive_address[0]) {
+		gw_strlcpy(out, x->cfg->passive_address, size);
+		return;
+	}
+	/* The name the admin used to reach us is the best guess left. */
+	host = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!host || !*host || strlen(host) >= size || host[0] == '[') {
+		gw_strlcpy(out, "localhost", size);
+		return;
+	}
+	gw_strlcpy(out, host, size);
+	colon = strchr(out, ':');
+	if (colon)
+		out[colon - out] = '\0';
+}
+
+static json_t *account_json(struct ctx *x, const struct store_account *a, const char *password)
+{
+	char host[256];
+	json_t *o;
+
+	ftps_host(x, host, sizeof(host));
+	o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:b, s:{s:s, s:i}}",
+		      "id", (json_int_t)a->id, "username", a->username,
+		      "description", a->description, "status", a->status,
+		      "created_at", time_or_null(a->created_at_ms),
+		      "updated_at", time_or_null(a->updated_at_ms),
+		      "expires_at", time_or_null(a->expires_at_ms),
+		      "quota_bytes", a->quota_bytes < 0 ? json_null() : json_integer(a->quota_bytes),
+		      "used_bytes", (json_int_t)a->used_bytes,
+		      "require_encryption", a->require_encryption,
+		      "ftps", "host", host, "port", (int)x->cfg->ftps_port);
+	if (o && password)
+		json_object_set_new(o, "password", json_string(password));
+	return o;
+}
+
+static json_t *upload_json(const struct store_upload_info *u)
+{
+	return json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
+			 "id", (json_int_t)u->id, "account_id", (json_int_t)u->account_id,
+			 "path", u->path, "state", u->state,
+			 "size", u->size < 0 ? json_null() : json_integer(u->size),
+			 "bytes_received", (json_int_t)u->bytes_received,
+			 "sha256", u->sha256[0] ? json_string(u->sha256) : json_null(),
+			 "client_address", u->client_address,
+			 "started_at", time_or_null(u->started_at_ms),
+			 "completed_at", time_or_null(u->completed_at_ms),
+			 "updated_at", time_or_null(u->updated_at_ms),
+			 "purged_at", time_or_null(u->purged_at_ms),
+			 "error", u->error[0] ? json_string(u->error) : json_null());
+}
+
+static json_t *token_json(const struct store_token *t, const char *secret)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)t->id,
+			      "name", t->name, "scope", t->scope,
+			      "created_at", time_or_null(t->created_at_ms),
+			      "last_used_at", time_or_null(t->last_used_at_ms),
+			      "revoked_at", time_or_null(t->revoked_at_ms));
+
+	if (o && secret)
+		json_object_set_new(o, "token", json_string(secret));
+	return o;
+}
+
+/* A page of a list: {"items": [...], "next_cursor": "<last id>" | null}.
+ * Steals items. */
+static json_t *page(json_t *items, bool more, int64_t last_id)
+{
+	char next[32];
+
+	snprintf(next, sizeof(next), "%lld", (long long)last_id);
+	return json_pack("{s:o, s:o}", "items", items, "next_cursor",
+			 more ? json_string(next) : json_null());
+}
+
+static const char *query(struct ctx *x, const char *name)
+{
+	return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* A query parameter as an integer in [min, max]; absent gives def. */
+static int query_int(struct ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def,
+		     uint64_t *out)
+{
+	const char *v = query(x, name);
+
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	return gw_parse_u64(v, min, max, out);
+}
+
+/* limit and cursor, the same on every list. */
+static int paging(struct ctx *x, uint64_t *limit, uint64_t *cursor, struct reply *err)
+{
+	if (query_int(x, "limit", 1, GW_PAGE_LIMIT_MAX, 100, limit) < 0) {
+		*err = admin_problem(400, "invalid limit: expected an integer from 1 to %d",
+				     GW_PAGE_LIMIT_MAX);
+		return -EINVAL;
+	}
+	if (query_int(x, "cursor", 1, INT64_MAX, 0, cursor) < 0) {
+		*err = admin_problem(400, "invalid cursor: pass next_cursor from the previous page");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Parse the body as a JSON object; an empty body is {}. */
+static int parse_body(struct ctx *x, json_t **out, struct reply *err)
+{
+	const char *ctype;
+	json_error_t jerr;
+	json_t *root;
+
+	if (x->body_len == 0) {
+		*out = json_object();
+		return 0;
+	}
+	ctype = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!ctype || strncasecmp(ctype, "application/json", 16) != 0 ||
+	    (ctype[16] != '\0' && ctype[16] != ';')) {
+		*err = admin_problem(415, "the body must be application/json");
+		return -EINVAL;
+	}
+	root = json_loadb(x->body, x->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		*err = admin_problem(400, "invalid JSON at line %d column %d: %s", jerr.line,
+				     jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	if (!json_is_object(root)) {
+		json_decref(root);
+		*err = admin_problem(400, "the body must be a JSON object");
+		return -EINVAL;
+	}
+	*out = root;
+	return 0;
+}
+
+/* Every key of body must be one of fields, of the JSON type given there
+ * (or null where allowed); the problem names the first that is not. */
+struct field {
+	const char *name;
+	const char *type; /* "string", "integer", "boolean" */
+	bool nullable;
+};
+
+static bool has_type(json_t *v, const char *type)
+{
+	if (!strcmp(type, "string"))
+		return json_is_string(v);
+	if (!strcmp(type, "integer"))
+		return json_is_integer(v);
+	return json_is_boolean(v);
+}
+
+static int check_fields(json_t *body, const struct field *fields, size_t n, struct reply *err)
+{
+	const char *key;
+	json_t *val;
+	size_t i;
+
+	json_object_foreach(body, key, val) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(fields[i].name, key))
+				break;
+		if (i == n) {
+			*err = admin_problem(400, "unknown field '%.64s'", key);
+			return -EINVAL;
+		}
+		if (!has_type(val, fields[i].type) && !(fields[i].nullable && json_is_null(val))) {
+			*err = admin_problem(400, "field '%s' must be %s %s%s", key,
+					     fields[i].type[0] == 'i' ? "an" : "a", fields[i].type,
+					     fields[i].nullable ? " or null" : "");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Read the account fields of a POST or PATCH body into spec. */
+static int account_spec(json_t *body, struct store_account_spec *spec, struct reply *err)
+{
+	json_t *v;
+
+	memset(spec, 0, sizeof(*spec));
+	spec->username = json_string_value(json_object_get(body, "username"));
+	spec->description = json_string_value(json_object_get(body, "description"));
+	spec->status = json_string_value(json_object_get(body, "status"));
+	if (spec->username && !store_username_is_valid(spec->username)) {
+		*err = admin_problem(400, "invalid username: use 1 to %d letters, digits, '.', '_' or"
+					  " '-', not starting with '.' or '-'", GW_USER_MAX);
+		return -EINVAL;
+	}
+	if (spec->description && strlen(spec->description) > GW_DESCRIPTION_MAX) {
+		*err = admin_problem(400, "invalid description: longer than %d bytes", GW_DESCRIPTION_MAX);
+		return -EINVAL;
+	}
+	if (spec->status && strcmp(spec->status, "active") && strcmp(spec->status, "disabled")) {
+		*err = admin_problem(400, "invalid status: expected active or disabled");
+		return -EINVAL;
+	}
+	v = json_object_get(body, "expires_at");
+	if (v) {
+		spec->set_expires = true;
+		if (json_is_string(v) && admin_parse_time(json_string_value(v), &spec->expires_at_ms) < 0) {
+			*err = admin_problem(400, "invalid expires_at: expected an RFC 3339 time such as"
+						  " 2026-12-31T23:59:59Z, or null");
+			return -EINVAL;
+		}
+	}
+	v = json_object_get(body, "quota_bytes");
+	if (v) {
+		spec->set_quota = true;
+		spec->quota_bytes = json_is_null(v) ? -1 : json_integer_value(v);
+		if (!json_is_null(v) && spec->quota_bytes < 0) {
+			*err = admin_problem(400, "invalid quota_bytes: expected 0 or more, or null");
+			return -EINVAL;
+		}
+	}
+	v = json_object_get(body, "require_encryption");
+	if (v) {
+		spec->set_require_encryption = true;
+		spec->require_encryption = json_is_true(v);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- misc */
+
+static struct reply get_health(struct ctx *x)
+{
+	(void)x;
+	return admin_ok(200, json_pack("{s:s}", "status", "ok"));
+}
+
+static struct reply get_openapi(struct ctx *x)
+{
+	struct reply r = admin_ok(200, NULL);
+
+	(void)x;
+	r.raw = MHD_create_response_from_buffer(admin_openapi_json_len, (void *)admin_openapi_json,
+						MHD_RESPMEM_PERSISTENT);
+	if (r.raw)
+		MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return r;
+}
+
+/* ---------------------------------------------------------------- accounts */
+
+static void set_etag(struct reply *r, const struct store_account *a)
+{
+	snprintf(r->etag, sizeof(r->etag), "\"v%lld\"", (long long)a->version);
+}
+
+static struct reply create_account(struct ctx *x)
+{
+	static const struct field fields[] = {
+		{ "username", "string", false },
+		{ "description", "string", false },
+		{ "expires_at", "string", true },
+		{ "quota_bytes", "integer", true },
+		{ "require_encryption", "boolean", false },
+	};
+	char password[STORE_PASSWORD_LEN + 1];
+	struct store_account_spec spec;
+	struct store_account a;
+	struct reply err, r;
+	json_t *body;
+	int rc;
+
+	if (parse_body(x, &body, &err) < 0)
+		return err;
+	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0 ||
+	    account_spec(body, &spec, &err) < 0) {
+		json_decref(body);
+		return err;
+	}
+	rc = store_account_create(x->store, &spec, &a, password);
+	json_decref(body);
+	if (rc == -EEXIST)
+		return admin_problem(409, "an account with this username exists (or existed)");
+	if (rc < 0)
+		return admin_problem(500, "cannot create the account");
+	snprintf(x->detail, sizeof(x->detail), "account %lld (%s) created", (long long)a.id,
+		 a.username);
+	r = admin_ok(201, account_json(x, &a, password));
+	set_etag(&r, &a);
+	explicit_bzero(password, sizeof(password));
+	return r;
+}
+
+static struct reply list_accounts(struct ctx *x)
+{
+	const char *status = query(x, "status");
+	struct store_account *items;
+	uint64_t limit, cursor;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply err;
+	json_t *arr;
+
+	if (paging(x, &limit, &cursor, &err) < 0)
+		return err;
+	if (status && strcmp(status, "active") && strcmp(status, "disabled") &&
+	    strcmp(status, "deleted"))
+		return admin_problem(400, "invalid status: expected active, disabled or deleted");
+	items = calloc(limit, sizeof(*items));
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (store_account_list(x->store, (int64_t)cursor, status, (unsigned)limit, items, &n,
+			       &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list accounts");
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, account_json(x, &items[i], NULL));
+	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
+	free(items);
+	return err;
+}
+
+static struct reply account_reply(struct ctx *x, int rc, const struct store_account *a)
+{
+	struct reply r;
+
+	if (rc == -ENOENT)
+		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
+	if (rc < 0)
+		return admin_problem(500, "cannot read the account");
+	r = admin_ok(200, account_json(x, a, NULL));
+	set_etag(&r, a);
+	return r;
+}
+
+static struct reply get_account(struct ctx *x)
+{
+	struct store_account a;
+
+	return account_reply(x, store_account_get(x->store, x->ids[0], &a), &a);
+}
+
+/* If-Match: "v7" (or W/"v7", or *). 0 = none given. */
+static int if_match(struct ctx *x, int64_t *version)
+{
+	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+	char num[24];
+	size_t n;
+	uint64_t v;
+
+	*version = 0;
+	if (!h || !strcmp(h, "*"))
+		return 0;
+	if (!strncmp(h, "W/", 2))
+		h += 2;
+	n = strlen(h);
+	if (n < 4 || n - 3 >= sizeof(num) || h[0] != '"' || h[1] != 'v' || h[n - 1] != '"')
+		return -EINVAL;
+	memcpy(num, h + 2, n - 3);
+	num[n - 3] = '\0';
+	if (gw_parse_u64(num, 1, INT64_MAX, &v) < 0)
+		return -EINVAL;
+	*version = (int64_t)v;
+	return 0;
+}
+
+static struct reply patch_account(struct ctx *x)
+{
+	static const struct field fields[] = {
+		{ "description", "string", false },
+		{ "status", "string", false },
+		{ "expires_at", "string", true },
+		{ "quota_bytes", "integer", true },
+		{ "require_encryption", "boolean", false },
+	};
+	struct store_account_spec spec;
+	struct store_account a;
+	struct reply err;
+	json_t *body;
+	int64_t version;
+	int rc;
+
+	if (if_match(x, &version) < 0)
+		return admin_problem(400, "invalid If-Match: use the ETag of the account, like \"v3\"");
+	if (parse_body(x, &body, &err) < 0)
+		return err;
+	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0 ||
+	    account_spec(body, &spec, &err) < 0) {
+		json_decref(body);
+		return err;
+	}
+	spec.if_version = version;
+	rc = store_account_update(x->store, x->ids[0], &spec, &a);
+	json_decref(body);
+	if (rc == -ESTALE)
+		return admin_problem(412, "the account changed since that ETag; read it again");
+	if (rc == -EINVAL)
+		return admin_problem(409, "account %lld is deleted", (long long)x->ids[0]);
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "account %lld changed (now %s)",
+			 (long long)a.id, a.status);
+	return account_reply(x, rc, &a);
+}
+
+static struct reply delete_account(struct ctx *x)
+{
+	struct store_account a;
+	int rc = store_account_delete(x->store, x->ids[0]);
+
+	if (rc == 0)
+		rc = store_account_get(x->store, x->ids[0], &a);
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "account %lld (%s) deleted; its uploads kept",
+			 (long long)a.id, a.username);
+	return account_reply(x, rc, &a);
+}
+
+static struct reply new_password(struct ctx *x)
+{
+	char password[STORE_PASSWORD_LEN + 1];
+	struct store_account a;
+	struct reply r;
+	int rc;
+
+	if (x->body_len) {
+		json_t *body;
+
+		if (parse_body(x, &body, &r) < 0)
+			return r;
+		if (json_object_size(body)) {
+			json_decref(body);
+			return admin_problem(400, "unknown field: this request takes no fields");
+		}
+		json_decref(body);
+	}
+	rc = store_account_new_password(x->store, x->ids[0], password);
+	if (rc == -ENOENT)
+		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
+	if (rc < 0 || store_account_get(x->store, x->ids[0], &a) < 0)
+		return admin_problem(500, "cannot change the password");
+	snprintf(x->detail, sizeof(x->detail), "new password for account %lld", (long long)a.id);
+	r = admin_ok(200, account_json(x, &a, password));
+	set_etag(&r, &a);
+	explicit_bzero(password, sizeof(password));
+	return r;
+}
+
+/* ---------------------------------------------------------------- uploads */
+
+static int query_time(struct ctx *x, const char *name, int64_t *ms, struct reply *err)
+{
+	const char *v = query(x, name);
+
+	*ms = 0;
+	if (v && admin_parse_time(v, ms) < 0) {
+		*err = admin_problem(400, "invalid %s: expected an RFC 3339 time such as"
+					  " 2026-11-29T00:00:00Z", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static struct reply list_uploads(struct ctx *x)
+{
+	struct store_upload_filter f;
+	struct store_upload_info *items;
+	uint64_t limit, cursor, account;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply err;
+	json_t *arr;
+
+	memset(&f, 0, sizeof(f));
+	if (paging(x, &limit, &cursor, &err) < 0)
+		return err;
+	if (query_int(x, "account_id", 1, INT64_MAX, 0, &account) < 0)
+		return admin_problem(400, "invalid account_id: expected an account id");
+	f.account_id = (int64_t)account;
+	f.state = query(x, "state");
+	if (f.state && !store_upload_state_is_valid(f.state))
+		return admin_problem(400, "invalid state '%.32s'", f.state);
+	if (query_time(x, "since", &f.since_ms, &err) < 0 ||
+	    query_time(x, "until", &f.until_ms, &err) < 0)
+		return err;
+	items = calloc(limit, sizeof(*items));
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (store_upload_list(x->store, &f, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list uploads");
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, upload_json(&items[i]));
+	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
+	free(items);
+	return err;
+}
+
+static struct reply upload_reply(struct ctx *x, int rc, const struct store_upload_info *u)
+{
+	if (rc == -ENOENT)
+		return admin_problem(404, "no upload with id %lld", (long long)x->ids[0]);
+	if (rc < 0)
+		return admin_problem(500, "cannot read the upload");
+	return admin_ok(200, upload_json(u));
+}
+
+static struct reply get_upload(struct ctx *x)
+{
+	struct store_upload_info u;
+
+	return upload_reply(x, store_upload_get(x->store, x->ids[0], &u), &u);
+}
+
+static struct reply retry_upload(struct ctx *x)
+{
+	struct store_upload_info u;
+	int rc = store_upload_retry(x->store, x->ids[0], &u);
+
+	if (rc == -EPERM)
+		return admin_problem(409, "upload %lld is %s: only a failed import can be retried",
+				     (long long)u.id, u.state);
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "upload %lld queued again", (long long)u.id);
+	return upload_reply(x, rc, &u);
+}
+
+static struct reply purge_upload(struct ctx *x)
+{
+	struct store_upload_info u;
+	int rc = store_upload_purge(x->store, x->ids[0], &u);
+
+	if (rc == -EBUSY)
+		return admin_problem(409, "upload %lld is still being received", (long long)u.id);
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "upload %lld (%.150s) purged; record kept",
+			 (long long)u.id, u.path);
+	return upload_reply(x, rc, &u);
+}
+
+static struct reply get_events(struct ctx *x)
+{
+	const char *last = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, "Last-Event-ID");
+	uint64_t after = 0, account = 0;
+
+	if (last && gw_parse_u64(last, 0, UINT64_MAX, &after) < 0)
+		return admin_problem(400, "invalid Last-Event-ID");
+	if (!last)
+		after = store_events_last(x->store); /* from now on */
+	if (query_int(x, "account_id", 1, INT64_MAX, 0, &account) < 0)
+		return admin_problem(400, "invalid account_id: expected an account id");
+	return admin_events_response(x, after, (int64_t)account);
+}
+
+/* ---------------------------------------------------------------- tokens */
+
+static bool token_name_is_valid(const char *name)
+{
+	size_t n = strlen(name), i;
+
+	if (n == 0 || n > 64)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static struct reply create_token(struct ctx *x)
+{
+	static const struct field fields[] = {
+		{ "name", "string", false },
+		{ "scope", "string", false },
+	};
+	char secret[STORE_TOKEN_LEN + 1];
+	const char *name, *scope;
+	struct store_token t;
+	struct reply err;
+	json_t *body;
+	int rc;
+
+	if (parse_body(x, &body, &err) < 0)
+		return err;
+	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0) {
+		json_decref(body);
+		return err;
+	}
+	name = json_string_value(json_object_get(body, "name"));
+	scope = json_string_value(json_object_get(body, "scope"));
+	if (!scope)
+		scope = "read";
+	if (!name || !token_name_is_valid(name)) {
+		json_decref(body);
+		return admin_problem(400, "invalid name: 1 to 64 letters, digits, '.', '_' or '-'");
+	}
+	if (strcmp(scope, "admin") && strcmp(scope, "read")) {
+		json_decref(body);
+		return admin_problem(400, "invalid scope: expected admin or read");
+	}
+	rc = store_token_create(x->store, name, scope, &t, secret);
+	json_decref(body);
+	if (rc == -EEXIST)
+		return admin_problem(409, "a token with this name exists");
+	if (rc < 0)
+		return admin_problem(500, "cannot create the token");
+	snprintf(x->detail, sizeof(x->detail), "token %lld (%s, %s) created", (long long)t.id,
+		 t.name, t.scope);
+	err = admin_ok(201, token_json(&t, secret));
+	explicit_bzero(secret, sizeof(secret));
+	return err;
+}
+
+static struct reply list_tokens(struct ctx *x)
+{
+	struct store_token *items;
+	uint64_t limit, cursor;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply err;
+	json_t *arr;
+
+	if (paging(x, &limit, &cursor, &err) < 0)
+		return err;
+	items = calloc(limit, sizeof(*items));
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (store_token_list(x->store, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list tokens");
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, token_json(&items[i], NULL));
+	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
+	free(items);
+	return err;
+}
+
+static struct reply token_reply(struct ctx *x, int rc, const struct store_token *t)
+{
+	if (rc == -ENOENT)
+		return admin_problem(404, "no token with id %lld", (long long)x->ids[0]);
+	if (rc < 0)
+		return admin_problem(500, "cannot read the token");
+	return admin_ok(200, token_json(t, NULL));
+}
+
+static struct reply get_token(struct ctx *x)
+{
+	struct store_token t;
+
+	return token_reply(x, store_token_get(x->store, x->ids[0], &t), &t);
+}
+
+static struct reply revoke_token(struct ctx *x)
+{
+	struct store_token t;
+	int rc = store_token_revoke(x->store, x->ids[0], &t);
+
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "token %lld (%s) revoked", (long long)t.id,
+			 t.name);
+	return token_reply(x, rc, &t);
+}
+
+/* ---------------------------------------------------------------- audit */
+
+static struct reply list_audit(struct ctx *x)
+{
+	struct store_audit *items;
+	uint64_t limit, cursor;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply err;
+	json_t *arr;
+
+	if (paging(x, &limit, &cursor, &err) < 0)
+		return err;
+	items = calloc(limit, sizeof(*items));
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (store_audit_list(x->store, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list the audit log");
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		const struct store_audit *a = &items[i];
+
+		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:s}",
+			"id", (json_int_t)a->id, "at", time_or_null(a->at_ms),
+			"token_id", a->token_id ? json_integer(a->token_id) : json_null(),
+			"token_name", a->token_name, "client_address", a->client_address,
+			"method", a->method, "path", a->path, "status", a->status,
+			"detail", a->detail));
+	}
+	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
+	free(items);
+	return err;
+}
+
+/* ---------------------------------------------------------------- routes */
+
+const struct admin_route admin_routes[] = {
+	{ "GET", API "/health", true, get_health },
+	{ "GET", API "/openapi.json", true, get_openapi },
+	{ "POST", API "/accounts", false, create_account },
+	{ "GET", API "/accounts", false, list_accounts },
+	{ "GET", API "/accounts/{id}", false, get_account },
+	{ "PATCH", API "/accounts/{id}", false, patch_account },
+	{ "DELETE", API "/accounts/{id}", false, delete_account },
+	{ "POST", API "/accounts/{id}/password", false, new_password },
+	{ "GET", API "/uploads", false, list_uploads },
+	{ "GET", API "/uploads/{id}", false, get_upload },
+	{ "DELETE", API "/uploads/{id}", false, purge_upload },
+	{ "POST", API "/uploads/{id}/retry", false, retry_upload },
+	{ "GET", API "/events", false, get_events },
+	{ "POST", API "/tokens", false, create_token },
+	{ "GET", API "/tokens", false, list_tokens },
+	{ "GET", API "/tokens/{id}", false, get_token },
+	{ "DELETE", API "/tokens/{id}", false, revoke_token },
+	{ "GET", API "/audit", false, list_audit },
+};
+
+const size_t admin_nroutes = GW_ARRAY_SIZE(admin_routes);

@@ -1,0 +1,596 @@
+/* http.c - the admin API's HTTP side on libmicrohttpd: listening (HTTPS
+ * with the configured certificate), reading bounded bodies, routing, the
+ * bearer token and its scope, slowing down guessing, the audit log of
+ * every change, problem+json errors, and the Server-Sent Events stream.
+ *
+ * A thread per connection: handlers block on the store, and an events
+ * stream waits for the next change.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "admin_int.h"
+
+#define AUTH_FAILURES_MAX 10   /* failed authentications from one address... */
+#define AUTH_WINDOW_MS 60000   /* ...within this window get 429 */
+#define AUTH_SLOTS 256
+#define SSE_KEEPALIVE_MS 15000
+
+struct auth_failures {
+	char ip[64];
+	int64_t since_ms;
+	unsigned count;
+};
+
+struct admin_server {
+	struct MHD_Daemon *mhd;
+	const struct gw_config *cfg;
+	struct store *store;
+	char *cert_pem, *key_pem;
+	volatile int stopping;
+	pthread_mutex_t fail_lock;
+	struct auth_failures fails[AUTH_SLOTS];
+};
+
+/* What one request carries between libmicrohttpd's calls. */
+struct request {
+	struct gw_buf body;
+	bool too_large;
+};
+
+/* ---------------------------------------------------------------- replies */
+
+static const char *reason(unsigned status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	default: return "Error";
+	}
+}
+
+struct reply admin_problem(unsigned status, const char *fmt, ...)
+{
+	struct reply r;
+	char detail[512];
+	va_list ap;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	r.json = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", reason(status),
+			   "status", (int)status, "detail", detail);
+	return r;
+}
+
+struct reply admin_ok(unsigned status, json_t *json)
+{
+	struct reply r;
+
+	memset(&r, 0, sizeof(r));
+	r.status = status;
+	r.json = json;
+	return r;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
+{
+	struct MHD_Response *resp = r->raw;
+	enum MHD_Result ret;
+	char *text;
+
+	if (!resp) {
+		if (!r->json) {
+			*r = admin_problem(500, "out of memory");
+			if (!r->json)
+				return MHD_NO;
+		}
+		text = json_dumps(r->json, JSON_COMPACT);
+		json_decref(r->json);
+		r->json = NULL;
+		if (!text)
+			return MHD_NO;
+		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(text);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+					r->status >= 400 ? "application/problem+json"
+							 : "application/json");
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->etag[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+	if (r->retry_after_s) {
+		char s[16];
+
+		snprintf(s, sizeof(s), "%d", r->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
+	}
+	ret = MHD_queue_response(conn, r->status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- guessing */
+
+/* 0, or the seconds an address must wait after too many failures. */
+static int auth_wait_s(struct admin_server *srv, const char *ip)
+{
+	int64_t now = gw_mono_ms();
+	int wait = 0;
+	size_t i;
+
+	pthread_mutex_lock(&srv->fail_lock);
+	for (i = 0; i < AUTH_SLOTS; i++) {
+		struct auth_failures *f = &srv->fails[i];
+
+		if (strcmp(f->ip, ip) || now - f->since_ms >= AUTH_WINDOW_MS)
+			continue;
+		if (f->count >= AUTH_FAILURES_MAX)
+			wait = (int)((AUTH_WINDOW_MS - (now - f->since_ms)) / 1000) + 1;
+		break;
+	}
+	pthread_mutex_unlock(&srv->fail_lock);
+	return wait;
+}
+
+static void auth_failed(struct admin_server *srv, const char *ip)
+{
+	int64_t now = gw_mono_ms();
+	struct auth_failures *slot = NULL, *oldest = &srv->fails[0];
+	size_t i;
+
+	pthread_mutex_lock(&srv->fail_lock);
+	for (i = 0; i < AUTH_SLOTS; i++) {
+		struct auth_failures *f = &srv->fails[i];
+
+		if (!strcmp(f->ip, ip)) {
+			slot = f;
+			break;
+		}
+		if (f->since_ms < oldest->since_ms)
+			oldest = f;
+	}
+	if (!slot) {
+		slot = oldest;
+		gw_strlcpy(slot->ip, ip, sizeof(slot->ip));
+		slot->count = 0;
+		slot->since_ms = now;
+	}
+	if (now - slot->since_ms >= AUTH_WINDOW_MS) {
+		slot->count = 0;
+		slot->since_ms = now;
+	}
+	slot->count++;
+	pthread_mutex_unlock(&srv->fail_lock);
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Match url against pattern; numbers for {id} go to ids. */
+static bool match(const char *pattern, const char *url, int64_t *ids)
+{
+	unsigned nid = 0;
+
+	while (*pattern && *url) {
+		if (!strncmp(pattern, "{id}", 4)) {
+			uint64_t v = 0;
+			char num[24];
+			size_t n = strcspn(url, "/");
+
+			if (n == 0 || n >= sizeof(num) || nid >= MAX_IDS)
+				return false;
+			memcpy(num, url, n);
+			num[n] = '\0';
+			if (gw_parse_u64(num, 1, INT64_MAX, &v) < 0)
+				return false;
+			ids[nid++] = (int64_t)v;
+			pattern += 4;
+			url += n;
+			continue;
+		}
+		if (*pattern != *url)
+			return false;
+		pattern++;
+		url++;
+	}
+	return !*pattern && !*url;
+}
+
+static bool is_change(const char *method)
+{
+	return strcmp(method, "GET") && strcmp(method, "HEAD");
+}
+
+static struct reply authenticate(struct ctx *x)
+{
+	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	struct reply r = admin_ok(0, NULL);
+	int wait = auth_wait_s(x->srv, x->client_ip);
+
+	if (wait) {
+		r = admin_problem(429, "too many failed authentications from this address; wait");
+		r.retry_after_s = wait;
+		return r;
+	}
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
+	    store_admin_check(x->store, h + 7, &x->who) < 0) {
+		auth_failed(x->srv, x->client_ip);
+		gw_warn("admin.auth_failed", "%s %s from %s: no valid token", x->method, x->url,
+			x->client_ip);
+		return admin_problem(401, "a valid admin bearer token is required");
+	}
+	if (is_change(x->method) && strcmp(x->who.scope, "admin"))
+		return admin_problem(403, "this token may only read");
+	return r;
+}
+
+static struct reply route(struct ctx *x)
+{
+	const struct admin_route *found = NULL;
+	bool path_known = false;
+	struct reply r;
+	size_t i;
+
+	for (i = 0; i < admin_nroutes; i++) {
+		int64_t ids[MAX_IDS];
+
+		if (!match(admin_routes[i].pattern, x->url, ids))
+			continue;
+		path_known = true;
+		if (strcmp(admin_routes[i].method, x->method) == 0) {
+			found = &admin_routes[i];
+			memcpy(x->ids, ids, sizeof(ids));
+			break;
+		}
+	}
+	if (!found && path_known) {
+		r = admin_problem(405, "method %s is not allowed here", x->method);
+		for (i = 0; i < admin_nroutes; i++) {
+			int64_t ids[MAX_IDS];
+			size_t used = strlen(r.allow);
+
+			if (!match(admin_routes[i].pattern, x->url, ids))
+				continue;
+			snprintf(r.allow + used, sizeof(r.allow) - used, "%s%s", used ? ", " : "",
+				 admin_routes[i].method);
+		}
+		return r;
+	}
+	if (!found)
+		return admin_problem(404, "no such resource");
+	if (!found->is_public) {
+		r = authenticate(x);
+		if (r.status)
+			return r;
+	}
+	return found->fn(x);
+}
+
+/* ---------------------------------------------------------------- events */
+
+struct sse {
+	struct admin_server *srv;
+	uint64_t after;
+	int64_t account_id;
+	struct gw_buf pending;
+};
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *s = cls;
+	size_t n;
+
+	(void)pos;
+	while (s->pending.len == 0) {
+		struct store_event ev[16];
+		unsigned count = 0, i;
+		bool missed = false;
+
+		if (__atomic_load_n(&s->srv->stopping, __ATOMIC_RELAXED))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		store_events_wait(s->srv->store, s->after, ev, GW_ARRAY_SIZE(ev), SSE_KEEPALIVE_MS,
+				  &count, &missed);
+		if (__atomic_load_n(&s->srv->stopping, __ATOMIC_RELAXED))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (missed)
+			gw_buf_adds(&s->pending, "event: reset\ndata: {\"reason\":\"events were missed;"
+						 " list again\"}\n\n");
+		for (i = 0; i < count; i++) {
+			char at[32];
+
+			s->after = ev[i].seq;
+			if (s->account_id && ev[i].account_id != s->account_id)
+				continue;
+			gw_format_time(ev[i].at_ms, at);
+			gw_buf_addf(&s->pending,
+				    "id: %llu\nevent: %s\ndata: {\"seq\":%llu,\"at\":\"%s\",\"kind\":\"%s\","
+				    "\"id\":%lld,\"account_id\":%lld,\"state\":\"%s\"}\n\n",
+				    (unsigned long long)ev[i].seq, ev[i].kind,
+				    (unsigned long long)ev[i].seq, at, ev[i].kind, (long long)ev[i].id,
+				    (long long)ev[i].account_id, ev[i].state);
+		}
+		if (count == 0 && !missed)
+			gw_buf_adds(&s->pending, ": keep-alive\n\n");
+	}
+	n = s->pending.len < max ? s->pending.len : max;
+	memcpy(buf, s->pending.data, n);
+	gw_buf_consume(&s->pending, n);
+	return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct sse *s = cls;
+
+	gw_buf_release(&s->pending);
+	free(s);
+}
+
+struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t account_id)
+{
+	struct reply r = admin_ok(200, NULL);
+	struct sse *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return admin_problem(500, "out of memory");
+	s->srv = x->srv;
+	s->after = after;
+	s->account_id = account_id;
+	gw_buf_init(&s->pending, 1 << 20);
+	gw_buf_adds(&s->pending, "retry: 2000\n\n");
+	r.raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
+	if (!r.raw) {
+		sse_free(s);
+		return admin_problem(500, "out of memory");
+	}
+	MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+	return r;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static void client_ip(struct MHD_Connection *conn, char *out, size_t size)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	gw_strlcpy(out, "?", size);
+	if (ci && ci->client_addr)
+		getnameinfo(ci->client_addr,
+			    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+								   : sizeof(struct sockaddr_in),
+			    out, (socklen_t)size, NULL, 0, NI_NUMERICHOST);
+}
+
+static void audit(struct ctx *x, unsigned status)
+{
+	struct store_audit a;
+
+	memset(&a, 0, sizeof(a));
+	a.token_id = x->who.id;
+	gw_strlcpy(a.token_name, x->who.id ? x->who.name : "", sizeof(a.token_name));
+	gw_strlcpy(a.client_address, x->client_ip, sizeof(a.client_address));
+	gw_strlcpy(a.method, x->method, sizeof(a.method));
+	gw_strlcpy(a.path, x->url, sizeof(a.path));
+	a.status = (int)status;
+	gw_strlcpy(a.detail, x->detail, sizeof(a.detail));
+	store_audit_add(x->store, &a);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **req_cls)
+{
+	struct admin_server *srv = cls;
+	struct request *rq = *req_cls;
+	struct reply r;
+	struct ctx x;
+	unsigned status;
+	enum MHD_Result ret;
+
+	(void)version;
+	if (!rq) {
+		rq = calloc(1, sizeof(*rq));
+		if (!rq)
+			return MHD_NO;
+		gw_buf_init(&rq->body, GW_ADMIN_BODY_MAX);
+		*req_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!rq->too_large && gw_buf_add(&rq->body, upload_data, *upload_data_size) < 0) {
+			rq->too_large = true;
+			gw_buf_release(&rq->body);
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	memset(&x, 0, sizeof(x));
+	x.srv = srv;
+	x.store = srv->store;
+	x.cfg = srv->cfg;
+	x.conn = conn;
+	x.method = method;
+	x.url = url;
+	x.body = gw_buf_str(&rq->body);
+	x.body_len = rq->body.len;
+	client_ip(conn, x.client_ip, sizeof(x.client_ip));
+	if (rq->too_large)
+		r = admin_problem(413, "the body is larger than %d bytes", GW_ADMIN_BODY_MAX);
+	else
+		r = route(&x);
+	status = r.status;
+	/* Every change, and every refused attempt at one by a known token. */
+	if (is_change(method) && x.who.id)
+		audit(&x, status);
+	ret = send_reply(conn, &r);
+	gw_info("admin.request", "%s %s -> %u from %s%s%s", method, url, status, x.client_ip,
+		x.who.id ? " token " : "", x.who.id ? x.who.name : "");
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *req_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!rq)
+		return;
+	gw_buf_release(&rq->body);
+	free(rq);
+	*req_cls = NULL;
+}
+
+/* ---------------------------------------------------------------- server */
+
+static int read_pem(const char *path, char **out, char *err, size_t err_size)
+{
+	struct gw_buf b;
+	char chunk[4096];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		snprintf(err, err_size, "cannot read '%s': %s", path, strerror(errno));
+		return -errno;
+	}
+	gw_buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (gw_buf_add(&b, chunk, n) < 0) {
+			fclose(f);
+			gw_buf_release(&b);
+			snprintf(err, err_size, "cannot read '%s': larger than 1 MiB", path);
+			return -EFBIG;
+		}
+	}
+	fclose(f);
+	*out = b.data ? b.data : strdup("");
+	return 0;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	gw_warn("admin.http", "%s", msg);
+}
+
+int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
+		struct store *st, struct admin_server **out, char *err, size_t err_size)
+{
+	struct admin_server *srv;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG;
+	int r, lfd = -1;
+
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = cfg;
+	srv->store = st;
+	pthread_mutex_init(&srv->fail_lock, NULL);
+	if (!cfg->admin_plain_http) {
+		flags |= MHD_USE_TLS;
+		r = read_pem(cert, &srv->cert_pem, err, err_size);
+		if (r == 0)
+			r = read_pem(key, &srv->key_pem, err, err_size);
+		if (r < 0)
+			goto fail;
+	}
+	r = gw_listen_tcp("the admin API", cfg->admin_host, cfg->admin_port, 128, &lfd, err,
+			  err_size);
+	if (r < 0)
+		goto fail;
+	if (cfg->admin_plain_http)
+		srv->mhd = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
+			MHD_OPTION_LISTEN_SOCKET, lfd,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+			MHD_OPTION_END);
+	else
+		srv->mhd = MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
+			MHD_OPTION_LISTEN_SOCKET, lfd,
+			MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+			MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+			MHD_OPTION_END);
+	if (!srv->mhd) {
+		/* The socket is bound, so what is left is TLS or resources. */
+		close(lfd);
+		snprintf(err, err_size, "cannot start the admin API on %s:%u with certificate '%s'"
+					" (see the log line before)", cfg->admin_host, cfg->admin_port, cert);
+		r = -EINVAL;
+		goto fail;
+	}
+	gw_info("admin.listen", "admin API on %s://%s:%u" API, cfg->admin_plain_http ? "http" : "https",
+		cfg->admin_host, cfg->admin_port);
+	if (cfg->admin_plain_http)
+		gw_warn("admin.listen", "the admin API speaks plain HTTP: only behind a TLS-terminating proxy");
+	*out = srv;
+	return 0;
+fail:
+	admin_stop(srv);
+	return r;
+}
+
+void admin_stop(struct admin_server *srv)
+{
+	if (!srv)
+		return;
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELAXED);
+	store_events_close(srv->store); /* event streams end now */
+	if (srv->mhd)
+		MHD_stop_daemon(srv->mhd);
+	if (srv->key_pem)
+		explicit_bzero(srv->key_pem, strlen(srv->key_pem));
+	free(srv->cert_pem);
+	free(srv->key_pem);
+	pthread_mutex_destroy(&srv->fail_lock);
+	free(srv);
+}
