@@ -240,6 +240,24 @@ static int parse_body(struct ctx *x, json_t **out, struct reply *err)
 	return 0;
 }
 
+/* For requests that take no fields: nothing, or {} (as JSON). */
+static int no_fields(struct ctx *x, struct reply *err)
+{
+	json_t *body;
+
+	if (x->body_len == 0)
+		return 0;
+	if (parse_body(x, &body, err) < 0)
+		return -EINVAL;
+	if (json_object_size(body)) {
+		json_decref(body);
+		*err = admin_problem(400, "unknown field: this request takes no fields");
+		return -EINVAL;
+	}
+	json_decref(body);
+	return 0;
+}
+
 /* Every key of body must be one of fields, of the JSON type given there
  * (or null where allowed); the problem names the first that is not. */
 struct field {
@@ -509,7 +527,12 @@ static struct reply patch_account(struct ctx *x)
 static struct reply delete_account(struct ctx *x)
 {
 	struct store_account a;
-	int rc = store_account_delete(x->store, x->ids[0]);
+	struct reply err;
+	int rc;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	rc = store_account_delete(x->store, x->ids[0]);
 
 	if (rc == 0)
 		rc = store_account_get(x->store, x->ids[0], &a);
@@ -526,17 +549,8 @@ static struct reply new_password(struct ctx *x)
 	struct reply r;
 	int rc;
 
-	if (x->body_len) {
-		json_t *body;
-
-		if (parse_body(x, &body, &r) < 0)
-			return r;
-		if (json_object_size(body)) {
-			json_decref(body);
-			return admin_problem(400, "unknown field: this request takes no fields");
-		}
-		json_decref(body);
-	}
+	if (no_fields(x, &r) < 0)
+		return r;
 	rc = store_account_new_password(x->store, x->ids[0], password);
 	if (rc == -ENOENT)
 		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
@@ -620,7 +634,12 @@ static struct reply get_upload(struct ctx *x)
 static struct reply retry_upload(struct ctx *x)
 {
 	struct store_upload_info u;
-	int rc = store_upload_retry(x->store, x->ids[0], &u);
+	struct reply err;
+	int rc;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	rc = store_upload_retry(x->store, x->ids[0], &u);
 
 	if (rc == -EPERM)
 		return admin_problem(409, "upload %lld is %s: only a failed import can be retried",
@@ -633,7 +652,12 @@ static struct reply retry_upload(struct ctx *x)
 static struct reply purge_upload(struct ctx *x)
 {
 	struct store_upload_info u;
-	int rc = store_upload_purge(x->store, x->ids[0], &u);
+	struct reply err;
+	int rc;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	rc = store_upload_purge(x->store, x->ids[0], &u);
 
 	if (rc == -EBUSY)
 		return admin_problem(409, "upload %lld is still being received", (long long)u.id);
@@ -764,7 +788,12 @@ static struct reply get_token(struct ctx *x)
 static struct reply revoke_token(struct ctx *x)
 {
 	struct store_token t;
-	int rc = store_token_revoke(x->store, x->ids[0], &t);
+	struct reply err;
+	int rc;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	rc = store_token_revoke(x->store, x->ids[0], &t);
 
 	if (rc == 0)
 		snprintf(x->detail, sizeof(x->detail), "token %lld (%s) revoked", (long long)t.id,

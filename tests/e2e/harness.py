@@ -14,6 +14,40 @@ import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OPENAPI = json.load(open(os.path.join(ROOT, "openapi", "openapi.json")))
+
+
+def openapi_check(method, path, status, headers, doc):
+    """Every response the tests receive must be one the OpenAPI document
+    describes: a documented status, content type and schema. A field the
+    code sends and the document lacks fails the test that saw it."""
+    import re
+    import jsonschema
+    path = path.split("?", 1)[0]
+    for template, item in OPENAPI["paths"].items():
+        pattern = "^" + re.escape(template).replace(re.escape("{id}"), "[1-9][0-9]*") + "$"
+        if re.match(pattern, path):
+            break
+    else:
+        assert status == 404, "%s %s answered %d but is not in the OpenAPI document" % (method, path, status)
+        return
+    op = item.get(method.lower())
+    if op is None:
+        assert status == 405, "%s %s answered %d, undocumented" % (method, path, status)
+        return
+    assert str(status) in op["responses"], "%s %s answered %d, not documented" % (method, path, status)
+    resp = op["responses"][str(status)]
+    while "$ref" in resp:
+        node = OPENAPI
+        for part in resp["$ref"][2:].split("/"):
+            node = node[part]
+        resp = node
+    ctype = headers.get("Content-Type")
+    assert ctype in resp.get("content", {}), "%s %s: undocumented %s" % (method, path, ctype)
+    if doc is not None and ctype.endswith("json"):
+        schema = resp["content"][ctype]["schema"]
+        resolver = jsonschema.RefResolver.from_schema(OPENAPI)
+        jsonschema.Draft202012Validator(schema, resolver=resolver).validate(doc)
 BIN = os.environ.get("FTPSGATE_BIN", os.path.join(ROOT, "build", "ftpsgate"))
 TOKEN = "e2e-admin-token-0123456789abcdef"
 
@@ -138,7 +172,8 @@ class Gateway:
 
     @property
     def admin_url(self):
-        return "https://127.0.0.1:%d/api/v1" % self.admin_port
+        scheme = "http" if self.env().get("FTPSGATE_ADMIN_PLAIN_HTTP") == "true" else "https"
+        return "%s://127.0.0.1:%d/api/v1" % (scheme, self.admin_port)
 
     def api(self, method, path, body=None, auth=True, token=TOKEN, raw=None,
             content_type="application/json"):
@@ -155,14 +190,16 @@ class Gateway:
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
                 text = r.read()
-                return r.status, (json.loads(text) if text else None), r.headers
+                status, doc, headers = r.status, (json.loads(text) if text else None), r.headers
         except urllib.error.HTTPError as e:
             text = e.read()
             try:
                 doc = json.loads(text)
             except ValueError:
                 doc = None
-            return e.code, doc, e.headers
+            status, headers = e.code, e.headers
+        openapi_check(method, path, status, headers, doc)
+        return status, doc, headers
 
     def open_events(self, query="", last_event_id=None, token=TOKEN):
         """Start GET /events; returns (response, connection). Read events

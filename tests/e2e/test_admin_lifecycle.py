@@ -298,6 +298,22 @@ class GuessingTest(unittest.TestCase):
             self.assertEqual(gw.api("GET", "/health", auth=False)[0], 200)
 
 
+class PlainHTTPTest(unittest.TestCase):
+    def test_plain_http_only_when_configured(self):
+        with Gateway(env={"FTPSGATE_ADMIN_PLAIN_HTTP": "true"}) as gw:
+            self.assertTrue(gw.admin_url.startswith("http://"))
+            self.assertEqual(gw.api("GET", "/accounts")[0], 200)
+            self.assertIn("plain HTTP", gw.logs())
+        with Gateway() as gw:
+            conn = http.client.HTTPConnection("127.0.0.1", gw.admin_port, timeout=10)
+            try:
+                conn.request("GET", "/api/v1/health")
+                status = conn.getresponse().status
+            except (OSError, http.client.HTTPException):
+                status = None
+            self.assertNotEqual(status, 200)  # HTTPS only by default
+
+
 class PagingTest(unittest.TestCase):
     def test_100000_uploads_paged_while_more_arrive(self):
         with Gateway() as gw:
