@@ -121,8 +121,6 @@ class InteropTest(unittest.TestCase):
             "fail header failure: not an age file"))
         cut = verdict(enc[:150000])
         self.assertTrue(cut.startswith("fail payload failure: truncated or corrupt at byte 131"), cut)
-        whole_chunks = verdict(enc[:len(enc) - (len(enc) - 200) % 65552 - 65552 + 65552])
-        self.assertIn("fail payload failure:", whole_chunks)
         flipped = bytearray(enc)
         flipped[100000] ^= 1
         bad = verdict(bytes(flipped))
