@@ -49,7 +49,7 @@ struct reply admin_ok(unsigned status, json_t *json);
 typedef struct reply admin_handler_fn(struct ctx *x);
 struct admin_route {
 	const char *method;
-	const char *pattern; /* "{id}" matches a positive integer */
+	const char *pattern; /* "{id}", "{key_id}": a positive integer */
 	bool is_public;      /* no token needed */
 	admin_handler_fn *fn;
 };

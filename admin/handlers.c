@@ -164,6 +164,14 @@ static json_t *token_json(const struct store_token *t, const char *secret)
 	return o;
 }
 
+static json_t *key_json(const struct store_key *k)
+{
+	return json_pack("{s:I, s:I, s:s, s:o, s:o}", "id", (json_int_t)k->id,
+			 "account_id", (json_int_t)k->account_id, "recipient", k->recipient,
+			 "created_at", time_or_null(k->created_at_ms),
+			 "revoked_at", time_or_null(k->revoked_at_ms));
+}
+
 /* A page of a list: {"items": [...], "next_cursor": "<last id>" | null}.
  * Steals items. */
 static json_t *page(json_t *items, bool more, int64_t last_id)
@@ -406,6 +414,15 @@ static struct reply create_account(struct ctx *x)
 	snprintf(x->detail, sizeof(x->detail), "account %lld (%s) created", (long long)a.id,
 		 a.username);
 	r = admin_ok(201, account_json(x, &a, password));
+	if (a.require_encryption) {
+		/* The key uploaders encrypt to comes with the account. */
+		struct store_key k;
+
+		if (store_key_create(x->store, a.id, &k) == 0)
+			json_object_set_new(r.json, "key", key_json(&k));
+		else
+			gw_error("admin.key", "cannot create the key of account %lld", (long long)a.id);
+	}
 	set_etag(&r, &a);
 	explicit_bzero(password, sizeof(password));
 	return r;
@@ -561,6 +578,107 @@ static struct reply new_password(struct ctx *x)
 	set_etag(&r, &a);
 	explicit_bzero(password, sizeof(password));
 	return r;
+}
+
+/* ---------------------------------------------------------------- keys */
+
+static struct reply key_reply(struct ctx *x, int rc, const struct store_key *k)
+{
+	if (rc == -ENOENT)
+		return admin_problem(404, "no key %lld of account %lld", (long long)x->ids[1],
+				     (long long)x->ids[0]);
+	if (rc < 0)
+		return admin_problem(500, "cannot read the key");
+	return admin_ok(200, key_json(k));
+}
+
+static struct reply create_key(struct ctx *x)
+{
+	struct store_key k;
+	struct reply r;
+	int rc;
+
+	if (no_fields(x, &r) < 0)
+		return r;
+	rc = store_key_create(x->store, x->ids[0], &k);
+	if (rc == -ENOENT)
+		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
+	if (rc < 0)
+		return admin_problem(500, "cannot create the key");
+	snprintf(x->detail, sizeof(x->detail), "key %lld of account %lld created", (long long)k.id,
+		 (long long)k.account_id);
+	return admin_ok(201, key_json(&k));
+}
+
+static struct reply list_keys(struct ctx *x)
+{
+	struct store_key *items;
+	struct store_account a;
+	uint64_t limit, cursor;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply err;
+	json_t *arr;
+
+	if (paging(x, &limit, &cursor, &err) < 0)
+		return err;
+	if (store_account_get(x->store, x->ids[0], &a) < 0)
+		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
+	items = calloc(limit, sizeof(*items));
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (store_key_list(x->store, x->ids[0], (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list keys");
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, key_json(&items[i]));
+	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
+	free(items);
+	return err;
+}
+
+/* JSON, or the recipient as a text file when the client asks for one. */
+static struct reply get_key(struct ctx *x)
+{
+	const char *accept = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	struct store_key k;
+	struct reply r;
+	int rc = store_key_get(x->store, x->ids[0], x->ids[1], &k);
+
+	if (rc < 0 || !accept || !strstr(accept, "text/plain") || strstr(accept, "application/json"))
+		return key_reply(x, rc, &k);
+	r = admin_ok(200, NULL);
+	{
+		char text[128], disposition[96];
+
+		snprintf(text, sizeof(text), "%s\n", k.recipient);
+		snprintf(disposition, sizeof(disposition),
+			 "attachment; filename=\"account-%lld-key-%lld.txt\"", (long long)k.account_id,
+			 (long long)k.id);
+		r.raw = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+		if (!r.raw)
+			return admin_problem(500, "out of memory");
+		MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+		MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
+	}
+	return r;
+}
+
+static struct reply revoke_key(struct ctx *x)
+{
+	struct store_key k;
+	struct reply err;
+	int rc;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	rc = store_key_revoke(x->store, x->ids[0], x->ids[1], &k);
+	if (rc == 0)
+		snprintf(x->detail, sizeof(x->detail), "key %lld of account %lld revoked",
+			 (long long)k.id, (long long)k.account_id);
+	return key_reply(x, rc, &k);
 }
 
 /* ---------------------------------------------------------------- uploads */
@@ -848,6 +966,10 @@ const struct admin_route admin_routes[] = {
 	{ "PATCH", API "/accounts/{id}", false, patch_account },
 	{ "DELETE", API "/accounts/{id}", false, delete_account },
 	{ "POST", API "/accounts/{id}/password", false, new_password },
+	{ "POST", API "/accounts/{id}/keys", false, create_key },
+	{ "GET", API "/accounts/{id}/keys", false, list_keys },
+	{ "GET", API "/accounts/{id}/keys/{key_id}", false, get_key },
+	{ "DELETE", API "/accounts/{id}/keys/{key_id}", false, revoke_key },
 	{ "GET", API "/uploads", false, list_uploads },
 	{ "GET", API "/uploads/{id}", false, get_upload },
 	{ "DELETE", API "/uploads/{id}", false, purge_upload },

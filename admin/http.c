@@ -197,10 +197,11 @@ static bool match(const char *pattern, const char *url, int64_t *ids)
 	unsigned nid = 0;
 
 	while (*pattern && *url) {
-		if (!strncmp(pattern, "{id}", 4)) {
+		if (*pattern == '{') {
 			uint64_t v = 0;
 			char num[24];
 			size_t n = strcspn(url, "/");
+			const char *close = strchr(pattern, '}');
 
 			if (n == 0 || n >= sizeof(num) || nid >= MAX_IDS)
 				return false;
@@ -209,7 +210,7 @@ static bool match(const char *pattern, const char *url, int64_t *ids)
 			if (gw_parse_u64(num, 1, INT64_MAX, &v) < 0)
 				return false;
 			ids[nid++] = (int64_t)v;
-			pattern += 4;
+			pattern = close + 1;
 			url += n;
 			continue;
 		}

@@ -53,6 +53,8 @@ static const struct setting settings[] = {
 	HOSTPORT("ftp_explicit_listen", ftp_explicit_host, ftp_explicit_port),
 	{ "downloads", K_BOOL, offsetof(struct gw_config, downloads), 0, 0, 0, 0 },
 	{ "admin_plain_http", K_BOOL, offsetof(struct gw_config, admin_plain_http), 0, 0, 0, 0 },
+	STR("master_key", master_key),
+	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };

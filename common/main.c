@@ -93,10 +93,13 @@ int main(int argc, char **argv)
 		gw_log_set_level(GW_LOG_ERROR);
 
 	sp.data_dir = cfg.data_dir;
+	sp.master_key_hex = cfg.master_key;
+	sp.master_key_file = cfg.master_key_file;
 	sp.argon2_t_cost = cfg.argon2_t_cost;
 	sp.argon2_m_cost_kib = cfg.argon2_m_cost_kib;
 	sp.argon2_parallelism = cfg.argon2_parallelism;
 	r = store_open(&sp, &st, err, sizeof(err));
+	explicit_bzero(cfg.master_key, sizeof(cfg.master_key));
 	if (r < 0)
 		return fail(err);
 	r = store_admin_bootstrap(st, cfg.admin_token, token, &generated);

@@ -40,6 +40,8 @@ struct gw_config {
 	uint16_t ftp_explicit_port;
 	bool downloads;
 	bool admin_plain_http; /* only behind a TLS-terminating proxy */
+	char master_key[65];        /* hex; "" = from master_key_file */
+	char master_key_file[PATH_MAX]; /* "" = data_dir/master.key */
 	char log_level[16];
 };
 

@@ -28,6 +28,8 @@ struct store;
 
 struct store_params {
 	const char *data_dir;
+	const char *master_key_hex;  /* 64 hex digits, or NULL/"" */
+	const char *master_key_file; /* NULL/"": data_dir/master.key */
 	uint32_t argon2_t_cost;
 	uint32_t argon2_m_cost_kib;
 	uint32_t argon2_parallelism;
@@ -203,6 +205,28 @@ uint64_t store_upload_bytes(const struct store_upload *up);
 /* After a commit: the SHA-256 in hex. */
 const char *store_upload_sha256(const struct store_upload *up);
 void store_upload_free(struct store_upload *up);
+
+/* ---------------------------------------------------------------- keys */
+
+/* An account's age (X25519) encryption key. The recipient ("age1...") is
+ * what uploaders encrypt to; the identity never leaves the store, and is
+ * kept sealed under the master key. */
+struct store_key {
+	int64_t id;
+	int64_t account_id;
+	char recipient[80];
+	int64_t created_at_ms;
+	int64_t revoked_at_ms; /* 0 = in use */
+};
+
+/* BLOCKING. -ENOENT: no such account (or deleted). */
+int store_key_create(struct store *st, int64_t account_id, struct store_key *out);
+int store_key_get(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out);
+int store_key_list(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
+		   struct store_key *items, unsigned *n, bool *more);
+/* BLOCKING. Files encrypted to a revoked key are rejected from then on;
+ * revoking twice is fine. */
+int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out);
 
 /* ---------------------------------------------------------------- events */
 

@@ -73,6 +73,22 @@ static const char *const migrations[] = {
 	"  status INTEGER NOT NULL,"
 	"  detail TEXT NOT NULL DEFAULT ''"
 	");",
+	/* 3: encryption keys, verification verdicts, the import queue */
+	"CREATE TABLE keys ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  recipient TEXT NOT NULL,"
+	"  identity_sealed BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  revoked_at INTEGER"
+	");"
+	"CREATE INDEX keys_by_account ON keys(account_id, id);"
+	"ALTER TABLE uploads ADD COLUMN key_id INTEGER;"
+	"ALTER TABLE uploads ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE uploads ADD COLUMN next_attempt_at INTEGER;"
+	"ALTER TABLE uploads ADD COLUMN hook_exit INTEGER;"
+	"ALTER TABLE uploads ADD COLUMN hook_output TEXT;"
+	"CREATE INDEX uploads_work ON uploads(state, next_attempt_at);",
 };
 
 int store_db_error(struct store *st, const char *what)
@@ -276,6 +292,9 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	r = migrate(st, err, err_size);
 	if (r < 0)
 		goto fail;
+	r = store_master_key_load(st, p, err, err_size);
+	if (r < 0)
+		goto fail;
 	r = recover(st);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot recover interrupted uploads: %s", sqlite3_errmsg(st->db));
@@ -306,6 +325,7 @@ void store_close(struct store *st)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);
 	store_events_release(st);
+	explicit_bzero(st->master, sizeof(st->master));
 	free(st);
 }
 

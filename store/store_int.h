@@ -16,6 +16,7 @@ struct store {
 	int uploads_fd;  /* data_dir/uploads */
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
+	uint8_t master[32]; /* seals the identities of encryption keys */
 	store_account_change_fn *watch_fn;
 	void *watch_arg;
 	/* events: a ring of the last STORE_EVENTS_KEPT */
@@ -30,6 +31,11 @@ struct store {
 void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_id,
 		const char *state);
 int store_events_init(struct store *st);
+/* keys.c */
+int store_master_key_load(struct store *st, const struct store_params *p, char *err, size_t err_size);
+/* The identities of an account's keys in use, at most max. */
+int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[32], int64_t *ids,
+		      size_t max, size_t *n);
 void store_events_release(struct store *st);
 
 /* Log a SQLite failure once, where it happened; returns -EIO. */

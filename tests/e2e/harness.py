@@ -25,7 +25,7 @@ def openapi_check(method, path, status, headers, doc):
     import jsonschema
     path = path.split("?", 1)[0]
     for template, item in OPENAPI["paths"].items():
-        pattern = "^" + re.escape(template).replace(re.escape("{id}"), "[1-9][0-9]*") + "$"
+        pattern = "^" + re.sub(r"\\\{\w+\\\}", "[1-9][0-9]*", re.escape(template)) + "$"
         if re.match(pattern, path):
             break
     else:

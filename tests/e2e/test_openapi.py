@@ -102,6 +102,17 @@ class OpenAPITest(unittest.TestCase):
                                         {"description": "again"}, {"If-Match": etag})[0], 412)
         self.assertEqual(self.call("patch", "/accounts/%d" % acct["id"], "/accounts/{id}",
                                    {"status": "gone"})[0], 400)
+        keys = self.call("get", "/accounts/%d/keys" % acct["id"], "/accounts/{id}/keys")[1]["items"]
+        self.assertEqual(len(keys), 1)  # require_encryption: a key came with the account
+        self.assertEqual(acct["key"]["recipient"], keys[0]["recipient"])
+        status, k2 = self.call("post", "/accounts/%d/keys" % acct["id"], "/accounts/{id}/keys")
+        self.assertEqual(status, 201)
+        self.assertEqual(self.call("get", "/accounts/%d/keys/%d" % (acct["id"], k2["id"]),
+                                   "/accounts/{id}/keys/{key_id}")[0], 200)
+        self.assertEqual(self.call("delete", "/accounts/%d/keys/%d" % (acct["id"], k2["id"]),
+                                   "/accounts/{id}/keys/{key_id}")[1]["id"], k2["id"])
+        self.assertEqual(self.call("get", "/accounts/%d/keys/%d" % (acct["id"], 424242),
+                                   "/accounts/{id}/keys/{key_id}")[0], 404)
         for u in page["items"]:
             self.assertEqual(self.call("post", "/uploads/%d/retry" % u["id"], "/uploads/{id}/retry")[0], 409)
             self.assertEqual(self.call("delete", "/uploads/%d" % u["id"], "/uploads/{id}")[0], 200)
@@ -160,7 +171,7 @@ class OpenAPITest(unittest.TestCase):
             for method, op in item.items():
                 if method not in METHODS or template == "/events" or not op.get("security", True):
                     continue
-                path = template.replace("{id}", "1")
+                path = template.replace("{id}", "1").replace("{key_id}", "1")
                 where = "%s %s" % (method.upper(), template)
                 self.assertEqual(self.gw.api(method.upper(), path, auth=False)[0], 401, where)
                 self.assertEqual(self.gw.api(method.upper(), path, token="wrong")[0], 401, where)
@@ -168,7 +179,7 @@ class OpenAPITest(unittest.TestCase):
                     self.assertEqual(self.gw.api(method.upper(), path, {}, token=rtok["token"])[0],
                                      403, where)
                 if "{id}" in template:
-                    self.assertEqual(self.gw.api(method.upper(), template.replace("{id}", "987654"),
+                    self.assertEqual(self.gw.api(method.upper(), template.replace("{id}", "987654").replace("{key_id}", "987654"),
                                                  {} if method != "get" else None)[0], 404, where)
                 if method in ("post", "patch"):
                     self.assertEqual(self.gw.api(method.upper(), path, raw=b'{"a": ')[0], 400, where)
@@ -181,7 +192,7 @@ class OpenAPITest(unittest.TestCase):
 
     def test_nothing_undocumented_is_served(self):
         for template, item in DOC["paths"].items():
-            path = template.replace("{id}", "999")
+            path = template.replace("{id}", "999").replace("{key_id}", "999")
             for method in METHODS:
                 if method in item:
                     continue  # exercised above (and GET /events never ends)
@@ -189,7 +200,7 @@ class OpenAPITest(unittest.TestCase):
                 self.assertEqual(status, 405, (method, path, status))
                 allowed = {m.upper() for m in item if m in METHODS}
                 self.assertEqual(set(headers["Allow"].split(", ")), allowed)
-        for path in ("/", "/account", "/accounts/1/keys", "/openapi", "/events/1", "/audit/1"):
+        for path in ("/", "/account", "/accounts/1/keyz", "/openapi", "/events/1", "/audit/1"):
             self.assertEqual(self.gw.api("GET", path)[0], 404, path)
 
 

@@ -1,0 +1,312 @@
+/* keys.c - accounts' age encryption keys, and the master key that seals
+ * their identities at rest. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "age.h"
+#include "gw.h"
+#include "store_int.h"
+
+#define SEALED_LEN (12 + AGE_KEY_LEN + 16) /* nonce, identity, tag */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_hex32(const char *s, uint8_t out[32])
+{
+	size_t i;
+
+	if (strlen(s) != 64)
+		return -EINVAL;
+	for (i = 0; i < 32; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+int store_master_key_load(struct store *st, const struct store_params *p, char *err, size_t err_size)
+{
+	char path[PATH_MAX + 16], hex[80];
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (p->master_key_hex && *p->master_key_hex) {
+		if (parse_hex32(p->master_key_hex, st->master) < 0) {
+			snprintf(err, err_size, "invalid master_key: expected 64 hex digits");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (p->master_key_file && *p->master_key_file)
+		snprintf(path, sizeof(path), "%s", p->master_key_file);
+	else
+		snprintf(path, sizeof(path), "%s/master.key", st->data_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && !(p->master_key_file && *p->master_key_file)) {
+		/* First start: make one. Lose it and the keys' identities are lost. */
+		char tmp[PATH_MAX + 32];
+		uint8_t key[32];
+
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		if (RAND_bytes(key, 32) != 1) {
+			snprintf(err, err_size, "cannot make a master key: no randomness");
+			return -EIO;
+		}
+		gw_hex(key, 32, hex);
+		gw_strlcpy(hex + 64, "\n", sizeof(hex) - 64);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, hex, 65) != 65 || fsync(fd) < 0 || close(fd) < 0 ||
+		    rename(tmp, path) < 0) {
+			snprintf(err, err_size, "cannot write master key '%s': %s", path, strerror(errno));
+			return -EIO;
+		}
+		fd = open(st->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+		memcpy(st->master, key, 32);
+		explicit_bzero(key, sizeof(key));
+		explicit_bzero(hex, sizeof(hex));
+		gw_warn("store.master_key", "made a new master key in '%s': back it up with the"
+					    " database (see docs/operations.md)", path);
+		return 0;
+	}
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		snprintf(err, err_size, "cannot read master key '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	if (sb.st_mode & 077)
+		gw_warn("store.master_key", "master key '%s' is readable by others: chmod 600", path);
+	n = read(fd, hex, sizeof(hex) - 1);
+	close(fd);
+	if (n < 64) {
+		snprintf(err, err_size, "invalid master key '%s': expected 64 hex digits", path);
+		return -EINVAL;
+	}
+	hex[64] = '\0';
+	if (parse_hex32(hex, st->master) < 0) {
+		snprintf(err, err_size, "invalid master key '%s': expected 64 hex digits", path);
+		return -EINVAL;
+	}
+	explicit_bzero(hex, sizeof(hex));
+	return 0;
+}
+
+/* Seal or open an identity under the master key, bound to its account. */
+static int seal(struct store *st, bool enc, int64_t account_id, const uint8_t *in, uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	char aad[48];
+	int n = 0, f = 0, r = -EIO;
+
+	snprintf(aad, sizeof(aad), "ftpsgate key of account %lld", (long long)account_id);
+	if (!ctx)
+		return -ENOMEM;
+	if (enc) {
+		/* out = nonce || ciphertext || tag */
+		if (RAND_bytes(out, 12) != 1 ||
+		    EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, st->master, out) != 1 ||
+		    EVP_EncryptUpdate(ctx, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
+		    EVP_EncryptUpdate(ctx, out + 12, &n, in, AGE_KEY_LEN) != 1 ||
+		    EVP_EncryptFinal_ex(ctx, out + 12 + n, &f) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, 16, out + 12 + AGE_KEY_LEN) != 1)
+			goto out;
+	} else {
+		if (EVP_DecryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, st->master, in) != 1 ||
+		    EVP_DecryptUpdate(ctx, NULL, &n, (const uint8_t *)aad, (int)strlen(aad)) != 1 ||
+		    EVP_DecryptUpdate(ctx, out, &n, in + 12, AGE_KEY_LEN) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(in + 12 + AGE_KEY_LEN)) != 1 ||
+		    EVP_DecryptFinal_ex(ctx, out + n, &f) != 1) {
+			r = -EBADMSG;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	EVP_CIPHER_CTX_free(ctx);
+	return r;
+}
+
+#define KEY_COLUMNS "id, account_id, recipient, created_at, revoked_at"
+
+static void row_to_key(sqlite3_stmt *q, struct store_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = sqlite3_column_int64(q, 0);
+	k->account_id = sqlite3_column_int64(q, 1);
+	gw_strlcpy(k->recipient, (const char *)sqlite3_column_text(q, 2), sizeof(k->recipient));
+	k->created_at_ms = sqlite3_column_int64(q, 3);
+	k->revoked_at_ms = sqlite3_column_int64(q, 4);
+}
+
+int store_key_create(struct store *st, int64_t account_id, struct store_key *out)
+{
+	uint8_t secret[AGE_KEY_LEN], pub[AGE_KEY_LEN], sealed[SEALED_LEN];
+	char recipient[AGE_RECIPIENT_MAX];
+	struct store_account a;
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	r = store_account_get(st, account_id, &a);
+	if (r < 0)
+		return r;
+	if (!strcmp(a.status, "deleted"))
+		return -ENOENT;
+	r = age_keygen(secret, pub);
+	if (r == 0)
+		r = seal(st, true, account_id, secret, sealed);
+	explicit_bzero(secret, sizeof(secret));
+	if (r < 0)
+		return r;
+	age_recipient_string(pub, recipient);
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "INSERT INTO keys(account_id, recipient, identity_sealed, created_at)"
+			      " VALUES (?, ?, ?, ?)", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, account_id);
+		sqlite3_bind_text(q, 2, recipient, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(q, 3, sealed, sizeof(sealed), SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 4, gw_now_ms());
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot store key");
+	}
+	if (r == 0) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_last_insert_rowid(st->db);
+		out->account_id = account_id;
+		gw_strlcpy(out->recipient, recipient, sizeof(out->recipient));
+		out->created_at_ms = gw_now_ms();
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		store_emit(st, "account", account_id, account_id, "key");
+	return r;
+}
+
+int store_key_get(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT " KEY_COLUMNS " FROM keys WHERE account_id = ? AND id = ?", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, account_id);
+		sqlite3_bind_int64(q, 2, key_id);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			row_to_key(q, out);
+		else
+			r = -ENOENT;
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_key_list(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
+		   struct store_key *items, unsigned *n, bool *more)
+{
+	sqlite3_stmt *q = NULL;
+	unsigned count = 0;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT " KEY_COLUMNS " FROM keys WHERE account_id = ? AND id > ?"
+			      " ORDER BY id LIMIT ?", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, account_id);
+		sqlite3_bind_int64(q, 2, after_id);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)max + 1);
+		*more = false;
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			if (count == max) {
+				*more = true;
+				break;
+			}
+			row_to_key(q, &items[count++]);
+		}
+		*n = count;
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE keys SET revoked_at = ? WHERE account_id = ? AND id = ?"
+			      " AND revoked_at IS NULL", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, gw_now_ms());
+		sqlite3_bind_int64(q, 2, account_id);
+		sqlite3_bind_int64(q, 3, key_id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot revoke key");
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0)
+		return r;
+	r = store_key_get(st, account_id, key_id, out);
+	if (r == 0)
+		store_emit(st, "account", account_id, account_id, "key_revoked");
+	return r;
+}
+
+int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[32], int64_t *ids,
+		      size_t max, size_t *n)
+{
+	sqlite3_stmt *q = NULL;
+	size_t count = 0;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT id, identity_sealed FROM keys WHERE account_id = ?"
+			      " AND revoked_at IS NULL ORDER BY id DESC LIMIT ?", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, account_id);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+		while (sqlite3_step(q) == SQLITE_ROW && count < max) {
+			if (sqlite3_column_bytes(q, 1) != SEALED_LEN ||
+			    seal(st, false, account_id, sqlite3_column_blob(q, 1), secrets[count]) < 0) {
+				gw_error("store.key", "key %lld of account %lld cannot be opened with the"
+						      " master key", (long long)sqlite3_column_int64(q, 0),
+					 (long long)account_id);
+				continue;
+			}
+			ids[count++] = sqlite3_column_int64(q, 0);
+		}
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	*n = count;
+	return r;
+}
