@@ -151,7 +151,7 @@ struct ftpd_server {
 	struct gw_counter *per_account;
 };
 
-enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH };
+enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
 
 struct job {
 	struct gw_job base;
@@ -381,6 +381,15 @@ static void job_run(struct gw_job *gj)
 	}
 	case J_COMMIT:
 		j->err = store_upload_commit(st, j->up);
+		if (j->err != -EBADMSG)
+			break;
+		/* The verdict came with the last byte: not kept. */
+		gw_strlcpy(j->reason, store_upload_verdict(j->up), sizeof(j->reason));
+		store_upload_reject(st, j->up);
+		break;
+	case J_REJECT:
+		gw_strlcpy(j->reason, store_upload_verdict(j->up), sizeof(j->reason));
+		j->err = store_upload_reject(st, j->up);
 		break;
 	case J_ABORT:
 		j->err = store_upload_abort(st, j->up, j->reason);
@@ -452,6 +461,14 @@ static void upload_done(struct ctrl *c, struct job *j)
 	uint64_t bytes = store_upload_bytes(j->up);
 	int64_t ms = gw_mono_ms() - d->started;
 
+	if (j->err == -EBADMSG || j->kind == J_REJECT) {
+		gw_warn("upload.rejected", "upload %lld '%s' of account %lld from %s rejected: %s",
+			(long long)store_upload_id(j->up), d->path, (long long)c->account_id,
+			c->peer_ip, j->reason);
+		gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+		data_finish(c, FTPD_XFER_REJECTED);
+		return;
+	}
 	if (j->kind == J_COMMIT && j->err == 0) {
 		uint64_t moved = bytes - store_upload_start_offset(j->up);
 
@@ -542,6 +559,8 @@ static void job_done(struct job *j)
 				       : j->err == -ENOENT && j->offset ? FTPD_XFER_NOT_FOUND
 				       : j->err == -ENOSPC ? FTPD_XFER_NO_SPACE
 				       : j->err == -EDQUOT ? FTPD_XFER_QUOTA
+				       : j->err == -ENOKEY ? FTPD_XFER_NO_KEY
+				       : j->err == -EBADMSG ? FTPD_XFER_REJECTED
 							   : FTPD_XFER_OPEN_FAILED);
 			break;
 		}
@@ -567,6 +586,7 @@ static void job_done(struct job *j)
 		break;
 	case J_COMMIT:
 	case J_ABORT:
+	case J_REJECT:
 		upload_done(c, j);
 		break;
 	}
@@ -731,6 +751,28 @@ static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 	abort_upload(c, up, why, result);
 }
 
+/* Not an authentic age file for the account: stop, drop it (a worker
+ * records the verdict), and say why. */
+static void receive_reject(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct job *j = job_new(c, J_REJECT);
+
+	if (!j) {
+		receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
+	j->up = d->up;
+	d->up = NULL;
+	if (d->tls) {
+		ftpd_tls_free(d->tls);
+		d->tls = NULL;
+	}
+	watch_close(c->loop, &d->w);
+	d->state = D_FINISHING;
+	submit(c, j);
+}
+
 static ssize_t ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
 
 /* Whether the client has already closed the control connection: what it
@@ -774,7 +816,9 @@ static void data_receive(struct ctrl *c)
 			if (r < 0) {
 				gw_error("upload.write", "cannot write upload %lld: %s",
 					 (long long)store_upload_id(d->up), strerror(-r));
-				if (r == -EDQUOT)
+				if (r == -EBADMSG)
+					receive_reject(c);
+				else if (r == -EDQUOT)
 					receive_stop(c, "the account's quota is used up", FTPD_XFER_QUOTA);
 				else if (r == -ENOSPC)
 					receive_stop(c, "no space left on the server", FTPD_XFER_NO_SPACE);

@@ -839,7 +839,20 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 		reply(s, 552, upload ? "Exceeded storage allocation; what arrived is kept as partial."
 				     : "Exceeded storage allocation.");
 		break;
+	case FTPD_XFER_REJECTED: {
+		char text[320];
+
+		snprintf(text, sizeof(text), "Rejected: %s; encrypt the file with age to this"
+			 " account's key and upload it again.", s->reason[0] ? s->reason : "not an age file");
+		reply(s, 553, text);
+		break;
 	}
+	case FTPD_XFER_NO_KEY:
+		reply(s, 553, "This account needs uploads encrypted to its key, and has none yet;"
+			      " ask the transfer admin.");
+		break;
+	}
+	s->reason[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- dispatch */

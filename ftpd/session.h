@@ -90,6 +90,8 @@ enum ftpd_xfer {
 	FTPD_XFER_LOCAL_ERROR,   /* 451 */
 	FTPD_XFER_NO_SPACE,      /* 452 */
 	FTPD_XFER_QUOTA,         /* 552: the account's quota is used up */
+	FTPD_XFER_REJECTED,      /* 553: not an age file for the account; see reason */
+	FTPD_XFER_NO_KEY,        /* 553: encryption required, but no key in use */
 };
 
 struct ftpd_session {
@@ -110,6 +112,7 @@ struct ftpd_session {
 	unsigned failed_logins;
 	unsigned max_failed_logins;
 	unsigned idle_timeout_s; /* for STAT */
+	char reason[200]; /* FTPD_XFER_REJECTED: why */
 };
 
 void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out);

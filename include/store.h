@@ -195,6 +195,16 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len);
  * directories, then commit state 'received' with size and SHA-256. Only
  * after this returns 0 may the client be told 226. */
 int store_upload_commit(struct store *st, struct store_upload *up);
+/* Errors of store_upload_write() and _commit() worth knowing: -EDQUOT
+ * (the account's quota), -EBADMSG (the account requires encryption and
+ * this is not an authentic age file for one of its keys in use: see
+ * store_upload_verdict(), and record it with store_upload_reject()).
+ * store_upload_begin() answers -ENOKEY for an account that requires
+ * encryption but has no key in use. */
+const char *store_upload_verdict(const struct store_upload *up);
+/* BLOCKING. Record the upload 'rejected' with its verdict, and drop its
+ * bytes (its file, and its link in the account's view). */
+int store_upload_reject(struct store *st, struct store_upload *up);
 /* BLOCKING. The transfer broke: keep what arrived as a 'partial' upload
  * with the reason. */
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason);

@@ -14,8 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "gw.h"
 #include "store_int.h"
+
+#define KEYS_MAX 16
 
 struct store_upload {
 	int64_t id;
@@ -24,10 +27,14 @@ struct store_upload {
 	uint64_t start; /* offset this transfer began at */
 	int fd;        /* uploads/<id>, open for writing */
 	int parent_fd; /* directory of the link in the account view */
+	char view_name[GW_PATH_COMPONENT_MAX + 1];
 	uint64_t bytes;
 	EVP_MD_CTX *sha;
 	char sha256[65];
 	int write_error; /* first failed write, as a negative errno */
+	struct age_reader *age; /* when the account requires encryption */
+	int64_t key_ids[KEYS_MAX];
+	char verdict[200]; /* why it was rejected */
 };
 
 static const char *const states[] = {
@@ -184,7 +191,8 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "UPDATE uploads SET state = ?, size = ?, bytes_received = ?,"
-			      " sha256 = ?, completed_at = ?, error = ?, updated_at = ? WHERE id = ?", &q);
+			      " sha256 = ?, completed_at = ?, error = ?, updated_at = ?,"
+			      " key_id = COALESCE(?9, key_id) WHERE id = ?8", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
@@ -198,6 +206,8 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 		sqlite3_bind_text(q, 6, error, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 7, now);
 	sqlite3_bind_int64(q, 8, up->id);
+	if (up->age && age_reader_key(up->age) >= 0)
+		sqlite3_bind_int64(q, 9, up->key_ids[age_reader_key(up->age)]);
 	if (sqlite3_step(q) != SQLITE_DONE)
 		r = store_db_error(st, "cannot update upload");
 out:
@@ -251,6 +261,11 @@ static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int t
 			break;
 		}
 		EVP_DigestUpdate(up->sha, buf, (size_t)n);
+		if (up->age && age_reader_feed(up->age, buf, (size_t)n) < 0) {
+			snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
+			r = -EBADMSG;
+			break;
+		}
 		done += (uint64_t)n;
 	}
 	free(buf);
@@ -373,6 +388,10 @@ static int resume_own(struct store *st, struct store_upload *up, int64_t id, uin
 		(unsigned long long)offset);
 	return 0;
 fail:
+	if (r == -EBADMSG) {
+		store_upload_reject(st, up); /* what it held was no authentic age file */
+		return r;
+	}
 	gw_error("store.upload", "cannot resume upload %lld: %s", (long long)id, strerror(-r));
 	up->bytes = offset;
 	finish_record(st, up, "partial", NULL, "could not be resumed");
@@ -405,6 +424,26 @@ static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_
 	return r;
 }
 
+/* An account that requires encryption: its keys in use, to verify with. */
+static int verifier(struct store *st, struct store_upload *up)
+{
+	uint8_t secrets[KEYS_MAX][32];
+	struct store_account a;
+	size_t n = 0;
+	int r;
+
+	r = store_account_get(st, up->account_id, &a);
+	if (r < 0 || !a.require_encryption)
+		return r;
+	r = store_key_secrets(st, up->account_id, secrets, up->key_ids, KEYS_MAX, &n);
+	if (r == 0 && n == 0)
+		r = -ENOKEY;
+	if (r == 0)
+		r = age_reader_new((const uint8_t(*)[32])secrets, n, true, NULL, NULL, &up->age);
+	explicit_bzero(secrets, sizeof(secrets));
+	return r;
+}
+
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
 		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
 		       struct store_upload **out)
@@ -420,9 +459,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	if (!up)
 		return -ENOMEM;
 	up->account_id = account_id;
+	r = verifier(st, up);
+	if (r < 0)
+		goto fail;
 	r = gw_open_parent_beneath(root_fd, path, &up->parent_fd, &name);
 	if (r < 0)
 		goto fail;
+	gw_strlcpy(up->view_name, name, sizeof(up->view_name));
 	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISREG(sb.st_mode)) {
 			r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
@@ -486,6 +529,10 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	}
 	if (src >= 0) {
 		r = take_prefix(up, src, offset, up->fd);
+		if (r == -EBADMSG) {
+			store_upload_reject(st, up);
+			goto fail;
+		}
 		if (r < 0) {
 			up->bytes = 0;
 			finish_record(st, up, "partial", NULL, "cannot copy the file to resume");
@@ -556,6 +603,12 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 		up->write_error = -EDQUOT;
 		return up->write_error;
 	}
+	if (up->age && age_reader_feed(up->age, buf, len) < 0) {
+		/* Not an authentic age file for this account: not kept. */
+		snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
+		up->write_error = -EBADMSG;
+		return up->write_error;
+	}
 	while (left) {
 		ssize_t n = write(up->fd, p, left);
 
@@ -581,6 +634,10 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 
 	if (up->write_error)
 		return up->write_error;
+	if (up->age && age_reader_finish(up->age) < 0) {
+		snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
+		return -EBADMSG;
+	}
 	if (fsync(up->fd) < 0 || gw_fsync_dir(st->uploads_fd) < 0 ||
 	    gw_fsync_dir(up->parent_fd) < 0) {
 		r = -errno;
@@ -591,6 +648,39 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	EVP_DigestFinal_ex(up->sha, md, &mdlen);
 	gw_hex(md, 32, up->sha256);
 	return finish_record(st, up, "received", up->sha256, NULL);
+}
+
+const char *store_upload_verdict(const struct store_upload *up)
+{
+	return up->verdict[0] ? up->verdict : "not an authentic age file for this account";
+}
+
+/* Remove the file at the upload's link in the view, if it is that file. */
+static void unlink_view(struct store *st, const struct store_upload *up)
+{
+	char obj[32];
+	struct stat ob;
+
+	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
+	if (fstatat(st->uploads_fd, obj, &ob, 0) < 0)
+		return;
+	if (up->view_name[0]) {
+		struct stat vb;
+
+		if (fstatat(up->parent_fd, up->view_name, &vb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    vb.st_ino == ob.st_ino && vb.st_dev == ob.st_dev)
+			unlinkat(up->parent_fd, up->view_name, 0);
+		fsync(up->parent_fd);
+	}
+	unlinkat(st->uploads_fd, obj, 0);
+	fsync(st->uploads_fd);
+}
+
+int store_upload_reject(struct store *st, struct store_upload *up)
+{
+	unlink_view(st, up);
+	up->bytes = 0;
+	return finish_record(st, up, "rejected", NULL, store_upload_verdict(up));
 }
 
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
@@ -632,6 +722,7 @@ void store_upload_free(struct store_upload *up)
 	if (up->parent_fd >= 0)
 		close(up->parent_fd);
 	EVP_MD_CTX_free(up->sha);
+	age_reader_free(up->age);
 	free(up);
 }
 

@@ -235,6 +235,8 @@ class Gateway:
             ev[key] = value
 
     def create_account(self, **fields):
+        # Most tests upload plaintext; the encryption tests ask for it.
+        fields.setdefault("require_encryption", False)
         status, doc, _ = self.api("POST", "/accounts", fields)
         assert status == 201, (status, doc)
         return doc

@@ -62,6 +62,9 @@ class OpenAPITest(unittest.TestCase):
     def test_every_operation_matches_its_schemas(self):
         self.assertEqual(self.call("get", "/health", "/health", auth=False)[0], 200)
         status, acct = self.call("post", "/accounts", "/accounts", {"username": "doc-user"})
+        self.assertTrue(acct["require_encryption"])  # the default
+        self.assertEqual(self.call("patch", "/accounts/%d" % acct["id"], "/accounts/{id}",
+                                   {"require_encryption": False})[0], 200)
         self.assertEqual(status, 201)
         self.assertEqual(self.call("post", "/accounts", "/accounts", {"username": "doc-user"})[0], 409)
         self.assertEqual(self.call("post", "/accounts", "/accounts", {"bogus": 1})[0], 400)
