@@ -137,7 +137,7 @@ static json_t *account_json(struct ctx *x, const struct store_account *a, const 
 
 static json_t *upload_json(const struct store_upload_info *u)
 {
-	return json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
+	json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
 			 "id", (json_int_t)u->id, "account_id", (json_int_t)u->account_id,
 			 "path", u->path, "state", u->state,
 			 "size", u->size < 0 ? json_null() : json_integer(u->size),
@@ -149,6 +149,14 @@ static json_t *upload_json(const struct store_upload_info *u)
 			 "updated_at", time_or_null(u->updated_at_ms),
 			 "purged_at", time_or_null(u->purged_at_ms),
 			 "error", u->error[0] ? json_string(u->error) : json_null());
+
+	if (o)
+		json_object_set_new(o, "import", json_pack("{s:o, s:i, s:o, s:o}",
+			"key_id", u->key_id ? json_integer(u->key_id) : json_null(),
+			"attempts", u->attempts,
+			"hook_exit", u->hook_exit >= 0 || u->attempts ? json_integer(u->hook_exit) : json_null(),
+			"hook_output", u->hook_output[0] ? json_string(u->hook_output) : json_null()));
+	return o;
 }
 
 static json_t *token_json(const struct store_token *t, const char *secret)

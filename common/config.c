@@ -54,6 +54,12 @@ static const struct setting settings[] = {
 	{ "downloads", K_BOOL, offsetof(struct gw_config, downloads), 0, 0, 0, 0 },
 	{ "admin_plain_http", K_BOOL, offsetof(struct gw_config, admin_plain_http), 0, 0, 0, 0 },
 	STR("master_key", master_key),
+	STR("import_command", import_command),
+	STR("import_stdin", import_stdin),
+	U32("import_workers", import_workers, 1, 64),
+	U32("import_timeout_s", import_timeout_s, 1, 86400),
+	U32("import_attempts", import_attempts, 1, 1000),
+	U32("import_backoff_s", import_backoff_s, 0, 86400),
 	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
@@ -80,6 +86,11 @@ void gw_config_defaults(struct gw_config *c)
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;
 	c->downloads = true;
+	gw_strlcpy(c->import_stdin, "none", sizeof(c->import_stdin));
+	c->import_workers = 2;
+	c->import_timeout_s = 600;
+	c->import_attempts = 5;
+	c->import_backoff_s = 5;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 
@@ -278,6 +289,11 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 		gw_strlcpy(c->public_host, c->ftps_host, sizeof(c->public_host));
 	if (!c->data_dir[0]) {
 		snprintf(err, err_size, "invalid data_dir: empty");
+		return -EINVAL;
+	}
+	if (strcmp(c->import_stdin, "none") && strcmp(c->import_stdin, "plaintext")) {
+		snprintf(err, err_size, "invalid import_stdin '%s': expected none or plaintext",
+			 c->import_stdin);
 		return -EINVAL;
 	}
 	if (!!c->tls_cert[0] != !!c->tls_key[0]) {

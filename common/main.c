@@ -47,6 +47,8 @@ int main(int argc, char **argv)
 	struct gw_pool *pool = NULL;
 	struct ftpd_server *ftpd = NULL;
 	struct admin_server *admin = NULL;
+	struct store_pipeline *pipeline = NULL;
+	struct store_pipeline_params pp;
 	bool generated = false;
 	sigset_t sigs;
 	int i, r, sig;
@@ -110,6 +112,23 @@ int main(int argc, char **argv)
 	}
 	if (ftpd_prepare_tls(&cfg, cert, key, sizeof(cert), err, sizeof(err)) < 0)
 		goto fail;
+	memset(&pp, 0, sizeof(pp));
+	pp.command = cfg.import_command;
+	pp.stdin_plaintext = !strcmp(cfg.import_stdin, "plaintext");
+	pp.workers = cfg.import_workers;
+	pp.timeout_s = cfg.import_timeout_s;
+	pp.attempts = cfg.import_attempts;
+	pp.backoff_s = cfg.import_backoff_s;
+	if (cfg.import_command[0] && access(cfg.import_command, X_OK) < 0) {
+		snprintf(err, sizeof(err), "cannot run import_command '%.512s': %s", cfg.import_command,
+			 strerror(errno));
+		goto fail;
+	}
+	r = store_pipeline_start(st, &pp, &pipeline);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot start the import pipeline: %s", strerror(-r));
+		goto fail;
+	}
 	r = gw_pool_new(cfg.workers, &pool);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot start worker threads: %s", strerror(-r));
@@ -141,6 +160,7 @@ int main(int argc, char **argv)
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	store_pipeline_stop(pipeline);
 	store_close(st);
 	gw_info("daemon.stopped", "stopped");
 	return 0;
@@ -149,6 +169,7 @@ fail:
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	store_pipeline_stop(pipeline);
 	store_close(st);
 	return fail(err);
 }

@@ -41,6 +41,12 @@ struct gw_config {
 	bool downloads;
 	bool admin_plain_http; /* only behind a TLS-terminating proxy */
 	char master_key[65];        /* hex; "" = from master_key_file */
+	char import_command[PATH_MAX]; /* "" = file into data_dir/imported */
+	char import_stdin[16];         /* "none" | "plaintext" */
+	uint32_t import_workers;
+	uint32_t import_timeout_s;
+	uint32_t import_attempts;
+	uint32_t import_backoff_s;
 	char master_key_file[PATH_MAX]; /* "" = data_dir/master.key */
 	char log_level[16];
 };

@@ -137,6 +137,10 @@ struct store_upload_info {
 	int64_t updated_at_ms;
 	int64_t purged_at_ms; /* 0 while its file is kept */
 	char error[256];
+	int64_t key_id; /* the key that opened it; 0 = not encrypted */
+	int attempts;   /* import attempts so far */
+	int hook_exit;  /* the import hook's exit status; -1 = none yet */
+	char hook_output[4097]; /* its output's tail */
 };
 
 struct store_upload_filter {
@@ -237,6 +241,27 @@ int store_key_list(struct store *st, int64_t account_id, int64_t after_id, unsig
 /* BLOCKING. Files encrypted to a revoked key are rejected from then on;
  * revoking twice is fine. */
 int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out);
+
+/* ---------------------------------------------------------------- import */
+
+/* After 'received': verifying -> verified | rejected, then importing ->
+ * imported, or back to verified to be retried with exponential backoff,
+ * then failed. The queue is the uploads table itself, so work resumes
+ * after a restart (an import cut short by a crash runs again: hooks must
+ * be idempotent, keyed by FTPSGATE_UPLOAD_ID). */
+struct store_pipeline_params {
+	const char *command; /* "" = file into data_dir/imported/<account>/ */
+	bool stdin_plaintext;
+	unsigned workers;
+	unsigned timeout_s;
+	unsigned attempts;
+	unsigned backoff_s;
+};
+struct store_pipeline;
+int store_pipeline_start(struct store *st, const struct store_pipeline_params *p,
+			 struct store_pipeline **out);
+/* Stop taking work; let the running imports end (a hook is killed). */
+void store_pipeline_stop(struct store_pipeline *pl);
 
 /* ---------------------------------------------------------------- events */
 

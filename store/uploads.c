@@ -53,7 +53,8 @@ bool store_upload_state_is_valid(const char *state)
 }
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
-		       " client_address, started_at, completed_at, error, updated_at, purged_at"
+		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
+		       " key_id, attempts, hook_exit, hook_output"
 
 static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
 {
@@ -77,6 +78,11 @@ static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_i
 	u->updated_at_ms = sqlite3_column_type(q, 11) == SQLITE_NULL ? u->started_at_ms
 								      : sqlite3_column_int64(q, 11);
 	u->purged_at_ms = sqlite3_column_int64(q, 12);
+	u->key_id = sqlite3_column_int64(q, 13);
+	u->attempts = sqlite3_column_int(q, 14);
+	u->hook_exit = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 15);
+	s = sqlite3_column_text(q, 16);
+	gw_strlcpy(u->hook_output, s ? (const char *)s : "", sizeof(u->hook_output));
 	if (!strcmp(u->state, "receiving")) {
 		/* Live progress comes from the file, not from row updates. */
 		char name[32];
@@ -735,7 +741,8 @@ int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *o
 	pthread_mutex_lock(&st->lock);
 	/* Only a failed import can be queued again: it goes back to the
 	 * state it had before its import. */
-	r = store_prepare(st, "UPDATE uploads SET state = 'verified', error = NULL, updated_at = ?"
+	r = store_prepare(st, "UPDATE uploads SET state = 'verified', error = NULL, updated_at = ?,"
+			      " attempts = 0, next_attempt_at = NULL"
 			      " WHERE id = ? AND state = 'failed' AND purged_at IS NULL"
 			      " RETURNING account_id", &q);
 	if (r == 0) {

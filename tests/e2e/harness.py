@@ -50,6 +50,9 @@ def openapi_check(method, path, status, headers, doc):
         jsonschema.Draft202012Validator(schema, resolver=resolver).validate(doc)
 BIN = os.environ.get("FTPSGATE_BIN", os.path.join(ROOT, "build", "ftpsgate"))
 TOKEN = "e2e-admin-token-0123456789abcdef"
+# States of an upload whose bytes arrived whole (226): received, and what
+# the import pipeline makes of it afterwards.
+COMPLETE = ("received", "verifying", "verified", "importing", "imported")
 
 
 def free_port():

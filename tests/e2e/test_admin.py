@@ -2,6 +2,7 @@
 strict handling of bad requests."""
 import hashlib
 import json
+import time
 import subprocess
 import unittest
 
@@ -152,7 +153,10 @@ class AdminTest(unittest.TestCase):
                            % (a["id"], page["next_cursor"]))[1]
         self.assertEqual([u["path"] for u in rest["items"]], ["/f2", "/f1", "/f0"])
         self.assertIsNone(rest["next_cursor"])
-        self.assertEqual(len(self.gw.uploads(account_id=a["id"], state="received")), 5)
+        deadline = time.time() + 20
+        while len(self.gw.uploads(account_id=a["id"], state="imported")) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(len(self.gw.uploads(account_id=a["id"], state="imported")), 5)
         self.assertEqual(self.gw.uploads(account_id=a["id"], state="partial"), [])
         status, doc, h = self.gw.api("GET", "/uploads?state=bogus")
         self.assertProblem(status, doc, h, 400)
@@ -160,7 +164,7 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(set(doc), {"id", "account_id", "path", "state", "size", "bytes_received",
                                     "sha256", "client_address", "started_at", "completed_at",
-                                    "updated_at", "purged_at", "error"})
+                                    "updated_at", "purged_at", "error", "import"})
         self.assertEqual(doc["size"], 4)
         self.assertEqual(doc["sha256"], hashlib.sha256(b"zzzz").hexdigest())
 

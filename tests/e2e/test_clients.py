@@ -16,7 +16,7 @@ import time
 import unittest
 
 import ftps
-from harness import Gateway
+from harness import COMPLETE, Gateway
 
 SIZE = 10 * 1024 * 1024
 TLS = ("1.2", "1.3")
@@ -72,7 +72,7 @@ class ClientsTest(unittest.TestCase):
 
     def assertOneReceived(self, path):
         recs = [u for u in self.gw.uploads(limit=1000) if u["path"] == path]
-        received = [u for u in recs if u["state"] == "received"]
+        received = [u for u in recs if u["state"] in COMPLETE]
         self.assertEqual(len(received), 1, recs)
         self.assertEqual(received[0]["sha256"], sha256(self.data))
         self.assertEqual(received[0]["size"], SIZE)

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import ftps
-from harness import Gateway
+from harness import COMPLETE, Gateway
 
 
 def tls_connect(port, source=None, timeout=20):
@@ -345,7 +345,7 @@ class ProtocolTest(unittest.TestCase):
                            capture_output=True, timeout=90)
         self.assertEqual(r.returncode, 0, r.stderr)
         import hashlib
-        rec = self.gw.wait_upload(lambda u: u["path"] == "/explicit.bin" and u["state"] == "received")
+        rec = self.gw.wait_upload(lambda u: u["path"] == "/explicit.bin" and u["state"] in COMPLETE)
         self.assertEqual(rec["sha256"], hashlib.sha256(src).hexdigest())
         # and curl without TLS gets nowhere
         r = subprocess.run(["curl", "-sS", "--max-time", "20",

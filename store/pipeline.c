@@ -1,0 +1,542 @@
+/* pipeline.c - from 'received' to 'imported': verification, then the
+ * import hook (or filing into the local tree), with retries and backoff.
+ *
+ * The queue is the uploads table: a worker claims one upload with one
+ * UPDATE ... RETURNING, so two workers never take the same, and whatever
+ * was in flight at a crash is found again at the next start.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "age.h"
+#include "gw.h"
+#include "store_int.h"
+
+#define OUTPUT_TAIL 4096
+#define KEYS_MAX 16
+
+extern char **environ;
+
+struct store_pipeline {
+	struct store *st;
+	struct store_pipeline_params p;
+	char command[4096];
+	volatile int stopping;
+	unsigned nthreads;
+	pthread_t threads[64];
+};
+
+struct work {
+	int64_t id, account_id, key_id;
+	char path[GW_PATH_MAX + 1];
+	int64_t size;
+	char sha256[65];
+	int attempts;
+};
+
+/* ---------------------------------------------------------------- queue */
+
+static int claim(struct store *st, const char *sql, int64_t now, struct work *w)
+{
+	sqlite3_stmt *q = NULL;
+	int r, found = 0;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, sql, &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, now);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			const unsigned char *sha = sqlite3_column_text(q, 5);
+
+			memset(w, 0, sizeof(*w));
+			w->id = sqlite3_column_int64(q, 0);
+			w->account_id = sqlite3_column_int64(q, 1);
+			gw_strlcpy(w->path, (const char *)sqlite3_column_text(q, 2), sizeof(w->path));
+			w->size = sqlite3_column_int64(q, 3);
+			w->key_id = sqlite3_column_int64(q, 4);
+			gw_strlcpy(w->sha256, sha ? (const char *)sha : "", sizeof(w->sha256));
+			w->attempts = sqlite3_column_int(q, 6);
+			found = 1;
+		}
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r < 0 ? r : found;
+}
+
+static int set_state(struct store *st, const struct work *w, const char *state, const char *error,
+		     int64_t next_attempt_ms, bool hook, int hook_exit, const char *hook_output)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET state = ?1, error = ?2, next_attempt_at = ?3,"
+			      " updated_at = ?4, hook_exit = CASE WHEN ?5 THEN ?6 ELSE hook_exit END,"
+			      " hook_output = CASE WHEN ?5 THEN ?7 ELSE hook_output END WHERE id = ?8", &q);
+	if (r == 0) {
+		sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
+		if (error)
+			sqlite3_bind_text(q, 2, error, -1, SQLITE_TRANSIENT);
+		if (next_attempt_ms)
+			sqlite3_bind_int64(q, 3, next_attempt_ms);
+		sqlite3_bind_int64(q, 4, gw_now_ms());
+		sqlite3_bind_int(q, 5, hook);
+		sqlite3_bind_int(q, 6, hook_exit);
+		sqlite3_bind_text(q, 7, hook_output ? hook_output : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(q, 8, w->id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot record the import state");
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		store_emit(st, "upload", w->id, w->account_id, state);
+	return r;
+}
+
+/* ---------------------------------------------------------------- verify */
+
+/* Verified while it arrived (key_id set), or needs no encryption; an
+ * upload without a verdict for an account that requires one (received
+ * before the setting changed) is read again now. */
+static void verify(struct store_pipeline *pl, struct work *w)
+{
+	struct store *st = pl->st;
+	uint8_t secrets[KEYS_MAX][32];
+	int64_t ids[KEYS_MAX];
+	struct store_account a;
+	struct age_reader *r = NULL;
+	size_t n = 0;
+	char obj[32];
+	uint8_t buf[65536];
+	ssize_t got;
+	int fd, rc;
+
+	if (w->key_id || store_account_get(st, w->account_id, &a) < 0 || !a.require_encryption) {
+		set_state(st, w, "verified", NULL, 0, false, 0, NULL);
+		return;
+	}
+	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
+	fd = openat(st->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
+	rc = store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
+	if (rc == 0 && n && fd >= 0)
+		rc = age_reader_new((const uint8_t(*)[32])secrets, n, true, NULL, NULL, &r);
+	explicit_bzero(secrets, sizeof(secrets));
+	if (fd < 0 || rc < 0 || !n) {
+		set_state(st, w, "rejected", n ? "its file cannot be read" : "the account has no key in use",
+			  0, false, 0, NULL);
+		goto out;
+	}
+	rc = 0;
+	while (rc == 0 && (got = read(fd, buf, sizeof(buf))) > 0)
+		rc = age_reader_feed(r, buf, (size_t)got);
+	if (rc == 0)
+		rc = age_reader_finish(r);
+	if (rc < 0) {
+		set_state(st, w, "rejected", age_reader_reason(r), 0, false, 0, NULL);
+	} else {
+		sqlite3_stmt *q = NULL;
+
+		pthread_mutex_lock(&st->lock);
+		if (store_prepare(st, "UPDATE uploads SET key_id = ? WHERE id = ?", &q) == 0) {
+			sqlite3_bind_int64(q, 1, ids[age_reader_key(r)]);
+			sqlite3_bind_int64(q, 2, w->id);
+			sqlite3_step(q);
+		}
+		sqlite3_finalize(q);
+		pthread_mutex_unlock(&st->lock);
+		set_state(st, w, "verified", NULL, 0, false, 0, NULL);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	age_reader_free(r);
+}
+
+/* ---------------------------------------------------------------- default import */
+
+/* File the upload into data_dir/imported/<account>/<path>, with a JSON
+ * manifest beside it. Idempotent: filing the same upload again is a no-op. */
+static int file_locally(struct store_pipeline *pl, const struct work *w, char *why, size_t why_size)
+{
+	struct store *st = pl->st;
+	char dir[PATH_MAX], target[PATH_MAX + 64], manifest[PATH_MAX + 80], obj[32], *slash;
+	char body[1024];
+	struct stat sb, ob;
+	int fd, n;
+
+	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
+	if (fstatat(st->uploads_fd, obj, &ob, 0) < 0) {
+		snprintf(why, why_size, "its file is gone: %s", strerror(errno));
+		return -ENOENT;
+	}
+	n = snprintf(target, sizeof(target), "%s/imported/%lld%s", st->data_dir,
+		     (long long)w->account_id, w->path);
+	if (n < 0 || (size_t)n >= sizeof(target)) {
+		snprintf(why, why_size, "path too long");
+		return -ENAMETOOLONG;
+	}
+	gw_strlcpy(dir, target, sizeof(dir));
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	if (gw_mkdir_p(dir) < 0) {
+		snprintf(why, why_size, "cannot create '%.120s': %s", dir, strerror(errno));
+		return -EIO;
+	}
+	/* Another upload of the same name was filed already: keep both. */
+	if (stat(target, &sb) == 0 && !(sb.st_ino == ob.st_ino && sb.st_dev == ob.st_dev)) {
+		size_t l = strlen(target);
+
+		snprintf(target + l, sizeof(target) - l, ".%lld", (long long)w->id);
+	}
+	if (linkat(st->uploads_fd, obj, AT_FDCWD, target, 0) < 0 && errno != EEXIST) {
+		snprintf(why, why_size, "cannot file it at '%.120s': %s", target, strerror(errno));
+		return -EIO;
+	}
+	snprintf(manifest, sizeof(manifest), "%s.json", target);
+	n = snprintf(body, sizeof(body),
+		     "{\"upload_id\":%lld,\"account_id\":%lld,\"size\":%lld,\"sha256\":\"%s\","
+		     "\"key_id\":%lld,\"imported_at_ms\":%lld}\n",
+		     (long long)w->id, (long long)w->account_id, (long long)w->size, w->sha256,
+		     (long long)w->key_id, (long long)gw_now_ms());
+	fd = open(manifest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0 || write(fd, body, (size_t)n) != n || fsync(fd) < 0) {
+		snprintf(why, why_size, "cannot write the manifest '%.120s': %s", manifest, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- hook */
+
+struct feed {
+	struct gw_buf pending;
+};
+
+static int to_pending(void *arg, const uint8_t *plain, size_t len)
+{
+	return gw_buf_add(&((struct feed *)arg)->pending, plain, len);
+}
+
+static void keep_tail(struct gw_buf *tail, const char *data, size_t n)
+{
+	if (n >= OUTPUT_TAIL) {
+		gw_buf_reset(tail);
+		gw_buf_add(tail, data + n - OUTPUT_TAIL, OUTPUT_TAIL);
+		return;
+	}
+	if (tail->len + n > OUTPUT_TAIL)
+		gw_buf_consume(tail, tail->len + n - OUTPUT_TAIL);
+	gw_buf_add(tail, data, n);
+}
+
+/* Run the hook for one upload: its exit status (>= 0), or -1 when it was
+ * killed, with why. */
+static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_buf *tail,
+		    char *why, size_t why_size)
+{
+	struct store *st = pl->st;
+	static char path_env[] = "PATH=/usr/local/bin:/usr/bin:/bin";
+	char env[8][PATH_MAX + 128], file[PATH_MAX + 48], obj[32];
+	char *envp[10], *argv[2];
+	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, src = -1, status = 0, rc = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	struct age_reader *r = NULL;
+	struct feed feed;
+	bool exited = false, out_open = true, file_done = false;
+	int64_t deadline = gw_mono_ms() + (int64_t)pl->p.timeout_s * 1000;
+	pid_t pid;
+	size_t i;
+
+	gw_buf_init(&feed.pending, 1 << 20);
+	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
+	snprintf(file, sizeof(file), "%s/uploads/%lld", st->data_dir, (long long)w->id);
+	snprintf(env[0], sizeof(env[0]), "FTPSGATE_UPLOAD_ID=%lld", (long long)w->id);
+	snprintf(env[1], sizeof(env[1]), "FTPSGATE_UPLOAD_ACCOUNT=%lld", (long long)w->account_id);
+	snprintf(env[2], sizeof(env[2]), "FTPSGATE_UPLOAD_PATH=%s", w->path);
+	snprintf(env[3], sizeof(env[3]), "FTPSGATE_UPLOAD_SIZE=%lld", (long long)w->size);
+	snprintf(env[4], sizeof(env[4]), "FTPSGATE_UPLOAD_SHA256=%s", w->sha256);
+	snprintf(env[5], sizeof(env[5]), "FTPSGATE_UPLOAD_KEY_ID=%lld", (long long)w->key_id);
+	snprintf(env[6], sizeof(env[6]), "FTPSGATE_UPLOAD_FILE=%s", file);
+	snprintf(env[7], sizeof(env[7]), "FTPSGATE_UPLOAD_ATTEMPT=%d", w->attempts);
+	for (i = 0; i < 8; i++)
+		envp[i] = env[i];
+	envp[8] = path_env;
+	envp[9] = NULL;
+	argv[0] = pl->command;
+	argv[1] = NULL;
+
+	if (pipe2(out, O_CLOEXEC) < 0 || (pl->p.stdin_plaintext && pipe2(in, O_CLOEXEC) < 0)) {
+		snprintf(why, why_size, "cannot make pipes: %s", strerror(errno));
+		goto out;
+	}
+	if (pl->p.stdin_plaintext) {
+		uint8_t secrets[KEYS_MAX][32];
+		int64_t ids[KEYS_MAX];
+		size_t n = 0;
+
+		src = openat(st->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
+		store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
+		if (src < 0 || !n ||
+		    age_reader_new((const uint8_t(*)[32])secrets, n, true, to_pending, &feed, &r) < 0) {
+			explicit_bzero(secrets, sizeof(secrets));
+			snprintf(why, why_size, "cannot decrypt the upload for the hook");
+			goto out;
+		}
+		explicit_bzero(secrets, sizeof(secrets));
+	}
+	posix_spawn_file_actions_init(&fa);
+	if (pl->p.stdin_plaintext)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setpgroup(&attr, 0); /* its own group: a timeout kills all of it */
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	rc = posix_spawn(&pid, pl->command, &fa, &attr, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(out[1]);
+	out[1] = -1;
+	if (in[0] >= 0) {
+		close(in[0]);
+		in[0] = -1;
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+	}
+	if (rc != 0) {
+		snprintf(why, why_size, "cannot run '%.120s': %s", pl->command, strerror(rc));
+		rc = -1;
+		goto out;
+	}
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	rc = -1;
+	while (!exited || out_open) {
+		struct pollfd fds[2];
+		int nfds = 0, left = (int)(deadline - gw_mono_ms());
+
+		if (__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
+			/* Shutting down: the upload stays 'importing' and goes
+			 * back to the queue at the next start. */
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			rc = -2;
+			goto out;
+		}
+		if (left <= 0) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			snprintf(why, why_size, "the import hook ran past %u s and was killed",
+				 pl->p.timeout_s);
+			goto out;
+		}
+		/* plaintext for its stdin, a chunk at a time */
+		if (in[1] >= 0 && feed.pending.len == 0 && !file_done) {
+			uint8_t buf[65536];
+			ssize_t n = read(src, buf, sizeof(buf));
+
+			if (n > 0 && age_reader_feed(r, buf, (size_t)n) < 0)
+				n = -1;
+			if (n == 0 && age_reader_finish(r) < 0)
+				n = -1;
+			if (n <= 0) {
+				file_done = true;
+				if (n < 0)
+					snprintf(why, why_size, "the upload could not be decrypted: %s",
+						 age_reader_reason(r));
+			}
+		}
+		if (in[1] >= 0 && feed.pending.len == 0 && file_done) {
+			close(in[1]); /* EOF for the hook */
+			in[1] = -1;
+		}
+		if (out_open) {
+			fds[nfds].fd = out[0];
+			fds[nfds++].events = POLLIN;
+		}
+		if (in[1] >= 0 && feed.pending.len) {
+			fds[nfds].fd = in[1];
+			fds[nfds++].events = POLLOUT;
+		}
+		poll(fds, (nfds_t)nfds, left < 200 ? left : 200);
+		if (in[1] >= 0 && feed.pending.len) {
+			ssize_t n = write(in[1], feed.pending.data, feed.pending.len);
+
+			if (n > 0) {
+				gw_buf_consume(&feed.pending, (size_t)n);
+			} else if (n < 0 && errno != EAGAIN) {
+				/* it stopped reading: fine, its exit status tells */
+				close(in[1]);
+				in[1] = -1;
+			}
+		}
+		if (out_open) {
+			char buf[8192];
+			ssize_t n = read(out[0], buf, sizeof(buf));
+
+			if (n > 0)
+				keep_tail(tail, buf, (size_t)n);
+			else if (n == 0 || errno != EAGAIN)
+				out_open = false;
+		}
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid)
+			exited = true;
+	}
+	if (WIFEXITED(status)) {
+		rc = WEXITSTATUS(status);
+		if (rc)
+			snprintf(why, why_size, "the import hook exited with status %d", rc);
+	} else {
+		snprintf(why, why_size, "the import hook was killed by signal %d", WTERMSIG(status));
+	}
+out:
+	for (i = 0; i < 2; i++) {
+		if (out[i] >= 0)
+			close(out[i]);
+		if (in[i] >= 0)
+			close(in[i]);
+	}
+	if (src >= 0)
+		close(src);
+	age_reader_free(r);
+	gw_buf_release(&feed.pending);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- import */
+
+static void import(struct store_pipeline *pl, struct work *w)
+{
+	struct gw_buf tail;
+	char why[256] = "";
+	int rc;
+
+	gw_buf_init(&tail, OUTPUT_TAIL);
+	if (pl->command[0]) {
+		rc = run_hook(pl, w, &tail, why, sizeof(why));
+	} else {
+		rc = file_locally(pl, w, why, sizeof(why)) < 0 ? 1 : 0;
+	}
+	if (rc == -2) {
+		gw_buf_release(&tail);
+		return; /* stopped: see run_hook */
+	}
+	if (rc == 0) {
+		gw_info("upload.imported", "upload %lld of account %lld imported (attempt %d)",
+			(long long)w->id, (long long)w->account_id, w->attempts);
+		set_state(pl->st, w, "imported", NULL, 0, pl->command[0] != '\0', 0, gw_buf_str(&tail));
+	} else if ((unsigned)w->attempts >= pl->p.attempts) {
+		char error[320];
+
+		snprintf(error, sizeof(error), "%s; gave up after %d attempts", why, w->attempts);
+		gw_error("upload.import_failed", "upload %lld: %s", (long long)w->id, error);
+		set_state(pl->st, w, "failed", error, 0, pl->command[0] != '\0', rc, gw_buf_str(&tail));
+	} else {
+		int64_t wait_ms = (int64_t)pl->p.backoff_s * 1000 << (w->attempts - 1 < 16 ? w->attempts - 1 : 16);
+
+		if (wait_ms > 3600 * 1000)
+			wait_ms = 3600 * 1000;
+		gw_warn("upload.import_retry", "upload %lld: %s; attempt %d of %u, next in %lld s",
+			(long long)w->id, why, w->attempts, pl->p.attempts, (long long)(wait_ms / 1000));
+		set_state(pl->st, w, "verified", why, gw_now_ms() + wait_ms, pl->command[0] != '\0', rc,
+			  gw_buf_str(&tail));
+	}
+	gw_buf_release(&tail);
+}
+
+static void *worker(void *arg)
+{
+	struct store_pipeline *pl = arg;
+	struct store *st = pl->st;
+
+	while (!__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
+		uint64_t seen = store_events_last(st);
+		struct work w;
+		unsigned n;
+		bool missed;
+
+		if (claim(st, "UPDATE uploads SET state = 'verifying', updated_at = ?1 WHERE id ="
+			      " (SELECT id FROM uploads WHERE state = 'received' ORDER BY id LIMIT 1)"
+			      " RETURNING id, account_id, path, size, key_id, sha256, attempts",
+			  gw_now_ms(), &w) == 1) {
+			store_emit(st, "upload", w.id, w.account_id, "verifying");
+			verify(pl, &w);
+			continue;
+		}
+		if (claim(st, "UPDATE uploads SET state = 'importing', attempts = attempts + 1,"
+			      " updated_at = ?1 WHERE id = (SELECT id FROM uploads WHERE state = 'verified'"
+			      " AND purged_at IS NULL AND COALESCE(next_attempt_at, 0) <= ?1"
+			      " ORDER BY id LIMIT 1)"
+			      " RETURNING id, account_id, path, size, key_id, sha256, attempts",
+			  gw_now_ms(), &w) == 1) {
+			store_emit(st, "upload", w.id, w.account_id, "importing");
+			import(pl, &w);
+			continue;
+		}
+		/* Nothing to do: wait for the next change (or a retry's time). */
+		store_events_wait(st, seen, NULL, 0, 1000, &n, &missed);
+	}
+	return NULL;
+}
+
+int store_pipeline_start(struct store *st, const struct store_pipeline_params *p,
+			 struct store_pipeline **out)
+{
+	struct store_pipeline *pl = calloc(1, sizeof(*pl));
+	unsigned i;
+
+	if (!pl)
+		return -ENOMEM;
+	pl->st = st;
+	pl->p = *p;
+	gw_strlcpy(pl->command, p->command ? p->command : "", sizeof(pl->command));
+	if (pl->p.workers == 0 || pl->p.workers > 64)
+		pl->p.workers = 2;
+	/* What a crash interrupted goes back in the queue. */
+	store_exec(st, "UPDATE uploads SET state = 'received' WHERE state = 'verifying';"
+		       "UPDATE uploads SET state = 'verified' WHERE state = 'importing'");
+	for (i = 0; i < pl->p.workers; i++) {
+		if (pthread_create(&pl->threads[i], NULL, worker, pl) != 0)
+			break;
+		pl->nthreads++;
+	}
+	if (!pl->nthreads) {
+		free(pl);
+		return -EAGAIN;
+	}
+	*out = pl;
+	return 0;
+}
+
+void store_pipeline_stop(struct store_pipeline *pl)
+{
+	unsigned i;
+
+	if (!pl)
+		return;
+	__atomic_store_n(&pl->stopping, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < pl->nthreads; i++)
+		pthread_join(pl->threads[i], NULL);
+	free(pl);
+}
