@@ -60,6 +60,7 @@ static const struct setting settings[] = {
 	U32("import_timeout_s", import_timeout_s, 1, 86400),
 	U32("import_attempts", import_attempts, 1, 1000),
 	U32("import_backoff_s", import_backoff_s, 0, 86400),
+	U32("retention_days", retention_days, 0, 36500),
 	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },

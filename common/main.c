@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 	pp.timeout_s = cfg.import_timeout_s;
 	pp.attempts = cfg.import_attempts;
 	pp.backoff_s = cfg.import_backoff_s;
+	pp.retention_days = cfg.retention_days;
 	if (cfg.import_command[0] && access(cfg.import_command, X_OK) < 0) {
 		snprintf(err, sizeof(err), "cannot run import_command '%.512s': %s", cfg.import_command,
 			 strerror(errno));

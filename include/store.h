@@ -256,6 +256,8 @@ struct store_pipeline_params {
 	unsigned timeout_s;
 	unsigned attempts;
 	unsigned backoff_s;
+	unsigned retention_days; /* 0 = keep; else purge imported files, then
+				  * drop tombstones, that many days after */
 };
 struct store_pipeline;
 int store_pipeline_start(struct store *st, const struct store_pipeline_params *p,

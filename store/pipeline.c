@@ -32,6 +32,7 @@ struct store_pipeline {
 	struct store_pipeline_params p;
 	char command[4096];
 	volatile int stopping;
+	unsigned started; /* atomic: workers that have begun */
 	unsigned nthreads;
 	pthread_t threads[64];
 };
@@ -465,10 +466,52 @@ static void import(struct store_pipeline *pl, struct work *w)
 	gw_buf_release(&tail);
 }
 
+/* Retention: an imported upload's file is purged retention_days after it
+ * was completed (its record stays, a tombstone); a tombstone goes
+ * retention_days after its purge. */
+static void retain(struct store_pipeline *pl)
+{
+	struct store *st = pl->st;
+	int64_t cutoff = gw_now_ms() - (int64_t)pl->p.retention_days * 86400 * 1000;
+	sqlite3_stmt *q = NULL;
+	int64_t ids[256];
+	int n = 0, i;
+
+	pthread_mutex_lock(&st->lock);
+	if (store_prepare(st, "SELECT id FROM uploads WHERE state = 'imported' AND purged_at IS NULL"
+			      " AND completed_at < ? LIMIT 256", &q) == 0) {
+		sqlite3_bind_int64(q, 1, cutoff);
+		while (n < 256 && sqlite3_step(q) == SQLITE_ROW)
+			ids[n++] = sqlite3_column_int64(q, 0);
+	}
+	sqlite3_finalize(q);
+	q = NULL;
+	if (store_prepare(st, "DELETE FROM uploads WHERE purged_at IS NOT NULL AND purged_at < ?",
+			  &q) == 0) {
+		sqlite3_bind_int64(q, 1, cutoff);
+		sqlite3_step(q);
+		if (sqlite3_changes(st->db))
+			gw_info("store.retention", "dropped %d tombstone(s) older than %u days",
+				sqlite3_changes(st->db), pl->p.retention_days);
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; i < n; i++) {
+		struct store_upload_info u;
+
+		if (store_upload_purge(st, ids[i], &u) == 0)
+			gw_info("store.retention", "purged the file of upload %lld, imported over %u days ago",
+				(long long)ids[i], pl->p.retention_days);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct store_pipeline *pl = arg;
 	struct store *st = pl->st;
+	int64_t next_retention = 0;
+	/* the first worker also keeps retention */
+	bool janitor = __atomic_fetch_add(&pl->started, 1, __ATOMIC_RELAXED) == 0;
 
 	while (!__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
 		uint64_t seen = store_events_last(st);
@@ -493,6 +536,10 @@ static void *worker(void *arg)
 			store_emit(st, "upload", w.id, w.account_id, "importing");
 			import(pl, &w);
 			continue;
+		}
+		if (janitor && pl->p.retention_days && gw_mono_ms() >= next_retention) {
+			retain(pl);
+			next_retention = gw_mono_ms() + 60 * 1000;
 		}
 		/* Nothing to do: wait for the next change (or a retry's time). */
 		store_events_wait(st, seen, NULL, 0, 1000, &n, &missed);

@@ -166,6 +166,41 @@ class ImportTest(unittest.TestCase):
                 self.assertEqual(f.read().strip(), hashlib.sha256(plain).hexdigest())
 
 
+class RetentionTest(unittest.TestCase):
+    def test_imported_files_then_tombstones_go_after_retention(self):
+        gw = Gateway(env={"FTPSGATE_RETENTION_DAYS": "1"})
+        gw.start()
+        try:
+            a = gw.create_account(username="retained")
+            upload(gw, a, "old.bin", b"old")
+            upload(gw, a, "new.bin", b"new")
+            old = wait_state(gw, "/old.bin", ("imported",))
+            wait_state(gw, "/new.bin", ("imported",))
+            gw.stop()
+            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
+            two_days_ago = int((time.time() - 2 * 86400) * 1000)
+            with db:
+                db.execute("UPDATE uploads SET completed_at = ? WHERE id = ?", (two_days_ago, old["id"]))
+            db.close()
+            gw.start()
+            rec = gw.wait_upload(lambda u: u["id"] == old["id"] and u["purged_at"])
+            self.assertFalse(os.path.exists(os.path.join(gw.data_dir, "var", "uploads", str(rec["id"]))))
+            self.assertIsNone([u for u in gw.uploads() if u["path"] == "/new.bin"][0]["purged_at"])
+            gw.stop()
+            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
+            with db:
+                db.execute("UPDATE uploads SET purged_at = ? WHERE id = ?", (two_days_ago, old["id"]))
+            db.close()
+            gw.start()
+            deadline = time.time() + 10
+            while any(u["id"] == old["id"] for u in gw.uploads()) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(any(u["id"] == old["id"] for u in gw.uploads()))
+            self.assertEqual(len(gw.uploads()), 1)
+        finally:
+            gw.cleanup()
+
+
 class CrashTest(unittest.TestCase):
     def test_sigkill_while_a_hook_runs_and_with_verification_pending(self):
         tmp = tempfile.mkdtemp(prefix="ftpsgate-crash-")

@@ -70,6 +70,7 @@ int main(int argc, char **argv)
 
 		if (age_parse_identity(argv[2], key) < 0) {
 			printf("fail bad identity\n");
+			EVP_MD_CTX_free(sha);
 			return 1;
 		}
 		EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
@@ -83,6 +84,8 @@ int main(int argc, char **argv)
 			rc = age_reader_finish(r);
 		if (rc < 0) {
 			printf("fail %s: %s\n", stages[age_reader_stage(r)], age_reader_reason(r));
+			age_reader_free(r);
+			EVP_MD_CTX_free(sha);
 			return 1;
 		}
 		EVP_DigestFinal_ex(sha, md, &mdlen);
