@@ -35,8 +35,8 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	echo "== fuzz (${FUZZ_SECONDS:-30} s per target)"
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_FUZZ=ON \
 		-DFTPSGATE_SANITIZE=ON >/dev/null
-	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path
-	for t in session path; do
+	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path fuzz_age
+	for t in session path age; do
 		scratch=$(mktemp -d)
 		./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
 			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" 2>&1 | tail -n 3

@@ -1,0 +1,55 @@
+/* Fuzz the age reader: any bytes, fed whole or in pieces, must give the
+ * same verdict at the same stage, and never a crash or a read past what
+ * was given. The corpus holds test vectors for the test key. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "age.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int verdict(const uint8_t *key, const uint8_t *data, size_t size, size_t step,
+		   enum age_stage *stage)
+{
+	struct age_reader *r;
+	size_t off = 0;
+	int rc = 0;
+
+	if (age_reader_new((const uint8_t(*)[AGE_KEY_LEN])key, 1, true, NULL, NULL, &r) < 0)
+		abort();
+	while (rc == 0 && off < size) {
+		size_t n = size - off < step ? size - off : step;
+
+		rc = age_reader_feed(r, data + off, n);
+		off += n;
+	}
+	if (rc == 0)
+		rc = age_reader_finish(r);
+	*stage = age_reader_stage(r);
+	age_reader_free(r);
+	return rc;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t key[AGE_KEY_LEN];
+	static int ready;
+	enum age_stage whole, pieces;
+	size_t step;
+
+	if (!ready) {
+		/* the key of the public test vectors */
+		if (age_parse_identity("AGE-SECRET-KEY-1EGTZVFFV20835NWYV6270LXYVK2VKNX2MMDKWYKLMGR48UAWX40Q2P2LM0",
+				       key) < 0)
+			abort();
+		ready = 1;
+	}
+	if (size < 1)
+		return 0;
+	step = 1 + data[0] % 97;
+	if (verdict(key, data + 1, size - 1, size, &whole) != verdict(key, data + 1, size - 1, step, &pieces) ||
+	    whole != pieces)
+		abort();
+	return 0;
+}
