@@ -191,6 +191,46 @@ static json_t *page(json_t *items, bool more, int64_t last_id)
 			 more ? json_string(next) : json_null());
 }
 
+/* One page of any list: the handler checks its filters, fetch reads a
+ * page from the store (arg carries the filters), item turns one into
+ * JSON, id gives what next_cursor continues from. */
+struct lister {
+	const char *what;
+	size_t size; /* of one item */
+	int (*fetch)(struct ctx *x, const void *arg, int64_t cursor, unsigned limit, void *items,
+		     unsigned *n, bool *more);
+	json_t *(*item)(struct ctx *x, const void *item);
+	int64_t (*id)(const void *item);
+};
+
+static int paging(struct ctx *x, uint64_t *limit, uint64_t *cursor, struct reply *err);
+
+static struct reply list_with(struct ctx *x, const struct lister *l, const void *arg)
+{
+	uint64_t limit, cursor;
+	unsigned n = 0, i;
+	bool more = false;
+	struct reply r;
+	char *items;
+	json_t *arr;
+
+	if (paging(x, &limit, &cursor, &r) < 0)
+		return r;
+	items = calloc(limit, l->size);
+	if (!items)
+		return admin_problem(500, "out of memory");
+	if (l->fetch(x, arg, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
+		free(items);
+		return admin_problem(500, "cannot list %s", l->what);
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(arr, l->item(x, items + i * l->size));
+	r = admin_ok(200, page(arr, more, n ? l->id(items + (n - 1) * l->size) : 0));
+	free(items);
+	return r;
+}
+
 static const char *query(struct ctx *x, const char *name)
 {
 	return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -436,35 +476,32 @@ static struct reply create_account(struct ctx *x)
 	return r;
 }
 
+static int fetch_accounts(struct ctx *x, const void *status, int64_t cursor, unsigned limit,
+			  void *items, unsigned *n, bool *more)
+{
+	return store_account_list(x->store, cursor, status, limit, items, n, more);
+}
+
+static json_t *account_item(struct ctx *x, const void *a)
+{
+	return account_json(x, a, NULL);
+}
+
+static int64_t account_id(const void *a)
+{
+	return ((const struct store_account *)a)->id;
+}
+
 static struct reply list_accounts(struct ctx *x)
 {
+	static const struct lister l = { "accounts", sizeof(struct store_account), fetch_accounts,
+					 account_item, account_id };
 	const char *status = query(x, "status");
-	struct store_account *items;
-	uint64_t limit, cursor;
-	unsigned n = 0, i;
-	bool more = false;
-	struct reply err;
-	json_t *arr;
 
-	if (paging(x, &limit, &cursor, &err) < 0)
-		return err;
 	if (status && strcmp(status, "active") && strcmp(status, "disabled") &&
 	    strcmp(status, "deleted"))
 		return admin_problem(400, "invalid status: expected active, disabled or deleted");
-	items = calloc(limit, sizeof(*items));
-	if (!items)
-		return admin_problem(500, "out of memory");
-	if (store_account_list(x->store, (int64_t)cursor, status, (unsigned)limit, items, &n,
-			       &more) < 0) {
-		free(items);
-		return admin_problem(500, "cannot list accounts");
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, account_json(x, &items[i], NULL));
-	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
-	free(items);
-	return err;
+	return list_with(x, &l, status);
 }
 
 static struct reply account_reply(struct ctx *x, int rc, const struct store_account *a)
@@ -618,33 +655,33 @@ static struct reply create_key(struct ctx *x)
 	return admin_ok(201, key_json(&k));
 }
 
+static int fetch_keys(struct ctx *x, const void *arg, int64_t cursor, unsigned limit,
+		      void *items, unsigned *n, bool *more)
+{
+	(void)arg;
+	return store_key_list(x->store, x->ids[0], cursor, limit, items, n, more);
+}
+
+static json_t *key_item(struct ctx *x, const void *k)
+{
+	(void)x;
+	return key_json(k);
+}
+
+static int64_t key_id(const void *k)
+{
+	return ((const struct store_key *)k)->id;
+}
+
 static struct reply list_keys(struct ctx *x)
 {
-	struct store_key *items;
+	static const struct lister l = { "keys", sizeof(struct store_key), fetch_keys, key_item,
+					 key_id };
 	struct store_account a;
-	uint64_t limit, cursor;
-	unsigned n = 0, i;
-	bool more = false;
-	struct reply err;
-	json_t *arr;
 
-	if (paging(x, &limit, &cursor, &err) < 0)
-		return err;
 	if (store_account_get(x->store, x->ids[0], &a) < 0)
 		return admin_problem(404, "no account with id %lld", (long long)x->ids[0]);
-	items = calloc(limit, sizeof(*items));
-	if (!items)
-		return admin_problem(500, "out of memory");
-	if (store_key_list(x->store, x->ids[0], (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
-		free(items);
-		return admin_problem(500, "cannot list keys");
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, key_json(&items[i]));
-	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
-	free(items);
-	return err;
+	return list_with(x, &l, NULL);
 }
 
 /* JSON, or the recipient as a text file when the client asks for one. */
@@ -704,19 +741,32 @@ static int query_time(struct ctx *x, const char *name, int64_t *ms, struct reply
 	return 0;
 }
 
+static int fetch_uploads(struct ctx *x, const void *filter, int64_t cursor, unsigned limit,
+			 void *items, unsigned *n, bool *more)
+{
+	return store_upload_list(x->store, filter, cursor, limit, items, n, more);
+}
+
+static json_t *upload_item(struct ctx *x, const void *u)
+{
+	(void)x;
+	return upload_json(u);
+}
+
+static int64_t upload_id(const void *u)
+{
+	return ((const struct store_upload_info *)u)->id;
+}
+
 static struct reply list_uploads(struct ctx *x)
 {
+	static const struct lister l = { "uploads", sizeof(struct store_upload_info), fetch_uploads,
+					 upload_item, upload_id };
 	struct store_upload_filter f;
-	struct store_upload_info *items;
-	uint64_t limit, cursor, account;
-	unsigned n = 0, i;
-	bool more = false;
+	uint64_t account;
 	struct reply err;
-	json_t *arr;
 
 	memset(&f, 0, sizeof(f));
-	if (paging(x, &limit, &cursor, &err) < 0)
-		return err;
 	if (query_int(x, "account_id", 1, INT64_MAX, 0, &account) < 0)
 		return admin_problem(400, "invalid account_id: expected an account id");
 	f.account_id = (int64_t)account;
@@ -726,19 +776,7 @@ static struct reply list_uploads(struct ctx *x)
 	if (query_time(x, "since", &f.since_ms, &err) < 0 ||
 	    query_time(x, "until", &f.until_ms, &err) < 0)
 		return err;
-	items = calloc(limit, sizeof(*items));
-	if (!items)
-		return admin_problem(500, "out of memory");
-	if (store_upload_list(x->store, &f, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
-		free(items);
-		return admin_problem(500, "cannot list uploads");
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, upload_json(&items[i]));
-	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
-	free(items);
-	return err;
+	return list_with(x, &l, &f);
 }
 
 static struct reply upload_reply(struct ctx *x, int rc, const struct store_upload_info *u)
@@ -869,30 +907,30 @@ static struct reply create_token(struct ctx *x)
 	return err;
 }
 
+static int fetch_tokens(struct ctx *x, const void *arg, int64_t cursor, unsigned limit,
+			void *items, unsigned *n, bool *more)
+{
+	(void)arg;
+	return store_token_list(x->store, cursor, limit, items, n, more);
+}
+
+static json_t *token_item(struct ctx *x, const void *t)
+{
+	(void)x;
+	return token_json(t, NULL);
+}
+
+static int64_t token_id(const void *t)
+{
+	return ((const struct store_token *)t)->id;
+}
+
 static struct reply list_tokens(struct ctx *x)
 {
-	struct store_token *items;
-	uint64_t limit, cursor;
-	unsigned n = 0, i;
-	bool more = false;
-	struct reply err;
-	json_t *arr;
+	static const struct lister l = { "tokens", sizeof(struct store_token), fetch_tokens,
+					 token_item, token_id };
 
-	if (paging(x, &limit, &cursor, &err) < 0)
-		return err;
-	items = calloc(limit, sizeof(*items));
-	if (!items)
-		return admin_problem(500, "out of memory");
-	if (store_token_list(x->store, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
-		free(items);
-		return admin_problem(500, "cannot list tokens");
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(arr, token_json(&items[i], NULL));
-	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
-	free(items);
-	return err;
+	return list_with(x, &l, NULL);
 }
 
 static struct reply token_reply(struct ctx *x, int rc, const struct store_token *t)
@@ -929,38 +967,36 @@ static struct reply revoke_token(struct ctx *x)
 
 /* ---------------------------------------------------------------- audit */
 
+static int fetch_audit(struct ctx *x, const void *arg, int64_t cursor, unsigned limit,
+		       void *items, unsigned *n, bool *more)
+{
+	(void)arg;
+	return store_audit_list(x->store, cursor, limit, items, n, more);
+}
+
+static json_t *audit_item(struct ctx *x, const void *item)
+{
+	const struct store_audit *a = item;
+
+	(void)x;
+	return json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:s}", "id", (json_int_t)a->id,
+			 "at", time_or_null(a->at_ms),
+			 "token_id", a->token_id ? json_integer(a->token_id) : json_null(),
+			 "token_name", a->token_name, "client_address", a->client_address,
+			 "method", a->method, "path", a->path, "status", a->status, "detail", a->detail);
+}
+
+static int64_t audit_id(const void *a)
+{
+	return ((const struct store_audit *)a)->id;
+}
+
 static struct reply list_audit(struct ctx *x)
 {
-	struct store_audit *items;
-	uint64_t limit, cursor;
-	unsigned n = 0, i;
-	bool more = false;
-	struct reply err;
-	json_t *arr;
+	static const struct lister l = { "the audit log", sizeof(struct store_audit), fetch_audit,
+					 audit_item, audit_id };
 
-	if (paging(x, &limit, &cursor, &err) < 0)
-		return err;
-	items = calloc(limit, sizeof(*items));
-	if (!items)
-		return admin_problem(500, "out of memory");
-	if (store_audit_list(x->store, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {
-		free(items);
-		return admin_problem(500, "cannot list the audit log");
-	}
-	arr = json_array();
-	for (i = 0; i < n; i++) {
-		const struct store_audit *a = &items[i];
-
-		json_array_append_new(arr, json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:s}",
-			"id", (json_int_t)a->id, "at", time_or_null(a->at_ms),
-			"token_id", a->token_id ? json_integer(a->token_id) : json_null(),
-			"token_name", a->token_name, "client_address", a->client_address,
-			"method", a->method, "path", a->path, "status", a->status,
-			"detail", a->detail));
-	}
-	err = admin_ok(200, page(arr, more, n ? items[n - 1].id : 0));
-	free(items);
-	return err;
+	return list_with(x, &l, NULL);
 }
 
 /* ---------------------------------------------------------------- routes */
