@@ -31,6 +31,10 @@ struct auth_failures {
 
 struct admin_server {
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *retired[8]; /* before reloads: they finish their connections */
+	unsigned nretired;
+	char *old_pems[16];
+	unsigned nold;
 	const struct gw_config *cfg;
 	struct store *store;
 	char *cert_pem, *key_pem;
@@ -511,12 +515,91 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 	gw_warn("admin.http", "%s", msg);
 }
 
+static struct MHD_Daemon *start_daemon(struct admin_server *srv, unsigned flags, int lfd)
+{
+	if (srv->cfg->admin_plain_http)
+		return MHD_start_daemon(
+			flags, 0, NULL, NULL, on_request, srv,
+			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
+			MHD_OPTION_LISTEN_SOCKET, lfd,
+			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+			MHD_OPTION_END);
+	return MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
+		MHD_OPTION_LISTEN_SOCKET, lfd,
+		MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_END);
+}
+
+int admin_reload(struct admin_server *srv, const char *cert, const char *key, char *err,
+		 size_t err_size)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TLS;
+	char *cert_pem = NULL, *key_pem = NULL, *old_cert, *old_key;
+	struct MHD_Daemon *fresh;
+	MHD_socket lfd;
+
+	if (srv->cfg->admin_plain_http)
+		return 0;
+	if (srv->nretired == GW_ARRAY_SIZE(srv->retired)) {
+		snprintf(err, err_size, "too many certificate reloads; restart the gateway");
+		return -EBUSY;
+	}
+	if (read_pem(cert, &cert_pem, err, err_size) < 0 || read_pem(key, &key_pem, err, err_size) < 0) {
+		free(cert_pem);
+		return -EINVAL;
+	}
+	/* The listening socket moves to a daemon with the new certificate;
+	 * the old daemon finishes the connections it has. */
+	lfd = MHD_quiesce_daemon(srv->mhd);
+	old_cert = srv->cert_pem;
+	old_key = srv->key_pem;
+	srv->cert_pem = cert_pem;
+	srv->key_pem = key_pem;
+	fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, flags, lfd);
+	if (!fresh) {
+		snprintf(err, err_size, "cannot serve the admin API with certificate '%.200s'", cert);
+		/* The old daemon has stopped listening: a new one with the
+		 * old certificate takes the socket over. */
+		srv->cert_pem = old_cert;
+		srv->key_pem = old_key;
+		explicit_bzero(key_pem, strlen(key_pem));
+		free(cert_pem);
+		free(key_pem);
+		fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, flags, lfd);
+		if (fresh) {
+			srv->retired[srv->nretired++] = srv->mhd;
+			srv->mhd = fresh;
+		}
+		return -EINVAL;
+	}
+	srv->retired[srv->nretired++] = srv->mhd;
+	srv->mhd = fresh;
+	/* MHD copied nothing: the old PEMs stay until the old daemon ends. */
+	srv->old_pems[srv->nold++] = old_cert;
+	srv->old_pems[srv->nold++] = old_key;
+	gw_info("tls.reload", "admin API certificate '%s' loaded for new connections", cert);
+	return 0;
+}
+
 int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		struct store *st, struct admin_server **out, char *err, size_t err_size)
 {
 	struct admin_server *srv;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG;
+			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	int r, lfd = -1;
 
 	srv = calloc(1, sizeof(*srv));
@@ -537,30 +620,7 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 			  err_size);
 	if (r < 0)
 		goto fail;
-	if (cfg->admin_plain_http)
-		srv->mhd = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
-			MHD_OPTION_LISTEN_SOCKET, lfd,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-			MHD_OPTION_END);
-	else
-		srv->mhd = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
-			MHD_OPTION_LISTEN_SOCKET, lfd,
-			MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-			MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-			MHD_OPTION_END);
+	srv->mhd = start_daemon(srv, flags, lfd);
 	if (!srv->mhd) {
 		/* The socket is bound, so what is left is TLS or resources. */
 		close(lfd);
@@ -588,6 +648,14 @@ void admin_stop(struct admin_server *srv)
 	store_events_close(srv->store); /* event streams end now */
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
+	while (srv->nretired)
+		MHD_stop_daemon(srv->retired[--srv->nretired]);
+	while (srv->nold) {
+		char *p = srv->old_pems[--srv->nold];
+
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
 	if (srv->key_pem)
 		explicit_bzero(srv->key_pem, strlen(srv->key_pem));
 	free(srv->cert_pem);

@@ -61,6 +61,7 @@ static const struct setting settings[] = {
 	U32("import_attempts", import_attempts, 1, 1000),
 	U32("import_backoff_s", import_backoff_s, 0, 86400),
 	U32("retention_days", retention_days, 0, 36500),
+	U32("shutdown_grace_s", shutdown_grace_s, 0, 86400),
 	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
@@ -92,6 +93,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->import_timeout_s = 600;
 	c->import_attempts = 5;
 	c->import_backoff_s = 5;
+	c->shutdown_grace_s = 30;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
@@ -151,12 +152,35 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			gw_info("daemon.sighup", "SIGHUP received; nothing to reload yet");
+			/* New sessions get the certificate as it is on disk now
+			 * (a self-signed one, or the configured files). */
+			gw_info("daemon.sighup", "SIGHUP: reloading the TLS certificate");
+			if (ftpd_reload_tls(ftpd, cert, key, err, sizeof(err)) < 0 ||
+			    admin_reload(admin, cert, key, err, sizeof(err)) < 0)
+				gw_error("tls.reload", "%s; the running certificate stays", err);
 			continue;
 		}
-		gw_info("daemon.stop", "signal %d received, stopping", sig);
 		break;
 	}
+	if (sig == SIGTERM && cfg.shutdown_grace_s) {
+		/* Accept no one new; let the transfers running finish. */
+		int64_t until = gw_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
+		unsigned running = ftpd_drain(ftpd);
+
+		gw_info("daemon.stop", "SIGTERM: no new sessions; %u transfer(s) may finish within %u s",
+			running, cfg.shutdown_grace_s);
+		while ((running = ftpd_drain(ftpd)) > 0 && gw_mono_ms() < until) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+			siginfo_t si;
+
+			/* a second SIGTERM or SIGINT stops at once */
+			if (sigtimedwait(&sigs, &si, &ts) > 0 && si.si_signo != SIGHUP)
+				break;
+		}
+		if (running)
+			gw_warn("daemon.stop", "%u transfer(s) still running are kept as partial", running);
+	}
+	gw_info("daemon.stop", "signal %d received, stopping", sig);
 	admin_stop(admin);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);

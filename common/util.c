@@ -203,3 +203,15 @@ int gw_mkdir_p(const char *path)
 		return -errno;
 	return 0;
 }
+
+static int64_t metrics[GW_M_COUNT];
+
+void gw_metric_add(enum gw_metric m, int64_t v)
+{
+	__atomic_add_fetch(&metrics[m], v, __ATOMIC_RELAXED);
+}
+
+int64_t gw_metric_get(enum gw_metric m)
+{
+	return __atomic_load_n(&metrics[m], __ATOMIC_RELAXED);
+}

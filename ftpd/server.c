@@ -84,6 +84,7 @@ struct data {
 	size_t buf_len, buf_pos;
 	unsigned char *buf;
 	bool abort_requested; /* ABOR came while a job ran */
+	bool running;         /* counted in GW_M_TRANSFERS */
 	int64_t deadline;
 	int64_t started;
 	int64_t last_io;
@@ -137,13 +138,16 @@ struct ftpd_server {
 	const struct gw_config *cfg;
 	struct store *store;
 	struct gw_pool *pool;
-	struct ftpd_tls_ctx *tls;
+	struct ftpd_tls_ctx *tls; /* for new sessions; swapped by a reload */
+	struct ftpd_tls_ctx *retired[32]; /* earlier ones, freed at the end */
+	unsigned nretired;
 	int listen_fd;
 	int explicit_fd; /* -1 without an explicit listener */
 	char passive_ipv4[INET_ADDRSTRLEN]; /* "" = the control's local address */
 	unsigned nloops;
 	struct loop *loops;
 	volatile int stopping;
+	volatile int draining; /* SIGTERM: accept no more sessions */
 	int sessions; /* atomic */
 	pthread_mutex_t port_lock;
 	unsigned char *port_used;
@@ -276,11 +280,18 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_stor
 
 /* ---------------------------------------------------------------- passive ports */
 
-static void port_release(struct ftpd_server *srv, uint16_t port)
+static void port_unmark(struct ftpd_server *srv, uint16_t port)
 {
 	pthread_mutex_lock(&srv->port_lock);
 	srv->port_used[port - srv->cfg->passive_min] = 0;
 	pthread_mutex_unlock(&srv->port_lock);
+}
+
+/* A passive listener of ours closed: its port is free again. */
+static void port_release(struct ftpd_server *srv, uint16_t port)
+{
+	gw_metric_add(GW_M_PASSIVE_PORTS, -1);
+	port_unmark(srv, port);
 }
 
 /* Open a listener on a free port of the range, on the control connection's
@@ -319,18 +330,19 @@ static int port_listen(struct ftpd_server *srv, const struct sockaddr_storage *l
 		fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			last = -errno;
-			port_release(srv, port);
+			port_unmark(srv, port);
 			return last;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 8) == 0) {
 			*out_fd = fd;
 			*out_port = port;
+			gw_metric_add(GW_M_PASSIVE_PORTS, 1);
 			return 0;
 		}
 		last = -errno;
 		close(fd);
-		port_release(srv, port);
+		port_unmark(srv, port);
 		if (last != -EADDRINUSE)
 			return last;
 	}
@@ -478,6 +490,7 @@ static void upload_done(struct ctrl *c, struct job *j)
 			(long long)c->account_id, c->peer_ip, (unsigned long long)bytes,
 			(unsigned long long)moved, store_upload_sha256(j->up),
 			ms > 0 ? (double)moved / 1048576.0 / ((double)ms / 1000.0) : 0.0);
+		gw_metric_add(GW_M_UPLOADS_RECEIVED, 1);
 		data_finish(c, FTPD_XFER_OK);
 	} else if (j->kind == J_COMMIT) {
 		gw_error("upload.failed", "upload %lld '%s' of account %lld not stored: %s",
@@ -512,12 +525,14 @@ static void login_done(struct ctrl *c, struct job *j)
 			return;
 		}
 		c->counted_account = true;
+		gw_metric_add(GW_M_LOGINS_OK, 1);
 		c->account_id = j->account_id;
 		c->expires_at_ms = j->expires_at_ms;
 		c->root_fd = j->root_fd;
 		gw_info("session.login", "account %lld ('%s') logged in from %s",
 			(long long)c->account_id, c->core.user, c->peer_ip);
 	} else {
+		gw_metric_add(GW_M_LOGINS_FAILED, 1);
 		gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
 			c->peer_ip);
 	}
@@ -621,6 +636,9 @@ static void data_reset(struct ctrl *c)
 	d->buf = NULL;
 	d->sent = d->buf_len = d->buf_pos = 0;
 	d->abort_requested = false;
+	if (d->running)
+		gw_metric_add(GW_M_TRANSFERS, -1);
+	d->running = false;
 	d->state = D_NONE;
 	d->kind = FTPD_REQ_NONE;
 }
@@ -652,7 +670,9 @@ static void data_begin(struct ctrl *c)
 	int r;
 
 	ftpd_session_transfer_start(&c->core);
-	r = ftpd_tls_new_data(c->loop->srv->tls, d->w.fd, c->tls, &d->tls);
+	d->running = true;
+	gw_metric_add(GW_M_TRANSFERS, 1);
+	r = ftpd_tls_new_data(d->w.fd, c->tls, &d->tls);
 	if (r < 0) {
 		data_finish(c, FTPD_XFER_LOCAL_ERROR);
 		return;
@@ -827,6 +847,7 @@ static void data_receive(struct ctrl *c)
 				return;
 			}
 			moved += fill;
+			gw_metric_add(GW_M_BYTES_RECEIVED, (int64_t)fill);
 		}
 		if (n == -EAGAIN) {
 			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
@@ -963,6 +984,7 @@ static void data_pump(struct ctrl *c)
 			return;
 		}
 		if (r < 0) {
+			gw_metric_add(GW_M_TLS_FAILURES, 1);
 			gw_warn("ftpd.data_tls", "TLS handshake on the data connection from %s failed",
 				c->peer_ip);
 			data_finish(c, FTPD_XFER_TLS_FAILED);
@@ -1434,7 +1456,8 @@ static void ctrl_pump(struct ctrl *c)
 		if (c->state == C_HANDSHAKE) {
 			int r;
 
-			if (!c->tls && ftpd_tls_new_control(c->loop->srv->tls, c->w.fd, &c->tls) < 0) {
+			if (!c->tls && ftpd_tls_new_control(__atomic_load_n(&c->loop->srv->tls, __ATOMIC_ACQUIRE),
+							     c->w.fd, &c->tls) < 0) {
 				ctrl_close(c, "out of memory");
 				return;
 			}
@@ -1444,6 +1467,7 @@ static void ctrl_pump(struct ctrl *c)
 				break;
 			}
 			if (r < 0) {
+				gw_metric_add(GW_M_TLS_FAILURES, 1);
 				ctrl_close(c, c->is_explicit ? "TLS handshake after AUTH TLS failed"
 							     : "TLS handshake failed (not an implicit FTPS client?)");
 				return;
@@ -1518,6 +1542,7 @@ static void ctrl_close(struct ctrl *c, const char *why)
 	if (c->next)
 		c->next->prev = c->prev;
 	__atomic_sub_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
+	gw_metric_add(GW_M_SESSIONS, -1);
 	/* Callers up the stack, and events later in this epoll batch, may
 	 * still hold c: it is released once the loop iteration is over. */
 	c->prev = NULL;
@@ -1604,6 +1629,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 		l->ctrls->prev = c;
 	l->ctrls = c;
 	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
+	gw_metric_add(GW_M_SESSIONS, 1);
 	if (is_explicit)
 		ctrl_pump(c);
 	else
@@ -1612,11 +1638,37 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 
 /* ---------------------------------------------------------------- loops */
 
+/* EPOLLEXCLUSIVE registrations cannot be modified, only removed and added
+ * again: pausing accepts removes the listening sockets from this loop. */
+static void accept_pause(struct loop *l)
+{
+	struct watch *ws[2] = { &l->accept_w, &l->accept_explicit };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (ws[i]->fd < 0 || !ws[i]->registered)
+			continue;
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, ws[i]->fd, NULL);
+		ws[i]->registered = false;
+	}
+}
+
+static void accept_resume(struct loop *l)
+{
+	watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
+	if (l->accept_explicit.fd >= 0)
+		watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
+}
+
 static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 {
 	unsigned sessions;
 	int i;
 
+	if (__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED)) {
+		accept_pause(l);
+		return;
+	}
 	for (i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -1626,9 +1678,7 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				gw_error("ftpd.accept", "cannot accept connections: %s; pausing for a second",
 					 strerror(errno));
-				watch_set(l, &l->accept_w, 0);
-				if (l->accept_explicit.fd >= 0)
-					watch_set(l, &l->accept_explicit, 0);
+				accept_pause(l);
 				l->accept_paused_until = gw_mono_ms() + 1000;
 			}
 			return;
@@ -1746,11 +1796,13 @@ static void tick(struct loop *l)
 	int64_t now = gw_mono_ms();
 	struct ctrl *c, *next;
 
+	if (__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED)) {
+		accept_pause(l);
+		l->accept_paused_until = 0;
+	}
 	if (l->accept_paused_until && now >= l->accept_paused_until) {
 		l->accept_paused_until = 0;
-		watch_set(l, &l->accept_w, EPOLLIN | EPOLLEXCLUSIVE);
-		if (l->accept_explicit.fd >= 0)
-			watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
+		accept_resume(l);
 	}
 	for (c = l->ctrls; c; c = next) {
 		struct data *d = &c->d;
@@ -1977,6 +2029,33 @@ fail:
 	return r;
 }
 
+int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, char *err,
+		    size_t err_size)
+{
+	struct ftpd_tls_ctx *fresh, *old;
+	int r;
+
+	if (srv->nretired == GW_ARRAY_SIZE(srv->retired)) {
+		snprintf(err, err_size, "too many certificate reloads; restart the gateway");
+		return -EBUSY;
+	}
+	r = ftpd_tls_ctx_new(cert, key, &fresh, err, err_size);
+	if (r < 0)
+		return r; /* the running certificate stays */
+	/* Sessions that began before keep their context (their SSL objects
+	 * hold it), so it is retired, not freed. */
+	old = __atomic_exchange_n(&srv->tls, fresh, __ATOMIC_ACQ_REL);
+	srv->retired[srv->nretired++] = old;
+	gw_info("tls.reload", "certificate '%s' loaded for new sessions", cert);
+	return 0;
+}
+
+unsigned ftpd_drain(struct ftpd_server *srv)
+{
+	__atomic_store_n(&srv->draining, 1, __ATOMIC_RELAXED);
+	return (unsigned)gw_metric_get(GW_M_TRANSFERS);
+}
+
 void ftpd_stop(struct ftpd_server *srv)
 {
 	unsigned i;
@@ -2050,6 +2129,8 @@ void ftpd_free(struct ftpd_server *srv)
 	gw_counter_free(srv->per_address);
 	gw_counter_free(srv->per_account);
 	ftpd_tls_ctx_free(srv->tls);
+	while (srv->nretired)
+		ftpd_tls_ctx_free(srv->retired[--srv->nretired]);
 	free(srv->port_used);
 	pthread_mutex_destroy(&srv->port_lock);
 	free(srv);

@@ -222,14 +222,14 @@ void ftpd_tls_ctx_free(struct ftpd_tls_ctx *c)
 	free(c);
 }
 
-static int tls_new(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
+static int tls_new(SSL_CTX *ctx, int fd, struct ftpd_tls **out)
 {
 	struct ftpd_tls *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return -ENOMEM;
-	t->ctx = ctx->ctx;
-	t->ssl = SSL_new(ctx->ctx);
+	t->ctx = ctx;
+	t->ssl = SSL_new(ctx);
 	if (!t->ssl || !SSL_set_fd(t->ssl, fd)) {
 		ERR_clear_error();
 		SSL_free(t->ssl);
@@ -244,7 +244,7 @@ static int tls_new(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
 int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
 {
 	struct ftpd_tls *t;
-	int r = tls_new(ctx, fd, &t);
+	int r = tls_new(ctx->ctx, fd, &t);
 
 	if (r < 0)
 		return r;
@@ -260,11 +260,12 @@ int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out
 	return 0;
 }
 
-int ftpd_tls_new_data(struct ftpd_tls_ctx *ctx, int fd, const struct ftpd_tls *control,
-		      struct ftpd_tls **out)
+int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **out)
 {
 	struct ftpd_tls *t;
-	int r = tls_new(ctx, fd, &t);
+	/* The control connection's context: its session cache and ticket
+	 * keys, even after a certificate reload made a new one. */
+	int r = tls_new(control->ctx, fd, &t);
 
 	if (r < 0)
 		return r;

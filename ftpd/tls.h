@@ -31,9 +31,9 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **ou
 void ftpd_tls_ctx_free(struct ftpd_tls_ctx *ctx);
 
 int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out);
-/* A data connection of the FTP session whose control is `control`. */
-int ftpd_tls_new_data(struct ftpd_tls_ctx *ctx, int fd, const struct ftpd_tls *control,
-		      struct ftpd_tls **out);
+/* A data connection of the FTP session whose control is `control`
+ * (in the same TLS context, whatever was reloaded since). */
+int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **out);
 /* Free the connection; a control connection's session leaves the cache. */
 void ftpd_tls_free(struct ftpd_tls *t);
 

@@ -13,6 +13,10 @@ struct admin_server;
  * at cert/key. cfg and st are borrowed and must outlive the server. */
 int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		struct store *st, struct admin_server **out, char *err, size_t err_size);
+/* Serve new connections with the certificate and key read again
+ * (SIGHUP); connections open keep theirs. */
+int admin_reload(struct admin_server *srv, const char *cert, const char *key, char *err,
+		 size_t err_size);
 void admin_stop(struct admin_server *srv);
 
 #endif

@@ -25,6 +25,13 @@ int ftpd_prepare_tls(const struct gw_config *cfg, char *cert, char *key, size_t 
 int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	       struct store *st, struct gw_pool *pool, struct ftpd_server **out,
 	       char *err, size_t err_size);
+/* Load the certificate and key again (SIGHUP): new sessions use them,
+ * running ones go on with theirs. On failure the old one stays. */
+int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, char *err,
+		    size_t err_size);
+/* SIGTERM: accept no new sessions (within a second); returns how many
+ * transfers are still running. Call again to watch them end. */
+unsigned ftpd_drain(struct ftpd_server *srv);
 /* Stop accepting and stop the loops (joins them). */
 void ftpd_stop(struct ftpd_server *srv);
 /* After the worker pool is gone: record unfinished uploads as partial and

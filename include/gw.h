@@ -105,6 +105,28 @@ bool gw_counter_take(struct gw_counter *c, const char *key, unsigned max);
 void gw_counter_give(struct gw_counter *c, const char *key);
 void gw_counter_free(struct gw_counter *c);
 
+/* ---------------------------------------------------------------- metrics */
+
+/* Counters and gauges kept by every part, read for GET /metrics. */
+enum gw_metric {
+	GW_M_SESSIONS,           /* gauge: control connections open */
+	GW_M_LOGINS_OK,          /* counter */
+	GW_M_LOGINS_FAILED,      /* counter */
+	GW_M_TLS_FAILURES,       /* counter: control and data handshakes */
+	GW_M_PASSIVE_PORTS,      /* gauge: passive listeners open */
+	GW_M_TRANSFERS,          /* gauge: data transfers running */
+	GW_M_BYTES_RECEIVED,     /* counter */
+	GW_M_UPLOADS_RECEIVED,   /* counter: 226 sent */
+	GW_M_UPLOADS_REJECTED,   /* counter: not an age file for the account */
+	GW_M_IMPORTS,            /* counter: imported */
+	GW_M_IMPORT_MS,          /* counter: time spent importing them */
+	GW_M_HOOK_FAILURES,      /* counter: attempts that failed */
+	GW_M_COUNT
+};
+
+void gw_metric_add(enum gw_metric m, int64_t v);
+int64_t gw_metric_get(enum gw_metric m);
+
 /* ---------------------------------------------------------------- network */
 
 /* A non-blocking listening TCP socket on host:port ("0.0.0.0", "::",

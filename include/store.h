@@ -163,6 +163,11 @@ int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *o
  * is being received. */
 int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *out);
 bool store_upload_state_is_valid(const char *state);
+#define STORE_STATES 9
+/* BLOCKING. How many uploads (not purged) are in each state, in the order
+ * of store_upload_state_name(). */
+int store_upload_counts(struct store *st, int64_t counts[STORE_STATES]);
+const char *store_upload_state_name(size_t i);
 
 /* An upload being received. Created by store_upload_begin() on a worker,
  * fed by store_upload_write() on the connection's loop, and ended by

@@ -433,6 +433,8 @@ static void import(struct store_pipeline *pl, struct work *w)
 	char why[256] = "";
 	int rc;
 
+	int64_t began = gw_mono_ms();
+
 	gw_buf_init(&tail, OUTPUT_TAIL);
 	if (pl->command[0]) {
 		rc = run_hook(pl, w, &tail, why, sizeof(why));
@@ -443,7 +445,11 @@ static void import(struct store_pipeline *pl, struct work *w)
 		gw_buf_release(&tail);
 		return; /* stopped: see run_hook */
 	}
+	if (rc != 0)
+		gw_metric_add(GW_M_HOOK_FAILURES, 1);
 	if (rc == 0) {
+		gw_metric_add(GW_M_IMPORTS, 1);
+		gw_metric_add(GW_M_IMPORT_MS, gw_mono_ms() - began);
 		gw_info("upload.imported", "upload %lld of account %lld imported (attempt %d)",
 			(long long)w->id, (long long)w->account_id, w->attempts);
 		set_state(pl->st, w, "imported", NULL, 0, pl->command[0] != '\0', 0, gw_buf_str(&tail));

@@ -684,6 +684,7 @@ static void unlink_view(struct store *st, const struct store_upload *up)
 
 int store_upload_reject(struct store *st, struct store_upload *up)
 {
+	gw_metric_add(GW_M_UPLOADS_REJECTED, 1);
 	unlink_view(st, up);
 	up->bytes = 0;
 	return finish_record(st, up, "rejected", NULL, store_upload_verdict(up));
@@ -817,4 +818,28 @@ out:
 	if (root >= 0)
 		close(root);
 	return r;
+}
+
+int store_upload_counts(struct store *st, int64_t counts[STORE_STATES])
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+	size_t i;
+
+	memset(counts, 0, STORE_STATES * sizeof(counts[0]));
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT state, count(*) FROM uploads WHERE purged_at IS NULL"
+			      " GROUP BY state", &q);
+	while (r == 0 && sqlite3_step(q) == SQLITE_ROW)
+		for (i = 0; i < GW_ARRAY_SIZE(states); i++)
+			if (!strcmp(states[i], (const char *)sqlite3_column_text(q, 0)))
+				counts[i] = sqlite3_column_int64(q, 1);
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+const char *store_upload_state_name(size_t i)
+{
+	return i < GW_ARRAY_SIZE(states) ? states[i] : NULL;
 }

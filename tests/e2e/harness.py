@@ -104,6 +104,8 @@ class Gateway:
             # Cheaper argon2id keeps the suite quick; production uses the default.
             "FTPSGATE_ARGON2_M_COST_KIB": "4096",
             "FTPSGATE_ARGON2_T_COST": "1",
+            # A transfer a test left hanging must not hold its stop long.
+            "FTPSGATE_SHUTDOWN_GRACE_S": "2",
         })
         e.update(self.extra_env)
         return e
@@ -193,7 +195,10 @@ class Gateway:
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=30) as r:
                 text = r.read()
-                status, doc, headers = r.status, (json.loads(text) if text else None), r.headers
+                headers = r.headers
+                is_json = "json" in (headers.get("Content-Type") or "")
+                doc = (json.loads(text) if is_json else text.decode()) if text else None
+                status = r.status
         except urllib.error.HTTPError as e:
             text = e.read()
             try:
