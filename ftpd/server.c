@@ -588,6 +588,9 @@ static void job_done(struct job *j)
 		}
 		c->d.up = j->up;
 		j->up = NULL;
+		gw_info("upload.start", "upload %lld '%s' of account %lld from %s starts at byte %llu",
+			(long long)store_upload_id(c->d.up), c->d.path, (long long)c->account_id,
+			c->peer_ip, (unsigned long long)store_upload_start_offset(c->d.up));
 		c->d.buf = malloc(GW_DATA_CHUNK);
 		if (!c->d.buf) {
 			abort_upload(c, c->d.up, "out of memory", FTPD_XFER_LOCAL_ERROR);

@@ -125,6 +125,9 @@ static void verify(struct store_pipeline *pl, struct work *w)
 	int fd, rc;
 
 	if (w->key_id || store_account_get(st, w->account_id, &a) < 0 || !a.require_encryption) {
+		gw_info("upload.verified", "upload %lld of account %lld verified (%s)", (long long)w->id,
+			(long long)w->account_id, w->key_id ? "an age file for one of its keys, checked as"
+							      " it arrived" : "no encryption required");
 		set_state(st, w, "verified", NULL, 0, false, 0, NULL);
 		return;
 	}
