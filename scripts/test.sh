@@ -3,6 +3,7 @@
 # on a normal build, then again under AddressSanitizer + UBSan.
 #   scripts/test.sh            everything
 #   SKIP_SANITIZE=1 scripts/test.sh   the normal build only
+#   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -42,5 +43,10 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" 2>&1 | tail -n 3
 		rm -rf "$scratch"
 	done
+fi
+if [ "${SKIP_IMAGE:-0}" != 1 ]; then
+	# The container image, built and run for real (docker/test-image.sh).
+	echo "== container image"
+	bash docker/test-image.sh
 fi
 echo "== all tests passed"
