@@ -300,9 +300,11 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 		size_t n = 0;
 
 		src = openat(st->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
-		store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
-		if (src < 0 || !n ||
-		    age_reader_new((const uint8_t(*)[32])secrets, n, true, to_pending, &feed, &r) < 0) {
+		if (w->key_id)
+			store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
+		/* An upload that was not encrypted is its own plaintext. */
+		if (src < 0 || (w->key_id && (!n ||
+		    age_reader_new((const uint8_t(*)[32])secrets, n, true, to_pending, &feed, &r) < 0))) {
 			explicit_bzero(secrets, sizeof(secrets));
 			snprintf(why, why_size, "cannot decrypt the upload for the hook");
 			goto out;
@@ -360,15 +362,17 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 			uint8_t buf[65536];
 			ssize_t n = read(src, buf, sizeof(buf));
 
-			if (n > 0 && age_reader_feed(r, buf, (size_t)n) < 0)
+			if (n > 0 && !r)
+				gw_buf_add(&feed.pending, buf, (size_t)n);
+			else if (n > 0 && age_reader_feed(r, buf, (size_t)n) < 0)
 				n = -1;
-			if (n == 0 && age_reader_finish(r) < 0)
+			if (n == 0 && r && age_reader_finish(r) < 0)
 				n = -1;
 			if (n <= 0) {
 				file_done = true;
 				if (n < 0)
-					snprintf(why, why_size, "the upload could not be decrypted: %s",
-						 age_reader_reason(r));
+					snprintf(why, why_size, "the upload could not be read: %s",
+						 r ? age_reader_reason(r) : strerror(errno));
 			}
 		}
 		if (in[1] >= 0 && feed.pending.len == 0 && file_done) {

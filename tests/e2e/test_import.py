@@ -166,6 +166,24 @@ class ImportTest(unittest.TestCase):
                 self.assertEqual(f.read().strip(), hashlib.sha256(plain).hexdigest())
 
 
+class PlainStdinTest(unittest.TestCase):
+    def test_an_unencrypted_upload_is_its_own_plaintext(self):
+        tmp = tempfile.mkdtemp(prefix="ftpsgate-plain-")
+        out = os.path.join(tmp, "sha")
+        h = hook(tmp, "p.sh", 'sha256sum | cut -d" " -f1 > "%s"\n' % out)
+        try:
+            with Gateway(env={"FTPSGATE_IMPORT_COMMAND": h, "FTPSGATE_IMPORT_STDIN": "plaintext"}) as gw:
+                a = gw.create_account(username="unencrypted")
+                data = os.urandom(200000)
+                upload(gw, a, "u.bin", data)
+                rec = wait_state(gw, "/u.bin", ("imported", "failed"))
+                self.assertEqual(rec["state"], "imported", rec)
+                with open(out) as f:
+                    self.assertEqual(f.read().strip(), hashlib.sha256(data).hexdigest())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class RetentionTest(unittest.TestCase):
     def test_imported_files_then_tombstones_go_after_retention(self):
         gw = Gateway(env={"FTPSGATE_RETENTION_DAYS": "1"})
