@@ -31,6 +31,48 @@ static void usage(FILE *f)
 		   "see docs/operations.md.\n");
 }
 
+static void set_log_level(const char *level)
+{
+	if (!strcmp(level, "debug"))
+		gw_log_set_level(GW_LOG_DEBUG);
+	else if (!strcmp(level, "warn"))
+		gw_log_set_level(GW_LOG_WARN);
+	else if (!strcmp(level, "error"))
+		gw_log_set_level(GW_LOG_ERROR);
+	else
+		gw_log_set_level(GW_LOG_INFO);
+}
+
+/* SIGHUP: read the settings again and take those that can change while
+ * sessions run; the others need a restart (and say so only if changed). */
+static void reload_settings(struct gw_config *cfg, const char *path)
+{
+	static struct gw_config fresh;
+	char err[1024];
+
+	gw_config_defaults(&fresh);
+	if (gw_config_load(&fresh, path, (const char *const *)environ, err, sizeof(err)) < 0) {
+		gw_error("config.reload", "%s; the running settings stay", err);
+		return;
+	}
+	__atomic_store_n(&cfg->idle_timeout_s, fresh.idle_timeout_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->data_timeout_s, fresh.data_timeout_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->max_sessions, fresh.max_sessions, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->max_sessions_per_address, fresh.max_sessions_per_address,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->max_sessions_per_account, fresh.max_sessions_per_account,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->shutdown_grace_s, fresh.shutdown_grace_s, __ATOMIC_RELAXED);
+	gw_strlcpy(cfg->log_level, fresh.log_level, sizeof(cfg->log_level));
+	set_log_level(cfg->log_level);
+	explicit_bzero(&fresh, sizeof(fresh));
+	gw_info("config.reload", "settings read again: log_level %s, idle_timeout_s %u,"
+		" data_timeout_s %u, max_sessions %u/%u per address/%u per account,"
+		" shutdown_grace_s %u (others take effect at the next start)", cfg->log_level,
+		cfg->idle_timeout_s, cfg->data_timeout_s, cfg->max_sessions,
+		cfg->max_sessions_per_address, cfg->max_sessions_per_account, cfg->shutdown_grace_s);
+}
+
 static int fail(const char *err)
 {
 	fprintf(stderr, "ftpsgate: %s\n", err);
@@ -88,12 +130,7 @@ int main(int argc, char **argv)
 	gw_config_defaults(&cfg);
 	if (gw_config_load(&cfg, config_path, (const char *const *)environ, err, sizeof(err)) < 0)
 		return fail(err);
-	if (!strcmp(cfg.log_level, "debug"))
-		gw_log_set_level(GW_LOG_DEBUG);
-	else if (!strcmp(cfg.log_level, "warn"))
-		gw_log_set_level(GW_LOG_WARN);
-	else if (!strcmp(cfg.log_level, "error"))
-		gw_log_set_level(GW_LOG_ERROR);
+	set_log_level(cfg.log_level);
 
 	sp.data_dir = cfg.data_dir;
 	sp.master_key_hex = cfg.master_key;
@@ -154,7 +191,8 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP) {
 			/* New sessions get the certificate as it is on disk now
 			 * (a self-signed one, or the configured files). */
-			gw_info("daemon.sighup", "SIGHUP: reloading the TLS certificate");
+			gw_info("daemon.sighup", "SIGHUP: reloading the settings and the TLS certificate");
+			reload_settings(&cfg, config_path);
 			if (ftpd_reload_tls(ftpd, cert, key, err, sizeof(err)) < 0 ||
 			    admin_reload(admin, cert, key, err, sizeof(err)) < 0)
 				gw_error("tls.reload", "%s; the running certificate stays", err);

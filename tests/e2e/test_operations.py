@@ -40,6 +40,15 @@ def served_cn(port):
     return re.search(r"CN\s*=\s*(\S+)", text).group(1)
 
 
+def tls_reply(port):
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), 10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            return s.makefile("r").readline().strip()
+
+
 class OperationsTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ftpsgate-ops-")
@@ -77,6 +86,34 @@ class OperationsTest(unittest.TestCase):
             time.sleep(0.5)
             self.assertEqual(served_cn(gw.ftps_port), "second")
             self.assertIn("the running certificate stays", gw.logs())
+
+    def test_sighup_rereads_safe_settings(self):
+        path = os.path.join(self.tmp, "config.json")
+        with open(path, "w") as f:
+            json.dump({"max_sessions_per_address": 50}, f)
+        gw = Gateway(env={"FTPSGATE_CONFIG": path})
+        gw.start()
+        try:
+            with open(path, "w") as f:
+                json.dump({"max_sessions_per_address": 1, "log_level": "warn"}, f)
+            gw.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while "settings read again" not in gw.logs() and time.time() < deadline:
+                time.sleep(0.05)
+            a = gw.create_account(username="reread")
+            first = ftps.login("127.0.0.1", gw.ftps_port, "reread", a["password"])
+            second = tls_reply(gw.ftps_port)
+            self.assertTrue(second.startswith("421"), second)
+            first.quit()
+            with open(path, "w") as f:
+                f.write("{broken")
+            gw.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while "the running settings stay" not in gw.logs() and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertIn("the running settings stay", gw.logs())
+        finally:
+            gw.cleanup()
 
     def test_sigterm_lets_a_running_upload_finish(self):
         gw = Gateway(env={"FTPSGATE_SHUTDOWN_GRACE_S": "30"})
