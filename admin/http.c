@@ -515,38 +515,39 @@ static void log_mhd(void *cls, const char *fmt, va_list ap)
 	gw_warn("admin.http", "%s", msg);
 }
 
-static struct MHD_Daemon *start_daemon(struct admin_server *srv, unsigned flags, int lfd)
+static unsigned daemon_flags(const struct gw_config *cfg)
 {
-	if (srv->cfg->admin_plain_http)
-		return MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, srv,
-			MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
-			MHD_OPTION_LISTEN_SOCKET, lfd,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-			MHD_OPTION_END);
-	return MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
-		MHD_OPTION_LISTEN_SOCKET, lfd,
-		MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-		MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)256,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)64,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_END);
+	return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
+	       MHD_USE_ITC | (cfg->admin_plain_http ? 0 : MHD_USE_TLS);
+}
+
+/* A daemon on the listening socket lfd, with the PEMs of srv (if TLS). */
+static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
+{
+	struct MHD_OptionItem opts[16];
+	size_t n = 0;
+
+#define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ o, (intptr_t)(v), p }
+	OPT(MHD_OPTION_LISTEN_SOCKET, lfd, NULL);
+	if (!srv->cfg->admin_plain_http) {
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem);
+	}
+	OPT(MHD_OPTION_CONNECTION_LIMIT, 256, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL);
+	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL);
+	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	return MHD_start_daemon(daemon_flags(srv->cfg), 0, NULL, NULL, on_request, srv,
+				MHD_OPTION_EXTERNAL_LOGGER, log_mhd, srv, /* first, to catch all */
+				MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 }
 
 int admin_reload(struct admin_server *srv, const char *cert, const char *key, char *err,
 		 size_t err_size)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TLS;
 	char *cert_pem = NULL, *key_pem = NULL, *old_cert, *old_key;
 	struct MHD_Daemon *fresh;
 	MHD_socket lfd;
@@ -568,7 +569,7 @@ int admin_reload(struct admin_server *srv, const char *cert, const char *key, ch
 	old_key = srv->key_pem;
 	srv->cert_pem = cert_pem;
 	srv->key_pem = key_pem;
-	fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, flags, lfd);
+	fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, lfd);
 	if (!fresh) {
 		snprintf(err, err_size, "cannot serve the admin API with certificate '%.200s'", cert);
 		/* The old daemon has stopped listening: a new one with the
@@ -578,7 +579,7 @@ int admin_reload(struct admin_server *srv, const char *cert, const char *key, ch
 		explicit_bzero(key_pem, strlen(key_pem));
 		free(cert_pem);
 		free(key_pem);
-		fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, flags, lfd);
+		fresh = lfd == MHD_INVALID_SOCKET ? NULL : start_daemon(srv, lfd);
 		if (fresh) {
 			srv->retired[srv->nretired++] = srv->mhd;
 			srv->mhd = fresh;
@@ -598,8 +599,6 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		struct store *st, struct admin_server **out, char *err, size_t err_size)
 {
 	struct admin_server *srv;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			 MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	int r, lfd = -1;
 
 	srv = calloc(1, sizeof(*srv));
@@ -609,7 +608,6 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->store = st;
 	pthread_mutex_init(&srv->fail_lock, NULL);
 	if (!cfg->admin_plain_http) {
-		flags |= MHD_USE_TLS;
 		r = read_pem(cert, &srv->cert_pem, err, err_size);
 		if (r == 0)
 			r = read_pem(key, &srv->key_pem, err, err_size);
@@ -620,7 +618,7 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 			  err_size);
 	if (r < 0)
 		goto fail;
-	srv->mhd = start_daemon(srv, flags, lfd);
+	srv->mhd = start_daemon(srv, lfd);
 	if (!srv->mhd) {
 		/* The socket is bound, so what is left is TLS or resources. */
 		close(lfd);
