@@ -219,11 +219,11 @@ int main(int argc, char **argv)
 			gw_warn("daemon.stop", "%u transfer(s) still running are kept as partial", running);
 	}
 	gw_info("daemon.stop", "signal %d received, stopping", sig);
+	store_pipeline_stop(pipeline); /* a running hook is stopped; it runs again at start */
 	admin_stop(admin);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
-	store_pipeline_stop(pipeline);
 	store_close(st);
 	gw_info("daemon.stopped", "stopped");
 	return 0;
