@@ -62,6 +62,7 @@ static const struct setting settings[] = {
 	U32("import_backoff_s", import_backoff_s, 0, 86400),
 	U32("retention_days", retention_days, 0, 36500),
 	U32("shutdown_grace_s", shutdown_grace_s, 0, 86400),
+	STR("user", user),
 	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },

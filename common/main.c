@@ -1,12 +1,16 @@
 /* main.c - the ftpsgate daemon: configuration, wiring of the parts,
  * signals. */
 #include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pwd.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +75,68 @@ static void reload_settings(struct gw_config *cfg, const char *path)
 		" shutdown_grace_s %u (others take effect at the next start)", cfg->log_level,
 		cfg->idle_timeout_s, cfg->data_timeout_s, cfg->max_sessions,
 		cfg->max_sessions_per_address, cfg->max_sessions_per_account, cfg->shutdown_grace_s);
+}
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)type;
+	(void)ftw;
+	if ((sb->st_uid != chown_uid || sb->st_gid != chown_gid) &&
+	    lchown(path, chown_uid, chown_gid) < 0)
+		return -1;
+	return 0;
+}
+
+/* Once the ports are bound: become `user`, owning the data directory. */
+static int drop_privileges(const struct gw_config *cfg, char *err, size_t err_size)
+{
+	struct passwd *pw;
+	struct stat sb;
+
+	if (!cfg->user[0]) {
+		if (geteuid() == 0)
+			gw_warn("daemon.root", "running as root: set FTPSGATE_USER to run as an"
+					       " unprivileged user once the ports are bound");
+		return 0;
+	}
+	pw = getpwnam(cfg->user);
+	if (!pw) {
+		snprintf(err, err_size, "invalid user '%s': no such user", cfg->user);
+		return -EINVAL;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return 0;
+		snprintf(err, err_size, "cannot become user '%s': not started as root", cfg->user);
+		return -EPERM;
+	}
+	/* The data directory is the user's: walk it only if it is not yet. */
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	if (stat(cfg->data_dir, &sb) == 0 && (sb.st_uid != pw->pw_uid || sb.st_gid != pw->pw_gid) &&
+	    nftw(cfg->data_dir, chown_one, 64, FTW_PHYS) != 0) {
+		int e = errno;
+
+		snprintf(err, err_size, "cannot give data directory '%.200s' to user '%s': %s",
+			 cfg->data_dir, cfg->user, strerror(e));
+		return -e;
+	}
+	if (initgroups(cfg->user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		int e = errno;
+
+		snprintf(err, err_size, "cannot become user '%s': %s", cfg->user, strerror(e));
+		return -e;
+	}
+	if (setuid(0) == 0) {
+		snprintf(err, err_size, "cannot drop root: setuid(0) still works");
+		return -EPERM;
+	}
+	gw_info("daemon.user", "running as user '%s' (uid %u)", cfg->user, (unsigned)pw->pw_uid);
+	return 0;
 }
 
 static int fail(const char *err)
@@ -176,6 +242,8 @@ int main(int argc, char **argv)
 	if (ftpd_start(&cfg, cert, key, st, pool, &ftpd, err, sizeof(err)) < 0)
 		goto fail;
 	if (admin_start(&cfg, cert, key, st, &admin, err, sizeof(err)) < 0)
+		goto fail;
+	if (drop_privileges(&cfg, err, sizeof(err)) < 0)
 		goto fail;
 	if (generated) {
 		fprintf(stderr,

@@ -47,8 +47,9 @@ struct gw_config {
 	uint32_t import_timeout_s;
 	uint32_t import_attempts;
 	uint32_t import_backoff_s;
-	uint32_t retention_days;
-	uint32_t shutdown_grace_s; /* SIGTERM: how long running transfers may finish */ /* 0 = keep imported files and tombstones */
+	uint32_t retention_days; /* 0 = keep imported files and tombstones */
+	uint32_t shutdown_grace_s; /* SIGTERM: how long running transfers may finish */
+	char user[64]; /* run as this user once the ports are bound ("" = stay) */
 	char master_key_file[PATH_MAX]; /* "" = data_dir/master.key */
 	char log_level[16];
 };

@@ -147,6 +147,43 @@ class OperationsTest(unittest.TestCase):
         finally:
             gw.cleanup()
 
+    @unittest.skipUnless(os.geteuid() == 0, "dropping privileges needs root")
+    def test_runs_as_the_configured_user_once_ports_are_bound(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        gw = Gateway(env={"FTPSGATE_USER": "nobody"})
+        os.chmod(gw.data_dir, 0o755)  # mkdtemp's 0700 would shut the user out
+        gw.start()
+        try:
+            with open("/proc/%d/status" % gw.proc.pid) as f:
+                ids = {l.split(":")[0]: l.split()[1:] for l in f if l.startswith(("Uid", "Gid"))}
+            self.assertEqual(ids["Uid"], [str(nobody.pw_uid)] * 4)
+            self.assertEqual(ids["Gid"], [str(nobody.pw_gid)] * 4)
+            var = os.path.join(gw.data_dir, "var")
+            for root, dirs, files in os.walk(var):
+                for name in dirs + files:
+                    self.assertEqual(os.lstat(os.path.join(root, name)).st_uid, nobody.pw_uid, name)
+            a = gw.create_account(username="unprivileged")
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "unprivileged", a["password"])
+            ftp.storbinary("STOR kept.bin", io.BytesIO(b"x" * 70000))
+            ftp.quit()
+            rec = gw.wait_upload(lambda u: u["path"] == "/kept.bin" and u["state"] in COMPLETE)
+            self.assertEqual(rec["size"], 70000)
+            self.assertIn('"daemon.user"', gw.logs())
+        finally:
+            gw.cleanup()
+
+    def test_an_unknown_user_stops_the_start_with_a_clear_error(self):
+        gw = Gateway(env={"FTPSGATE_USER": "no-such-user-here"})
+        try:
+            with self.assertRaises(RuntimeError) as ctx:
+                gw.start()
+            self.assertIn("invalid user 'no-such-user-here'", str(ctx.exception))
+        finally:
+            gw.proc = None
+            gw.log.close()
+            gw.cleanup()
+
     def test_metrics_move_and_logs_hold_no_secrets(self):
         with Gateway() as gw:
             def metrics():
