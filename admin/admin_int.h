@@ -20,6 +20,7 @@ struct admin_server;
 struct ctx {
 	struct admin_server *srv;
 	struct store *store;
+	struct gw_guard *guard;
 	const struct gw_config *cfg;
 	struct MHD_Connection *conn;
 	const char *method;

@@ -452,6 +452,12 @@ static struct reply get_metrics(struct ctx *x)
 		  GW_M_IMPORT_MS, 0.001 },
 		{ "ftpsgate_import_failures_total", "counter", "Import attempts that failed.", "",
 		  GW_M_HOOK_FAILURES, 1 },
+		{ "ftpsgate_bans_total", "counter",
+		  "Bans given after failed logins (addresses and locked accounts).", "", GW_M_BANS, 1 },
+		{ "ftpsgate_banned_refused_total", "counter",
+		  "Connections and logins refused by a ban.", "", GW_M_BANNED_REFUSED, 1 },
+		{ "ftpsgate_guard_full_total", "counter",
+		  "Failed logins not counted: the table of failures was full.", "", GW_M_GUARD_FULL, 1 },
 	};
 	int64_t counts[STORE_STATES];
 	struct gw_buf b;
@@ -470,6 +476,9 @@ static struct reply get_metrics(struct ctx *x)
 			gw_buf_addf(&b, "%s%s %.3f\n", metrics[i].name, metrics[i].labels,
 				    (double)gw_metric_get(metrics[i].m) * metrics[i].scale);
 	}
+	gw_buf_addf(&b, "# HELP ftpsgate_bans Addresses and accounts banned now.\n"
+			"# TYPE ftpsgate_bans gauge\nftpsgate_bans %zu\n",
+		    gw_guard_bans(x->guard, gw_mono_ms()));
 	if (store_upload_counts(x->store, counts) == 0) {
 		gw_buf_adds(&b, "# HELP ftpsgate_uploads Uploads kept, by state.\n"
 				"# TYPE ftpsgate_uploads gauge\n");
@@ -1028,6 +1037,62 @@ static struct reply revoke_token(struct ctx *x)
 	return token_reply(x, rc, &t);
 }
 
+/* ---------------------------------------------------------------- bans */
+
+static const char *guard_kind_name(enum gw_guard_kind k)
+{
+	return k == GW_GUARD_ACCOUNT ? "account" : "address";
+}
+
+/* Addresses and account names with failed logins in the window, and
+ * those banned (locked): what the FTPS side counts right now. */
+static struct reply list_bans(struct ctx *x)
+{
+	enum { MAX = 1000 };
+	struct gw_guard_entry *list = calloc(MAX, sizeof(*list));
+	int64_t mono = gw_mono_ms(), now = gw_now_ms();
+	size_t n, i;
+	json_t *items;
+
+	if (!list)
+		return admin_problem(503, "out of memory");
+	n = gw_guard_list(x->guard, mono, __atomic_load_n(&x->cfg->ban_window_s, __ATOMIC_RELAXED),
+			  list, MAX);
+	items = json_array();
+	for (i = 0; i < n && i < MAX; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s, s:I, s:o}",
+						       "kind", guard_kind_name(list[i].kind),
+						       "key", list[i].key,
+						       "failures", (json_int_t)list[i].failures,
+						       "banned_until",
+						       time_or_null(list[i].banned_ms
+									    ? now + list[i].banned_ms
+									    : 0)));
+	free(list);
+	return admin_ok(200, json_pack("{s:o, s:I, s:b}", "items", items, "total", (json_int_t)n,
+				       "truncated", n > MAX));
+}
+
+static struct reply lift_ban(struct ctx *x)
+{
+	const char *address = query(x, "address"), *account = query(x, "account");
+	enum gw_guard_kind kind = account ? GW_GUARD_ACCOUNT : GW_GUARD_ADDRESS;
+	const char *key = account ? account : address;
+	struct reply err, r;
+
+	if (no_fields(x, &err) < 0)
+		return err;
+	if (!address == !account)
+		return admin_problem(400, "name what to lift: ?address=IP or ?account=USERNAME");
+	if (!gw_guard_lift(x->guard, kind, key))
+		return admin_problem(404, "no failed logins or ban for %s '%.64s'",
+				     guard_kind_name(kind), key);
+	snprintf(x->detail, sizeof(x->detail), "ban of %s '%.64s' lifted", guard_kind_name(kind), key);
+	r = admin_ok(204, NULL);
+	r.raw = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	return r.raw ? r : admin_problem(500, "out of memory");
+}
+
 /* ---------------------------------------------------------------- audit */
 
 static int fetch_audit(struct ctx *x, const void *arg, int64_t cursor, unsigned limit,
@@ -1087,6 +1152,8 @@ const struct admin_route admin_routes[] = {
 	{ "GET", API "/tokens", false, list_tokens },
 	{ "GET", API "/tokens/{id}", false, get_token },
 	{ "DELETE", API "/tokens/{id}", false, revoke_token },
+	{ "GET", API "/bans", false, list_bans },
+	{ "DELETE", API "/bans", false, lift_ban },
 	{ "GET", API "/audit", false, list_audit },
 };
 

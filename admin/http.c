@@ -37,6 +37,7 @@ struct admin_server {
 	unsigned nold;
 	const struct gw_config *cfg;
 	struct store *store;
+	struct gw_guard *guard;
 	char *cert_pem, *key_pem;
 	volatile int stopping;
 	pthread_mutex_t fail_lock;
@@ -439,6 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	memset(&x, 0, sizeof(x));
 	x.srv = srv;
 	x.store = srv->store;
+	x.guard = srv->guard;
 	x.cfg = srv->cfg;
 	x.conn = conn;
 	x.method = method;
@@ -596,7 +598,8 @@ int admin_reload(struct admin_server *srv, const char *cert, const char *key, ch
 }
 
 int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
-		struct store *st, struct admin_server **out, char *err, size_t err_size)
+		struct store *st, struct gw_guard *guard, struct admin_server **out, char *err,
+		size_t err_size)
 {
 	struct admin_server *srv;
 	int r, lfd = -1;
@@ -606,6 +609,7 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		return -ENOMEM;
 	srv->cfg = cfg;
 	srv->store = st;
+	srv->guard = guard;
 	pthread_mutex_init(&srv->fail_lock, NULL);
 	if (!cfg->admin_plain_http) {
 		r = read_pem(cert, &srv->cert_pem, err, err_size);

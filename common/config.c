@@ -50,6 +50,10 @@ static const struct setting settings[] = {
 	U32("max_sessions", max_sessions, 1, 1000000),
 	U32("max_sessions_per_address", max_sessions_per_address, 0, 1000000),
 	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
+	U32("ban_after_failures", ban_after_failures, 0, 1000000),
+	U32("ban_window_s", ban_window_s, 1, 86400 * 30),
+	U32("ban_duration_s", ban_duration_s, 1, 86400 * 365),
+	U32("lock_account_after_failures", lock_account_after_failures, 0, 1000000),
 	HOSTPORT("ftp_explicit_listen", ftp_explicit_host, ftp_explicit_port),
 	{ "downloads", K_BOOL, offsetof(struct gw_config, downloads), 0, 0, 0, 0 },
 	{ "admin_plain_http", K_BOOL, offsetof(struct gw_config, admin_plain_http), 0, 0, 0, 0 },
@@ -88,6 +92,10 @@ void gw_config_defaults(struct gw_config *c)
 	c->max_sessions = 20000;
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;
+	c->ban_after_failures = 10;
+	c->ban_window_s = 600;
+	c->ban_duration_s = 900;
+	c->lock_account_after_failures = 0;
 	c->downloads = true;
 	gw_strlcpy(c->import_stdin, "none", sizeof(c->import_stdin));
 	c->import_workers = 2;

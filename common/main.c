@@ -67,14 +67,22 @@ static void reload_settings(struct gw_config *cfg, const char *path)
 	__atomic_store_n(&cfg->max_sessions_per_account, fresh.max_sessions_per_account,
 			 __ATOMIC_RELAXED);
 	__atomic_store_n(&cfg->shutdown_grace_s, fresh.shutdown_grace_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->ban_after_failures, fresh.ban_after_failures, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->ban_window_s, fresh.ban_window_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->ban_duration_s, fresh.ban_duration_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&cfg->lock_account_after_failures, fresh.lock_account_after_failures,
+			 __ATOMIC_RELAXED);
 	gw_strlcpy(cfg->log_level, fresh.log_level, sizeof(cfg->log_level));
 	set_log_level(cfg->log_level);
 	explicit_bzero(&fresh, sizeof(fresh));
 	gw_info("config.reload", "settings read again: log_level %s, idle_timeout_s %u,"
 		" data_timeout_s %u, max_sessions %u/%u per address/%u per account,"
-		" shutdown_grace_s %u (others take effect at the next start)", cfg->log_level,
+		" shutdown_grace_s %u, bans after %u failures in %u s for %u s, accounts locked"
+		" after %u (others take effect at the next start)", cfg->log_level,
 		cfg->idle_timeout_s, cfg->data_timeout_s, cfg->max_sessions,
-		cfg->max_sessions_per_address, cfg->max_sessions_per_account, cfg->shutdown_grace_s);
+		cfg->max_sessions_per_address, cfg->max_sessions_per_account, cfg->shutdown_grace_s,
+		cfg->ban_after_failures, cfg->ban_window_s, cfg->ban_duration_s,
+		cfg->lock_account_after_failures);
 }
 
 static uid_t chown_uid;
@@ -156,6 +164,7 @@ int main(int argc, char **argv)
 	struct gw_pool *pool = NULL;
 	struct ftpd_server *ftpd = NULL;
 	struct admin_server *admin = NULL;
+	struct gw_guard *guard = NULL;
 	struct store_pipeline *pipeline = NULL;
 	struct store_pipeline_params pp;
 	bool generated = false;
@@ -239,9 +248,14 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot start worker threads: %s", strerror(-r));
 		goto fail;
 	}
-	if (ftpd_start(&cfg, cert, key, st, pool, &ftpd, err, sizeof(err)) < 0)
+	r = gw_guard_new(GW_GUARD_ENTRIES_MAX, &guard);
+	if (r < 0) {
+		snprintf(err, sizeof(err), "cannot set up login guard: %s", strerror(-r));
 		goto fail;
-	if (admin_start(&cfg, cert, key, st, &admin, err, sizeof(err)) < 0)
+	}
+	if (ftpd_start(&cfg, cert, key, st, pool, guard, &ftpd, err, sizeof(err)) < 0)
+		goto fail;
+	if (admin_start(&cfg, cert, key, st, guard, &admin, err, sizeof(err)) < 0)
 		goto fail;
 	if (drop_privileges(&cfg, err, sizeof(err)) < 0)
 		goto fail;
@@ -292,6 +306,7 @@ int main(int argc, char **argv)
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	gw_guard_free(guard);
 	store_close(st);
 	gw_info("daemon.stopped", "stopped");
 	return 0;
@@ -300,6 +315,7 @@ fail:
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	gw_guard_free(guard);
 	store_pipeline_stop(pipeline);
 	store_close(st);
 	return fail(err);

@@ -153,6 +153,7 @@ struct ftpd_server {
 	unsigned char *port_used;
 	struct gw_counter *per_address;
 	struct gw_counter *per_account;
+	struct gw_guard *guard;
 };
 
 enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
@@ -166,6 +167,7 @@ struct job {
 	enum ftpd_xfer result; /* J_ABORT: what to tell the client */
 	char user[GW_USER_MAX + 1];
 	char pass[GW_PASS_MAX + 1];
+	bool locked; /* J_LOGIN: the account is locked; no password is checked */
 	int64_t account_id;
 	int64_t expires_at_ms;
 	int root_fd;
@@ -181,6 +183,7 @@ static void ctrl_close(struct ctrl *c, const char *why);
 static void data_pump(struct ctrl *c);
 static void data_finish(struct ctrl *c, enum ftpd_xfer result);
 static void submit(struct ctrl *c, struct job *j);
+static void end_session(struct ctrl *c, const char *reply, const char *why);
 
 /* ---------------------------------------------------------------- watches */
 
@@ -362,7 +365,7 @@ static void job_run(struct gw_job *gj)
 	case J_LOGIN: {
 		struct store_login who;
 
-		j->err = store_login(st, j->user, j->pass, &who);
+		j->err = j->locked ? -EACCES : store_login(st, j->user, j->pass, &who);
 		explicit_bzero(j->pass, sizeof(j->pass));
 		if (j->err == 0) {
 			j->account_id = who.account_id;
@@ -506,6 +509,46 @@ static void upload_done(struct ctrl *c, struct job *j)
 	}
 }
 
+/* Count a failed login against the address and the account: true when it
+ * earned the address a ban, and the session has ended. */
+static bool login_failed(struct ctrl *c, bool locked)
+{
+	const struct gw_config *cfg = c->loop->srv->cfg;
+	struct gw_guard *g = c->loop->srv->guard;
+	struct gw_guard_policy by_address = {
+		__atomic_load_n(&cfg->ban_after_failures, __ATOMIC_RELAXED),
+		__atomic_load_n(&cfg->ban_window_s, __ATOMIC_RELAXED),
+		__atomic_load_n(&cfg->ban_duration_s, __ATOMIC_RELAXED),
+	};
+	struct gw_guard_policy by_account = by_address;
+	int64_t now = gw_mono_ms();
+
+	by_account.max_failures = __atomic_load_n(&cfg->lock_account_after_failures,
+						  __ATOMIC_RELAXED);
+	gw_metric_add(GW_M_LOGINS_FAILED, 1);
+	if (locked) {
+		gw_metric_add(GW_M_BANNED_REFUSED, 1);
+		gw_warn("session.login_failed", "login as '%s' from %s refused: the account is"
+			" locked after too many failed logins", c->core.user, c->peer_ip);
+	} else {
+		gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
+			c->peer_ip);
+	}
+	/* Names are counted only when accounts can be locked: unknown and
+	 * known names alike, so a lock tells nothing about which exist. */
+	if (by_account.max_failures && !locked &&
+	    gw_guard_failed(g, GW_GUARD_ACCOUNT, c->core.user, &by_account, now))
+		gw_warn("guard.lock", "account '%s' locked for %u s after %u failed logins",
+			c->core.user, by_account.ban_s, by_account.max_failures);
+	if (!gw_guard_failed(g, GW_GUARD_ADDRESS, c->peer_ip, &by_address, now))
+		return false;
+	gw_warn("guard.ban", "address %s banned for %u s after %u failed logins", c->peer_ip,
+		by_address.ban_s, by_address.max_failures);
+	end_session(c, "421 Too many failed logins from your address; try again later.\r\n",
+		    "address banned");
+	return true;
+}
+
 static void login_done(struct ctrl *c, struct job *j)
 {
 	const struct gw_config *cfg = c->loop->srv->cfg;
@@ -526,15 +569,15 @@ static void login_done(struct ctrl *c, struct job *j)
 		}
 		c->counted_account = true;
 		gw_metric_add(GW_M_LOGINS_OK, 1);
+		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ADDRESS, c->peer_ip);
+		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ACCOUNT, c->core.user);
 		c->account_id = j->account_id;
 		c->expires_at_ms = j->expires_at_ms;
 		c->root_fd = j->root_fd;
 		gw_info("session.login", "account %lld ('%s') logged in from %s",
 			(long long)c->account_id, c->core.user, c->peer_ip);
-	} else {
-		gw_metric_add(GW_M_LOGINS_FAILED, 1);
-		gw_warn("session.login_failed", "login as '%s' from %s failed", c->core.user,
-			c->peer_ip);
+	} else if (login_failed(c, j->locked)) {
+		return;
 	}
 	if (ftpd_session_login_done(&c->core, ok) == FTPD_REQ_CLOSE)
 		c->state = C_CLOSING;
@@ -1256,8 +1299,11 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 		gw_strlcpy(j->pass, req->arg, sizeof(j->pass));
 		gw_strlcpy(j->path, req->path, sizeof(j->path));
 		j->root_fd = c->root_fd;
-		if (req->kind == FTPD_REQ_LOGIN)
+		if (req->kind == FTPD_REQ_LOGIN) {
 			j->root_fd = -1; /* the job's answer */
+			j->locked = gw_guard_banned(c->loop->srv->guard, GW_GUARD_ACCOUNT, j->user,
+						    gw_mono_ms()) > 0;
+		}
 		submit(c, j);
 		break;
 	case FTPD_REQ_AUTH_TLS:
@@ -1663,6 +1709,25 @@ static void accept_resume(struct loop *l)
 		watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
 }
 
+/* A banned address is refused before any TLS work: told so in the clear
+ * on the explicit listener, closed unanswered on the implicit one (before
+ * the handshake, nothing else can be said). */
+static bool refuse_banned(struct loop *l, int fd, const struct sockaddr_storage *ss,
+			  bool is_explicit)
+{
+	static const char msg[] = "421 Too many failed logins from your address; try again later.\r\n";
+	char ip[INET6_ADDRSTRLEN];
+
+	addr_ip(ss, ip, sizeof(ip));
+	if (!gw_guard_banned(l->srv->guard, GW_GUARD_ADDRESS, ip, gw_mono_ms()))
+		return false;
+	if (is_explicit && send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		gw_debug("ftpd.banned", "cannot tell %s it is banned: %s", ip, strerror(errno));
+	close(fd);
+	gw_metric_add(GW_M_BANNED_REFUSED, 1);
+	return true;
+}
+
 static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 {
 	unsigned sessions;
@@ -1692,6 +1757,8 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			close(fd);
 			continue;
 		}
+		if (refuse_banned(l, fd, &ss, is_explicit))
+			continue;
 		ctrl_new(l, fd, &ss, is_explicit, sessions >= l->srv->cfg->max_sessions);
 	}
 }
@@ -1935,8 +2002,8 @@ int ftpd_prepare_tls(const struct gw_config *cfg, char *cert, char *key, size_t 
 }
 
 int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
-	       struct store *st, struct gw_pool *pool, struct ftpd_server **out,
-	       char *err, size_t err_size)
+	       struct store *st, struct gw_pool *pool, struct gw_guard *guard,
+	       struct ftpd_server **out, char *err, size_t err_size)
 {
 	struct ftpd_server *srv;
 	unsigned i;
@@ -1949,6 +2016,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->cfg = cfg;
 	srv->store = st;
 	srv->pool = pool;
+	srv->guard = guard;
 	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
 	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0) {

@@ -8,11 +8,14 @@
 #include "store.h"
 
 struct admin_server;
+struct gw_guard;
 
 /* Listen on cfg->admin_host:admin_port with the PEM certificate and key
- * at cert/key. cfg and st are borrowed and must outlive the server. */
+ * at cert/key. cfg, st and guard (the FTPS bans) are borrowed and must
+ * outlive the server. */
 int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
-		struct store *st, struct admin_server **out, char *err, size_t err_size);
+		struct store *st, struct gw_guard *guard, struct admin_server **out, char *err,
+		size_t err_size);
 /* Serve new connections with the certificate and key read again
  * (SIGHUP); connections open keep theirs. */
 int admin_reload(struct admin_server *srv, const char *cert, const char *key, char *err,

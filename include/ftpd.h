@@ -20,11 +20,11 @@ struct ftpd_server;
  * configured); the paths in use are written to cert and key. */
 int ftpd_prepare_tls(const struct gw_config *cfg, char *cert, char *key, size_t size,
 		     char *err, size_t err_size);
-/* Bind the FTPS port and start the loops. cfg, st and pool are borrowed
- * and must outlive the server. */
+/* Bind the FTPS port and start the loops. cfg, st, pool and guard (failed
+ * logins and bans) are borrowed and must outlive the server. */
 int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
-	       struct store *st, struct gw_pool *pool, struct ftpd_server **out,
-	       char *err, size_t err_size);
+	       struct store *st, struct gw_pool *pool, struct gw_guard *guard,
+	       struct ftpd_server **out, char *err, size_t err_size);
 /* Load the certificate and key again (SIGHUP): new sessions use them,
  * running ones go on with theirs. On failure the old one stays. */
 int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, char *err,

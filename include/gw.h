@@ -105,6 +105,42 @@ bool gw_counter_take(struct gw_counter *c, const char *key, unsigned max);
 void gw_counter_give(struct gw_counter *c, const char *key);
 void gw_counter_free(struct gw_counter *c);
 
+/* ---------------------------------------------------------------- guard */
+
+/* Failed logins per client address and per account, and the bans they
+ * earn (guard.c). Thread-safe; times are gw_mono_ms() milliseconds. */
+#define GW_GUARD_KEY_MAX 64
+enum gw_guard_kind { GW_GUARD_ADDRESS, GW_GUARD_ACCOUNT };
+struct gw_guard_policy {
+	unsigned max_failures; /* within window_s; 0 = never ban */
+	unsigned window_s;
+	unsigned ban_s;
+};
+struct gw_guard_entry {
+	enum gw_guard_kind kind;
+	char key[GW_GUARD_KEY_MAX + 1];
+	unsigned failures;
+	int64_t banned_ms; /* still banned for this long; 0 = not banned */
+};
+struct gw_guard;
+int gw_guard_new(size_t max_entries, struct gw_guard **out);
+/* How long key stays banned (ms); 0 = not banned. */
+int64_t gw_guard_banned(struct gw_guard *g, enum gw_guard_kind kind, const char *key,
+			int64_t now_ms);
+/* Count a failed login: true when this failure earned key a ban. */
+bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *key,
+		     const struct gw_guard_policy *policy, int64_t now_ms);
+/* A login succeeded: forget key's failures (not its ban). */
+void gw_guard_succeeded(struct gw_guard *g, enum gw_guard_kind kind, const char *key);
+/* Lift key's ban and forget its failures: false when it had none. */
+bool gw_guard_lift(struct gw_guard *g, enum gw_guard_kind kind, const char *key);
+/* Entries with failures in the window or a ban; fills up to max of them
+ * and returns how many there are. */
+size_t gw_guard_list(struct gw_guard *g, int64_t now_ms, unsigned window_s,
+		     struct gw_guard_entry *out, size_t max);
+size_t gw_guard_bans(struct gw_guard *g, int64_t now_ms);
+void gw_guard_free(struct gw_guard *g);
+
 /* ---------------------------------------------------------------- metrics */
 
 /* Counters and gauges kept by every part, read for GET /metrics. */
@@ -121,6 +157,9 @@ enum gw_metric {
 	GW_M_IMPORTS,            /* counter: imported */
 	GW_M_IMPORT_MS,          /* counter: time spent importing them */
 	GW_M_HOOK_FAILURES,      /* counter: attempts that failed */
+	GW_M_BANS,               /* counter: bans given (address or account) */
+	GW_M_BANNED_REFUSED,     /* counter: connections or logins refused by a ban */
+	GW_M_GUARD_FULL,         /* counter: failures not counted, the table full */
 	GW_M_COUNT
 };
 

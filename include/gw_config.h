@@ -36,6 +36,10 @@ struct gw_config {
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_address;
 	uint32_t max_sessions_per_account;
+	uint32_t ban_after_failures;   /* failed logins from one address; 0 = never */
+	uint32_t ban_window_s;         /* ...within this long */
+	uint32_t ban_duration_s;       /* then it is refused this long */
+	uint32_t lock_account_after_failures; /* failed logins to one account; 0 = never */
 	char ftp_explicit_host[256]; /* "" = no explicit (AUTH TLS) listener */
 	uint16_t ftp_explicit_port;
 	bool downloads;

@@ -29,4 +29,6 @@
 #define GW_LOGIN_TIMEOUT_S 60
 #define GW_DATA_CLOSE_TIMEOUT_S 10
 
+#define GW_GUARD_ENTRIES_MAX 100000 /* addresses (and as many account names) with failed logins */
+
 #endif

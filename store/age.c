@@ -802,14 +802,16 @@ static int armor_line(struct age_reader *r)
 
 	if (n && r->line[n - 1] == '\r')
 		n--;
-	if (r->line_too_long)
-		return fail(r, AGE_STAGE_ARMOR, "armor line longer than %d columns", ARMOR_COLUMNS);
 	if (r->astate == A_BEGIN) {
-		if (n != strlen(ARMOR_BEGIN) || memcmp(r->line, ARMOR_BEGIN, n))
-			return fail(r, AGE_STAGE_ARMOR, "not an age armor begin line");
+		/* Taken for armor by its first byte only: say what it is not. */
+		if (r->line_too_long || n != strlen(ARMOR_BEGIN) || memcmp(r->line, ARMOR_BEGIN, n))
+			return fail(r, AGE_STAGE_ARMOR, "not an age file (it starts neither with"
+				    " \"age-encryption.org/v1\" nor with an age armor begin line)");
 		r->astate = A_BODY;
 		return 0;
 	}
+	if (r->line_too_long)
+		return fail(r, AGE_STAGE_ARMOR, "armor line longer than %d columns", ARMOR_COLUMNS);
 	if (n == strlen(ARMOR_END) && !memcmp(r->line, ARMOR_END, n)) {
 		r->astate = A_TRAILING;
 		return 0;

@@ -43,6 +43,9 @@ def openapi_check(method, path, status, headers, doc):
             node = node[part]
         resp = node
     ctype = headers.get("Content-Type")
+    if "content" not in resp:  # e.g. 204: nothing at all
+        assert ctype is None and not doc, "%s %s: %s sent where none is documented" % (method, path, ctype)
+        return
     assert ctype in resp.get("content", {}), "%s %s: undocumented %s" % (method, path, ctype)
     if doc is not None and ctype.endswith("json"):
         schema = resp["content"][ctype]["schema"]

@@ -1,0 +1,174 @@
+"""Brute-force defence: failed logins per address earn a ban that refuses
+the address before any TLS work; accounts can be locked; both are listed
+and lifted through the API and counted in /metrics, and a storm of failed
+logins from many addresses leaves an honest client served."""
+import ftplib
+import io
+import re
+import socket
+import ssl
+import threading
+import time
+import unittest
+
+import ftps
+from harness import COMPLETE, Gateway, free_port
+
+
+def login_from(gw, source, user, password):
+    ftp = ftps.ImplicitFTPS(context=ftps.client_context(), timeout=10)
+    ftp.connect("127.0.0.1", gw.ftps_port, source_address=(source, 0))
+    try:
+        ftp.login(user, password)
+    except ftplib.all_errors:
+        ftp.close()
+        raise
+    return ftp
+
+
+def fail_logins(gw, source, user, times):
+    """Wrong passwords on one session: the replies (or errors), in order."""
+    ftp = ftps.ImplicitFTPS(context=ftps.client_context(), timeout=10)
+    ftp.connect("127.0.0.1", gw.ftps_port, source_address=(source, 0))
+    replies = []
+    for _ in range(times):
+        try:
+            ftp.login(user, "wrong password")
+        except ftplib.all_errors as e:
+            replies.append(str(e))
+    ftp.close()
+    return replies
+
+
+def metric(gw, name):
+    _, text, _ = gw.api("GET", "/metrics")
+    m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
+    return int(m.group(1))
+
+
+class BanTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.explicit_port = free_port()
+        cls.gw = Gateway(env={
+            "FTPSGATE_BAN_AFTER_FAILURES": "3",
+            "FTPSGATE_BAN_DURATION_S": "600",
+            "FTPSGATE_LOCK_ACCOUNT_AFTER_FAILURES": "4",
+            "FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "0",
+            "FTPSGATE_FTP_EXPLICIT_LISTEN": "127.0.0.1:%d" % cls.explicit_port,
+        }).start()
+        cls.account = cls.gw.create_account(username="guarded")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gw.cleanup()
+
+    def test_an_address_is_banned_refused_listed_and_lifted(self):
+        gw = self.gw
+        self.assertEqual(fail_logins(gw, "127.0.0.3", "nobody-here", 2), ["530 Login incorrect."] * 2)
+        status, doc, _ = gw.api("GET", "/bans")
+        entry = [b for b in doc["items"] if b["key"] == "127.0.0.3"][0]
+        self.assertEqual((entry["kind"], entry["failures"], entry["banned_until"]),
+                         ("address", 2, None))
+        # The third failure bans it: the session ends with a 421...
+        reply = fail_logins(gw, "127.0.0.3", "nobody-here", 1)[0]
+        self.assertTrue(reply.startswith("421 Too many failed logins"), reply)
+        # ...and new connections are closed before the TLS handshake.
+        raw = socket.create_connection(("127.0.0.1", gw.ftps_port), 5, source_address=("127.0.0.3", 0))
+        with self.assertRaises((ssl.SSLError, OSError)):
+            ftps.client_context().wrap_socket(raw, server_hostname="x").recv(1)
+        raw.close()
+        # On the explicit listener the refusal is said in the clear.
+        with socket.create_connection(("127.0.0.1", self.explicit_port), 5,
+                                      source_address=("127.0.0.3", 0)) as s:
+            self.assertTrue(s.makefile("rb").readline().startswith(b"421 Too many failed logins"))
+        # Everyone else is served.
+        login_from(gw, "127.0.0.1", "guarded", self.account["password"]).quit()
+        status, doc, _ = gw.api("GET", "/bans")
+        entry = [b for b in doc["items"] if b["key"] == "127.0.0.3"][0]
+        self.assertIsNotNone(entry["banned_until"])
+        self.assertGreaterEqual(metric(gw, "ftpsgate_bans"), 1)
+        self.assertGreaterEqual(metric(gw, "ftpsgate_banned_refused_total"), 2)
+        # Lifted, the address logs in again; lifting twice is a 404.
+        self.assertEqual(gw.api("DELETE", "/bans?address=127.0.0.3")[0], 204)
+        login_from(gw, "127.0.0.3", "guarded", self.account["password"]).quit()
+        self.assertEqual(gw.api("DELETE", "/bans?address=127.0.0.3")[0], 404)
+        self.assertEqual(gw.api("DELETE", "/bans")[0], 400)
+        self.assertEqual(gw.api("DELETE", "/bans?address=1.2.3.4&account=x")[0], 400)
+        _, audit, _ = gw.api("GET", "/audit")
+        self.assertTrue(any("127.0.0.3" in (a.get("detail") or "") for a in audit["items"]))
+
+    def test_a_success_clears_the_address_failures(self):
+        gw = self.gw
+        fail_logins(gw, "127.0.0.4", "guarded", 2)
+        login_from(gw, "127.0.0.4", "guarded", self.account["password"]).quit()
+        fail_logins(gw, "127.0.0.4", "guarded", 2)
+        login_from(gw, "127.0.0.4", "guarded", self.account["password"]).quit()
+        gw.api("DELETE", "/bans?account=guarded")
+
+    def test_an_account_is_locked_for_everyone_until_lifted(self):
+        gw = self.gw
+        a = gw.create_account(username="target")
+        # Failures from several addresses, none of them banned.
+        for source in ("127.0.0.5", "127.0.0.6"):
+            fail_logins(gw, source, "target", 2)
+        with self.assertRaises(ftplib.error_perm):
+            login_from(gw, "127.0.0.7", "target", a["password"])
+        _, doc, _ = gw.api("GET", "/bans")
+        entry = [b for b in doc["items"] if b["kind"] == "account" and b["key"] == "target"][0]
+        self.assertIsNotNone(entry["banned_until"])
+        self.assertEqual(gw.api("DELETE", "/bans?account=target")[0], 204)
+        login_from(gw, "127.0.0.7", "target", a["password"]).quit()
+        for source in ("127.0.0.5", "127.0.0.6", "127.0.0.7"):
+            gw.api("DELETE", "/bans?address=" + source)
+
+    def test_a_read_token_lists_but_cannot_lift(self):
+        gw = self.gw
+        status, tok, _ = gw.api("POST", "/tokens", {"name": "viewer", "scope": "read"})
+        self.assertEqual(status, 201)
+        self.assertEqual(gw.api("GET", "/bans", token=tok["token"])[0], 200)
+        self.assertEqual(gw.api("DELETE", "/bans?address=127.0.0.9", token=tok["token"])[0], 403)
+
+
+class StormTest(unittest.TestCase):
+    def test_a_login_storm_leaves_an_honest_client_served(self):
+        """1,000 failed logins from 250 addresses; meanwhile an honest
+        client logs in and uploads, and every attacker ends up banned."""
+        gw = Gateway(env={"FTPSGATE_BAN_AFTER_FAILURES": "4"}).start()
+        try:
+            a = gw.create_account(username="honest")
+            sources = ["127.0.%d.%d" % (1 + i // 200, 10 + i % 200) for i in range(250)]
+            errors = []
+
+            def attack(chunk):
+                for src in chunk:
+                    try:
+                        fail_logins(gw, src, "honest", 3)
+                        fail_logins(gw, src, "honest", 1)
+                    except (OSError, EOFError) as e:
+                        errors.append("%s: %s" % (src, e))
+
+            threads = [threading.Thread(target=attack, args=(sources[i::25],)) for i in range(25)]
+            deadline = time.time() + 120
+            for t in threads:
+                t.start()
+            data = b"h" * (8 * 1024 * 1024)
+            ftp = login_from(gw, "127.0.0.1", "honest", a["password"])
+            ftp.prot_p()
+            ftp.storbinary("STOR honest.bin", io.BytesIO(data))
+            ftp.quit()
+            for t in threads:
+                t.join(max(1, deadline - time.time()))
+            self.assertFalse(any(t.is_alive() for t in threads), "storm did not end in time")
+            self.assertEqual(errors, [])
+            _, doc, _ = gw.api("GET", "/bans")
+            banned = {b["key"] for b in doc["items"] if b["banned_until"]}
+            self.assertEqual(banned, set(sources))
+            rec = gw.wait_upload(lambda u: u["path"] == "/honest.bin" and u["state"] in COMPLETE)
+            self.assertEqual(rec["size"], len(data))
+        finally:
+            gw.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
