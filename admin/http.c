@@ -523,6 +523,11 @@ static unsigned daemon_flags(const struct gw_config *cfg)
 	       MHD_USE_ITC | (cfg->admin_plain_http ? 0 : MHD_USE_TLS);
 }
 
+#define PRIO_AEAD "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
+#define PRIO_TLS12 "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" PRIO_AEAD \
+		   "-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:%SERVER_PRECEDENCE"
+#define PRIO_TLS13 "NORMAL:-VERS-ALL:+VERS-TLS1.3:" PRIO_AEAD "%SERVER_PRECEDENCE"
+
 /* A daemon on the listening socket lfd, with the PEMs of srv (if TLS). */
 static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
 {
@@ -534,6 +539,11 @@ static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
 	if (!srv->cfg->admin_plain_http) {
 		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem);
 		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem);
+		/* GnuTLS: the same floor as FTPS, ECDHE with AEAD ciphers only
+		 * (MHD takes the string as a non-const pointer, reads it only). */
+		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
+		    (char *)(uintptr_t)(strcmp(srv->cfg->tls_min_version, "1.3") ? PRIO_TLS12
+										   : PRIO_TLS13));
 	}
 	OPT(MHD_OPTION_CONNECTION_LIMIT, 256, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64, NULL);

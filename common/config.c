@@ -40,6 +40,9 @@ static const struct setting settings[] = {
 	STR("admin_token", admin_token),
 	STR("tls_cert", tls_cert),
 	STR("tls_key", tls_key),
+	STR("tls_min_version", tls_min_version),
+	STR("tls_ciphers", tls_ciphers),
+	STR("tls_ciphersuites", tls_ciphersuites),
 	U32("argon2_t_cost", argon2_t_cost, 1, 100),
 	U32("argon2_m_cost_kib", argon2_m_cost_kib, 8, 4 * 1024 * 1024),
 	U32("argon2_parallelism", argon2_parallelism, 1, 64),
@@ -98,6 +101,11 @@ void gw_config_defaults(struct gw_config *c)
 	c->lock_account_after_failures = 0;
 	c->downloads = true;
 	gw_strlcpy(c->import_stdin, "none", sizeof(c->import_stdin));
+	gw_strlcpy(c->tls_min_version, "1.2", sizeof(c->tls_min_version));
+	gw_strlcpy(c->tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL", sizeof(c->tls_ciphers));
+	gw_strlcpy(c->tls_ciphersuites,
+		   "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
+		   sizeof(c->tls_ciphersuites));
 	c->import_workers = 2;
 	c->import_timeout_s = 600;
 	c->import_attempts = 5;
@@ -306,6 +314,11 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 	if (strcmp(c->import_stdin, "none") && strcmp(c->import_stdin, "plaintext")) {
 		snprintf(err, err_size, "invalid import_stdin '%s': expected none or plaintext",
 			 c->import_stdin);
+		return -EINVAL;
+	}
+	if (strcmp(c->tls_min_version, "1.2") && strcmp(c->tls_min_version, "1.3")) {
+		snprintf(err, err_size, "invalid tls_min_version '%s': expected 1.2 or 1.3",
+			 c->tls_min_version);
 		return -EINVAL;
 	}
 	if (!!c->tls_cert[0] != !!c->tls_key[0]) {

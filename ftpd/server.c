@@ -154,6 +154,7 @@ struct ftpd_server {
 	struct gw_counter *per_address;
 	struct gw_counter *per_account;
 	struct gw_guard *guard;
+	struct ftpd_tls_policy policy;
 };
 
 enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
@@ -2017,6 +2018,9 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->store = st;
 	srv->pool = pool;
 	srv->guard = guard;
+	srv->policy.min_version = strcmp(cfg->tls_min_version, "1.3") ? 12 : 13;
+	srv->policy.ciphers = cfg->tls_ciphers;
+	srv->policy.ciphersuites = cfg->tls_ciphersuites;
 	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
 	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0) {
@@ -2035,7 +2039,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = -EINVAL;
 		goto fail;
 	}
-	r = ftpd_tls_ctx_new(cert, key, &srv->tls, err, err_size);
+	r = ftpd_tls_ctx_new(cert, key, &srv->policy, &srv->tls, err, err_size);
 	if (r < 0)
 		goto fail;
 	/* A burst of a thousand clients must not overflow the backlog. */
@@ -2110,7 +2114,7 @@ int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, 
 		snprintf(err, err_size, "too many certificate reloads; restart the gateway");
 		return -EBUSY;
 	}
-	r = ftpd_tls_ctx_new(cert, key, &fresh, err, err_size);
+	r = ftpd_tls_ctx_new(cert, key, &srv->policy, &fresh, err, err_size);
 	if (r < 0)
 		return r; /* the running certificate stays */
 	/* Sessions that began before keep their context (their SSL objects

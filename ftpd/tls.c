@@ -163,8 +163,29 @@ int ftpd_tls_ensure_cert(const char *data_dir, const char *cert, const char *key
 	return make_self_signed(cert_out, key_out, err, err_size);
 }
 
-int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **out,
-		     char *err, size_t err_size)
+/* Every TLS 1.2 cipher the list allows is an AEAD one with forward
+ * secrecy: CBC and static-RSA suites are refused, whatever is configured. */
+static int check_ciphers(SSL_CTX *ctx, char *err, size_t err_size)
+{
+	STACK_OF(SSL_CIPHER) *list = SSL_CTX_get_ciphers(ctx);
+	int i;
+
+	for (i = 0; list && i < sk_SSL_CIPHER_num(list); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(list, i);
+
+		if (SSL_CIPHER_get_kx_nid(c) == NID_kx_any) /* TLS 1.3: all AEAD */
+			continue;
+		if (!SSL_CIPHER_is_aead(c) || SSL_CIPHER_get_kx_nid(c) != NID_kx_ecdhe) {
+			snprintf(err, err_size, "invalid tls_ciphers: %s is not an ECDHE AEAD cipher",
+				 SSL_CIPHER_get_name(c));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_policy *policy,
+		     struct ftpd_tls_ctx **out, char *err, size_t err_size)
 {
 	struct ftpd_tls_ctx *c;
 	char e[512];
@@ -179,15 +200,23 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **ou
 		snprintf(err, err_size, "cannot create TLS context: %s", e);
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_min_proto_version(c->ctx,
+				      policy->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
 	SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				    SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
-	if (!SSL_CTX_set_cipher_list(c->ctx, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL")) {
+	if (!SSL_CTX_set_cipher_list(c->ctx, policy->ciphers)) {
 		drain_errors(e, sizeof(e));
-		snprintf(err, err_size, "cannot set TLS ciphers: %s", e);
+		snprintf(err, err_size, "invalid tls_ciphers '%.200s': %s", policy->ciphers, e);
 		goto fail;
 	}
+	if (!SSL_CTX_set_ciphersuites(c->ctx, policy->ciphersuites)) {
+		drain_errors(e, sizeof(e));
+		snprintf(err, err_size, "invalid tls_ciphersuites '%.200s': %s", policy->ciphersuites, e);
+		goto fail;
+	}
+	if (check_ciphers(c->ctx, err, err_size) < 0)
+		goto fail;
 	/* Sessions live as long as a long upload session may; each control
 	 * connection removes its own when it ends. */
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_SERVER);

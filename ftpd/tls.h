@@ -26,8 +26,14 @@ struct ftpd_tls;
 int ftpd_tls_ensure_cert(const char *data_dir, const char *cert, const char *key,
 			 char *cert_out, char *key_out, size_t out_size,
 			 char *err, size_t err_size);
-int ftpd_tls_ctx_new(const char *cert, const char *key, struct ftpd_tls_ctx **out,
-		     char *err, size_t err_size);
+/* What TLS the gateway speaks (the tls_* settings). */
+struct ftpd_tls_policy {
+	int min_version;         /* 12 (TLS 1.2) or 13 (TLS 1.3) */
+	const char *ciphers;     /* TLS 1.2, OpenSSL cipher list: AEAD ones only */
+	const char *ciphersuites; /* TLS 1.3 */
+};
+int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_policy *policy,
+		     struct ftpd_tls_ctx **out, char *err, size_t err_size);
 void ftpd_tls_ctx_free(struct ftpd_tls_ctx *ctx);
 
 int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out);

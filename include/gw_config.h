@@ -26,6 +26,9 @@ struct gw_config {
 	char admin_token[GW_ADMIN_TOKEN_MAX + 1]; /* "" = generate on first start */
 	char tls_cert[PATH_MAX]; /* "" = self-signed in data_dir */
 	char tls_key[PATH_MAX];
+	char tls_min_version[8];      /* "1.2" | "1.3" */
+	char tls_ciphers[512];        /* TLS 1.2: OpenSSL cipher list, ECDHE AEAD only */
+	char tls_ciphersuites[256];   /* TLS 1.3 */
 	uint32_t argon2_t_cost;
 	uint32_t argon2_m_cost_kib;
 	uint32_t argon2_parallelism;

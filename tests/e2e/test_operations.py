@@ -184,6 +184,39 @@ class OperationsTest(unittest.TestCase):
             gw.log.close()
             gw.cleanup()
 
+    def test_tls_policy_on_both_ports(self):
+        def handshake(port, *opts):
+            r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] + list(opts),
+                               input=b"", capture_output=True, timeout=30)
+            m = re.search(rb"Cipher is (\S+)", r.stdout)
+            return m.group(1).decode() if m and m.group(1) != b"(NONE)" else None
+
+        with Gateway() as gw:
+            for port in (gw.ftps_port, gw.admin_port):
+                self.assertIsNone(handshake(port, "-tls1_1"))
+                self.assertIsNone(handshake(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"))
+                self.assertIsNone(handshake(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256"))
+                self.assertEqual(handshake(port, "-tls1_2", "-cipher", "ECDHE-ECDSA-CHACHA20-POLY1305"),
+                                 "ECDHE-ECDSA-CHACHA20-POLY1305")
+                self.assertEqual(handshake(port, "-tls1_3"), "TLS_AES_256_GCM_SHA384")
+        with Gateway(env={"FTPSGATE_TLS_MIN_VERSION": "1.3"}) as gw:
+            for port in (gw.ftps_port, gw.admin_port):
+                self.assertIsNone(handshake(port, "-tls1_2"))
+                self.assertEqual(handshake(port, "-tls1_3"), "TLS_AES_256_GCM_SHA384")
+        for env, why in (({"FTPSGATE_TLS_CIPHERS": "ECDHE+AESGCM:AES128-SHA"},
+                          "invalid tls_ciphers: AES128-SHA is not an ECDHE AEAD cipher"),
+                         ({"FTPSGATE_TLS_CIPHERS": "NOPE"}, "invalid tls_ciphers 'NOPE'"),
+                         ({"FTPSGATE_TLS_MIN_VERSION": "1.0"}, "invalid tls_min_version '1.0'")):
+            gw = Gateway(env=env)
+            try:
+                with self.assertRaises(RuntimeError) as ctx:
+                    gw.start()
+                self.assertIn(why, str(ctx.exception))
+            finally:
+                gw.proc = None
+                gw.log.close()
+                gw.cleanup()
+
     def test_metrics_move_and_logs_hold_no_secrets(self):
         with Gateway() as gw:
             def metrics():
