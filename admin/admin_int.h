@@ -64,6 +64,12 @@ extern const size_t admin_openapi_json_len;
 /* http.c: Server-Sent Events response for GET /events. */
 struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t account_id);
 
+/* The fields of a POST /accounts (create) or PATCH /accounts/{id} body,
+ * checked (names, types, values) into spec; err names the first wrong
+ * one. spec's strings point into body. */
+int admin_account_body(json_t *body, bool create, struct store_account_spec *spec,
+		       struct reply *err);
+
 /* RFC 3339 ("2026-11-29T13:50:19Z", fractions and offsets allowed) to
  * milliseconds since the epoch. */
 int admin_parse_time(const char *s, int64_t *ms);

@@ -502,15 +502,32 @@ static void set_etag(struct reply *r, const struct store_account *a)
 	snprintf(r->etag, sizeof(r->etag), "\"v%lld\"", (long long)a->version);
 }
 
-static struct reply create_account(struct ctx *x)
+int admin_account_body(json_t *body, bool create, struct store_account_spec *spec,
+		       struct reply *err)
 {
-	static const struct field fields[] = {
+	static const struct field create_fields[] = {
 		{ "username", "string", false },
 		{ "description", "string", false },
 		{ "expires_at", "string", true },
 		{ "quota_bytes", "integer", true },
 		{ "require_encryption", "boolean", false },
 	};
+	static const struct field patch_fields[] = {
+		{ "description", "string", false },
+		{ "status", "string", false },
+		{ "expires_at", "string", true },
+		{ "quota_bytes", "integer", true },
+		{ "require_encryption", "boolean", false },
+	};
+
+	if (create ? check_fields(body, create_fields, GW_ARRAY_SIZE(create_fields), err)
+		   : check_fields(body, patch_fields, GW_ARRAY_SIZE(patch_fields), err))
+		return -EINVAL;
+	return account_spec(body, spec, err);
+}
+
+static struct reply create_account(struct ctx *x)
+{
 	char password[STORE_PASSWORD_LEN + 1];
 	struct store_account_spec spec;
 	struct store_account a;
@@ -520,8 +537,7 @@ static struct reply create_account(struct ctx *x)
 
 	if (parse_body(x, &body, &err) < 0)
 		return err;
-	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0 ||
-	    account_spec(body, &spec, &err) < 0) {
+	if (admin_account_body(body, true, &spec, &err) < 0) {
 		json_decref(body);
 		return err;
 	}
@@ -622,13 +638,6 @@ static int if_match(struct ctx *x, int64_t *version)
 
 static struct reply patch_account(struct ctx *x)
 {
-	static const struct field fields[] = {
-		{ "description", "string", false },
-		{ "status", "string", false },
-		{ "expires_at", "string", true },
-		{ "quota_bytes", "integer", true },
-		{ "require_encryption", "boolean", false },
-	};
 	struct store_account_spec spec;
 	struct store_account a;
 	struct reply err;
@@ -640,8 +649,7 @@ static struct reply patch_account(struct ctx *x)
 		return admin_problem(400, "invalid If-Match: use the ETag of the account, like \"v3\"");
 	if (parse_body(x, &body, &err) < 0)
 		return err;
-	if (check_fields(body, fields, GW_ARRAY_SIZE(fields), &err) < 0 ||
-	    account_spec(body, &spec, &err) < 0) {
+	if (admin_account_body(body, false, &spec, &err) < 0) {
 		json_decref(body);
 		return err;
 	}

@@ -504,7 +504,7 @@ static int read_pem(const char *path, char **out, char *err, size_t err_size)
 	return 0;
 }
 
-static void log_mhd(void *cls, const char *fmt, va_list ap)
+GW_PRINTF(2, 0) static void log_mhd(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;

@@ -10,25 +10,39 @@
 #include "gw.h"
 #include "session.h"
 
+static bool is_code(const char *p, const char *crlf)
+{
+	return crlf - p >= 4 && p[0] >= '1' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+	       p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-');
+}
+
+/* RFC 959 replies: "DDD text", or "DDD-text" then lines of any text up
+ * to "DDD text" with the same code. */
 static void check_replies(const struct gw_buf *out)
 {
 	const char *p = gw_buf_str(out), *end = p + out->len;
+	char multi[3] = { 0 }; /* the code of a multi-line reply that is open */
 
 	while (p < end) {
 		const char *crlf = strstr(p, "\r\n");
 
 		if (!crlf)
 			abort(); /* a reply without its CRLF */
-		if (p[0] != ' ') {
-			if (crlf - p < 4 || p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
-			    p[2] < '0' || p[2] > '9' || (p[3] != ' ' && p[3] != '-'))
-				abort();
-		}
 		for (const char *c = p; c < crlf; c++)
 			if (*c == '\r' || *c == '\n' || *c == '\0')
 				abort(); /* a reply split by client input */
+		if (!multi[0]) {
+			if (!is_code(p, crlf))
+				abort();
+			if (p[3] == '-')
+				memcpy(multi, p, 3);
+		} else if (is_code(p, crlf) && p[3] == ' ' && !memcmp(p, multi, 3)) {
+			multi[0] = 0;
+		}
 		p = crlf + 2;
 	}
+	if (multi[0])
+		abort(); /* a multi-line reply left open */
 }
 
 static void check_path(const char *path)

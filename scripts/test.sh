@@ -36,12 +36,18 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	echo "== fuzz (${FUZZ_SECONDS:-30} s per target)"
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_FUZZ=ON \
 		-DFTPSGATE_SANITIZE=ON >/dev/null
-	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path fuzz_age
-	for t in session path age; do
+	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path fuzz_age fuzz_config \
+		fuzz_admin_json
+	for t in session path age config admin_json; do
 		scratch=$(mktemp -d)
-		./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
-			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" 2>&1 | tail -n 3
-		rm -rf "$scratch"
+		if ! ./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
+			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" >"$scratch.log" 2>&1; then
+			tail -n 60 "$scratch.log"
+			echo "fuzz_$t failed: the crashing input is named above" >&2
+			exit 1
+		fi
+		tail -n 3 "$scratch.log"
+		rm -rf "$scratch" "$scratch.log"
 	done
 fi
 if [ "${SKIP_IMAGE:-0}" != 1 ]; then
