@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,26 @@ static int drop_privileges(const struct gw_config *cfg, char *err, size_t err_si
 	return 0;
 }
 
+/* Each session may hold a control socket, a passive listener, a data
+ * socket and an upload file: take all the descriptors the system allows,
+ * and say when that is fewer than max_sessions needs. */
+static void raise_fd_limit(const struct gw_config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_sessions * 3 + 256)
+		gw_warn("daemon.fds", "only %llu file descriptors: fewer than max_sessions %u needs"
+			" (about 3 each); raise the limit (ulimit -n, LimitNOFILE=)",
+			(unsigned long long)rl.rlim_cur, cfg->max_sessions);
+}
+
 static int fail(const char *err)
 {
 	fprintf(stderr, "ftpsgate: %s\n", err);
@@ -206,6 +227,7 @@ int main(int argc, char **argv)
 	if (gw_config_load(&cfg, config_path, (const char *const *)environ, err, sizeof(err)) < 0)
 		return fail(err);
 	set_log_level(cfg.log_level);
+	raise_fd_limit(&cfg);
 
 	sp.data_dir = cfg.data_dir;
 	sp.master_key_hex = cfg.master_key;

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import ftps
-from harness import COMPLETE, Gateway, free_port
+from harness import COMPLETE, Gateway, free_port, free_range
 
 
 def login_from(gw, source, user, password):
@@ -167,6 +167,56 @@ class StormTest(unittest.TestCase):
             rec = gw.wait_upload(lambda u: u["path"] == "/honest.bin" and u["state"] in COMPLETE)
             self.assertEqual(rec["size"], len(data))
         finally:
+            gw.cleanup()
+
+
+class SlowClientTest(unittest.TestCase):
+    def test_slow_clients_do_not_starve_an_honest_one(self):
+        """500 connections from 100 addresses hold the FTPS port: silent
+        after connect, stuck half-way through a TLS handshake, or logged in
+        with half a command line; others open passive ports and never
+        connect. An honest client still logs in and uploads."""
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4096 and (hard == resource.RLIM_INFINITY or hard > soft):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4096 if hard == resource.RLIM_INFINITY
+                                                        else min(4096, hard), hard))
+        gw = Gateway(env={"FTPSGATE_MAX_SESSIONS_PER_ACCOUNT": "200"}, passive=free_range(80)).start()
+        held = []
+        try:
+            a = gw.create_account(username="patient")
+            hello = b"\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03"  # a ClientHello's start
+            for i in range(400):
+                s = socket.create_connection(("127.0.0.1", gw.ftps_port), 10,
+                                             source_address=("127.0.3.%d" % (10 + i % 100), 0))
+                if i % 2:
+                    s.sendall(hello)
+                held.append(s)
+            for i in range(100):
+                ftp = login_from(gw, "127.0.4.%d" % (10 + i % 50), "patient", a["password"])
+                if i % 2:
+                    ftp.sendcmd("PASV")  # a passive port nobody connects to
+                else:
+                    ftp.sock.sendall(b"STOR half-a-li")
+                held.append(ftp)
+            data = b"p" * (8 * 1024 * 1024)
+            start = time.time()
+            ftp = login_from(gw, "127.0.0.1", "patient", a["password"])
+            ftp.prot_p()
+            ftp.storbinary("STOR patient.bin", io.BytesIO(data))
+            ftp.quit()
+            self.assertLess(time.time() - start, 30)
+            rec = gw.wait_upload(lambda u: u["path"] == "/patient.bin" and u["state"] in COMPLETE)
+            self.assertEqual(rec["size"], len(data))
+            _, text, _ = gw.api("GET", "/metrics")
+            sessions = int(re.search(r"^ftpsgate_sessions (\d+)$", text, re.M).group(1))
+            self.assertGreaterEqual(sessions, 500)
+        finally:
+            for h in held:
+                try:
+                    h.close()
+                except OSError:
+                    pass
             gw.cleanup()
 
 
