@@ -106,8 +106,7 @@ bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *ke
 	if (strlen(key) > GW_GUARD_KEY_MAX)
 		return false;
 	pthread_mutex_lock(&g->lock);
-	p = find(g, kind, key);
-	e = *p;
+	e = *find(g, kind, key);
 	if (!e) {
 		if (g->n[kind] >= g->max)
 			sweep(g, now_ms, policy->window_s);
@@ -122,7 +121,8 @@ bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *ke
 		e->kind = kind;
 		gw_strlcpy(e->key, key, sizeof(e->key));
 		e->since_ms = now_ms;
-		*find(g, kind, key) = e;
+		p = find(g, kind, key); /* the sweep may have changed the chain */
+		*p = e;
 		g->n[kind]++;
 	}
 	if (e->since_ms + (int64_t)policy->window_s * 1000 <= now_ms) {

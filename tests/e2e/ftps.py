@@ -48,9 +48,14 @@ class ImplicitFTPS(ftplib.FTP_TLS):
         return conn, size
 
 
-def login(host, port, user, password, tls_version=None, timeout=30):
+def login(host, port, user, password, tls_version=None, timeout=30, source=None):
+    """Logged in with PROT P; source is the client address to connect from."""
     ftp = ImplicitFTPS(context=client_context(tls_version), timeout=timeout)
-    ftp.connect(host, port)
-    ftp.login(user, password)
-    ftp.prot_p()
+    ftp.connect(host, port, source_address=(source, 0) if source else None)
+    try:
+        ftp.login(user, password)
+        ftp.prot_p()
+    except BaseException:
+        ftp.close()
+        raise
     return ftp
