@@ -620,6 +620,10 @@ static void job_done(struct job *j)
 				       : j->err == -EDQUOT ? FTPD_XFER_QUOTA
 				       : j->err == -ENOKEY ? FTPD_XFER_NO_KEY
 				       : j->err == -EBADMSG ? FTPD_XFER_REJECTED
+				       /* the database is locked, read-only or failing:
+					* for now, and not the client's doing */
+				       : j->err == -EAGAIN || j->err == -EROFS || j->err == -EIO
+					       || j->err == -ENOMEM ? FTPD_XFER_LOCAL_ERROR
 							   : FTPD_XFER_OPEN_FAILED);
 			break;
 		}

@@ -33,6 +33,9 @@ struct store_params {
 	uint32_t argon2_t_cost;
 	uint32_t argon2_m_cost_kib;
 	uint32_t argon2_parallelism;
+	/* Space uploads leave free on the data directory's disk, so that the
+	 * database can still record what happened (0 = none kept back). */
+	uint64_t min_free_bytes;
 };
 
 /* BLOCKING. Create the data directory layout and database if needed, run

@@ -96,7 +96,7 @@ int store_admin_check(struct store *st, const char *token, struct store_token *w
 	    store_prepare(st, "UPDATE admin_tokens SET last_used_at = ? WHERE id = ?", &q) == 0) {
 		sqlite3_bind_int64(q, 1, now);
 		sqlite3_bind_int64(q, 2, who->id);
-		sqlite3_step(q);
+		store_step_now(st, q); /* skipped while another process holds the lock */
 	}
 out:
 	sqlite3_finalize(q);

@@ -93,8 +93,30 @@ static const char *const migrations[] = {
 
 int store_db_error(struct store *st, const char *what)
 {
+	int code = sqlite3_errcode(st->db);
+
 	gw_error("store.sqlite", "%s: %s", what, sqlite3_errmsg(st->db));
-	return -EIO;
+	switch (code) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EAGAIN;
+	default:
+		return -EIO;
+	}
+}
+
+int store_step_now(struct store *st, sqlite3_stmt *q)
+{
+	int rc;
+
+	sqlite3_busy_timeout(st->db, 0);
+	rc = sqlite3_step(q);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	return rc;
 }
 
 int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out)
@@ -186,20 +208,25 @@ static int recover(struct store *st)
 	int r = -EIO, n = 0;
 
 	if (store_prepare(st, "SELECT id, account_id FROM uploads WHERE state = 'receiving'", &sel) < 0 ||
-	    store_prepare(st, "UPDATE uploads SET state = 'partial', bytes_received = ?,"
-			      " error = 'transfer interrupted: the gateway stopped' WHERE id = ?", &upd) < 0)
+	    store_prepare(st, "UPDATE uploads SET state = 'partial', bytes_received = ?1,"
+			      " error = CASE WHEN ?3 THEN 'transfer interrupted: the gateway stopped'"
+			      " ELSE 'transfer interrupted before its file was created: the gateway"
+			      " stopped' END WHERE id = ?2", &upd) < 0)
 		goto out;
 	while (sqlite3_step(sel) == SQLITE_ROW) {
 		sqlite3_int64 id = sqlite3_column_int64(sel, 0);
 		char name[32];
 		struct stat sb;
 		int64_t size = 0;
+		bool has_file;
 
 		snprintf(name, sizeof(name), "%lld", (long long)id);
-		if (fstatat(st->uploads_fd, name, &sb, 0) == 0)
+		has_file = fstatat(st->uploads_fd, name, &sb, 0) == 0;
+		if (has_file)
 			size = sb.st_size;
 		sqlite3_bind_int64(upd, 1, size);
 		sqlite3_bind_int64(upd, 2, id);
+		sqlite3_bind_int(upd, 3, has_file);
 		if (sqlite3_step(upd) != SQLITE_DONE) {
 			store_db_error(st, "cannot recover upload");
 			goto out;
@@ -252,6 +279,7 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		return -ENOMEM;
 	}
 	st->t_cost = p->argon2_t_cost;
+	st->min_free_bytes = p->min_free_bytes;
 	st->m_cost_kib = p->argon2_m_cost_kib;
 	st->parallelism = p->argon2_parallelism;
 	if (gw_strlcpy(st->data_dir, p->data_dir, sizeof(st->data_dir)) < 0) {
@@ -278,7 +306,7 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		r = -EIO;
 		goto fail;
 	}
-	sqlite3_busy_timeout(st->db, 5000);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
 	/* WAL for concurrent readers; synchronous=FULL so that a committed
 	 * record survives power loss, which 226 promises. */
@@ -317,8 +345,11 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
-	if (st->db)
+	if (st->db) {
+		store_flush_unsaved(st); /* what stays unsaved, recover() sets right */
 		sqlite3_close(st->db);
+	}
+	free(st->unsaved);
 	if (st->accounts_fd >= 0)
 		close(st->accounts_fd);
 	if (st->uploads_fd >= 0)

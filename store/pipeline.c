@@ -47,6 +47,8 @@ struct work {
 
 /* ---------------------------------------------------------------- queue */
 
+/* Take the next piece of work: a write, tried again at the next wake-up
+ * when another process holds the database's lock. */
 static int claim(struct store *st, const char *sql, int64_t now, struct work *w)
 {
 	sqlite3_stmt *q = NULL;
@@ -56,7 +58,7 @@ static int claim(struct store *st, const char *sql, int64_t now, struct work *w)
 	r = store_prepare(st, sql, &q);
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, now);
-		if (sqlite3_step(q) == SQLITE_ROW) {
+		if (store_step_now(st, q) == SQLITE_ROW) {
 			const unsigned char *sha = sqlite3_column_text(q, 5);
 
 			memset(w, 0, sizeof(*w));
@@ -75,8 +77,9 @@ static int claim(struct store *st, const char *sql, int64_t now, struct work *w)
 	return r < 0 ? r : found;
 }
 
-static int set_state(struct store *st, const struct work *w, const char *state, const char *error,
-		     int64_t next_attempt_ms, bool hook, int hook_exit, const char *hook_output)
+static int write_state(struct store *st, const struct work *w, const char *state,
+		       const char *error, int64_t next_attempt_ms, bool hook, int hook_exit,
+		       const char *hook_output, bool again)
 {
 	sqlite3_stmt *q = NULL;
 	int r;
@@ -96,14 +99,41 @@ static int set_state(struct store *st, const struct work *w, const char *state, 
 		sqlite3_bind_int(q, 6, hook_exit);
 		sqlite3_bind_text(q, 7, hook_output ? hook_output : "", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(q, 8, w->id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot record the import state");
+		if ((again ? store_step_now(st, q) : sqlite3_step(q)) != SQLITE_DONE)
+			r = again ? -EAGAIN : store_db_error(st, "cannot record the import state");
 	}
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
 		store_emit(st, "upload", w->id, w->account_id, state);
 	return r;
+}
+
+/* Record where an upload's verification or import ended. While the
+ * database refuses (disk full, locked by another process, read-only),
+ * this worker tries again each second rather than leave the record
+ * 'verifying' or 'importing'; a stop ends the wait, and the next start
+ * puts such records back in the queue. */
+static void set_state(struct store_pipeline *pl, const struct work *w, const char *state,
+		      const char *error, int64_t next_attempt_ms, bool hook, int hook_exit,
+		      const char *hook_output)
+{
+	unsigned tries = 0;
+
+	while (write_state(pl->st, w, state, error, next_attempt_ms, hook, hook_exit, hook_output,
+			   tries > 0) < 0) {
+		if (++tries == 1)
+			gw_warn("upload.unsaved", "upload %lld: the database refused its state '%s';"
+				" trying again each second", (long long)w->id, state);
+		for (int i = 0; i < 10; i++) {
+			if (__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED))
+				return;
+			usleep(100 * 1000);
+		}
+	}
+	if (tries)
+		gw_info("upload.unsaved", "upload %lld recorded as %s after %u tries", (long long)w->id,
+			state, tries + 1);
 }
 
 /* ---------------------------------------------------------------- verify */
@@ -128,7 +158,7 @@ static void verify(struct store_pipeline *pl, struct work *w)
 		gw_info("upload.verified", "upload %lld of account %lld verified (%s)", (long long)w->id,
 			(long long)w->account_id, w->key_id ? "an age file for one of its keys, checked as"
 							      " it arrived" : "no encryption required");
-		set_state(st, w, "verified", NULL, 0, false, 0, NULL);
+		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 		return;
 	}
 	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
@@ -138,7 +168,7 @@ static void verify(struct store_pipeline *pl, struct work *w)
 		rc = age_reader_new((const uint8_t(*)[32])secrets, n, true, NULL, NULL, &r);
 	explicit_bzero(secrets, sizeof(secrets));
 	if (fd < 0 || rc < 0 || !n) {
-		set_state(st, w, "rejected", n ? "its file cannot be read" : "the account has no key in use",
+		set_state(pl, w, "rejected", n ? "its file cannot be read" : "the account has no key in use",
 			  0, false, 0, NULL);
 		goto out;
 	}
@@ -148,7 +178,7 @@ static void verify(struct store_pipeline *pl, struct work *w)
 	if (rc == 0)
 		rc = age_reader_finish(r);
 	if (rc < 0) {
-		set_state(st, w, "rejected", age_reader_reason(r), 0, false, 0, NULL);
+		set_state(pl, w, "rejected", age_reader_reason(r), 0, false, 0, NULL);
 	} else {
 		sqlite3_stmt *q = NULL;
 
@@ -160,7 +190,7 @@ static void verify(struct store_pipeline *pl, struct work *w)
 		}
 		sqlite3_finalize(q);
 		pthread_mutex_unlock(&st->lock);
-		set_state(st, w, "verified", NULL, 0, false, 0, NULL);
+		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 	}
 out:
 	if (fd >= 0)
@@ -459,13 +489,13 @@ static void import(struct store_pipeline *pl, struct work *w)
 		gw_metric_add(GW_M_IMPORT_MS, gw_mono_ms() - began);
 		gw_info("upload.imported", "upload %lld of account %lld imported (attempt %d)",
 			(long long)w->id, (long long)w->account_id, w->attempts);
-		set_state(pl->st, w, "imported", NULL, 0, pl->command[0] != '\0', 0, gw_buf_str(&tail));
+		set_state(pl, w, "imported", NULL, 0, pl->command[0] != '\0', 0, gw_buf_str(&tail));
 	} else if ((unsigned)w->attempts >= pl->p.attempts) {
 		char error[320];
 
 		snprintf(error, sizeof(error), "%s; gave up after %d attempts", why, w->attempts);
 		gw_error("upload.import_failed", "upload %lld: %s", (long long)w->id, error);
-		set_state(pl->st, w, "failed", error, 0, pl->command[0] != '\0', rc, gw_buf_str(&tail));
+		set_state(pl, w, "failed", error, 0, pl->command[0] != '\0', rc, gw_buf_str(&tail));
 	} else {
 		int64_t wait_ms = (int64_t)pl->p.backoff_s * 1000 << (w->attempts - 1 < 16 ? w->attempts - 1 : 16);
 
@@ -473,7 +503,7 @@ static void import(struct store_pipeline *pl, struct work *w)
 			wait_ms = 3600 * 1000;
 		gw_warn("upload.import_retry", "upload %lld: %s; attempt %d of %u, next in %lld s",
 			(long long)w->id, why, w->attempts, pl->p.attempts, (long long)(wait_ms / 1000));
-		set_state(pl->st, w, "verified", why, gw_now_ms() + wait_ms, pl->command[0] != '\0', rc,
+		set_state(pl, w, "verified", why, gw_now_ms() + wait_ms, pl->command[0] != '\0', rc,
 			  gw_buf_str(&tail));
 	}
 	gw_buf_release(&tail);
@@ -502,8 +532,7 @@ static void retain(struct store_pipeline *pl)
 	if (store_prepare(st, "DELETE FROM uploads WHERE purged_at IS NOT NULL AND purged_at < ?",
 			  &q) == 0) {
 		sqlite3_bind_int64(q, 1, cutoff);
-		sqlite3_step(q);
-		if (sqlite3_changes(st->db))
+		if (store_step_now(st, q) == SQLITE_DONE && sqlite3_changes(st->db))
 			gw_info("store.retention", "dropped %d tombstone(s) older than %u days",
 				sqlite3_changes(st->db), pl->p.retention_days);
 	}
@@ -550,6 +579,8 @@ static void *worker(void *arg)
 			import(pl, &w);
 			continue;
 		}
+		if (janitor)
+			store_flush_unsaved(st);
 		if (janitor && pl->p.retention_days && gw_mono_ms() >= next_retention) {
 			retain(pl);
 			next_retention = gw_mono_ms() + 60 * 1000;

@@ -17,6 +17,12 @@ struct store {
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
 	uint8_t master[32]; /* seals the identities of encryption keys */
+	uint64_t min_free_bytes; /* kept free on the data disk for the database */
+	/* Final states of uploads the database refused to record (disk full,
+	 * locked, read-only): written again until it takes them. Guarded by
+	 * lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
+	struct store_unsaved *unsaved;
+	size_t n_unsaved;
 	store_account_change_fn *watch_fn;
 	void *watch_arg;
 	/* events: a ring of the last STORE_EVENTS_KEPT */
@@ -38,8 +44,18 @@ int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[3
 		      size_t max, size_t *n);
 void store_events_release(struct store *st);
 
-/* Log a SQLite failure once, where it happened; returns -EIO. */
+/* Log a SQLite failure once, where it happened; returns -ENOSPC (disk
+ * full), -EROFS (read-only), -EAGAIN (locked by another process) or -EIO. */
 int store_db_error(struct store *st, const char *what);
+/* How long a statement waits for another process's lock on the database.
+ * The connection's mutex is held meanwhile, so writes that are tried
+ * again later wait not at all. */
+#define STORE_BUSY_MS 5000
+/* sqlite3_step() for a write that may be skipped or is tried again later:
+ * it does not wait for another process's lock. Called with lock held. */
+int store_step_now(struct store *st, sqlite3_stmt *q);
+/* Write the final states the database refused before (uploads.c). */
+void store_flush_unsaved(struct store *st);
 /* Prepare, or log and fail. */
 int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
 int store_exec(struct store *st, const char *sql);

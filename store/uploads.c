@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "age.h"
@@ -19,12 +20,22 @@
 #include "store_int.h"
 
 #define KEYS_MAX 16
+#define UNSAVED_MAX 4096
+
+struct store_unsaved {
+	int64_t id;
+	int64_t account_id;
+	uint64_t bytes;
+	char state[12];
+	char error[200];
+};
 
 struct store_upload {
 	int64_t id;
 	int64_t account_id;
 	uint64_t limit; /* most bytes the quota allows this file to hold */
 	uint64_t start; /* offset this transfer began at */
+	uint64_t min_free; /* bytes writes leave free on the disk */
 	int fd;        /* uploads/<id>, open for writing */
 	int parent_fd; /* directory of the link in the account view */
 	char view_name[GW_PATH_COMPONENT_MAX + 1];
@@ -222,6 +233,92 @@ out:
 	if (r == 0)
 		store_emit(st, "upload", up->id, up->account_id, state);
 	return r;
+}
+
+/* The database refused an upload's final state: keep it to write again
+ * (store_flush_unsaved) so that the record does not say 'receiving' for
+ * a transfer that ended. Until then a resume of it gets 450. */
+static void remember_unsaved(struct store *st, const struct store_upload *up, const char *state,
+			     const char *error)
+{
+	struct store_unsaved *u;
+
+	pthread_mutex_lock(&st->lock);
+	if (st->n_unsaved >= UNSAVED_MAX) {
+		pthread_mutex_unlock(&st->lock);
+		gw_error("store.unsaved", "upload %lld stays 'receiving' in the database until the"
+			 " next start: %d other records wait to be written", (long long)up->id,
+			 UNSAVED_MAX);
+		return;
+	}
+	if (!st->unsaved)
+		st->unsaved = calloc(UNSAVED_MAX, sizeof(*st->unsaved));
+	if (!st->unsaved) {
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	u = &st->unsaved[st->n_unsaved++];
+	u->id = up->id;
+	u->account_id = up->account_id;
+	u->bytes = up->bytes;
+	gw_strlcpy(u->state, state, sizeof(u->state));
+	gw_strlcpy(u->error, error ? error : "", sizeof(u->error));
+	pthread_mutex_unlock(&st->lock);
+	gw_warn("store.unsaved", "upload %lld will be recorded as %s once the database takes"
+		" writes again", (long long)up->id, state);
+}
+
+void store_flush_unsaved(struct store *st)
+{
+	struct store_unsaved done[64];
+	size_t n_done = 0, i;
+	sqlite3_stmt *q = NULL;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->n_unsaved ||
+	    sqlite3_prepare_v2(st->db, "UPDATE uploads SET state = ?1, bytes_received = ?2,"
+				       " error = NULLIF(?3, ''), updated_at = ?4"
+				       " WHERE id = ?5 AND state = 'receiving'", -1, &q, NULL) != SQLITE_OK)
+		goto out;
+	while (st->n_unsaved && n_done < 64) {
+		struct store_unsaved *u = &st->unsaved[st->n_unsaved - 1];
+
+		sqlite3_bind_text(q, 1, u->state, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (int64_t)u->bytes);
+		sqlite3_bind_text(q, 3, u->error, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, gw_now_ms());
+		sqlite3_bind_int64(q, 5, u->id);
+		if (store_step_now(st, q) != SQLITE_DONE)
+			break; /* still refused: logged when it first failed */
+		sqlite3_reset(q);
+		done[n_done++] = *u;
+		st->n_unsaved--;
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	for (i = 0; i < n_done; i++) {
+		gw_info("store.unsaved", "upload %lld recorded as %s", (long long)done[i].id,
+			done[i].state);
+		store_emit(st, "upload", done[i].id, done[i].account_id, done[i].state);
+	}
+}
+
+/* -ENOSPC when the data disk has less than min_free bytes (plus len) left. */
+static int check_room(int fd, uint64_t min_free, size_t len, int64_t id)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (!min_free || fstatvfs(fd, &sv) < 0)
+		return 0;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (avail >= min_free + len)
+		return 0;
+	gw_warn("store.space", "the data disk has %llu KiB free, less than min_free_mib (%llu MiB):"
+		" upload %lld stopped", (unsigned long long)(avail / 1024),
+		(unsigned long long)(min_free >> 20), (long long)id);
+	return -ENOSPC;
 }
 
 /* Make the upload's file visible at name in parent: link it under a
@@ -465,6 +562,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	if (!up)
 		return -ENOMEM;
 	up->account_id = account_id;
+	up->min_free = st->min_free_bytes;
+	store_flush_unsaved(st); /* a resume must see how the last transfer ended */
+	r = check_room(st->uploads_fd, up->min_free, 0, 0);
+	if (r < 0)
+		goto fail;
 	r = verifier(st, up);
 	if (r < 0)
 		goto fail;
@@ -615,6 +717,10 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 		up->write_error = -EBADMSG;
 		return up->write_error;
 	}
+	if (check_room(up->fd, up->min_free, len, up->id) < 0) {
+		up->write_error = -ENOSPC;
+		return up->write_error;
+	}
 	while (left) {
 		ssize_t n = write(up->fd, p, left);
 
@@ -622,6 +728,12 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			up->write_error = -errno;
+			/* What part of this chunk did land is not counted:
+			 * the file keeps only the bytes its record does. */
+			if (ftruncate(up->fd, (off_t)up->bytes) < 0)
+				gw_warn("store.upload", "cannot trim upload %lld to %llu bytes: %s",
+					(long long)up->id, (unsigned long long)up->bytes,
+					strerror(errno));
 			return up->write_error;
 		}
 		p += n;
@@ -653,7 +765,16 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	}
 	EVP_DigestFinal_ex(up->sha, md, &mdlen);
 	gw_hex(md, 32, up->sha256);
-	return finish_record(st, up, "received", up->sha256, NULL);
+	r = finish_record(st, up, "received", up->sha256, NULL);
+	if (r < 0) {
+		/* The client hears a failure, so this is not a completed
+		 * upload: its bytes are all there, and a resume at its size
+		 * completes it. */
+		up->sha256[0] = '\0';
+		remember_unsaved(st, up, "partial", "the database could not record the completed"
+				 " upload; resume it to finish");
+	}
+	return r;
 }
 
 const char *store_upload_verdict(const struct store_upload *up)
@@ -687,7 +808,9 @@ int store_upload_reject(struct store *st, struct store_upload *up)
 	gw_metric_add(GW_M_UPLOADS_REJECTED, 1);
 	unlink_view(st, up);
 	up->bytes = 0;
-	return finish_record(st, up, "rejected", NULL, store_upload_verdict(up));
+	if (finish_record(st, up, "rejected", NULL, store_upload_verdict(up)) < 0)
+		remember_unsaved(st, up, "rejected", store_upload_verdict(up));
+	return 0;
 }
 
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
@@ -697,7 +820,9 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 	if (fdatasync(up->fd) < 0)
 		gw_warn("store.upload", "cannot sync partial upload %lld: %s",
 			(long long)up->id, strerror(errno));
-	return finish_record(st, up, "partial", NULL, reason);
+	if (finish_record(st, up, "partial", NULL, reason) < 0)
+		remember_unsaved(st, up, "partial", reason);
+	return 0;
 }
 
 int64_t store_upload_id(const struct store_upload *up)
