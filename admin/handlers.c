@@ -668,7 +668,7 @@ static struct reply patch_account(struct ctx *x)
 
 static struct reply delete_account(struct ctx *x)
 {
-	struct store_account a;
+	struct store_account a = { 0 };
 	struct reply err;
 	int rc;
 

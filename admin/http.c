@@ -531,6 +531,8 @@ static unsigned daemon_flags(const struct gw_config *cfg)
 /* A daemon on the listening socket lfd, with the PEMs of srv (if TLS). */
 static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
 {
+	/* MHD takes the priority string as a non-const pointer; it reads it only */
+	static char prio12[] = PRIO_TLS12, prio13[] = PRIO_TLS13;
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 
@@ -539,11 +541,9 @@ static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
 	if (!srv->cfg->admin_plain_http) {
 		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, srv->cert_pem);
 		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, srv->key_pem);
-		/* GnuTLS: the same floor as FTPS, ECDHE with AEAD ciphers only
-		 * (MHD takes the string as a non-const pointer, reads it only). */
+		/* GnuTLS: the same floor as FTPS, ECDHE with AEAD ciphers only */
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
-		    (char *)(uintptr_t)(strcmp(srv->cfg->tls_min_version, "1.3") ? PRIO_TLS12
-										   : PRIO_TLS13));
+		    strcmp(srv->cfg->tls_min_version, "1.3") ? prio12 : prio13);
 	}
 	OPT(MHD_OPTION_CONNECTION_LIMIT, 256, NULL);
 	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64, NULL);

@@ -46,6 +46,7 @@ bool gw_counter_take(struct gw_counter *c, const char *key, unsigned max)
 
 	pthread_mutex_lock(&c->lock);
 	for (p = &c->buckets[hash(key)]; *p; p = &(*p)->next)
+		/* cppcheck-suppress nullPointerRedundantCheck ; the loop stops at NULL */
 		if (!strcmp((*p)->key, key))
 			break;
 	n = *p;

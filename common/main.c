@@ -25,7 +25,6 @@
 #define FTPSGATE_VERSION "0.1.0"
 #endif
 
-extern char **environ;
 
 static void usage(FILE *f)
 {

@@ -180,7 +180,7 @@ int gw_open_parent_beneath(int root, const char *path, int *out_dirfd, const cha
 	char parent[GW_PATH_MAX + 1];
 	const char *slash = strrchr(path, '/');
 	size_t n;
-	int r, fd;
+	int r, fd = -1;
 
 	if (path[0] != '/' || !path[1] || !slash || !slash[1])
 		return -EINVAL;

@@ -744,7 +744,7 @@ static void data_on_accept(struct watch *w, uint32_t events)
 
 	(void)events;
 	for (;;) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		char ip[INET6_ADDRSTRLEN];
 		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1743,7 +1743,7 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 		return;
 	}
 	for (i = 0; i < 64; i++) {
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
 		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 

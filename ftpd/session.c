@@ -685,7 +685,8 @@ void ftpd_session_passive_done(struct ftpd_session *s, int err, const char *ipv4
 		reply(s, 229, text);
 		return;
 	}
-	snprintf(text, sizeof(text), "Entering Passive Mode (%s,%u,%u).", ipv4, port >> 8, port & 255);
+	snprintf(text, sizeof(text), "Entering Passive Mode (%s,%u,%u).", ipv4, (unsigned)port >> 8,
+		 (unsigned)port & 255);
 	for (char *p = text; *p; p++)
 		if (*p == '.' && p[1] != '\0')
 			*p = ',';
@@ -1038,10 +1039,9 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 	default:
 		s->pending = kind;
 		gw_strlcpy(s->req_path, req->path, sizeof(s->req_path));
-		if (s->state == FTPD_S_READY)
+		/* FTPD_S_TLS: AUTH TLS until ftpd_session_tls_started() */
+		if (s->state == FTPD_S_READY || s->state == FTPD_S_TLS)
 			s->state = FTPD_S_BUSY;
-		else if (s->state == FTPD_S_TLS)
-			s->state = FTPD_S_BUSY; /* AUTH TLS until ftpd_session_tls_started() */
 	}
 	return kind;
 }

@@ -4,6 +4,7 @@
 #   scripts/test.sh            everything
 #   SKIP_SANITIZE=1 scripts/test.sh   the normal build only
 #   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
+#   SKIP_LINT=1                       without clang-tidy and cppcheck
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,10 @@ sh scripts/lint-openapi.sh
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
+if [ "${SKIP_LINT:-0}" != 1 ]; then
+	echo "== static analysis (clang-tidy, cppcheck)"
+	sh scripts/lint.sh build
+fi
 echo "== tests"
 (cd build && ctest --output-on-failure -j "$jobs")
 

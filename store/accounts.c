@@ -147,7 +147,7 @@ int store_account_create(struct store *st, const struct store_account_spec *spec
 		if (username && *username) {
 			gw_strlcpy(name, username, sizeof(name));
 		} else {
-			memcpy(name, "ftp-", 4);
+			gw_strlcpy(name, "ftp-", sizeof(name));
 			r = gw_random_token(name + 4, 10, true);
 			if (r < 0)
 				goto out;
@@ -255,7 +255,7 @@ out:
 int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,
 			 struct store_account *out)
 {
-	struct store_account cur;
+	struct store_account cur = { 0 };
 	sqlite3_stmt *q = NULL;
 	const char *what = "updated";
 	int r;
@@ -314,7 +314,7 @@ out:
 
 int store_account_delete(struct store *st, int64_t id)
 {
-	struct store_account a;
+	struct store_account a = { 0 };
 	sqlite3_stmt *q = NULL;
 	bool now_deleted = false;
 	int r;

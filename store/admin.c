@@ -49,6 +49,7 @@ int store_admin_bootstrap(struct store *st, const char *env_token,
 	}
 	/* A token from the environment replaces any earlier bootstrap token
 	 * (and lifts a revocation: the environment is the operator's word). */
+	/* cppcheck-suppress nullPointerRedundantCheck ; token is out when it was NULL */
 	store_sha256_hex(token, strlen(token), hash);
 	if (store_prepare(st, "INSERT INTO admin_tokens(name, token_hash, created_at, scope)"
 			      " VALUES ('bootstrap', ?1, ?2, 'admin') ON CONFLICT(name) DO UPDATE"

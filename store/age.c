@@ -132,6 +132,21 @@ static size_t expand(const char *hrp, const uint8_t *data, size_t n, uint8_t *v)
 	return k + n;
 }
 
+/* c, in upper case when upper is set (bech32 strings are all one case) */
+static char ascii_case(char c, bool upper)
+{
+	if (upper && c >= 'a' && c <= 'z')
+		c = (char)(c - 'a' + 'A');
+	return c;
+}
+
+static char ascii_lower(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		c = (char)(c - 'A' + 'a');
+	return c;
+}
+
 static void bech32_encode(const char *hrp, const uint8_t key[AGE_KEY_LEN], bool upper, char *out,
 			  size_t size)
 {
@@ -157,13 +172,13 @@ static void bech32_encode(const char *hrp, const uint8_t key[AGE_KEY_LEN], bool 
 		data[n + i] = (uint8_t)((mod >> (5 * (5 - i))) & 31);
 	k = 0;
 	for (i = 0; hrp[i] && k + 1 < size; i++)
-		out[k++] = upper && hrp[i] >= 'a' && hrp[i] <= 'z' ? (char)(hrp[i] - 32) : hrp[i];
+		out[k++] = ascii_case(hrp[i], upper);
 	if (k + 1 < size)
 		out[k++] = '1';
 	for (i = 0; i < n + 6 && k + 1 < size; i++) {
 		char c = b32chars[data[i]];
 
-		out[k++] = upper && c >= 'a' && c <= 'z' ? (char)(c - 32) : c;
+		out[k++] = ascii_case(c, upper);
 	}
 	out[k] = '\0';
 }
@@ -187,7 +202,7 @@ static int bech32_decode(const char *s, const char *want_hrp, uint8_t key[AGE_KE
 			return -EINVAL;
 		has_lower |= c >= 'a' && c <= 'z';
 		has_upper |= c >= 'A' && c <= 'Z';
-		low[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+		low[i] = ascii_lower(c);
 	}
 	low[len] = '\0';
 	if (has_lower && has_upper)

@@ -25,7 +25,6 @@
 #define OUTPUT_TAIL 4096
 #define KEYS_MAX 16
 
-extern char **environ;
 
 struct store_pipeline {
 	struct store *st;

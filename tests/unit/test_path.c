@@ -75,6 +75,8 @@ static void test_beneath(void)
 	const char *name = NULL;
 
 	CHECK(base != NULL);
+	if (!base)
+		return;
 	snprintf(p, sizeof(p), "%s/root", base);
 	mkdir(p, 0700);
 	snprintf(p, sizeof(p), "%s/root/sub", base);
