@@ -458,6 +458,9 @@ static struct reply get_metrics(struct ctx *x)
 		  "Connections and logins refused by a ban.", "", GW_M_BANNED_REFUSED, 1 },
 		{ "ftpsgate_guard_full_total", "counter",
 		  "Failed logins not counted: the table of failures was full.", "", GW_M_GUARD_FULL, 1 },
+		{ "ftpsgate_login_cache_hits_total", "counter",
+		  "Logins accepted from the verified-credential cache, without argon2id.", "",
+		  GW_M_LOGIN_CACHE_HITS, 1 },
 	};
 	int64_t counts[STORE_STATES];
 	struct gw_buf b;

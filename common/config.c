@@ -70,6 +70,7 @@ static const struct setting settings[] = {
 	U32("retention_days", retention_days, 0, 36500),
 	U32("shutdown_grace_s", shutdown_grace_s, 0, 86400),
 	U32("min_free_mib", min_free_mib, 0, 16 * 1024 * 1024),
+	U32("login_cache_s", login_cache_s, 0, 86400),
 	STR("user", user),
 	STR("master_key_file", master_key_file),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
@@ -113,6 +114,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->import_backoff_s = 5;
 	c->shutdown_grace_s = 30;
 	c->min_free_mib = 64;
+	c->login_cache_s = 300;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 

@@ -235,6 +235,7 @@ int main(int argc, char **argv)
 	sp.argon2_m_cost_kib = cfg.argon2_m_cost_kib;
 	sp.argon2_parallelism = cfg.argon2_parallelism;
 	sp.min_free_bytes = (uint64_t)cfg.min_free_mib * 1024 * 1024;
+	sp.login_cache_s = cfg.login_cache_s;
 	r = store_open(&sp, &st, err, sizeof(err));
 	explicit_bzero(cfg.master_key, sizeof(cfg.master_key));
 	if (r < 0)

@@ -160,6 +160,7 @@ enum gw_metric {
 	GW_M_BANS,               /* counter: bans given (address or account) */
 	GW_M_BANNED_REFUSED,     /* counter: connections or logins refused by a ban */
 	GW_M_GUARD_FULL,         /* counter: failures not counted, the table full */
+	GW_M_LOGIN_CACHE_HITS,   /* counter: logins checked against the credential cache */
 	GW_M_COUNT
 };
 

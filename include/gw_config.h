@@ -57,6 +57,7 @@ struct gw_config {
 	uint32_t retention_days; /* 0 = keep imported files and tombstones */
 	uint32_t shutdown_grace_s; /* SIGTERM: how long running transfers may finish */
 	uint32_t min_free_mib; /* uploads stop (452) before the data disk has less free */
+	uint32_t login_cache_s; /* verified passwords accepted again without argon2id */
 	char user[64]; /* run as this user once the ports are bound ("" = stay) */
 	char master_key_file[PATH_MAX]; /* "" = data_dir/master.key */
 	char log_level[16];

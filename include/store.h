@@ -36,6 +36,9 @@ struct store_params {
 	/* Space uploads leave free on the data directory's disk, so that the
 	 * database can still record what happened (0 = none kept back). */
 	uint64_t min_free_bytes;
+	/* A password argon2id accepted is accepted again for this long by a
+	 * keyed hash, without argon2id (0 = every login runs argon2id). */
+	uint32_t login_cache_s;
 };
 
 /* BLOCKING. Create the data directory layout and database if needed, run

@@ -2,6 +2,9 @@
 #include <argon2.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,9 +384,76 @@ out:
 	return r;
 }
 
+/* The verified-credential cache. After argon2id accepts a password, the
+ * slot of the user name keeps HMAC-SHA256(process key, stored hash, NUL,
+ * password) and the time: the same password against the same stored hash
+ * within cache_ttl_ms is accepted by comparing that tag instead of running
+ * argon2id again. A changed password changes the stored hash and misses;
+ * a disabled, expired or deleted account is refused as before (its row is
+ * read on every login); a wrong password always costs argon2id. The key
+ * lives only in this process's memory. */
+static size_t cache_slot(const char *username)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)username; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)(h % STORE_LOGIN_CACHE_SLOTS);
+}
+
+static int cache_tag(struct store *st, const char *hash, const char *password, uint8_t tag[32])
+{
+	uint8_t msg[HASH_MAX + 1 + GW_PASS_MAX + 1];
+	size_t hl = strlen(hash), pl = strlen(password);
+	unsigned int len = 32;
+	int r = 0;
+
+	if (hl >= HASH_MAX || pl > GW_PASS_MAX)
+		return -EINVAL;
+	memcpy(msg, hash, hl);
+	msg[hl] = 0;
+	memcpy(msg + hl + 1, password, pl);
+	if (!HMAC(EVP_sha256(), st->cache_key, sizeof(st->cache_key), msg, hl + 1 + pl, tag, &len))
+		r = -EIO;
+	explicit_bzero(msg, sizeof(msg));
+	return r;
+}
+
+/* True when username's slot holds tag, younger than the cache's life. */
+static bool cache_hit(struct store *st, const char *username, const uint8_t tag[32])
+{
+	struct login_cached *e;
+	bool hit = false;
+
+	pthread_mutex_lock(&st->cache_lock);
+	if (st->cache) {
+		e = &st->cache[cache_slot(username)];
+		hit = e->at_ms && gw_mono_ms() - e->at_ms < st->cache_ttl_ms &&
+		      !strcmp(e->username, username) && CRYPTO_memcmp(e->tag, tag, 32) == 0;
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+	return hit;
+}
+
+static void cache_put(struct store *st, const char *username, const uint8_t tag[32])
+{
+	struct login_cached *e;
+
+	pthread_mutex_lock(&st->cache_lock);
+	if (st->cache) {
+		e = &st->cache[cache_slot(username)];
+		gw_strlcpy(e->username, username, sizeof(e->username));
+		memcpy(e->tag, tag, 32);
+		e->at_ms = gw_mono_ms();
+	}
+	pthread_mutex_unlock(&st->cache_lock);
+}
+
 int store_login(struct store *st, const char *username, const char *password,
 		struct store_login *out)
 {
+	uint8_t tag[32];
+	bool cacheable;
 	char hash[HASH_MAX];
 	struct store_account a;
 	sqlite3_stmt *q = NULL;
@@ -410,7 +480,17 @@ int store_login(struct store *st, const char *username, const char *password,
 	 * cost the same argon2id work as known ones. */
 	if (!found || strncmp(hash, "$argon2id$", 10) != 0)
 		gw_strlcpy(hash, st->dummy_hash, sizeof(hash));
-	r = argon2id_verify(hash, password, strlen(password));
+	cacheable = found && st->cache && can_login(&a) &&
+		    cache_tag(st, hash, password, tag) == 0;
+	if (cacheable && cache_hit(st, username, tag)) {
+		gw_metric_add(GW_M_LOGIN_CACHE_HITS, 1);
+		r = ARGON2_OK;
+	} else {
+		r = argon2id_verify(hash, password, strlen(password));
+		if (r == ARGON2_OK && cacheable)
+			cache_put(st, username, tag);
+	}
+	explicit_bzero(tag, sizeof(tag));
 	if (r != ARGON2_OK || !found || !can_login(&a))
 		return -EACCES;
 	out->account_id = a.id;

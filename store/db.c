@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,12 +275,22 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		return -ENOMEM;
 	st->accounts_fd = st->uploads_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->cache_lock, NULL);
 	if (store_events_init(st) < 0) {
 		free(st);
 		return -ENOMEM;
 	}
 	st->t_cost = p->argon2_t_cost;
 	st->min_free_bytes = p->min_free_bytes;
+	st->cache_ttl_ms = p->login_cache_s * 1000;
+	if (st->cache_ttl_ms) {
+		st->cache = calloc(STORE_LOGIN_CACHE_SLOTS, sizeof(*st->cache));
+		if (!st->cache || RAND_bytes(st->cache_key, sizeof(st->cache_key)) != 1) {
+			snprintf(err, err_size, "cannot set up the login cache");
+			r = -ENOMEM;
+			goto fail;
+		}
+	}
 	st->m_cost_kib = p->argon2_m_cost_kib;
 	st->parallelism = p->argon2_parallelism;
 	if (gw_strlcpy(st->data_dir, p->data_dir, sizeof(st->data_dir)) < 0) {
@@ -355,6 +366,11 @@ void store_close(struct store *st)
 	if (st->uploads_fd >= 0)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->cache_lock);
+	if (st->cache)
+		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);
+	free(st->cache);
+	explicit_bzero(st->cache_key, sizeof(st->cache_key));
 	store_events_release(st);
 	explicit_bzero(st->master, sizeof(st->master));
 	free(st);

@@ -18,6 +18,11 @@ struct store {
 	char dummy_hash[160]; /* verified against for unknown users */
 	uint8_t master[32]; /* seals the identities of encryption keys */
 	uint64_t min_free_bytes; /* kept free on the data disk for the database */
+	/* verified credentials (accounts.c): a slot per user name hash */
+	pthread_mutex_t cache_lock;
+	struct login_cached *cache;
+	uint32_t cache_ttl_ms;
+	uint8_t cache_key[32];
 	/* Final states of uploads the database refused to record (disk full,
 	 * locked, read-only): written again until it takes them. Guarded by
 	 * lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
@@ -51,6 +56,14 @@ int store_db_error(struct store *st, const char *what);
  * The connection's mutex is held meanwhile, so writes that are tried
  * again later wait not at all. */
 #define STORE_BUSY_MS 5000
+/* Slots of the verified-credential cache; a name takes the slot its hash
+ * points to, so a flood of names can only push entries out. */
+#define STORE_LOGIN_CACHE_SLOTS 4096
+struct login_cached {
+	char username[GW_USER_MAX + 1];
+	uint8_t tag[32];
+	int64_t at_ms;
+};
 /* sqlite3_step() for a write that may be skipped or is tried again later:
  * it does not wait for another process's lock. Called with lock held. */
 int store_step_now(struct store *st, sqlite3_stmt *q);

@@ -123,6 +123,54 @@ class BanTest(unittest.TestCase):
         self.assertEqual(gw.api("DELETE", "/bans?address=127.0.0.9", token=tok["token"])[0], 403)
 
 
+def metric(gw, name):
+    text = gw.api("GET", "/metrics")[1]
+    return float(re.search(r"^%s (\S+)$" % re.escape(name), text, re.M).group(1))
+
+
+class CredentialCacheTest(unittest.TestCase):
+    """A password argon2id accepted is accepted again from the cache for
+    login_cache_s; nothing else gets in through it."""
+
+    def login(self, gw, user, password):
+        try:
+            ftps.login("127.0.0.1", gw.ftps_port, user, password).quit()
+            return True
+        except ftplib.error_perm:
+            return False
+
+    def test_repeated_logins_skip_argon2id_and_nothing_else_does(self):
+        with Gateway(env={"FTPSGATE_BAN_AFTER_FAILURES": "0"}) as gw:
+            a = gw.create_account(username="cached")
+            hits = lambda: metric(gw, "ftpsgate_login_cache_hits_total")
+            self.assertTrue(self.login(gw, "cached", a["password"]))
+            self.assertEqual(hits(), 0)
+            for _ in range(3):
+                self.assertTrue(self.login(gw, "cached", a["password"]))
+            self.assertEqual(hits(), 3)
+            # a wrong password is never a hit
+            self.assertFalse(self.login(gw, "cached", a["password"] + "x"))
+            self.assertEqual(hits(), 3)
+            # a new password: the old one is refused at once
+            status, doc, _ = gw.api("POST", "/accounts/%d/password" % a["id"])
+            self.assertEqual(status, 200)
+            self.assertFalse(self.login(gw, "cached", a["password"]))
+            self.assertTrue(self.login(gw, "cached", doc["password"]))
+            self.assertTrue(self.login(gw, "cached", doc["password"]))
+            self.assertEqual(hits(), 4)
+            # a disabled account is refused though its password is cached
+            self.assertEqual(gw.api("PATCH", "/accounts/%d" % a["id"], {"status": "disabled"})[0], 200)
+            self.assertFalse(self.login(gw, "cached", doc["password"]))
+            self.assertEqual(hits(), 4)
+
+    def test_cache_off(self):
+        with Gateway(env={"FTPSGATE_LOGIN_CACHE_S": "0"}) as gw:
+            a = gw.create_account(username="uncached")
+            for _ in range(3):
+                self.assertTrue(self.login(gw, "uncached", a["password"]))
+            self.assertEqual(metric(gw, "ftpsgate_login_cache_hits_total"), 0)
+
+
 class StormTest(unittest.TestCase):
     def test_a_login_storm_leaves_an_honest_client_served(self):
         """1,000 failed logins from 250 addresses; meanwhile an honest
