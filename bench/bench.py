@@ -1,0 +1,699 @@
+#!/usr/bin/env python3
+"""ftpsgate side by side with vsftpd and the raw TLS limit, in one run.
+
+Run it through bench/run.sh (which installs what it needs and builds the
+daemon). Every scenario alternates the servers round by round and reports
+medians and ratios measured in this run, because absolute figures drift
+on shared machines. See docs/benchmarks.md for what each scenario means.
+
+Settings (environment):
+  BENCH_DIR             work directory (default /var/tmp/ftpsgate-bench)
+  BENCH_OUT             where results.json, the table and the plot go (bench/out)
+  BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
+  BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
+                        api storm attack
+"""
+import glob
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import ftps  # noqa: E402
+from harness import Gateway, free_port  # noqa: E402
+
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+WORK = os.environ.get("BENCH_DIR", "/var/tmp/ftpsgate-bench")
+OUT = os.environ.get("BENCH_OUT", os.path.join(HERE, "out"))
+ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
+MiB = 1024 * 1024
+
+
+def knob(name, full, quick):
+    return int(os.environ.get("BENCH_" + name, quick if QUICK else full))
+
+
+STREAM_MIB = knob("STREAM_MIB", 2048, 256)
+STREAM_ROUNDS = knob("STREAM_ROUNDS", 5, 2)
+PARALLEL = knob("PARALLEL", 8, 8)
+PARALLEL_MIB = knob("PARALLEL_MIB", 1024, 64)
+PARALLEL_ROUNDS = knob("PARALLEL_ROUNDS", 3, 1)
+SESSIONS = knob("SESSIONS", 1000, 200)
+SESSION_ROUNDS = knob("SESSION_ROUNDS", 3, 1)
+IDLE = knob("IDLE", 10000, 1000)
+IDLE_VSFTPD = knob("IDLE_VSFTPD", 500, 100)
+RECORDS = knob("RECORDS", 100000, 10000)
+ATTACK_MIB = knob("ATTACK_MIB", 100, 100)
+
+VS_USER, VS_PASS = "ftpbench", "Bench-Pass-0123456789"
+# Passive ranges above the ephemeral ports (32768-60999): the load
+# generator's own connections cannot take them.
+GW_PASSIVE = (61000, 62999)
+VS_PASSIVE = (63000, 64999)
+# argon2id as a default install has it (the tests use a cheaper one).
+GW_DEFAULTS = {"FTPSGATE_ARGON2_M_COST_KIB": "19456", "FTPSGATE_ARGON2_T_COST": "2",
+               "FTPSGATE_LOG_LEVEL": "warn", "FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "0",
+               "FTPSGATE_MAX_SESSIONS_PER_ACCOUNT": "0", "FTPSGATE_SHUTDOWN_GRACE_S": "5"}
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600, **kw)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def pss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/smaps_rollup" % pid) as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def children(pid):
+    """pid and all its descendants."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open("/proc/%d/task/%d/children" % (p, p)) as f:
+                todo += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def clear_files(pattern_list):
+    """Remove uploaded files between rounds: each round then writes into
+    page-cache memory the last one freed, the same for every server."""
+    for pattern in pattern_list:
+        for p in glob.glob(pattern, recursive=True):
+            if os.path.isfile(p) or os.path.islink(p):
+                os.unlink(p)
+
+
+# ---------------------------------------------------------------- servers
+
+class Pipe:
+    """The limit: TLS 1.3 from a file to a file, no FTP (bench/tlspipe.c)."""
+    name = "raw TLS pipe"
+
+    def __init__(self):
+        self.bin = os.path.join(WORK, "tlspipe")
+        run(["cc", "-O2", "-o", self.bin, os.path.join(HERE, "tlspipe.c"), "-lssl", "-lcrypto"])
+        self.dir = os.path.join(WORK, "pipe")
+        os.makedirs(self.dir, exist_ok=True)
+
+    def streams(self, src, n):
+        servers = []
+        for i in range(n):
+            port = free_port()
+            p = subprocess.Popen([self.bin, "server", str(port), CERT, KEY,
+                                  os.path.join(self.dir, "out%d" % i)], stdout=subprocess.PIPE, text=True)
+            p.stdout.readline()  # ready
+            servers.append((p, port))
+        t0 = time.time()
+        clients = [subprocess.Popen([self.bin, "client", str(port), src], stdout=subprocess.DEVNULL)
+                   for _, port in servers]
+        for c in clients:
+            c.wait(600)
+        wall = time.time() - t0
+        for p, _ in servers:
+            p.wait(60)
+        return wall, all(c.returncode == 0 for c in clients)
+
+    def clear(self):
+        clear_files([self.dir + "/*"])
+
+
+class Ftpsgate:
+    def __init__(self, label="ftpsgate", env=None):
+        self.name = label
+        e = dict(GW_DEFAULTS, FTPSGATE_TLS_CERT=CERT, FTPSGATE_TLS_KEY=KEY, FTPSGATE_BAN_AFTER_FAILURES="0")
+        e.update(env or {})
+        self.dir = os.path.join(WORK, label.replace(" ", "-").replace(",", ""))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.gw = Gateway(data_dir=self.dir, env=e, passive=GW_PASSIVE)
+        self.gw.start()
+        self.acct = self.gw.create_account(username="bench")
+        self.user, self.password, self.port = "bench", self.acct["password"], self.gw.ftps_port
+
+    @property
+    def pids(self):
+        return [self.gw.proc.pid]
+
+    def settle(self):
+        """Wait until every upload is imported (the pipeline is idle)."""
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            text = self.gw.api("GET", "/metrics")[1]
+            busy = sum(float(m) for m in re.findall(
+                r'^ftpsgate_uploads\{state="(?:received|verifying|verified|importing)"\} (\S+)$', text, re.M))
+            if busy == 0:
+                return
+            time.sleep(0.2)
+
+    def clear(self):
+        self.settle()
+        v = os.path.join(self.dir, "var")
+        clear_files([v + "/uploads/*", v + "/accounts/*/**", v + "/imported/**"])
+
+    def stop(self):
+        self.gw.stop()
+
+
+class Vsftpd:
+    name = "vsftpd"
+
+    def __init__(self):
+        root = os.path.join(WORK, "vsftpd-pkg")
+        self.bin = os.path.join(root, "usr", "sbin", "vsftpd")
+        if not os.path.exists(self.bin):
+            os.makedirs(root, exist_ok=True)
+            run(["apt-get", "download", "vsftpd"], cwd=WORK)
+            deb = sorted(glob.glob(os.path.join(WORK, "vsftpd_*.deb")))[-1]
+            run(["dpkg", "-x", deb, root])
+        self.version = run(["dpkg-deb", "-f", sorted(glob.glob(os.path.join(WORK, "vsftpd_*.deb")))[-1],
+                            "Version"]).stdout.strip()
+        self.home = os.path.join(WORK, "vsftpd-home")
+        if subprocess.run(["id", VS_USER], capture_output=True).returncode != 0:
+            run(["useradd", "-M", "-d", self.home, "-s", "/bin/sh", VS_USER])
+        os.makedirs(self.home, exist_ok=True)
+        shutil.chown(self.home, VS_USER, VS_USER)
+        run(["chpasswd"], input="%s:%s\n" % (VS_USER, VS_PASS))
+        with open("/etc/pam.d/ftpsgate-bench-vsftpd", "w") as f:
+            f.write("auth required pam_unix.so\naccount required pam_unix.so\n"
+                    "session required pam_unix.so\n")
+        empty = os.path.join(WORK, "vsftpd-empty")
+        os.makedirs(empty, exist_ok=True)
+        self.port = free_port()
+        conf = os.path.join(WORK, "vsftpd.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join([
+                "listen=YES", "listen_address=127.0.0.1", "listen_port=%d" % self.port,
+                "background=NO", "anonymous_enable=NO", "local_enable=YES", "write_enable=YES",
+                "pam_service_name=ftpsgate-bench-vsftpd", "secure_chroot_dir=" + empty,
+                "ssl_enable=YES", "implicit_ssl=YES", "rsa_cert_file=" + CERT,
+                "rsa_private_key_file=" + KEY, "ssl_tlsv1=YES", "ssl_sslv2=NO", "ssl_sslv3=NO",
+                "require_ssl_reuse=YES", "strict_ssl_read_eof=YES", "force_local_data_ssl=YES",
+                "force_local_logins_ssl=YES", "pasv_enable=YES", "pasv_address=127.0.0.1",
+                "pasv_min_port=%d" % VS_PASSIVE[0], "pasv_max_port=%d" % VS_PASSIVE[1],
+                "max_clients=20000", "max_per_ip=20000", "seccomp_sandbox=NO",
+                "xferlog_enable=NO", "idle_session_timeout=3600", "data_connection_timeout=600", ""]))
+        self.proc = subprocess.Popen([self.bin, conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.user, self.password = VS_USER, VS_PASS
+
+    @property
+    def pids(self):
+        return children(self.proc.pid)
+
+    def clear(self):
+        clear_files([self.home + "/*"])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        subprocess.run(["pkill", "-f", self.bin], capture_output=True)
+
+
+# ---------------------------------------------------------------- clients
+
+def curl_upload(srv, src, name):
+    r = subprocess.run(["curl", "-s", "-S", "-k", "--ssl-reqd", "-T", src,
+                        "ftps://%s:%s@127.0.0.1:%d/%s" % (srv.user, srv.password, srv.port, name),
+                        "-w", "%{time_total}"], capture_output=True, text=True, timeout=900)
+    return r.returncode == 0, float(r.stdout or "nan")
+
+
+def upload_streams(srv, src, n):
+    """n curl uploads at once: (wall seconds, all succeeded)."""
+    if isinstance(srv, Pipe):
+        return srv.streams(src, n)
+    results = [None] * n
+
+    def one(i):
+        results[i] = curl_upload(srv, src, "s%d.bin" % i)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    t0 = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.time() - t0, all(ok for ok, _ in results)
+
+
+def session_storm(srv, n, payload):
+    """n sessions at once, each: login, PBSZ/PROT P, STOR payload, QUIT.
+    (wall seconds, failures)."""
+    threading.stack_size(256 * 1024)
+    gate = threading.Barrier(n + 1)
+    failures = []
+
+    def one(i):
+        gate.wait()
+        try:
+            ftp = ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=300)
+            ftp.storbinary("STOR sess%d.bin" % i, __import__("io").BytesIO(payload))
+            ftp.quit()
+        except Exception as e:  # every kind of failure counts
+            failures.append(repr(e)[:120])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    t0 = time.time()
+    for t in threads:
+        t.join(600)
+    return time.time() - t0, failures
+
+
+def open_idle(srv, n, conns):
+    """Log n TLS sessions in and leave them idle (appended to conns)."""
+    ctx = ftps.client_context()
+    lock = threading.Lock()
+    errors = []
+
+    def worker(count):
+        for _ in range(count):
+            try:
+                s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), 60),
+                                    server_hostname="127.0.0.1")
+                f = s.makefile("rb")
+
+                def reply():
+                    line = f.readline()
+                    while len(line) > 3 and line[3:4] == b"-":
+                        line = f.readline()
+                    return line
+                reply()
+                s.sendall(("USER %s\r\n" % srv.user).encode())
+                reply()
+                s.sendall(("PASS %s\r\n" % srv.password).encode())
+                if not reply().startswith(b"230"):
+                    raise RuntimeError("login refused")
+                with lock:
+                    conns.append((s, f))
+            except Exception as e:
+                errors.append(repr(e)[:120])
+
+    threads = [threading.Thread(target=worker, args=(n // 8 + (1 if i < n % 8 else 0),)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def fresh_login_ms(srv):
+    t0 = time.time()
+    ftp = ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=60)
+    ftp.nlst()
+    ftp.quit()
+    return (time.time() - t0) * 1000
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario_stream(res, servers, src):
+    log("\n== single stream: %d MiB, %d rounds, servers alternating" % (STREAM_MIB, STREAM_ROUNDS))
+    rates = {s.name: [] for s in servers}
+    for r in range(STREAM_ROUNDS):
+        for s in servers:
+            s.clear()
+            wall, ok = upload_streams(s, src, 1)
+            rate = STREAM_MIB / wall if ok else float("nan")
+            rates[s.name].append(rate)
+            log("  round %d %-22s %7.1f MiB/s%s" % (r + 1, s.name, rate, "" if ok else " FAILED"))
+    for s in servers:
+        s.clear()
+    res["stream"] = {k: median(v) for k, v in rates.items()}
+    res["stream_rounds"] = rates
+
+
+def scenario_parallel(res, servers, src, n, mib, rounds, key):
+    log("\n== %d parallel uploads of %d MiB, %d rounds" % (n, mib, rounds))
+    rates = {s.name: [] for s in servers}
+    for r in range(rounds):
+        for s in servers:
+            s.clear()
+            wall, ok = upload_streams(s, src, n)
+            rate = n * mib / wall if ok else float("nan")
+            rates[s.name].append(rate)
+            log("  round %d %-22s %7.1f MiB/s in all%s" % (r + 1, s.name, rate, "" if ok else " FAILED"))
+    for s in servers:
+        s.clear()
+    res[key] = {k: median(v) for k, v in rates.items()}
+
+
+def scenario_sessions(res, servers):
+    log("\n== %d sessions at once (login, STOR 64 KiB, QUIT), %d rounds" % (SESSIONS, SESSION_ROUNDS))
+    payload = os.urandom(64 * 1024)
+    out = {s.name: {"wall": [], "failed": []} for s in servers}
+    for r in range(SESSION_ROUNDS):
+        for s in servers:
+            s.clear()
+            wall, failures = session_storm(s, SESSIONS, payload)
+            out[s.name]["wall"].append(wall)
+            out[s.name]["failed"].append(len(failures))
+            log("  round %d %-30s %6.1f s, %d failed %s" % (r + 1, s.name, wall, len(failures),
+                                                           failures[:2] if failures else ""))
+    for s in servers:
+        s.clear()
+    res["sessions"] = {k: {"wall": median(v["wall"]), "failed": max(v["failed"])} for k, v in out.items()}
+
+
+def scenario_idle(res, gw, vs):
+    log("\n== idle logged-in TLS sessions: memory per session")
+    out = {}
+    steps = lambda top: sorted(set(n for n in (10, 100, 1000, 5000, top) if n <= top))
+    for srv in (gw, vs):
+        # Sessions are added in steps and held: each point is the growth
+        # from one baseline, divided by all the sessions held then.
+        points, conns, errors = [], [], []
+        time.sleep(1)
+        before = pss_kib(srv.pids)
+        t0 = time.time()
+        for n in steps(IDLE if srv is gw else IDLE_VSFTPD):
+            errors += open_idle(srv, n - len(conns), conns)
+            login_s = time.time() - t0
+            time.sleep(2)
+            after = pss_kib(srv.pids)
+            fresh = fresh_login_ms(srv)
+            per = (after - before) / max(1, len(conns))
+            points.append({"sessions": len(conns), "kib_per_session": per, "errors": len(errors),
+                           "login_s": login_s, "fresh_login_ms": fresh})
+            log("  %-10s %6d sessions: %7.1f KiB each (PSS %d -> %d KiB), %d errors, all logged in"
+                " after %.1f s; a new client logged in and listed in %.0f ms"
+                % (srv.name, len(conns), per, before, after, len(errors), login_s, fresh))
+        for s, f in conns:
+            s.close()
+        out[srv.name] = points
+    res["idle"] = out
+
+
+def scenario_api(res):
+    log("\n== admin API: GET /uploads?limit=100 over %d records with wrk while %d uploads run"
+        % (RECORDS, PARALLEL))
+    import sqlite3
+    g = Ftpsgate("ftpsgate api")
+    g.stop()
+    db = sqlite3.connect(os.path.join(g.dir, "var", "ftpsgate.db"))
+    now = int(time.time() * 1000)
+    db.executemany("INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
+                   " client_address, started_at, completed_at, updated_at) VALUES"
+                   " (?, ?, 'imported', 1048576, 1048576, ?, '127.0.0.1', ?, ?, ?)",
+                   ((g.acct["id"], "/file%06d.nsf" % i, "%064x" % i, now, now, now) for i in range(RECORDS)))
+    db.commit()
+    db.close()
+    g.gw.start()
+    src = os.path.join(WORK, "parallel.bin")
+    stop = threading.Event()
+
+    def keep_uploading(i):
+        while not stop.is_set():
+            curl_upload(g, src, "bg%d.bin" % i)
+
+    bg = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(PARALLEL)]
+    for t in bg:
+        t.start()
+    time.sleep(1)
+    url = "https://127.0.0.1:%d/api/v1/uploads?limit=100" % g.gw.admin_port
+    from harness import TOKEN
+    r = run(["wrk", "-t2", "-c16", "-d%ds" % (5 if QUICK else 15), "--latency",
+             "-H", "Authorization: Bearer " + TOKEN, url])
+    stop.set()
+    for t in bg:
+        t.join()
+    text = r.stdout
+    rps = float(re.search(r"Requests/sec:\s+(\S+)", text).group(1))
+    value, unit = re.search(r"99%\s+([0-9.]+)(us|ms|s)", text).groups()
+    p99_ms = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    res["api"] = {"rps": rps, "p99_ms": p99_ms, "non_2xx": int(errors.group(1)) if errors else 0}
+    log("  %.0f requests/s, p99 %.1f ms, %d non-2xx" % (rps, p99_ms, res["api"]["non_2xx"]))
+    g.stop()
+
+
+def scenario_storm(res):
+    log("\n== login storm: 1,000 failed logins at once; peak daemon memory")
+    g = Ftpsgate("ftpsgate storm")
+    time.sleep(1)
+    base = status_kib(g.gw.proc.pid, "VmHWM")
+    g.password = "wrong-password"
+    wall, failures = session_storm(g, 1000, b"")
+    peak = status_kib(g.gw.proc.pid, "VmHWM")
+    res["storm"] = {"wall": wall, "refused": len(failures), "rss_before_kib": base, "rss_peak_kib": peak}
+    log("  %d refused in %.1f s; daemon peak RSS %d KiB (%d before): argon2id holds at most"
+        " workers x 19 MiB at once" % (len(failures), wall, peak, base))
+    g.stop()
+
+
+def scenario_attack(res, src100):
+    log("\n== a %d MiB upload idle and under attack (login storm + 500 slow clients)" % ATTACK_MIB)
+    g = Ftpsgate("ftpsgate attack", env={"FTPSGATE_BAN_AFTER_FAILURES": "10"})
+    idle = []
+    for _ in range(3):
+        g.clear()
+        ok, t = curl_upload(g, src100, "honest.bin")
+        idle.append(ATTACK_MIB / t if ok else float("nan"))
+    stop = threading.Event()
+    held = []
+
+    def storm(k):
+        i = 0
+        while not stop.is_set():
+            addr = "127.0.%d.%d" % (10 + k, 1 + i % 250)
+            i += 1
+            try:
+                ftps.login("127.0.0.1", g.port, "bench", "wrong", timeout=10, source=addr)
+            except Exception:
+                pass
+
+    for k in range(500):  # slow clients: connected, silent
+        try:
+            s = socket.create_connection(("127.0.0.1", g.port), 5, source_address=("127.0.1.%d" % (1 + k % 200), 0))
+            held.append(s)
+        except OSError:
+            pass
+    threads = [threading.Thread(target=storm, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    time.sleep(1)
+    attacked = []
+    for _ in range(3):
+        g.clear()
+        ok, t = curl_upload(g, src100, "honest.bin")
+        attacked.append(ATTACK_MIB / t if ok else float("nan"))
+    stop.set()
+    for t in threads:
+        t.join()
+    for s in held:
+        s.close()
+    text = g.gw.api("GET", "/metrics")[1]
+    failed = float(re.search(r'^ftpsgate_logins_total\{result="failed"\} (\S+)$', text, re.M).group(1))
+    res["attack"] = {"idle": median(idle), "attacked": median(attacked), "failed_logins": failed,
+                     "slow_clients": len(held)}
+    log("  idle %.1f MiB/s, under attack %.1f MiB/s (%.2f of idle); %d failed logins, %d slow clients held"
+        % (median(idle), median(attacked), median(attacked) / median(idle), failed, len(held)))
+    g.stop()
+
+
+# ---------------------------------------------------------------- report
+
+def report(res):
+    lines = []
+    p = res.get("stream", {}).get("raw TLS pipe")
+    lines.append("| | single %d MiB stream (ratio to the pipe) | %d x %d MiB parallel | %d sessions"
+                 " at once (login, STOR 64 KiB, QUIT) | idle logged-in TLS session |"
+                 % (STREAM_MIB, PARALLEL, PARALLEL_MIB, SESSIONS))
+    lines.append("|---|---|---|---|---|")
+    names = ["raw TLS pipe", "ftpsgate", "ftpsgate, login cache off", "vsftpd"]
+    for n in names:
+        cells = []
+        s = res.get("stream", {}).get(n)
+        cells.append("%.0f MiB/s (%.2f)" % (s, s / p) if s and p else "")
+        s8 = res.get("parallel", {}).get(n)
+        p8 = res.get("parallel", {}).get("raw TLS pipe")
+        cells.append("%.0f MiB/s (%.2f)" % (s8, s8 / p8) if s8 and p8 else "")
+        se = res.get("sessions", {}).get(n)
+        cells.append("%.1f s, %d failed" % (se["wall"], se["failed"]) if se else "")
+        idle = res.get("idle", {}).get(n)
+        cells.append("%.1f KiB PSS (at %d sessions)" % (idle[-1]["kib_per_session"], idle[-1]["sessions"])
+                     if idle else "")
+        if any(cells):
+            lines.append("| %s | %s |" % (n, " | ".join(cells)))
+    lines.append("")
+    checks = []
+    st, pa, se = res.get("stream", {}), res.get("parallel", {}), res.get("sessions", {})
+    if "ftpsgate" in st and "raw TLS pipe" in st:
+        checks.append(("single stream >= 0.90 of the pipe", st["ftpsgate"] / st["raw TLS pipe"], 0.90))
+        if "vsftpd" in st:
+            checks.append(("single stream: ftpsgate / vsftpd", st["ftpsgate"] / st["vsftpd"], None))
+    if "ftpsgate" in pa and "raw TLS pipe" in pa:
+        checks.append(("%d parallel >= 0.90 of %d pipes" % (PARALLEL, PARALLEL),
+                       pa["ftpsgate"] / pa["raw TLS pipe"], 0.90))
+    if "ftpsgate" in se and "vsftpd" in se:
+        checks.append(("sessions: wall time <= 0.5 of vsftpd's", se["ftpsgate"]["wall"] / se["vsftpd"]["wall"],
+                       -0.5))
+        if "ftpsgate, login cache off" in se:
+            checks.append(("sessions, login cache off: wall time / vsftpd's",
+                           se["ftpsgate, login cache off"]["wall"] / se["vsftpd"]["wall"], None))
+    if "idle" in res and "ftpsgate" in res["idle"]:
+        last = res["idle"]["ftpsgate"][-1]
+        checks.append(("%d idle sessions <= 64 KiB each" % last["sessions"], last["kib_per_session"], -64))
+    if "api" in res:
+        checks.append(("API requests/s >= 2000", res["api"]["rps"], 2000))
+        checks.append(("API p99 ms <= 50", res["api"]["p99_ms"], -50))
+    if "attack" in res:
+        checks.append(("under attack >= 0.5 of idle throughput",
+                       res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
+    for name, value, target in checks:
+        verdict = "" if target is None else ("holds" if (value >= target if target > 0 else value <= -target)
+                                             else "MISSED")
+        lines.append("%-52s %10.2f  %s" % (name, value, verdict))
+    return "\n".join(lines)
+
+
+def plot(res):
+    if shutil.which("gnuplot") is None or "idle" not in res:
+        return
+    dat = os.path.join(OUT, "idle.dat")
+    with open(dat, "w") as f:
+        for name, points in res["idle"].items():
+            f.write("# %s\n" % name)
+            for p in points:
+                f.write("%d %.2f\n" % (p["sessions"], p["kib_per_session"]))
+            f.write("\n\n")
+    tp = os.path.join(OUT, "streams.dat")
+    with open(tp, "w") as f:
+        for name in ("raw TLS pipe", "ftpsgate", "vsftpd"):
+            f.write("# %s\n" % name)
+            for n, key in ((1, "stream"), (2, "parallel2"), (4, "parallel4"), (PARALLEL, "parallel")):
+                v = res.get(key, {}).get(name)
+                if v:
+                    f.write("%d %.1f\n" % (n, v))
+            f.write("\n\n")
+    script = """
+set terminal pngcairo size 1100,420 font ",10"
+set output '%s'
+set multiplot layout 1,2
+set title 'Upload throughput (aggregate) by streams at once'
+set xlabel 'streams at once'; set ylabel 'MiB/s'; set key bottom right; set grid
+plot '%s' index 0 with linespoints title 'raw TLS pipe', '' index 1 with linespoints title 'ftpsgate', '' index 2 with linespoints title 'vsftpd'
+set title 'Server memory per idle logged-in TLS session'
+set xlabel 'sessions held'; set ylabel 'KiB PSS per session'; set logscale xy; set key top right
+plot '%s' index 0 with linespoints title 'ftpsgate', '' index 1 with linespoints title 'vsftpd'
+unset multiplot
+""" % (os.path.join(OUT, "benchmarks.png"), tp, dat)
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def main():
+    global CERT, KEY
+    if os.geteuid() != 0:
+        sys.exit("bench.py: run as root (it creates a local user for vsftpd and runs it)")
+    os.makedirs(WORK, exist_ok=True)
+    os.makedirs(OUT, exist_ok=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = max(hard, 4 * IDLE + 1000)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+    CERT, KEY = os.path.join(WORK, "cert.pem"), os.path.join(WORK, "key.pem")
+    if not os.path.exists(KEY):
+        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", KEY, "-out", CERT, "-days", "30", "-subj", "/CN=127.0.0.1"])
+    src = os.path.join(WORK, "stream.bin")
+    for path, mib in ((src, STREAM_MIB), (os.path.join(WORK, "parallel.bin"), PARALLEL_MIB),
+                      (os.path.join(WORK, "attack.bin"), ATTACK_MIB)):
+        if not os.path.exists(path) or os.path.getsize(path) != mib * MiB:
+            with open("/dev/urandom", "rb") as r, open(path, "wb") as w:
+                for _ in range(mib):
+                    w.write(r.read(MiB))
+    res = {"machine": {"cpus": os.cpu_count(), "kernel": os.uname().release,
+                       "curl": run(["curl", "--version"]).stdout.splitlines()[0]},
+           "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    t0 = time.time()
+    want = lambda s: not ONLY or s in ONLY
+    pipe = Pipe()
+    gw = Ftpsgate()
+    vs = Vsftpd()
+    res["machine"]["vsftpd"] = vs.version
+    log("ftpsgate on %d, vsftpd %s on %d; work in %s" % (gw.port, vs.version, vs.port, WORK))
+    try:
+        if want("stream"):
+            scenario_stream(res, [pipe, gw, vs], src)
+        if want("parallel"):
+            par = os.path.join(WORK, "parallel.bin")
+            scenario_parallel(res, [pipe, gw, vs], par, PARALLEL, PARALLEL_MIB, PARALLEL_ROUNDS, "parallel")
+            for n in (2, 4):
+                scenario_parallel(res, [pipe, gw, vs], par, n, PARALLEL_MIB, 1, "parallel%d" % n)
+        if want("sessions"):
+            nocache = Ftpsgate("ftpsgate, login cache off", env={"FTPSGATE_LOGIN_CACHE_S": "0"})
+            try:
+                scenario_sessions(res, [gw, nocache, vs])
+            finally:
+                nocache.stop()
+        if want("idle"):
+            scenario_idle(res, gw, vs)
+    finally:
+        gw.stop()
+        vs.stop()
+    if want("api"):
+        scenario_api(res)
+    if want("storm"):
+        scenario_storm(res)
+    if want("attack"):
+        scenario_attack(res, os.path.join(WORK, "attack.bin"))
+    res["seconds"] = time.time() - t0
+    table = report(res)
+    log("\n" + table)
+    log("\nwhole run: %.0f s" % res["seconds"])
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(OUT, "table.md"), "w") as f:
+        f.write(table + "\n")
+    plot(res)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Benchmarks: ftpsgate side by side with vsftpd (Debian's package) and the
+# raw TLS limit, on this machine, in one run. As root on Debian 12:
+#   bench/run.sh              everything (about 15 minutes)
+#   BENCH_QUICK=1 bench/run.sh   a smoke run of every scenario
+# Results: the table on stdout and in bench/out/ (results.json, table.md,
+# benchmarks.png). See docs/benchmarks.md.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/deps.sh
+need=""
+for p in wrk gnuplot-nox libwrap0 libpam-modules; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need="$need $p"
+done
+if [ -n "$need" ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target ftpsgate >/dev/null
+exec python3 bench/bench.py
