@@ -83,6 +83,18 @@ struct data {
 	uint64_t file_pos, file_size;
 	size_t buf_len, buf_pos;
 	unsigned char *buf;
+	/* Upload bytes are written and hashed on a worker (J_WRITE) while the
+	 * loop decrypts the next chunk into buf: at most one write is in
+	 * flight, and d->up belongs to it meanwhile. */
+	unsigned char *spare;  /* the other chunk buffer, when not lent */
+	size_t fill;           /* bytes of buf received, not yet written */
+	bool writing;          /* a J_WRITE holds the upload */
+	bool paused;           /* buf is full: reading waits for the write */
+	bool eof;              /* close_notify came: commit once all is written */
+	bool stop_pending;     /* stop once the write is back: */
+	enum ftpd_xfer stop_result;
+	char stop_why[160];
+	uint64_t bytes_done;   /* the upload's size after the last write */
 	bool abort_requested; /* ABOR came while a job ran */
 	bool running;         /* counted in GW_M_TRANSFERS */
 	int64_t deadline;
@@ -157,7 +169,7 @@ struct ftpd_server {
 	struct ftpd_tls_policy policy;
 };
 
-enum job_kind { J_LOGIN, J_OPEN, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
+enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
 
 struct job {
 	struct gw_job base;
@@ -176,6 +188,8 @@ struct job {
 	enum store_upload_mode mode;
 	uint64_t offset;
 	struct store_upload *up;
+	unsigned char *buf; /* J_WRITE: the bytes, owned by the job */
+	size_t len;
 	char reason[160]; /* J_ABORT: why; J_HASH: the result */
 };
 
@@ -185,6 +199,7 @@ static void data_pump(struct ctrl *c);
 static void data_finish(struct ctrl *c, enum ftpd_xfer result);
 static void submit(struct ctrl *c, struct job *j);
 static void end_session(struct ctrl *c, const char *reply, const char *why);
+static void write_done(struct ctrl *c, struct job *j);
 
 /* ---------------------------------------------------------------- watches */
 
@@ -395,6 +410,9 @@ static void job_run(struct gw_job *gj)
 				 (unsigned long long)size, hex);
 		break;
 	}
+	case J_WRITE:
+		j->err = store_upload_write(j->up, j->buf, j->len);
+		break;
 	case J_COMMIT:
 		j->err = store_upload_commit(st, j->up);
 		if (j->err != -EBADMSG)
@@ -593,10 +611,11 @@ static void job_done(struct job *j)
 		/* The session ended while the job ran. */
 		if (j->kind == J_LOGIN && j->root_fd >= 0)
 			close(j->root_fd);
-		if (j->kind == J_OPEN && j->err == 0) {
+		if ((j->kind == J_OPEN && j->err == 0) || j->kind == J_WRITE) {
 			abort_upload(c, j->up, "control connection closed", FTPD_XFER_ABORTED);
 			j->up = NULL;
 		}
+		free(j->buf);
 		if (j->up)
 			store_upload_free(j->up);
 		goto out;
@@ -608,6 +627,9 @@ static void job_done(struct job *j)
 	case J_HASH:
 		ftpd_session_text_done(&c->core, j->err, j->reason);
 		ctrl_pump(c);
+		break;
+	case J_WRITE:
+		write_done(c, j);
 		break;
 	case J_OPEN:
 		if (j->err < 0) {
@@ -639,7 +661,7 @@ static void job_done(struct job *j)
 		gw_info("upload.start", "upload %lld '%s' of account %lld from %s starts at byte %llu",
 			(long long)store_upload_id(c->d.up), c->d.path, (long long)c->account_id,
 			c->peer_ip, (unsigned long long)store_upload_start_offset(c->d.up));
-		c->d.buf = malloc(GW_DATA_CHUNK);
+		c->d.buf = aligned_alloc(STORE_DIRECT_ALIGN, GW_DATA_CHUNK);
 		if (!c->d.buf) {
 			abort_upload(c, c->d.up, "out of memory", FTPD_XFER_LOCAL_ERROR);
 			c->d.up = NULL;
@@ -685,6 +707,11 @@ static void data_reset(struct ctrl *c)
 	gw_buf_release(&d->listing);
 	free(d->buf);
 	d->buf = NULL;
+	free(d->spare);
+	d->spare = NULL;
+	d->fill = 0;
+	d->writing = d->paused = d->eof = d->stop_pending = false;
+	d->bytes_done = 0;
 	d->sent = d->buf_len = d->buf_pos = 0;
 	d->abort_requested = false;
 	if (d->running)
@@ -697,7 +724,7 @@ static void data_reset(struct ctrl *c)
 /* The transfer is over (whatever the result): tell the client. */
 static void data_finish(struct ctrl *c, enum ftpd_xfer result)
 {
-	if (c->d.up)
+	if (c->d.up || c->d.writing)
 		GW_BUG("data_finish with an open upload");
 	data_reset(c);
 	ftpd_session_transfer_done(&c->core, result);
@@ -812,6 +839,16 @@ static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 	struct data *d = &c->d;
 	struct store_upload *up = d->up;
 
+	if (d->writing) {
+		/* The worker has the upload: stop when it gives it back. */
+		if (!d->stop_pending) {
+			d->stop_pending = true;
+			d->stop_result = result;
+			gw_strlcpy(d->stop_why, why, sizeof(d->stop_why));
+		}
+		watch_set(c->loop, &d->w, 0);
+		return;
+	}
 	d->up = NULL;
 	if (d->tls) {
 		ftpd_tls_free(d->tls);
@@ -865,82 +902,175 @@ static bool ctrl_peer_gone(struct ctrl *c)
 	return false; /* a full input buffer: the client is there */
 }
 
+/* Hand buf's bytes to a worker to write and hash, and go on receiving
+ * into the spare buffer. Unless all is set (the end), only whole blocks
+ * go, so that the worker can write them to the disk directly; the rest
+ * moves to the front of the next buffer. */
+static void start_write(struct ctrl *c, bool all)
+{
+	struct data *d = &c->d;
+	size_t len = all ? d->fill : d->fill & ~(size_t)(STORE_DIRECT_ALIGN - 1);
+	struct job *j;
+
+	if (len == 0)
+		return; /* less than a block: wait for more */
+	if (!d->spare)
+		d->spare = aligned_alloc(STORE_DIRECT_ALIGN, GW_DATA_CHUNK);
+	j = d->spare ? job_new(c, J_WRITE) : NULL;
+	if (!j) {
+		receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
+	/* Hashed here while the worker writes the chunk before it: the
+	 * two halves of the work overlap. */
+	store_upload_hash(d->up, d->buf, len);
+	j->up = d->up;
+	j->buf = d->buf;
+	j->len = len;
+	d->up = NULL;
+	d->buf = d->spare;
+	d->spare = NULL;
+	d->fill -= len;
+	memcpy(d->buf, j->buf + len, d->fill);
+	d->writing = true;
+	submit(c, j);
+}
+
+/* Everything arrived and is written: make it durable and record it. */
+static void receive_commit(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct job *j;
+
+	if (ctrl_peer_gone(c)) {
+		/* curl ends a transfer it gave up on (--max-time) with
+		 * close_notify too, then closes the control connection at
+		 * once: not a finished upload. */
+		receive_stop(c, "the client closed the control connection without waiting for the"
+				" upload to be confirmed", FTPD_XFER_ABORTED);
+		return;
+	}
+	j = job_new(c, J_COMMIT);
+	if (!j) {
+		receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
+	ftpd_tls_shutdown(d->tls);
+	ftpd_tls_free(d->tls);
+	d->tls = NULL;
+	watch_close(c->loop, &d->w);
+	d->state = D_FINISHING;
+	j->up = d->up;
+	d->up = NULL;
+	submit(c, j);
+}
+
 static void data_receive(struct ctrl *c)
 {
 	struct data *d = &c->d;
 	size_t moved = 0;
 
 	while (moved < GW_DATA_BURST) {
-		size_t fill = 0;
-		ssize_t n = 0;
-		int r;
+		ssize_t n;
 
-		while (fill < GW_DATA_CHUNK) {
-			n = ftpd_tls_read(d->tls, d->buf + fill, GW_DATA_CHUNK - fill);
-			if (n <= 0)
-				break;
-			fill += (size_t)n;
-		}
-		if (fill) {
-			d->last_io = gw_mono_ms();
-			r = store_upload_write(d->up, d->buf, fill);
-			if (r < 0) {
-				gw_error("upload.write", "cannot write upload %lld: %s",
-					 (long long)store_upload_id(d->up), strerror(-r));
-				if (r == -EBADMSG)
-					receive_reject(c);
-				else if (r == -EDQUOT)
-					receive_stop(c, "the account's quota is used up", FTPD_XFER_QUOTA);
-				else if (r == -ENOSPC)
-					receive_stop(c, "no space left on the server", FTPD_XFER_NO_SPACE);
-				else
-					receive_stop(c, "cannot write the file", FTPD_XFER_LOCAL_ERROR);
+		if (d->fill == GW_DATA_CHUNK) {
+			if (d->writing) {
+				/* Both buffers are full: wait for the worker. */
+				d->paused = true;
+				watch_set(c->loop, &d->w, 0);
 				return;
 			}
-			moved += fill;
-			gw_metric_add(GW_M_BYTES_RECEIVED, (int64_t)fill);
+			start_write(c, true);
+			if (!d->writing)
+				return; /* stopped */
+		}
+		n = ftpd_tls_read(d->tls, d->buf + d->fill, GW_DATA_CHUNK - d->fill);
+		if (n > 0) {
+			d->fill += (size_t)n;
+			moved += (size_t)n;
+			d->last_io = gw_mono_ms();
+			continue;
 		}
 		if (n == -EAGAIN) {
-			watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
+			if (d->fill && !d->writing)
+				start_write(c, false);
+			if (d->state == D_RECEIVING && !d->stop_pending)
+				watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
 			return;
 		}
-		if (n == 0 && fill < GW_DATA_CHUNK) {
+		if (n == 0) {
 			/* close_notify: the client says this is all of it. */
-			struct job *j;
-
-			if (ctrl_peer_gone(c)) {
-				/* curl ends a transfer it gave up on (--max-time)
-				 * with close_notify too, then closes the control
-				 * connection at once: not a finished upload. */
-				receive_stop(c, "the client closed the control connection without"
-						" waiting for the upload to be confirmed",
-					     FTPD_XFER_ABORTED);
-				return;
-			}
-			j = job_new(c, J_COMMIT);
-			if (!j) {
-				receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
-				return;
-			}
-			ftpd_tls_shutdown(d->tls);
-			ftpd_tls_free(d->tls);
-			d->tls = NULL;
-			watch_close(c->loop, &d->w);
-			d->state = D_FINISHING;
-			j->up = d->up;
-			d->up = NULL;
-			submit(c, j);
+			d->eof = true;
+			watch_set(c->loop, &d->w, 0);
+			if (d->writing)
+				return; /* write_done goes on */
+			if (d->fill)
+				start_write(c, true);
+			else
+				receive_commit(c);
 			return;
 		}
-		if (n < 0) {
-			receive_stop(c, n == -EPROTO ? "TLS error on the data connection"
-						     : "data connection closed without TLS close_notify",
-				     FTPD_XFER_ABORTED);
-			return;
-		}
+		receive_stop(c, n == -EPROTO ? "TLS error on the data connection"
+					     : "data connection closed without TLS close_notify",
+			     FTPD_XFER_ABORTED);
+		return;
 	}
 	/* Fair share used: let the other connections run, then continue. */
-	watch_again(c->loop, &d->w);
+	if (d->fill && !d->writing)
+		start_write(c, false);
+	if (d->state == D_RECEIVING && !d->stop_pending)
+		watch_again(c->loop, &d->w);
+}
+
+/* A chunk is written (or not): the upload is back on the loop. */
+static void write_done(struct ctrl *c, struct job *j)
+{
+	struct data *d = &c->d;
+	int r = j->err;
+
+	d->writing = false;
+	d->up = j->up;
+	j->up = NULL;
+	if (d->spare)
+		free(j->buf);
+	else
+		d->spare = j->buf;
+	j->buf = NULL;
+	if (r < 0) {
+		gw_error("upload.write", "cannot write upload %lld: %s", (long long)store_upload_id(d->up),
+			 strerror(-r));
+		d->stop_pending = false;
+		if (r == -EBADMSG)
+			receive_reject(c);
+		else if (r == -EDQUOT)
+			receive_stop(c, "the account's quota is used up", FTPD_XFER_QUOTA);
+		else if (r == -ENOSPC)
+			receive_stop(c, "no space left on the server", FTPD_XFER_NO_SPACE);
+		else
+			receive_stop(c, "cannot write the file", FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
+	gw_metric_add(GW_M_BYTES_RECEIVED, (int64_t)j->len);
+	d->bytes_done = store_upload_bytes(d->up);
+	if (d->stop_pending) {
+		d->stop_pending = false;
+		receive_stop(c, d->stop_why, d->stop_result);
+		return;
+	}
+	if (d->eof) {
+		if (d->fill)
+			start_write(c, true);
+		else
+			receive_commit(c);
+		return;
+	}
+	if (d->paused) {
+		d->paused = false;
+		data_receive(c);
+	} else if (d->fill) {
+		/* what arrived meanwhile, without waiting for more */
+		start_write(c, false);
+	}
 }
 
 /* Next bytes to send: the listing, or the next chunk of the file. Returns
@@ -1117,6 +1247,8 @@ static uint64_t data_progress(const struct ctrl *c)
 
 	if (d->up)
 		return store_upload_bytes(d->up);
+	if (d->writing)
+		return d->bytes_done;
 	if (d->file_fd >= 0)
 		return d->file_pos - (d->buf_len - d->buf_pos);
 	return d->sent;
@@ -1609,7 +1741,7 @@ static void end_session(struct ctrl *c, const char *reply, const char *why)
 {
 	gw_info("session.end", "ending the session of account %lld from %s: %s",
 		(long long)c->account_id, c->peer_ip, why);
-	if (c->d.up)
+	if (c->d.up || c->d.writing)
 		receive_stop(c, why, FTPD_XFER_ABORTED);
 	gw_buf_adds(&c->out, reply);
 	c->state = C_CLOSING;
@@ -1916,7 +2048,8 @@ static void tick(struct loop *l)
 				data_finish(c, FTPD_XFER_OK);
 			continue;
 		case D_RECEIVING:
-			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
+			/* a write in flight: the disk is slow, not the client */
+			if (!d->writing && now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
 				receive_stop(c, "data connection idle too long", FTPD_XFER_ABORTED);
 			continue;
 		case D_SENDING:
@@ -2170,7 +2303,8 @@ void ftpd_free(struct ftpd_server *srv)
 		 * the worker pool being gone. */
 		while ((j = l->done_head) != NULL) {
 			l->done_head = j->next;
-			if (j->up && j->kind == J_OPEN && j->err == 0) {
+			free(j->buf);
+			if (j->up && ((j->kind == J_OPEN && j->err == 0) || j->kind == J_WRITE)) {
 				store_upload_abort(srv->store, j->up, "the gateway stopped");
 				store_upload_free(j->up);
 				j->up = NULL;

@@ -306,6 +306,11 @@ int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **
 	/* A TLS 1.3 ticket sent on an upload connection that the client
 	 * never reads would break the upload: none here. */
 	SSL_set_num_tickets(t->ssl, 0);
+	/* A data connection is busy while it lives: read what the socket
+	 * holds in one call, not a record header and a record at a time.
+	 * The loop reads until EAGAIN, so nothing waits in the buffer. */
+	SSL_set_read_ahead(t->ssl, 1);
+	SSL_set_default_read_buffer_len(t->ssl, 256 * 1024);
 	*out = t;
 	return 0;
 }

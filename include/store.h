@@ -175,10 +175,12 @@ bool store_upload_state_is_valid(const char *state);
 int store_upload_counts(struct store *st, int64_t counts[STORE_STATES]);
 const char *store_upload_state_name(size_t i);
 
-/* An upload being received. Created by store_upload_begin() on a worker,
- * fed by store_upload_write() on the connection's loop, and ended by
- * exactly one of store_upload_commit() or store_upload_abort() on a
- * worker; then store_upload_free(). */
+/* An upload being received. Created by store_upload_begin() on a worker;
+ * each chunk in order is hashed with store_upload_hash() and written with
+ * store_upload_write(); ended by exactly one of store_upload_commit() or
+ * store_upload_abort() on a worker; then store_upload_free(). Calls on
+ * one upload come one at a time, except that store_upload_hash() of a
+ * chunk may run on one thread while another writes the chunk before it. */
 struct store_upload;
 
 enum store_upload_mode {
@@ -204,12 +206,19 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		       struct store_upload **out);
 /* SHA-256 of everything fd holds from offset 0; its size in *size. */
 int store_hash_fd(int fd, uint64_t *size, char hex[65]);
-/* Write the next bytes and hash them. Not blocking on the database. */
+/* Add the next chunk to the upload's SHA-256 (only the digest is touched). */
+void store_upload_hash(struct store_upload *up, const void *buf, size_t len);
+/* BLOCKING (the disk, not the database). Check the quota, the free space
+ * and, when the account requires it, the age format; write the chunk. */
 int store_upload_write(struct store_upload *up, const void *buf, size_t len);
 /* BLOCKING. Make the bytes and the record durable: fsync the file and its
  * directories, then commit state 'received' with size and SHA-256. Only
  * after this returns 0 may the client be told 226. */
 int store_upload_commit(struct store *st, struct store_upload *up);
+/* store_upload_write() sends whole blocks of this size from a buffer
+ * aligned to it, at an offset aligned to it, to the disk directly. */
+#define STORE_DIRECT_ALIGN 4096
+
 /* Errors of store_upload_write() and _commit() worth knowing: -EDQUOT
  * (the account's quota), -EBADMSG (the account requires encryption and
  * this is not an authentic age file for one of its keys in use: see
