@@ -101,14 +101,32 @@ int64_t gw_mono_ms(void)
 void gw_format_time(int64_t ms, char out[32])
 {
 	time_t t = (time_t)(ms / 1000);
-	char tmp[96];
 	struct tm tm;
+	/* by hand: the API formats four of these per record it lists */
+	const int fields[7][2] = { { 0, 4 }, { 5, 2 }, { 8, 2 }, { 11, 2 }, { 14, 2 }, { 17, 2 },
+				   { 20, 3 } };
+	int values[7], year;
 
 	gmtime_r(&t, &tm);
-	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(ms % 1000));
-	gw_strlcpy(out, tmp, 32);
+	year = tm.tm_year + 1900;
+	if (year < 0 || year > 9999) {
+		gw_strlcpy(out, "0000-00-00T00:00:00.000Z", 32);
+		return;
+	}
+	values[0] = year;
+	values[1] = tm.tm_mon + 1;
+	values[2] = tm.tm_mday;
+	values[3] = tm.tm_hour;
+	values[4] = tm.tm_min;
+	values[5] = tm.tm_sec;
+	values[6] = (int)(ms % 1000);
+	memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+	for (int i = 0; i < 7; i++) {
+		int v = values[i];
+
+		for (int k = fields[i][1] - 1; k >= 0; k--, v /= 10)
+			out[fields[i][0] + k] = (char)('0' + v % 10);
+	}
 }
 
 int gw_random(void *buf, size_t len)

@@ -13,6 +13,16 @@ int main(void)
 	uint16_t lo = 0, hi = 0, port = 0;
 	char host[64];
 
+	char ts[32];
+
+	/* RFC 3339 times as the API shows them */
+	gw_format_time(1795970309043, ts);
+	CHECK_STR(ts, "2026-11-29T16:38:29.043Z");
+	gw_format_time(1000, ts);
+	CHECK_STR(ts, "1970-01-01T00:00:01.000Z");
+	gw_format_time(253402300799999, ts);
+	CHECK_STR(ts, "9999-12-31T23:59:59.999Z");
+
 	gw_buf_init(&b, 8);
 	CHECK_STR(gw_buf_str(&b), "");
 	CHECK_INT(gw_buf_adds(&b, "abcd"), 0);
