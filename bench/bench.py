@@ -125,22 +125,27 @@ def clear_files(pattern_list):
 
 # ---------------------------------------------------------------- servers
 
-class Pipe:
-    """The limit: TLS 1.3 from a file to a file, no FTP (bench/tlspipe.c)."""
-    name = "raw TLS pipe"
+PIPES = ("raw TLS pipe", "raw TLS pipe, O_DIRECT")
 
-    def __init__(self):
+
+class Pipe:
+    """The limit: TLS 1.3 from a file to a file, no FTP (bench/tlspipe.c),
+    written through the page cache, or (direct) as ftpsgate writes."""
+
+    def __init__(self, direct=False):
+        self.name = PIPES[1] if direct else PIPES[0]
+        self.direct = direct
         self.bin = os.path.join(WORK, "tlspipe")
         run(["cc", "-O2", "-o", self.bin, os.path.join(HERE, "tlspipe.c"), "-lssl", "-lcrypto"])
-        self.dir = os.path.join(WORK, "pipe")
+        self.dir = os.path.join(WORK, "pipe-direct" if direct else "pipe")
         os.makedirs(self.dir, exist_ok=True)
 
     def streams(self, src, n):
         servers = []
         for i in range(n):
             port = free_port()
-            p = subprocess.Popen([self.bin, "server", str(port), CERT, KEY,
-                                  os.path.join(self.dir, "out%d" % i)], stdout=subprocess.PIPE, text=True)
+            p = subprocess.Popen([self.bin, "server", str(port), CERT, KEY, os.path.join(self.dir, "out%d" % i)]
+                                 + (["direct"] if self.direct else []), stdout=subprocess.PIPE, text=True)
             p.stdout.readline()  # ready
             servers.append((p, port))
         t0 = time.time()
@@ -541,20 +546,26 @@ def scenario_attack(res, src100):
 
 # ---------------------------------------------------------------- report
 
+def limit(table):
+    """The raw pipe's better figure (page cache or O_DIRECT): the limit."""
+    values = [table[n] for n in PIPES if table.get(n) == table.get(n) and table.get(n)]
+    return max(values) if values else None
+
+
 def report(res):
     lines = []
-    p = res.get("stream", {}).get("raw TLS pipe")
-    lines.append("| | single %d MiB stream (ratio to the pipe) | %d x %d MiB parallel | %d sessions"
+    p = limit(res.get("stream", {}))
+    lines.append("| | single %d MiB stream (ratio to the limit) | %d x %d MiB parallel | %d sessions"
                  " at once (login, STOR 64 KiB, QUIT) | idle logged-in TLS session |"
                  % (STREAM_MIB, PARALLEL, PARALLEL_MIB, SESSIONS))
     lines.append("|---|---|---|---|---|")
-    names = ["raw TLS pipe", "ftpsgate", "ftpsgate, login cache off", "vsftpd"]
+    names = list(PIPES) + ["ftpsgate", "ftpsgate, login cache off", "vsftpd"]
     for n in names:
         cells = []
         s = res.get("stream", {}).get(n)
         cells.append("%.0f MiB/s (%.2f)" % (s, s / p) if s and p else "")
         s8 = res.get("parallel", {}).get(n)
-        p8 = res.get("parallel", {}).get("raw TLS pipe")
+        p8 = limit(res.get("parallel", {}))
         cells.append("%.0f MiB/s (%.2f)" % (s8, s8 / p8) if s8 and p8 else "")
         se = res.get("sessions", {}).get(n)
         cells.append("%.1f s, %d failed" % (se["wall"], se["failed"]) if se else "")
@@ -566,13 +577,13 @@ def report(res):
     lines.append("")
     checks = []
     st, pa, se = res.get("stream", {}), res.get("parallel", {}), res.get("sessions", {})
-    if "ftpsgate" in st and "raw TLS pipe" in st:
-        checks.append(("single stream >= 0.90 of the pipe", st["ftpsgate"] / st["raw TLS pipe"], 0.90))
+    if "ftpsgate" in st and limit(st):
+        checks.append(("single stream >= 0.90 of the pipe", st["ftpsgate"] / limit(st), 0.90))
         if "vsftpd" in st:
             checks.append(("single stream: ftpsgate / vsftpd", st["ftpsgate"] / st["vsftpd"], None))
-    if "ftpsgate" in pa and "raw TLS pipe" in pa:
+    if "ftpsgate" in pa and limit(pa):
         checks.append(("%d parallel >= 0.90 of %d pipes" % (PARALLEL, PARALLEL),
-                       pa["ftpsgate"] / pa["raw TLS pipe"], 0.90))
+                       pa["ftpsgate"] / limit(pa), 0.90))
     if "ftpsgate" in se and "vsftpd" in se:
         checks.append(("sessions: wall time <= 0.5 of vsftpd's", se["ftpsgate"]["wall"] / se["vsftpd"]["wall"],
                        -0.5))
@@ -596,7 +607,7 @@ def report(res):
 
 
 def plot(res):
-    if shutil.which("gnuplot") is None or "idle" not in res:
+    if shutil.which("gnuplot") is None or "idle" not in res or "stream" not in res:
         return
     dat = os.path.join(OUT, "idle.dat")
     with open(dat, "w") as f:
@@ -607,7 +618,7 @@ def plot(res):
             f.write("\n\n")
     tp = os.path.join(OUT, "streams.dat")
     with open(tp, "w") as f:
-        for name in ("raw TLS pipe", "ftpsgate", "vsftpd"):
+        for name in PIPES + ("ftpsgate", "vsftpd"):
             f.write("# %s\n" % name)
             for n, key in ((1, "stream"), (2, "parallel2"), (4, "parallel4"), (PARALLEL, "parallel")):
                 v = res.get(key, {}).get(name)
@@ -620,7 +631,7 @@ set output '%s'
 set multiplot layout 1,2
 set title 'Upload throughput (aggregate) by streams at once'
 set xlabel 'streams at once'; set ylabel 'MiB/s'; set key bottom right; set grid
-plot '%s' index 0 with linespoints title 'raw TLS pipe', '' index 1 with linespoints title 'ftpsgate', '' index 2 with linespoints title 'vsftpd'
+plot '%s' index 0 with linespoints title 'raw TLS pipe', '' index 1 with linespoints title 'raw TLS pipe, O_DIRECT', '' index 2 with linespoints title 'ftpsgate', '' index 3 with linespoints title 'vsftpd'
 set title 'Server memory per idle logged-in TLS session'
 set xlabel 'sessions held'; set ylabel 'KiB PSS per session'; set logscale xy; set key top right
 plot '%s' index 0 with linespoints title 'ftpsgate', '' index 1 with linespoints title 'vsftpd'
@@ -657,19 +668,20 @@ def main():
            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     t0 = time.time()
     want = lambda s: not ONLY or s in ONLY
-    pipe = Pipe()
+    pipe, pipe_direct = Pipe(), Pipe(direct=True)
     gw = Ftpsgate()
     vs = Vsftpd()
     res["machine"]["vsftpd"] = vs.version
     log("ftpsgate on %d, vsftpd %s on %d; work in %s" % (gw.port, vs.version, vs.port, WORK))
     try:
         if want("stream"):
-            scenario_stream(res, [pipe, gw, vs], src)
+            scenario_stream(res, [pipe, pipe_direct, gw, vs], src)
         if want("parallel"):
             par = os.path.join(WORK, "parallel.bin")
-            scenario_parallel(res, [pipe, gw, vs], par, PARALLEL, PARALLEL_MIB, PARALLEL_ROUNDS, "parallel")
+            everyone = [pipe, pipe_direct, gw, vs]
+            scenario_parallel(res, everyone, par, PARALLEL, PARALLEL_MIB, PARALLEL_ROUNDS, "parallel")
             for n in (2, 4):
-                scenario_parallel(res, [pipe, gw, vs], par, n, PARALLEL_MIB, 1, "parallel%d" % n)
+                scenario_parallel(res, everyone, par, n, PARALLEL_MIB, 1, "parallel%d" % n)
         if want("sessions"):
             nocache = Ftpsgate("ftpsgate, login cache off", env={"FTPSGATE_LOGIN_CACHE_S": "0"})
             try:
@@ -677,9 +689,18 @@ def main():
             finally:
                 nocache.stop()
         if want("idle"):
-            scenario_idle(res, gw, vs)
+            # a fresh daemon: memory freed by the scenarios before would
+            # be reused and hide what sessions cost
+            gw.stop()
+            fresh = Ftpsgate("ftpsgate idle")
+            fresh.name = "ftpsgate"
+            try:
+                scenario_idle(res, fresh, vs)
+            finally:
+                fresh.stop()
     finally:
-        gw.stop()
+        if gw.gw.proc:
+            gw.stop()
         vs.stop()
     if want("api"):
         scenario_api(res)

@@ -2,12 +2,16 @@
  * stream over loopback from a file into a file, fsynced at the end, with
  * the same OpenSSL and 256 KiB reads and writes; no FTP, no hashing.
  *
- *   tlspipe server PORT CERT KEY OUTFILE   take one stream, then exit
- *   tlspipe client PORT INFILE             send INFILE, wait for the close
+ *   tlspipe server PORT CERT KEY OUTFILE [direct]   take one stream, exit
+ *   tlspipe client PORT INFILE                      send INFILE, wait
+ *
+ * With "direct" the server writes whole 4 KiB blocks with O_DIRECT, as
+ * ftpsgate does, and the tail through the page cache.
  *
  * The client prints the stream's wall time and rate once the server has
  * written, fsynced and closed: the same point a 226 marks for FTPS.
  */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +25,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#define ALIGN 4096
 
 #define CHUNK (256 * 1024)
 
@@ -39,12 +45,27 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int server(int port, const char *cert, const char *key, const char *out)
+static void put(int fd, const char *p, size_t len, off_t at)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, at);
+
+		if (n <= 0)
+			die("write");
+		p += n;
+		len -= (size_t)n;
+		at += n;
+	}
+}
+
+static int server(int port, const char *cert, const char *key, const char *out, int direct)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	int one = 1, lfd, fd, ofd;
-	char *buf = malloc(CHUNK);
+	int one = 1, lfd, fd, ofd, dfd = -1;
+	char *buf = aligned_alloc(ALIGN, CHUNK);
+	size_t fill = 0;
+	off_t at = 0;
 	SSL *ssl;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -64,24 +85,39 @@ static int server(int port, const char *cert, const char *key, const char *out)
 	ofd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (ofd < 0)
 		die("cannot open the output file");
+	if (direct && (dfd = open(out, O_WRONLY | O_DIRECT)) < 0)
+		die("cannot open the output file with O_DIRECT");
 	ssl = SSL_new(ctx);
 	SSL_set_fd(ssl, fd);
 	if (SSL_accept(ssl) != 1)
 		die("handshake");
 	for (;;) {
-		int n = SSL_read(ssl, buf, CHUNK);
+		int n = SSL_read(ssl, buf + fill, (int)(CHUNK - fill));
 
 		if (n <= 0) {
 			if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN)
 				break;
 			die("read");
 		}
-		if (write(ofd, buf, (size_t)n) != n)
-			die("write");
+		fill += (size_t)n;
+		if (!direct || fill == CHUNK) {
+			put(direct ? dfd : ofd, buf, fill, at);
+			at += (off_t)fill;
+			fill = 0;
+		}
+	}
+	if (fill) {
+		size_t whole = fill & ~(size_t)(ALIGN - 1);
+
+		if (whole)
+			put(dfd, buf, whole, at);
+		put(ofd, buf + whole, fill - whole, at + (off_t)whole);
 	}
 	if (fsync(ofd) < 0)
 		die("fsync");
 	close(ofd);
+	if (dfd >= 0)
+		close(dfd);
 	SSL_shutdown(ssl);
 	SSL_free(ssl);
 	close(fd);
@@ -140,10 +176,10 @@ static int client(int port, const char *in)
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && !strcmp(argv[1], "server"))
-		return server(atoi(argv[2]), argv[3], argv[4], argv[5]);
+	if ((argc == 6 || (argc == 7 && !strcmp(argv[6], "direct"))) && !strcmp(argv[1], "server"))
+		return server(atoi(argv[2]), argv[3], argv[4], argv[5], argc == 7);
 	if (argc == 4 && !strcmp(argv[1], "client"))
 		return client(atoi(argv[2]), argv[3]);
-	fprintf(stderr, "usage: tlspipe server PORT CERT KEY OUTFILE | tlspipe client PORT INFILE\n");
+	fprintf(stderr, "usage: tlspipe server PORT CERT KEY OUTFILE [direct] | tlspipe client PORT INFILE\n");
 	return 2;
 }

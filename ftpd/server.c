@@ -146,6 +146,8 @@ struct loop {
 	int64_t accept_paused_until;
 };
 
+#define ROOT_BUCKETS 1024
+
 struct ftpd_server {
 	const struct gw_config *cfg;
 	struct store *store;
@@ -167,6 +169,17 @@ struct ftpd_server {
 	struct gw_counter *per_account;
 	struct gw_guard *guard;
 	struct ftpd_tls_policy policy;
+	/* One descriptor of an account's root for all its sessions: 10,000
+	 * sessions of one account hold one directory open, not 10,000. */
+	pthread_mutex_t root_lock;
+	struct root_share *roots[ROOT_BUCKETS];
+};
+
+struct root_share {
+	int64_t account_id;
+	int fd;
+	unsigned refs;
+	struct root_share *next;
 };
 
 enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
@@ -368,6 +381,53 @@ static int port_listen(struct ftpd_server *srv, const struct sockaddr_storage *l
 	return -EADDRINUSE;
 }
 
+/* ---------------------------------------------------------------- roots */
+
+/* The shared descriptor of the account's root, given a fresh one (which
+ * is used, or closed when the account has one already). */
+static int root_take(struct ftpd_server *srv, int64_t account_id, int fd)
+{
+	struct root_share **b = &srv->roots[(uint64_t)account_id % ROOT_BUCKETS], *r;
+
+	pthread_mutex_lock(&srv->root_lock);
+	for (r = *b; r && r->account_id != account_id; r = r->next)
+		;
+	if (r) {
+		r->refs++;
+		close(fd);
+		fd = r->fd;
+	} else if ((r = malloc(sizeof(*r))) != NULL) {
+		r->account_id = account_id;
+		r->fd = fd;
+		r->refs = 1;
+		r->next = *b;
+		*b = r;
+	} else {
+		close(fd);
+		fd = -ENOMEM;
+	}
+	pthread_mutex_unlock(&srv->root_lock);
+	return fd;
+}
+
+static void root_give(struct ftpd_server *srv, int64_t account_id)
+{
+	struct root_share **p = &srv->roots[(uint64_t)account_id % ROOT_BUCKETS], *r;
+
+	pthread_mutex_lock(&srv->root_lock);
+	for (; (r = *p) != NULL; p = &r->next) {
+		if (r->account_id != account_id)
+			continue;
+		if (--r->refs == 0) {
+			*p = r->next;
+			close(r->fd);
+			free(r);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&srv->root_lock);
+}
+
 /* ---------------------------------------------------------------- jobs */
 
 static void job_run(struct gw_job *gj)
@@ -464,6 +524,9 @@ static void ctrl_unref(struct ctrl *c)
 {
 	if (--c->refs > 0)
 		return;
+	/* Here, not at close: a job still running may be using it. */
+	if (c->root_fd >= 0)
+		root_give(c->loop->srv, c->account_id);
 	gw_buf_release(&c->in);
 	gw_buf_release(&c->out);
 	free(c);
@@ -587,14 +650,27 @@ static void login_done(struct ctrl *c, struct job *j)
 			return;
 		}
 		c->counted_account = true;
+		c->account_id = j->account_id;
+		c->root_fd = root_take(c->loop->srv, j->account_id, j->root_fd);
+		j->root_fd = -1;
+		if (c->root_fd < 0) {
+			end_session(c, "421 Cannot serve you now; try again later.\r\n",
+				    "out of memory");
+			return;
+		}
 		gw_metric_add(GW_M_LOGINS_OK, 1);
 		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ADDRESS, c->peer_ip);
 		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ACCOUNT, c->core.user);
-		c->account_id = j->account_id;
 		c->expires_at_ms = j->expires_at_ms;
-		c->root_fd = j->root_fd;
 		gw_info("session.login", "account %lld ('%s') logged in from %s",
 			(long long)c->account_id, c->core.user, c->peer_ip);
+	} else if (j->err != -EACCES) {
+		/* Our failure, not the client's (no descriptors left, the
+		 * database refusing): no 530, and not counted against it. */
+		gw_error("session.login_error", "cannot log '%s' in from %s: %s", c->core.user,
+			 c->peer_ip, strerror(-j->err));
+		end_session(c, "421 Cannot serve you now; try again later.\r\n", strerror(-j->err));
+		return;
 	} else if (login_failed(c, j->locked)) {
 		return;
 	}
@@ -1714,9 +1790,6 @@ static void ctrl_close(struct ctrl *c, const char *why)
 	watch_close(l, &c->w);
 	ftpd_tls_free(c->tls);
 	c->tls = NULL;
-	if (c->root_fd >= 0)
-		close(c->root_fd);
-	c->root_fd = -1;
 	if (c->counted_account)
 		gw_counter_give(l->srv->per_account, c->account_key);
 	if (!c->over_limit)
@@ -2160,6 +2233,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->policy.ciphersuites = cfg->tls_ciphersuites;
 	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
+	pthread_mutex_init(&srv->root_lock, NULL);
 	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -2346,5 +2420,15 @@ void ftpd_free(struct ftpd_server *srv)
 		ftpd_tls_ctx_free(srv->retired[--srv->nretired]);
 	free(srv->port_used);
 	pthread_mutex_destroy(&srv->port_lock);
+	for (size_t b = 0; b < ROOT_BUCKETS; b++) {
+		while (srv->roots[b]) {
+			struct root_share *r = srv->roots[b];
+
+			srv->roots[b] = r->next;
+			close(r->fd);
+			free(r);
+		}
+	}
+	pthread_mutex_destroy(&srv->root_lock);
 	free(srv);
 }
