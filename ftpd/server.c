@@ -151,7 +151,8 @@ struct loop {
 struct ftpd_server {
 	const struct gw_config *cfg;
 	struct store *store;
-	struct gw_pool *pool;
+	struct gw_pool *pool;    /* password checks (argon2id), borrowed */
+	struct gw_pool *io_pool; /* uploads: open, write, commit; owned */
 	struct ftpd_tls_ctx *tls; /* for new sessions; swapped by a reload */
 	struct ftpd_tls_ctx *retired[32]; /* earlier ones, freed at the end */
 	unsigned nretired;
@@ -514,10 +515,15 @@ static struct job *job_new(struct ctrl *c, enum job_kind kind)
 	return j;
 }
 
+/* Password checks and upload work run on different pools: a login storm
+ * queues argon2id work, and must not queue the writes of running uploads
+ * behind it. */
 static void submit(struct ctrl *c, struct job *j)
 {
+	struct ftpd_server *srv = c->loop->srv;
+
 	c->refs++;
-	gw_pool_submit(c->loop->srv->pool, &j->base);
+	gw_pool_submit(j->kind == J_LOGIN ? srv->pool : srv->io_pool, &j->base);
 }
 
 static void ctrl_unref(struct ctrl *c)
@@ -2238,6 +2244,11 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = -ENOMEM;
 		goto fail;
 	}
+	r = gw_pool_new(cfg->workers, &srv->io_pool);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot start upload worker threads: %s", strerror(-r));
+		goto fail;
+	}
 	srv->port_used = calloc((size_t)cfg->passive_max - cfg->passive_min + 1, 1);
 	if (!srv->port_used) {
 		r = -ENOMEM;
@@ -2368,6 +2379,10 @@ void ftpd_free(struct ftpd_server *srv)
 
 	if (!srv)
 		return;
+	/* Upload work still queued runs now; its results join the loops'
+	 * finished jobs, handled below. */
+	gw_pool_free(srv->io_pool);
+	srv->io_pool = NULL;
 	for (i = 0; srv->loops && i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];
 		struct job *j;
