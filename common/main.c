@@ -269,7 +269,9 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot start the import pipeline: %s", strerror(-r));
 		goto fail;
 	}
-	r = gw_pool_new(cfg.workers, &pool);
+	/* Password checks: a login storm runs argon2id on every worker, and
+	 * at nice 10 those threads give the CPU to running transfers. */
+	r = gw_pool_new(cfg.workers, 10, &pool);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot start worker threads: %s", strerror(-r));
 		goto fail;

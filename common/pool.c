@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "gw.h"
 
@@ -10,6 +13,7 @@ struct gw_pool {
 	pthread_cond_t cond;
 	struct gw_job *head, *tail;
 	bool stopping;
+	int nice;
 	unsigned nthreads;
 	pthread_t threads[];
 };
@@ -18,6 +22,9 @@ static void *worker(void *arg)
 {
 	struct gw_pool *pool = arg;
 
+	/* Linux: the nice value of this thread alone. */
+	if (pool->nice && setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice) < 0)
+		gw_warn("pool.nice", "cannot lower a worker's priority: %s", strerror(errno));
 	for (;;) {
 		struct gw_job *job;
 
@@ -38,7 +45,7 @@ static void *worker(void *arg)
 	}
 }
 
-int gw_pool_new(unsigned threads, struct gw_pool **out)
+int gw_pool_new(unsigned threads, int nice, struct gw_pool **out)
 {
 	struct gw_pool *pool;
 	unsigned i;
@@ -50,6 +57,7 @@ int gw_pool_new(unsigned threads, struct gw_pool **out)
 		return -ENOMEM;
 	pthread_mutex_init(&pool->lock, NULL);
 	pthread_cond_init(&pool->cond, NULL);
+	pool->nice = nice;
 	for (i = 0; i < threads; i++) {
 		int r = pthread_create(&pool->threads[i], NULL, worker, pool);
 

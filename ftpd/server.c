@@ -2244,7 +2244,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = gw_pool_new(cfg->workers, &srv->io_pool);
+	r = gw_pool_new(cfg->workers, 0, &srv->io_pool);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot start upload worker threads: %s", strerror(-r));
 		goto fail;

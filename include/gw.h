@@ -204,7 +204,9 @@ struct gw_job {
 };
 
 struct gw_pool;
-int gw_pool_new(unsigned threads, struct gw_pool **out);
+/* threads workers at the given nice value (0 = the process's own; higher
+ * yields the CPU to everything else when it is contended). */
+int gw_pool_new(unsigned threads, int nice, struct gw_pool **out);
 void gw_pool_submit(struct gw_pool *pool, struct gw_job *job);
 /* Finish queued jobs, join the threads, free. */
 void gw_pool_free(struct gw_pool *pool);
