@@ -626,7 +626,7 @@ def plot(res):
                     f.write("%d %.1f\n" % (n, v))
             f.write("\n\n")
     script = """
-set terminal pngcairo size 1100,420 font ",10"
+set terminal pngcairo size 1100,420 font ",10" noenhanced
 set output '%s'
 set multiplot layout 1,2
 set title 'Upload throughput (aggregate) by streams at once'
