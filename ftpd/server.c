@@ -984,7 +984,7 @@ static bool ctrl_peer_gone(struct ctrl *c)
 	return false; /* a full input buffer: the client is there */
 }
 
-/* Hand buf's bytes to a worker to write and hash, and go on receiving
+/* Hash buf's bytes and hand them to a worker to write; go on receiving
  * into the spare buffer. Unless all is set (the end), only whole blocks
  * go, so that the worker can write them to the disk directly; the rest
  * moves to the front of the next buffer. */
