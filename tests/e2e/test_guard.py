@@ -171,6 +171,29 @@ class CredentialCacheTest(unittest.TestCase):
             self.assertEqual(metric(gw, "ftpsgate_login_cache_hits_total"), 0)
 
 
+class ServerFaultLoginTest(unittest.TestCase):
+    def test_a_login_that_fails_on_our_side_is_421_and_not_counted(self):
+        """The account's root cannot be opened (here: a file where its
+        directory should be; in the field: no descriptors left). The client
+        hears 421, try again later, not 530; it is not counted toward a ban."""
+        import os
+        import shutil
+        with Gateway(env={"FTPSGATE_BAN_AFTER_FAILURES": "2"}) as gw:
+            a = gw.create_account(username="rootless")
+            root = os.path.join(gw.data_dir, "var", "accounts", str(a["id"]))
+            shutil.rmtree(root)
+            with open(root, "w") as f:
+                f.write("not a directory\n")
+            for _ in range(3):
+                with self.assertRaises(ftplib.error_temp) as cm:
+                    ftps.login("127.0.0.1", gw.ftps_port, "rootless", a["password"])
+                self.assertTrue(str(cm.exception).startswith("421 Cannot serve you now"), cm.exception)
+            self.assertEqual(metric(gw, 'ftpsgate_logins_total{result="failed"}'), 0)
+            self.assertIn("cannot log 'rootless' in from 127.0.0.1: Not a directory", gw.logs())
+            os.unlink(root)  # mended: the root is made again at the next login
+            ftps.login("127.0.0.1", gw.ftps_port, "rootless", a["password"]).quit()
+
+
 class StormTest(unittest.TestCase):
     def test_a_login_storm_leaves_an_honest_client_served(self):
         """1,000 failed logins from 250 addresses; meanwhile an honest
