@@ -915,6 +915,20 @@ static void data_handshake_done(struct ctrl *c)
 	d->last_io = gw_mono_ms();
 }
 
+/* Drop the data connection of an upload that will not complete; its
+ * reply comes when a worker has recorded what became of it. */
+static void receive_close(struct ctrl *c)
+{
+	struct data *d = &c->d;
+
+	if (d->tls) {
+		ftpd_tls_free(d->tls);
+		d->tls = NULL;
+	}
+	watch_close(c->loop, &d->w);
+	d->state = D_FINISHING;
+}
+
 /* Stop receiving and record the upload partial: why, and what to say. */
 static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 {
@@ -932,12 +946,7 @@ static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 		return;
 	}
 	d->up = NULL;
-	if (d->tls) {
-		ftpd_tls_free(d->tls);
-		d->tls = NULL;
-	}
-	watch_close(c->loop, &d->w);
-	d->state = D_FINISHING;
+	receive_close(c);
 	abort_upload(c, up, why, result);
 }
 
@@ -954,12 +963,7 @@ static void receive_reject(struct ctrl *c)
 	}
 	j->up = d->up;
 	d->up = NULL;
-	if (d->tls) {
-		ftpd_tls_free(d->tls);
-		d->tls = NULL;
-	}
-	watch_close(c->loop, &d->w);
-	d->state = D_FINISHING;
+	receive_close(c);
 	submit(c, j);
 }
 
