@@ -90,6 +90,34 @@ class ImportTest(unittest.TestCase):
             self.assertEqual(env["FTPSGATE_UPLOAD_SIZE"], str(len(data)))
             self.assertEqual(env["FTPSGATE_UPLOAD_SHA256"], hashlib.sha256(data).hexdigest())
 
+    def test_the_list_shows_each_upload_as_its_own_page_does(self):
+        """GET /uploads writes its items as text directly; each must equal
+        GET /uploads/{id}: names with quotes and non-ASCII letters,
+        hook output with control characters and bytes that are not UTF-8."""
+        h = hook(self.tmp, "odd.sh", "printf 'tab\\there \"quoted\" back\\\\slash \\001 bad:\\377\\376 ok:\\303\\251\\n'\n")
+        with Gateway(env={"FTPSGATE_IMPORT_COMMAND": h}) as gw:
+            a = gw.create_account(username="lister")
+            names = ['quote"d.bin', "caf\u00e9 \u65e5\u672c.bin", "plain.bin"]
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "lister", a["password"])
+            ftp.encoding = "utf-8"
+            for n in names:
+                ftp.storbinary("STOR " + n, io.BytesIO(n.encode()))
+            ftp.quit()
+            for n in names:
+                wait_state(gw, "/" + n, ("imported",))
+            items = gw.uploads(limit=2)
+            items += gw.uploads(limit=1000, cursor=items[-1]["id"])
+            self.assertEqual(sorted(u["path"] for u in items), sorted("/" + n for n in names))
+            for u in items:
+                status, single, _ = gw.api("GET", "/uploads/%d" % u["id"])
+                self.assertEqual(status, 200)
+                self.assertEqual(u, single)
+            out = items[0]["import"]["hook_output"]
+            self.assertIn('"quoted"', out)
+            self.assertIn("back\\slash", out)
+            self.assertIn("\t", out)
+            self.assertIn("ok:\u00e9", out)
+
     def test_hook_fails_twice_then_succeeds(self):
         count = os.path.join(self.tmp, "count")
         h = hook(self.tmp, "flaky.sh", 'n=$(cat "%s" 2>/dev/null || echo 0); n=$((n+1)); '
