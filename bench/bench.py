@@ -14,6 +14,7 @@ Settings (environment):
                         api storm attack
 """
 import glob
+import io
 import json
 import os
 import re
@@ -298,7 +299,7 @@ def session_storm(srv, n, payload):
         gate.wait()
         try:
             ftp = ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=300)
-            ftp.storbinary("STOR sess%d.bin" % i, __import__("io").BytesIO(payload))
+            ftp.storbinary("STOR sess%d.bin" % i, io.BytesIO(payload))
             ftp.quit()
         except Exception as e:  # every kind of failure counts
             failures.append(repr(e)[:120])
