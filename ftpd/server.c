@@ -83,13 +83,18 @@ struct data {
 	uint64_t file_pos, file_size;
 	size_t buf_len, buf_pos;
 	unsigned char *buf;
-	/* Upload bytes are written and hashed on a worker (J_WRITE) while the
-	 * loop decrypts the next chunk into buf: at most one write is in
-	 * flight, and d->up belongs to it meanwhile. */
-	unsigned char *spare;  /* the other chunk buffer, when not lent */
+	/* Upload bytes are written by one worker (J_WRITE) and hashed by
+	 * another (J_DIGEST) at once, while the loop decrypts the next
+	 * chunks: one such pair is in flight at a time, and d->up belongs to
+	 * it meanwhile. Chunks filled during a write wait in full[]; the
+	 * next pair takes all of them at once. */
+	unsigned char *full[GW_DATA_QUEUE]; /* filled chunks, in order */
+	size_t nfull;
+	unsigned char *spare[GW_DATA_QUEUE + 1]; /* chunk buffers not in use */
+	size_t nspare;
 	size_t fill;           /* bytes of buf received, not yet written */
 	bool writing;          /* a J_WRITE holds the upload */
-	bool paused;           /* buf is full: reading waits for the write */
+	bool paused;           /* every chunk is full: reading waits for the write */
 	bool eof;              /* close_notify came: commit once all is written */
 	bool stop_pending;     /* stop once the write is back: */
 	enum ftpd_xfer stop_result;
@@ -144,6 +149,7 @@ struct loop {
 	struct ctrl *closed; /* freed at the end of the loop iteration */
 	struct watch *again_head;
 	int64_t accept_paused_until;
+	size_t chunks; /* transfer buffers of this loop's sessions and their jobs */
 };
 
 #define ROOT_BUCKETS 1024
@@ -183,7 +189,7 @@ struct root_share {
 	struct root_share *next;
 };
 
-enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
+enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_DIGEST, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
 
 struct job {
 	struct gw_job base;
@@ -202,8 +208,14 @@ struct job {
 	enum store_upload_mode mode;
 	uint64_t offset;
 	struct store_upload *up;
-	unsigned char *buf; /* J_WRITE: the bytes, owned by the job */
-	size_t len;
+	unsigned char *bufs[GW_DATA_QUEUE + 1]; /* J_WRITE: the chunks, owned by the job */
+	size_t lens[GW_DATA_QUEUE + 1];
+	size_t nbufs;
+	size_t len; /* J_WRITE: bytes in all */
+	/* J_WRITE and its J_DIGEST run at once on the same chunks: the
+	 * write job owns them and is handled when both are done. */
+	struct job *pair; /* J_DIGEST: its write job */
+	int parts;        /* J_WRITE: of the two, how many still run */
 	char reason[160]; /* J_ABORT: why; J_HASH: the result */
 };
 
@@ -472,7 +484,12 @@ static void job_run(struct gw_job *gj)
 		break;
 	}
 	case J_WRITE:
-		j->err = store_upload_write(j->up, j->buf, j->len);
+		for (size_t i = 0; i < j->nbufs && j->err == 0; i++)
+			j->err = store_upload_write(j->up, j->bufs[i], j->lens[i]);
+		break;
+	case J_DIGEST:
+		for (size_t i = 0; i < j->pair->nbufs; i++)
+			store_upload_hash(j->pair->up, j->pair->bufs[i], j->pair->lens[i]);
 		break;
 	case J_COMMIT:
 		j->err = store_upload_commit(st, j->up);
@@ -500,6 +517,35 @@ static void job_run(struct gw_job *gj)
 	pthread_mutex_unlock(&l->lock);
 	if (write(l->wake.fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		gw_error("ftpd.loop", "cannot wake loop: %s", strerror(errno));
+}
+
+/* Transfer buffers (GW_DATA_CHUNK, aligned for direct writes) are
+ * counted per loop: chunks queued for a slow disk stay within a budget. */
+static unsigned char *chunk_new(struct loop *l)
+{
+	unsigned char *p = aligned_alloc(STORE_DIRECT_ALIGN, GW_DATA_CHUNK);
+
+	if (p) {
+		l->chunks++;
+		gw_metric_add(GW_M_BUFFER_BYTES, GW_DATA_CHUNK);
+	}
+	return p;
+}
+
+static void chunk_free(struct loop *l, unsigned char *p)
+{
+	if (p) {
+		l->chunks--;
+		gw_metric_add(GW_M_BUFFER_BYTES, -GW_DATA_CHUNK);
+		free(p);
+	}
+}
+
+static void job_free_bufs(struct job *j)
+{
+	for (size_t i = 0; i < j->nbufs; i++)
+		chunk_free(j->c->loop, j->bufs[i]);
+	j->nbufs = 0;
 }
 
 static struct job *job_new(struct ctrl *c, enum job_kind kind)
@@ -685,9 +731,30 @@ static void login_done(struct ctrl *c, struct job *j)
 	ctrl_pump(c);
 }
 
+/* A write job and its digest job are handled as one, once both are
+ * done: the job to handle now, or NULL while the other still runs. */
+static struct job *pair_done(struct job *j)
+{
+	if (j->kind == J_DIGEST) {
+		struct job *w = j->pair;
+
+		ctrl_unref(j->c); /* the write job still holds the session */
+		free(j);
+		return --w->parts > 0 ? NULL : w;
+	}
+	if (j->kind == J_WRITE && --j->parts > 0)
+		return NULL;
+	return j;
+}
+
 static void job_done(struct job *j)
 {
-	struct ctrl *c = j->c;
+	struct ctrl *c;
+
+	j = pair_done(j);
+	if (!j)
+		return;
+	c = j->c;
 
 	if (c->closed) {
 		/* The session ended while the job ran. */
@@ -697,7 +764,7 @@ static void job_done(struct job *j)
 			abort_upload(c, j->up, "control connection closed", FTPD_XFER_ABORTED);
 			j->up = NULL;
 		}
-		free(j->buf);
+		job_free_bufs(j);
 		if (j->up)
 			store_upload_free(j->up);
 		goto out;
@@ -713,6 +780,8 @@ static void job_done(struct job *j)
 	case J_WRITE:
 		write_done(c, j);
 		break;
+	case J_DIGEST:
+		break; /* pair_done() handed over its write job */
 	case J_OPEN:
 		if (j->err < 0) {
 			gw_warn("upload.refused", "cannot open '%s' for account %lld: %s", j->path,
@@ -743,7 +812,7 @@ static void job_done(struct job *j)
 		gw_info("upload.start", "upload %lld '%s' of account %lld from %s starts at byte %llu",
 			(long long)store_upload_id(c->d.up), c->d.path, (long long)c->account_id,
 			c->peer_ip, (unsigned long long)store_upload_start_offset(c->d.up));
-		c->d.buf = aligned_alloc(STORE_DIRECT_ALIGN, GW_DATA_CHUNK);
+		c->d.buf = chunk_new(c->loop);
 		if (!c->d.buf) {
 			abort_upload(c, c->d.up, "out of memory", FTPD_XFER_LOCAL_ERROR);
 			c->d.up = NULL;
@@ -787,10 +856,12 @@ static void data_reset(struct ctrl *c)
 		close(d->file_fd);
 	d->file_fd = -1;
 	gw_buf_release(&d->listing);
-	free(d->buf);
+	chunk_free(l, d->buf);
 	d->buf = NULL;
-	free(d->spare);
-	d->spare = NULL;
+	while (d->nfull)
+		chunk_free(l, d->full[--d->nfull]);
+	while (d->nspare)
+		chunk_free(l, d->spare[--d->nspare]);
 	d->fill = 0;
 	d->writing = d->paused = d->eof = d->stop_pending = false;
 	d->bytes_done = 0;
@@ -988,38 +1059,69 @@ static bool ctrl_peer_gone(struct ctrl *c)
 	return false; /* a full input buffer: the client is there */
 }
 
-/* Hash buf's bytes and hand them to a worker to write; go on receiving
- * into the spare buffer. Unless all is set (the end), only whole blocks
- * go, so that the worker can write them to the disk directly; the rest
- * moves to the front of the next buffer. */
+/* A chunk buffer for the loop to fill: a spare one, or a new one. */
+static unsigned char *take_chunk(struct ctrl *c)
+{
+	struct data *d = &c->d;
+
+	if (d->nspare)
+		return d->spare[--d->nspare];
+	return chunk_new(c->loop);
+}
+
+/* Whether one more filled chunk may wait for the disk: a few per upload,
+ * and new buffers for it only while the loop is within its budget. */
+static bool may_queue(const struct ctrl *c)
+{
+	const struct data *d = &c->d;
+
+	return d->nfull < GW_DATA_QUEUE && (d->nspare || c->loop->chunks < GW_DATA_LOOP_CHUNKS);
+}
+
+/* Hand the full chunks, and the bytes of buf, to a worker to hash and
+ * write; go on receiving into another buffer. Unless all is set (the
+ * end), only whole blocks of buf go, so that the worker can write them
+ * to the disk directly; the rest moves to the front of the next buffer. */
 static void start_write(struct ctrl *c, bool all)
 {
 	struct data *d = &c->d;
 	size_t len = all ? d->fill : d->fill & ~(size_t)(STORE_DIRECT_ALIGN - 1);
-	struct job *j;
+	unsigned char *next = NULL;
+	struct job *j, *dj;
 
-	if (len == 0)
+	if (len == 0 && d->nfull == 0)
 		return; /* less than a block: wait for more */
-	if (!d->spare)
-		d->spare = aligned_alloc(STORE_DIRECT_ALIGN, GW_DATA_CHUNK);
-	j = d->spare ? job_new(c, J_WRITE) : NULL;
-	if (!j) {
+	if (len)
+		next = take_chunk(c);
+	j = (next || !len) ? job_new(c, J_WRITE) : NULL;
+	dj = j ? job_new(c, J_DIGEST) : NULL;
+	if (!dj) {
+		free(j);
+		chunk_free(c->loop, next);
 		receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
 		return;
 	}
-	/* Hashed here while the worker writes the chunk before it: the
-	 * two halves of the work overlap. */
-	store_upload_hash(d->up, d->buf, len);
+	for (size_t i = 0; i < d->nfull; i++) {
+		j->bufs[j->nbufs] = d->full[i];
+		j->lens[j->nbufs++] = GW_DATA_CHUNK;
+		j->len += GW_DATA_CHUNK;
+	}
+	d->nfull = 0;
+	if (len) {
+		j->bufs[j->nbufs] = d->buf;
+		j->lens[j->nbufs++] = len;
+		j->len += len;
+		d->buf = next;
+		d->fill -= len;
+		memcpy(d->buf, j->bufs[j->nbufs - 1] + len, d->fill);
+	}
 	j->up = d->up;
-	j->buf = d->buf;
-	j->len = len;
 	d->up = NULL;
-	d->buf = d->spare;
-	d->spare = NULL;
-	d->fill -= len;
-	memcpy(d->buf, j->buf + len, d->fill);
+	dj->pair = j;
+	j->parts = 2;
 	d->writing = true;
 	submit(c, j);
+	submit(c, dj);
 }
 
 /* Everything arrived and is written: make it durable and record it. */
@@ -1060,15 +1162,27 @@ static void data_receive(struct ctrl *c)
 		ssize_t n;
 
 		if (d->fill == GW_DATA_CHUNK) {
-			if (d->writing) {
-				/* Both buffers are full: wait for the worker. */
+			if (!d->writing) {
+				start_write(c, true);
+				if (!d->writing)
+					return; /* stopped */
+			} else if (may_queue(c)) {
+				/* queued for the next write job */
+				unsigned char *next = take_chunk(c);
+
+				if (!next) {
+					receive_stop(c, "out of memory", FTPD_XFER_LOCAL_ERROR);
+					return;
+				}
+				d->full[d->nfull++] = d->buf;
+				d->buf = next;
+				d->fill = 0;
+			} else {
+				/* Every chunk is full: wait for the worker. */
 				d->paused = true;
 				watch_set(c->loop, &d->w, 0);
 				return;
 			}
-			start_write(c, true);
-			if (!d->writing)
-				return; /* stopped */
 		}
 		n = ftpd_tls_read(d->tls, d->buf + d->fill, GW_DATA_CHUNK - d->fill);
 		if (n > 0) {
@@ -1078,7 +1192,7 @@ static void data_receive(struct ctrl *c)
 			continue;
 		}
 		if (n == -EAGAIN) {
-			if (d->fill && !d->writing)
+			if (!d->writing)
 				start_write(c, false);
 			if (d->state == D_RECEIVING && !d->stop_pending)
 				watch_set(c->loop, &d->w, want_events(ftpd_tls_want(d->tls)));
@@ -1090,7 +1204,7 @@ static void data_receive(struct ctrl *c)
 			watch_set(c->loop, &d->w, 0);
 			if (d->writing)
 				return; /* write_done goes on */
-			if (d->fill)
+			if (d->fill || d->nfull)
 				start_write(c, true);
 			else
 				receive_commit(c);
@@ -1102,7 +1216,7 @@ static void data_receive(struct ctrl *c)
 		return;
 	}
 	/* Fair share used: let the other connections run, then continue. */
-	if (d->fill && !d->writing)
+	if (!d->writing)
 		start_write(c, false);
 	if (d->state == D_RECEIVING && !d->stop_pending)
 		watch_again(c->loop, &d->w);
@@ -1117,11 +1231,14 @@ static void write_done(struct ctrl *c, struct job *j)
 	d->writing = false;
 	d->up = j->up;
 	j->up = NULL;
-	if (d->spare)
-		free(j->buf);
-	else
-		d->spare = j->buf;
-	j->buf = NULL;
+	/* the chunks are free again: kept, up to what a full queue needs */
+	for (size_t i = 0; i < j->nbufs; i++) {
+		if (d->nspare < GW_DATA_QUEUE + 1)
+			d->spare[d->nspare++] = j->bufs[i];
+		else
+			chunk_free(c->loop, j->bufs[i]);
+	}
+	j->nbufs = 0;
 	if (r < 0) {
 		gw_error("upload.write", "cannot write upload %lld: %s", (long long)store_upload_id(d->up),
 			 strerror(-r));
@@ -1144,7 +1261,7 @@ static void write_done(struct ctrl *c, struct job *j)
 		return;
 	}
 	if (d->eof) {
-		if (d->fill)
+		if (d->fill || d->nfull)
 			start_write(c, true);
 		else
 			receive_commit(c);
@@ -1153,7 +1270,7 @@ static void write_done(struct ctrl *c, struct job *j)
 	if (d->paused) {
 		d->paused = false;
 		data_receive(c);
-	} else if (d->fill) {
+	} else {
 		/* what arrived meanwhile, without waiting for more */
 		start_write(c, false);
 	}
@@ -1403,7 +1520,7 @@ static enum ftpd_xfer transfer_prepare(struct ctrl *c, const struct ftpd_request
 		if (req->offset > d->file_size)
 			return FTPD_XFER_BAD_OFFSET;
 		d->file_pos = req->offset;
-		d->buf = malloc(GW_DATA_CHUNK);
+		d->buf = chunk_new(c->loop);
 		return d->buf ? FTPD_XFER_OK : FTPD_XFER_LOCAL_ERROR;
 	default:
 		gw_buf_reset(&d->listing);
@@ -2396,7 +2513,10 @@ void ftpd_free(struct ftpd_server *srv)
 		 * the worker pool being gone. */
 		while ((j = l->done_head) != NULL) {
 			l->done_head = j->next;
-			free(j->buf);
+			j = pair_done(j);
+			if (!j)
+				continue;
+			job_free_bufs(j);
 			if (j->up && ((j->kind == J_OPEN && j->err == 0) || j->kind == J_WRITE)) {
 				store_upload_abort(srv->store, j->up, "the gateway stopped");
 				store_upload_free(j->up);

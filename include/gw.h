@@ -151,6 +151,7 @@ enum gw_metric {
 	GW_M_TLS_FAILURES,       /* counter: control and data handshakes */
 	GW_M_PASSIVE_PORTS,      /* gauge: passive listeners open */
 	GW_M_TRANSFERS,          /* gauge: data transfers running */
+	GW_M_BUFFER_BYTES,       /* gauge: memory held for transfer data */
 	GW_M_BYTES_RECEIVED,     /* counter */
 	GW_M_UPLOADS_RECEIVED,   /* counter: 226 sent */
 	GW_M_UPLOADS_REJECTED,   /* counter: not an age file for the account */

@@ -11,7 +11,9 @@
 #define GW_USER_MAX 64                /* account user name */
 #define GW_PASS_MAX 256               /* password as sent with PASS */
 #define GW_LISTING_MAX (16 * 1024 * 1024) /* one LIST/NLST reply */
-#define GW_DATA_CHUNK (256 * 1024)    /* bytes read per data read call */
+#define GW_DATA_CHUNK (1024 * 1024)    /* one buffer of a transfer's data */
+#define GW_DATA_QUEUE 4                /* filled chunks of an upload waiting for the disk */
+#define GW_DATA_LOOP_CHUNKS 64         /* a loop's transfer buffers before uploads stop queueing */
 #define GW_DATA_BURST (4 * 1024 * 1024) /* bytes moved per wake-up, for fairness */
 
 /* admin API */

@@ -179,8 +179,9 @@ const char *store_upload_state_name(size_t i);
  * each chunk in order is hashed with store_upload_hash() and written with
  * store_upload_write(); ended by exactly one of store_upload_commit() or
  * store_upload_abort() on a worker; then store_upload_free(). Calls on
- * one upload come one at a time, except that store_upload_hash() of a
- * chunk may run on one thread while another writes the chunk before it. */
+ * one upload come one at a time, except that store_upload_hash() may run
+ * on one thread while another runs store_upload_write() (the two touch
+ * different parts of the upload); each in chunk order. */
 struct store_upload;
 
 enum store_upload_mode {

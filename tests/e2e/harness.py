@@ -258,6 +258,19 @@ class Gateway:
         assert status == 200, (status, doc)
         return doc["items"]
 
+    def metric(self, name):
+        text = self.api("GET", "/metrics")[1]
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split(" ")[1])
+        raise AssertionError("no metric %s in:\n%s" % (name, text))
+
+    def wait_metric(self, name, value, timeout=10):
+        deadline = time.time() + timeout
+        while self.metric(name) != value and time.time() < deadline:
+            time.sleep(0.05)
+        assert self.metric(name) == value, (name, self.metric(name), value)
+
     def wait_upload(self, pred, timeout=10):
         deadline = time.time() + timeout
         while time.time() < deadline:

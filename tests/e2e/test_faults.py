@@ -24,7 +24,7 @@ import ftps
 from harness import COMPLETE, Gateway
 
 MiB = 1024 * 1024
-GW_DATA_CHUNK = 256 * 1024  # the most one write call can leave unwritten
+GW_DATA_CHUNK = 1024 * 1024  # include/gw_limits.h: the most one write call can leave unwritten
 
 
 def mount_tmpfs(path, size_mib):

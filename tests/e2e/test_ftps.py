@@ -389,6 +389,8 @@ class FTPSTest(unittest.TestCase):
         # the session is still usable
         self.assertIn("226", ftp.storbinary("STOR after-broken.bin", io.BytesIO(b"ok")))
         ftp.quit()
+        # every transfer buffer is given back
+        self.gw.wait_metric("ftpsgate_transfer_buffer_bytes", 0)
 
     def test_control_connection_lost_during_upload(self):
         ftp = self.login()
@@ -412,6 +414,7 @@ class FTPSTest(unittest.TestCase):
         else:
             self.assertIn("control connection closed", rec["error"])
         self.login().quit()  # still serving
+        self.gw.wait_metric("ftpsgate_transfer_buffer_bytes", 0)
 
     def test_overwrite_keeps_first_upload_bytes(self):
         ftp = self.login()

@@ -229,6 +229,8 @@ class OperationsTest(unittest.TestCase):
             ftp = ftps.login("127.0.0.1", gw.ftps_port, "measured", a["password"])
             self.assertEqual(metrics()["ftpsgate_sessions"], before["ftpsgate_sessions"] + 1)
             ftp.storbinary("STOR m.bin", io.BytesIO(b"m" * 100000))
+            # large enough to queue chunks for the disk
+            ftp.storbinary("STOR big.bin", io.BytesIO(os.urandom(24 * 1024 * 1024)))
             with self.assertRaises(Exception):
                 ftps.login("127.0.0.1", gw.ftps_port, "measured", "wrong")
             ftp.quit()
@@ -239,10 +241,11 @@ class OperationsTest(unittest.TestCase):
             self.assertEqual(after['ftpsgate_logins_total{result="failed"}'],
                              before['ftpsgate_logins_total{result="failed"}'] + 1)
             self.assertEqual(after["ftpsgate_received_bytes_total"],
-                             before["ftpsgate_received_bytes_total"] + 100000)
-            self.assertEqual(after["ftpsgate_uploads_received_total"], 1)
+                             before["ftpsgate_received_bytes_total"] + 100000 + 24 * 1024 * 1024)
+            self.assertEqual(after["ftpsgate_uploads_received_total"], 2)
             self.assertEqual(after["ftpsgate_passive_ports_in_use"], 0)
             self.assertEqual(after["ftpsgate_transfers"], 0)
+            self.assertEqual(after["ftpsgate_transfer_buffer_bytes"], 0)
             self.assertGreaterEqual(after['ftpsgate_uploads{state="imported"}'] +
                                     after['ftpsgate_uploads{state="received"}'] +
                                     after['ftpsgate_uploads{state="verified"}'], 1)
