@@ -12,7 +12,10 @@ Settings (environment):
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
                         api storm attack
+  BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
+                        empty: none)
 """
+import ftplib
 import glob
 import io
 import json
@@ -53,15 +56,19 @@ PARALLEL_ROUNDS = knob("PARALLEL_ROUNDS", 3, 1)
 SESSIONS = knob("SESSIONS", 1000, 200)
 SESSION_ROUNDS = knob("SESSION_ROUNDS", 3, 1)
 IDLE = knob("IDLE", 10000, 1000)
-IDLE_VSFTPD = knob("IDLE_VSFTPD", 500, 100)
+IDLE_VSFTPD = knob("IDLE_VSFTPD", 500, 100)  # for every server that forks per session
+OTHER_SESSION_ROUNDS = knob("OTHER_SESSION_ROUNDS", 1, 1)  # ProFTPD, pure-ftpd: slow, and optional
+OTHERS = [x for x in os.environ.get("BENCH_OTHERS", "proftpd,pure-ftpd").split(",") if x]
 RECORDS = knob("RECORDS", 100000, 10000)
 ATTACK_MIB = knob("ATTACK_MIB", 100, 100)
 
 VS_USER, VS_PASS = "ftpbench", "Bench-Pass-0123456789"
 # Passive ranges above the ephemeral ports (32768-60999): the load
 # generator's own connections cannot take them.
-GW_PASSIVE = (61000, 62999)
-VS_PASSIVE = (63000, 64999)
+GW_PASSIVE = (61000, 62099)
+VS_PASSIVE = (62100, 63199)
+PRO_PASSIVE = (63200, 64299)
+PURE_PASSIVE = (64300, 65399)
 # argon2id as a default install has it (the tests use a cheaper one).
 GW_DEFAULTS = {"FTPSGATE_ARGON2_M_COST_KIB": "19456", "FTPSGATE_ARGON2_T_COST": "2",
                "FTPSGATE_LOG_LEVEL": "warn", "FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "0",
@@ -126,38 +133,52 @@ def clear_files(pattern_list):
 
 # ---------------------------------------------------------------- servers
 
-PIPES = ("raw TLS pipe", "raw TLS pipe, O_DIRECT")
+PIPES = ("raw TLS pipe", "raw TLS pipe, O_DIRECT", "raw TLS pipe, curl as client")
 
 
 class Pipe:
     """The limit: TLS 1.3 from a file to a file, no FTP (bench/tlspipe.c),
-    written through the page cache, or (direct) as ftpsgate writes."""
+    written through the page cache, or (direct) as ftpsgate writes; with
+    its own client, or (curl) with curl sending an HTTPS PUT."""
 
-    def __init__(self, direct=False):
-        self.name = PIPES[1] if direct else PIPES[0]
-        self.direct = direct
+    def __init__(self, direct=False, curl=False):
+        self.name = PIPES[2] if curl else PIPES[1] if direct else PIPES[0]
+        self.direct, self.curl = direct, curl
         self.bin = os.path.join(WORK, "tlspipe")
         run(["cc", "-O2", "-o", self.bin, os.path.join(HERE, "tlspipe.c"), "-lssl", "-lcrypto"])
-        self.dir = os.path.join(WORK, "pipe-direct" if direct else "pipe")
+        self.dir = os.path.join(WORK, "pipe-curl" if curl else "pipe-direct" if direct else "pipe")
         os.makedirs(self.dir, exist_ok=True)
+
+    def client(self, port, src):
+        if self.curl:
+            return subprocess.Popen(["curl", "-s", "-S", "-k", "-f", "-H", "Expect:", "-T", src, "-o", "/dev/null",
+                                     "-w", CURL_TIMES, "https://127.0.0.1:%d/upload" % port],
+                                    stdout=subprocess.PIPE, text=True)
+        return subprocess.Popen([self.bin, "client", str(port), src], stdout=subprocess.PIPE, text=True)
 
     def streams(self, src, n):
         servers = []
         for i in range(n):
             port = free_port()
             p = subprocess.Popen([self.bin, "server", str(port), CERT, KEY, os.path.join(self.dir, "out%d" % i)]
-                                 + (["direct"] if self.direct else []), stdout=subprocess.PIPE, text=True)
+                                 + (["direct"] if self.direct else []) + (["http"] if self.curl else []),
+                                 stdout=subprocess.PIPE, text=True)
             p.stdout.readline()  # ready
             servers.append((p, port))
         t0 = time.time()
-        clients = [subprocess.Popen([self.bin, "client", str(port), src], stdout=subprocess.DEVNULL)
-                   for _, port in servers]
-        for c in clients:
-            c.wait(600)
+        clients = [(time.time(), self.client(port, src)) for _, port in servers]
+        phases = []
+        for start, c in clients:
+            out = c.communicate(timeout=600)[0]
+            if self.curl:
+                phases.append(curl_phase(start, out))
+            else:  # tlspipe: "SECONDS BYTES", from the end of its handshake
+                took = float(out.split()[0]) if c.returncode == 0 else float("nan")
+                phases.append((start, start + took) if c.returncode == 0 else None)
         wall = time.time() - t0
         for p, _ in servers:
             p.wait(60)
-        return wall, all(c.returncode == 0 for c in clients)
+        return data_span(phases), wall, all(c.returncode == 0 for _, c in clients)
 
     def clear(self):
         clear_files([self.dir + "/*"])
@@ -200,25 +221,60 @@ class Ftpsgate:
         self.gw.stop()
 
 
+def debian_package(names):
+    """Debian's packages unpacked side by side into one folder (they
+    conflict when installed): (folder, version of the first)."""
+    root = os.path.join(WORK, names[0] + "-pkg")
+    debs = []
+    for name in names:
+        found = sorted(glob.glob(os.path.join(WORK, "%s_*.deb" % name)))
+        if not found:
+            run(["apt-get", "download", name], cwd=WORK)
+            found = sorted(glob.glob(os.path.join(WORK, "%s_*.deb" % name)))
+        debs.append(found[-1])
+    if not os.path.exists(os.path.join(root, ".unpacked")):
+        os.makedirs(root, exist_ok=True)
+        for deb in debs:
+            run(["dpkg", "-x", deb, root])
+        open(os.path.join(root, ".unpacked"), "w").close()
+    return root, run(["dpkg-deb", "-f", debs[0], "Version"]).stdout.strip()
+
+
+def system_user():
+    """The local user the other servers log in as, its home (shared by
+    them, emptied between rounds) and password."""
+    home = os.path.join(WORK, "ftp-home")
+    if subprocess.run(["id", VS_USER], capture_output=True).returncode != 0:
+        run(["useradd", "-M", "-d", home, "-s", "/bin/sh", VS_USER])
+    else:
+        run(["usermod", "-d", home, VS_USER])
+    os.makedirs(home, exist_ok=True)
+    shutil.chown(home, VS_USER, VS_USER)
+    run(["chpasswd"], input="%s:%s\n" % (VS_USER, VS_PASS))
+    return home
+
+
+def wait_port(port, proc, name):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %d" % (name, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s does not listen on %d" % (name, port))
+
+
 class Vsftpd:
     name = "vsftpd"
+    implicit = True
 
     def __init__(self):
-        root = os.path.join(WORK, "vsftpd-pkg")
+        root, self.version = debian_package(["vsftpd"])
         self.bin = os.path.join(root, "usr", "sbin", "vsftpd")
-        if not os.path.exists(self.bin):
-            os.makedirs(root, exist_ok=True)
-            run(["apt-get", "download", "vsftpd"], cwd=WORK)
-            deb = sorted(glob.glob(os.path.join(WORK, "vsftpd_*.deb")))[-1]
-            run(["dpkg", "-x", deb, root])
-        self.version = run(["dpkg-deb", "-f", sorted(glob.glob(os.path.join(WORK, "vsftpd_*.deb")))[-1],
-                            "Version"]).stdout.strip()
-        self.home = os.path.join(WORK, "vsftpd-home")
-        if subprocess.run(["id", VS_USER], capture_output=True).returncode != 0:
-            run(["useradd", "-M", "-d", self.home, "-s", "/bin/sh", VS_USER])
-        os.makedirs(self.home, exist_ok=True)
-        shutil.chown(self.home, VS_USER, VS_USER)
-        run(["chpasswd"], input="%s:%s\n" % (VS_USER, VS_PASS))
+        self.home = system_user()
         with open("/etc/pam.d/ftpsgate-bench-vsftpd", "w") as f:
             f.write("auth required pam_unix.so\naccount required pam_unix.so\n"
                     "session required pam_unix.so\n")
@@ -239,13 +295,7 @@ class Vsftpd:
                 "max_clients=20000", "max_per_ip=20000", "seccomp_sandbox=NO",
                 "xferlog_enable=NO", "idle_session_timeout=3600", "data_connection_timeout=600", ""]))
         self.proc = subprocess.Popen([self.bin, conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_port(self.port, self.proc, "vsftpd")
         self.user, self.password = VS_USER, VS_PASS
 
     @property
@@ -258,20 +308,131 @@ class Vsftpd:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(10)
-        subprocess.run(["pkill", "-f", self.bin], capture_output=True)
+        subprocess.run(["pkill", "-9", "-f", self.bin], capture_output=True)
+
+
+class Proftpd(Vsftpd):
+    """ProFTPD with mod_tls: implicit FTPS, TLS session reuse required on
+    data connections (its default), a process per session."""
+    name = "ProFTPD"
+
+    def __init__(self):
+        root, self.version = debian_package(["proftpd-core", "proftpd-mod-crypto"])
+        self.bin = os.path.join(root, "usr", "sbin", "proftpd")
+        self.home = system_user()
+        self.port = free_port()
+        run_dir = os.path.join(WORK, "proftpd-run")
+        os.makedirs(run_dir, exist_ok=True)
+        conf = os.path.join(WORK, "proftpd.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join([
+                "ServerType standalone", "DefaultAddress 127.0.0.1", "SocketBindTight on",
+                "Port %d" % self.port, "UseIPv6 off", "User " + VS_USER, "Group " + VS_USER,
+                "ModulePath " + os.path.join(root, "usr", "lib", "proftpd"), "LoadModule mod_tls.c",
+                "PidFile %s/proftpd.pid" % run_dir, "ScoreboardFile %s/proftpd.scoreboard" % run_dir,
+                "DelayTable none", "WtmpLog off", "UseReverseDNS off", "MaxInstances 20000",
+                "RequireValidShell off", "DefaultRoot ~", "AllowOverwrite on",
+                "PassivePorts %d %d" % PRO_PASSIVE, "TimeoutIdle 3600", "AuthOrder mod_auth_unix.c",
+                "TransferLog none", "SystemLog none",
+                "<IfModule mod_tls.c>", "TLSEngine on", "TLSRequired on", "TLSProtocol TLSv1.2 TLSv1.3",
+                "TLSECCertificateFile " + CERT, "TLSECCertificateKeyFile " + KEY,
+                "TLSOptions UseImplicitSSL", "TLSVerifyClient off", "TLSRenegotiate none",
+                "</IfModule>", ""]))
+        self.proc = subprocess.Popen([self.bin, "-n", "-c", conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "proftpd")
+        self.user, self.password = VS_USER, VS_PASS
+
+
+class PureFtpd(Vsftpd):
+    """pure-ftpd with TLS required on control and data. Debian builds it
+    without implicit TLS: its clients start with AUTH TLS (explicit)."""
+    name = "pure-ftpd"
+    implicit = False
+
+    def __init__(self):
+        root, self.version = debian_package(["pure-ftpd"])
+        self.bin = os.path.join(root, "usr", "sbin", "pure-ftpd")
+        self.home = system_user()
+        self.port = free_port()
+        self.proc = subprocess.Popen([self.bin, "-S", "127.0.0.1,%d" % self.port, "-p", "%d:%d" % PURE_PASSIVE,
+                                      "-Y", "3", "-E", "-A", "-H", "-c", "20000", "-C", "20000", "-l", "unix",
+                                      "-2", "%s,%s" % (CERT, KEY)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "pure-ftpd")
+        self.user, self.password = VS_USER, VS_PASS
+
+
+OTHER_SERVERS = {"proftpd": Proftpd, "pure-ftpd": PureFtpd}
 
 
 # ---------------------------------------------------------------- clients
 
+class ExplicitFTPS(ftplib.FTP_TLS):
+    """ftplib's explicit FTPS, reusing the control session for data (as
+    tests/e2e/ftps.py does for implicit)."""
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+
+
+def ftp_login(srv, timeout=60):
+    """Logged in with PROT P, implicit or explicit as the server wants."""
+    if getattr(srv, "implicit", True):
+        return ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=timeout)
+    ftp = ExplicitFTPS(context=ftps.client_context(), timeout=timeout)
+    try:
+        ftp.connect("127.0.0.1", srv.port)
+        ftp.auth()
+        ftp.login(srv.user, srv.password)
+        ftp.prot_p()
+    except BaseException:
+        ftp.close()
+        raise
+    return ftp
+
+# curl's times: from its start, when the data phase began (FTP: once
+# logged in, the data connection set up and its STOR sent; HTTPS: once
+# the TLS handshake is done) and when all was done (226, or the answer).
+CURL_TIMES = "%{time_pretransfer} %{time_total}"
+
+
+def curl_phase(start, out):
+    """(data phase start, end) in wall-clock seconds, or None (failed)."""
+    try:
+        pre, total = (float(x) for x in out.split()[:2])
+    except ValueError:
+        return None
+    return start + pre, start + total
+
+
+def data_span(phases):
+    """Seconds from the first data phase's start to the last one's end."""
+    if not phases or any(p is None for p in phases):
+        return float("nan")
+    return max(e for _, e in phases) - min(b for b, _ in phases)
+
+
 def curl_upload(srv, src, name):
+    """(succeeded, total seconds, (data phase start, end))."""
+    scheme = "ftps" if getattr(srv, "implicit", True) else "ftp"  # with --ssl-reqd: AUTH TLS
+    start = time.time()
     r = subprocess.run(["curl", "-s", "-S", "-k", "--ssl-reqd", "-T", src,
-                        "ftps://%s:%s@127.0.0.1:%d/%s" % (srv.user, srv.password, srv.port, name),
-                        "-w", "%{time_total}"], capture_output=True, text=True, timeout=900)
-    return r.returncode == 0, float(r.stdout or "nan")
+                        "%s://%s:%s@127.0.0.1:%d/%s" % (scheme, srv.user, srv.password, srv.port, name),
+                        "-w", CURL_TIMES], capture_output=True, text=True, timeout=900)
+    phase = curl_phase(start, r.stdout) if r.returncode == 0 else None
+    return r.returncode == 0, (phase[1] - start) if phase else float("nan"), phase
 
 
 def upload_streams(srv, src, n):
-    """n curl uploads at once: (wall seconds, all succeeded)."""
+    """n uploads at once: (seconds of the data phases, wall seconds, all
+    succeeded). The data phases run from the first upload's data start to
+    the last one's confirmation: what each client spends before (login,
+    connections, and a 200 ms pause curl 7.88 makes before every FTP data
+    transfer, whatever the server) is left out, for every server alike."""
     if isinstance(srv, Pipe):
         return srv.streams(src, n)
     results = [None] * n
@@ -285,7 +446,8 @@ def upload_streams(srv, src, n):
         t.start()
     for t in threads:
         t.join()
-    return time.time() - t0, all(ok for ok, _ in results)
+    wall = time.time() - t0
+    return data_span([r[2] for r in results]), wall, all(r[0] for r in results)
 
 
 def session_storm(srv, n, payload):
@@ -298,7 +460,7 @@ def session_storm(srv, n, payload):
     def one(i):
         gate.wait()
         try:
-            ftp = ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=300)
+            ftp = ftp_login(srv, timeout=300)
             ftp.storbinary("STOR sess%d.bin" % i, io.BytesIO(payload))
             ftp.quit()
         except Exception as e:  # every kind of failure counts
@@ -314,6 +476,17 @@ def session_storm(srv, n, payload):
     return time.time() - t0, failures
 
 
+def reply(f):
+    """The next FTP reply's last line (RFC 959: a multi-line reply ends
+    with its code and a space)."""
+    line = f.readline()
+    if line[3:4] == b"-":
+        end = line[:3] + b" "
+        while line and not line.startswith(end):
+            line = f.readline()
+    return line
+
+
 def open_idle(srv, n, conns):
     """Log n TLS sessions in and leave them idle (appended to conns)."""
     ctx = ftps.client_context()
@@ -323,20 +496,23 @@ def open_idle(srv, n, conns):
     def worker(count):
         for _ in range(count):
             try:
-                s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", srv.port), 60),
-                                    server_hostname="127.0.0.1")
+                raw = socket.create_connection(("127.0.0.1", srv.port), 60)
+                if not getattr(srv, "implicit", True):
+                    f = raw.makefile("rb")
+                    if not reply(f).startswith(b"220"):
+                        raise RuntimeError("no welcome")
+                    raw.sendall(b"AUTH TLS\r\n")
+                    if not reply(f).startswith(b"234"):
+                        raise RuntimeError("AUTH TLS refused")
+                    f.close()
+                s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
                 f = s.makefile("rb")
-
-                def reply():
-                    line = f.readline()
-                    while len(line) > 3 and line[3:4] == b"-":
-                        line = f.readline()
-                    return line
-                reply()
+                if getattr(srv, "implicit", True):
+                    reply(f)
                 s.sendall(("USER %s\r\n" % srv.user).encode())
-                reply()
+                reply(f)
                 s.sendall(("PASS %s\r\n" % srv.password).encode())
-                if not reply().startswith(b"230"):
+                if not reply(f).startswith(b"230"):
                     raise RuntimeError("login refused")
                 with lock:
                     conns.append((s, f))
@@ -353,7 +529,7 @@ def open_idle(srv, n, conns):
 
 def fresh_login_ms(srv):
     t0 = time.time()
-    ftp = ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=60)
+    ftp = ftp_login(srv)
     ftp.nlst()
     ftp.quit()
     return (time.time() - t0) * 1000
@@ -364,32 +540,40 @@ def fresh_login_ms(srv):
 def scenario_stream(res, servers, src):
     log("\n== single stream: %d MiB, %d rounds, servers alternating" % (STREAM_MIB, STREAM_ROUNDS))
     rates = {s.name: [] for s in servers}
+    walls = {s.name: [] for s in servers}
     for r in range(STREAM_ROUNDS):
         for s in servers:
             s.clear()
-            wall, ok = upload_streams(s, src, 1)
-            rate = STREAM_MIB / wall if ok else float("nan")
+            data, wall, ok = upload_streams(s, src, 1)
+            rate = STREAM_MIB / data if ok else float("nan")
             rates[s.name].append(rate)
-            log("  round %d %-22s %7.1f MiB/s%s" % (r + 1, s.name, rate, "" if ok else " FAILED"))
+            walls[s.name].append(STREAM_MIB / wall if ok else float("nan"))
+            log("  round %d %-30s %7.1f MiB/s (wall clock: %.1f)%s"
+                % (r + 1, s.name, rate, walls[s.name][-1], "" if ok else " FAILED"))
     for s in servers:
         s.clear()
     res["stream"] = {k: median(v) for k, v in rates.items()}
     res["stream_rounds"] = rates
+    res["stream_wall"] = {k: median(v) for k, v in walls.items()}
 
 
 def scenario_parallel(res, servers, src, n, mib, rounds, key):
     log("\n== %d parallel uploads of %d MiB, %d rounds" % (n, mib, rounds))
     rates = {s.name: [] for s in servers}
+    walls = {s.name: [] for s in servers}
     for r in range(rounds):
         for s in servers:
             s.clear()
-            wall, ok = upload_streams(s, src, n)
-            rate = n * mib / wall if ok else float("nan")
+            data, wall, ok = upload_streams(s, src, n)
+            rate = n * mib / data if ok else float("nan")
             rates[s.name].append(rate)
-            log("  round %d %-22s %7.1f MiB/s in all%s" % (r + 1, s.name, rate, "" if ok else " FAILED"))
+            walls[s.name].append(n * mib / wall if ok else float("nan"))
+            log("  round %d %-30s %7.1f MiB/s in all (wall clock: %.1f)%s"
+                % (r + 1, s.name, rate, walls[s.name][-1], "" if ok else " FAILED"))
     for s in servers:
         s.clear()
     res[key] = {k: median(v) for k, v in rates.items()}
+    res[key + "_wall"] = {k: median(v) for k, v in walls.items()}
 
 
 def scenario_sessions(res, servers):
@@ -398,6 +582,8 @@ def scenario_sessions(res, servers):
     out = {s.name: {"wall": [], "failed": []} for s in servers}
     for r in range(SESSION_ROUNDS):
         for s in servers:
+            if isinstance(s, (Proftpd, PureFtpd)) and r >= OTHER_SESSION_ROUNDS:
+                continue
             s.clear()
             wall, failures = session_storm(s, SESSIONS, payload)
             out[s.name]["wall"].append(wall)
@@ -409,11 +595,11 @@ def scenario_sessions(res, servers):
     res["sessions"] = {k: {"wall": median(v["wall"]), "failed": max(v["failed"])} for k, v in out.items()}
 
 
-def scenario_idle(res, gw, vs):
+def scenario_idle(res, gw, others):
     log("\n== idle logged-in TLS sessions: memory per session")
     out = {}
     steps = lambda top: sorted(set(n for n in (10, 100, 1000, 5000, top) if n <= top))
-    for srv in (gw, vs):
+    for srv in [gw] + others:
         # Sessions are added in steps and held: each point is the growth
         # from one baseline, divided by all the sessions held then.
         points, conns, errors = [], [], []
@@ -501,7 +687,7 @@ def scenario_attack(res, src100):
     idle = []
     for _ in range(3):
         g.clear()
-        ok, t = curl_upload(g, src100, "honest.bin")
+        ok, t, _ = curl_upload(g, src100, "honest.bin")
         idle.append(ATTACK_MIB / t if ok else float("nan"))
     stop = threading.Event()
     held = []
@@ -529,7 +715,7 @@ def scenario_attack(res, src100):
     attacked = []
     for _ in range(3):
         g.clear()
-        ok, t = curl_upload(g, src100, "honest.bin")
+        ok, t, _ = curl_upload(g, src100, "honest.bin")
         attacked.append(ATTACK_MIB / t if ok else float("nan"))
     stop.set()
     for t in threads:
@@ -560,7 +746,7 @@ def report(res):
                  " at once (login, STOR 64 KiB, QUIT) | idle logged-in TLS session |"
                  % (STREAM_MIB, PARALLEL, PARALLEL_MIB, SESSIONS))
     lines.append("|---|---|---|---|---|")
-    names = list(PIPES) + ["ftpsgate", "ftpsgate, login cache off", "vsftpd"]
+    names = list(PIPES) + ["ftpsgate", "ftpsgate, login cache off", "vsftpd", "ProFTPD", "pure-ftpd"]
     for n in names:
         cells = []
         s = res.get("stream", {}).get(n)
@@ -580,11 +766,18 @@ def report(res):
     st, pa, se = res.get("stream", {}), res.get("parallel", {}), res.get("sessions", {})
     if "ftpsgate" in st and limit(st):
         checks.append(("single stream >= 0.90 of the pipe", st["ftpsgate"] / limit(st), 0.90))
-        if "vsftpd" in st:
-            checks.append(("single stream: ftpsgate / vsftpd", st["ftpsgate"] / st["vsftpd"], None))
+        sw = res.get("stream_wall", {})
+        if sw.get("ftpsgate") and limit(sw):
+            checks.append(("  the same by wall clock (with each client's setup)", sw["ftpsgate"] / limit(sw), None))
+        for other in ("vsftpd", "ProFTPD", "pure-ftpd"):
+            if st.get(other):
+                checks.append(("single stream: ftpsgate / %s" % other, st["ftpsgate"] / st[other], None))
     if "ftpsgate" in pa and limit(pa):
         checks.append(("%d parallel >= 0.90 of %d pipes" % (PARALLEL, PARALLEL),
                        pa["ftpsgate"] / limit(pa), 0.90))
+        pw = res.get("parallel_wall", {})
+        if pw.get("ftpsgate") and limit(pw):
+            checks.append(("  the same by wall clock (with each client's setup)", pw["ftpsgate"] / limit(pw), None))
     if "ftpsgate" in se and "vsftpd" in se:
         checks.append(("sessions: wall time <= 0.5 of vsftpd's", se["ftpsgate"]["wall"] / se["vsftpd"]["wall"],
                        -0.5))
@@ -610,34 +803,39 @@ def report(res):
 def plot(res):
     if shutil.which("gnuplot") is None or "idle" not in res or "stream" not in res:
         return
-    dat = os.path.join(OUT, "idle.dat")
-    with open(dat, "w") as f:
-        for name, points in res["idle"].items():
-            f.write("# %s\n" % name)
-            for p in points:
-                f.write("%d %.2f\n" % (p["sessions"], p["kib_per_session"]))
-            f.write("\n\n")
-    tp = os.path.join(OUT, "streams.dat")
-    with open(tp, "w") as f:
-        for name in PIPES + ("ftpsgate", "vsftpd"):
-            f.write("# %s\n" % name)
-            for n, key in ((1, "stream"), (2, "parallel2"), (4, "parallel4"), (PARALLEL, "parallel")):
-                v = res.get(key, {}).get(name)
-                if v:
-                    f.write("%d %.1f\n" % (n, v))
-            f.write("\n\n")
+
+    def dataset(path, series):
+        """One gnuplot data block per named series that has points; the
+        plot command that draws them."""
+        blocks = [(name, pts) for name, pts in series if pts]
+        with open(path, "w") as f:
+            for name, pts in blocks:
+                f.write("# %s\n" % name)
+                for x, y in pts:
+                    f.write("%d %.2f\n" % (x, y))
+                f.write("\n\n")
+        return ", ".join("'%s' index %d with linespoints title '%s'" % (path if i == 0 else "", i, name)
+                         for i, (name, _) in enumerate(blocks))
+
+    streams = dataset(os.path.join(OUT, "streams.dat"), [
+        (name, [(n, res[key][name]) for n, key in ((1, "stream"), (2, "parallel2"), (4, "parallel4"),
+                                                    (PARALLEL, "parallel"))
+                if res.get(key, {}).get(name)])
+        for name in PIPES + ("ftpsgate", "vsftpd", "ProFTPD", "pure-ftpd")])
+    idle = dataset(os.path.join(OUT, "idle.dat"), [
+        (name, [(p["sessions"], p["kib_per_session"]) for p in points]) for name, points in res["idle"].items()])
     script = """
 set terminal pngcairo size 1100,420 font ",10" noenhanced
 set output '%s'
 set multiplot layout 1,2
 set title 'Upload throughput (aggregate) by streams at once'
 set xlabel 'streams at once'; set ylabel 'MiB/s'; set key bottom right; set grid
-plot '%s' index 0 with linespoints title 'raw TLS pipe', '' index 1 with linespoints title 'raw TLS pipe, O_DIRECT', '' index 2 with linespoints title 'ftpsgate', '' index 3 with linespoints title 'vsftpd'
+plot %s
 set title 'Server memory per idle logged-in TLS session'
 set xlabel 'sessions held'; set ylabel 'KiB PSS per session'; set logscale xy; set key top right
-plot '%s' index 0 with linespoints title 'ftpsgate', '' index 1 with linespoints title 'vsftpd'
+plot %s
 unset multiplot
-""" % (os.path.join(OUT, "benchmarks.png"), tp, dat)
+""" % (os.path.join(OUT, "benchmarks.png"), streams, idle)
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
 
 
@@ -670,23 +868,37 @@ def main():
     t0 = time.time()
     want = lambda s: not ONLY or s in ONLY
     pipe, pipe_direct = Pipe(), Pipe(direct=True)
+    pipe_curl = Pipe(curl=True)
     gw = Ftpsgate()
     vs = Vsftpd()
+    others = []
+    try:
+        for name in OTHERS:
+            others.append(OTHER_SERVERS[name]())
+    except Exception:
+        vs.stop()
+        gw.stop()
+        for o in others:
+            o.stop()
+        raise
     res["machine"]["vsftpd"] = vs.version
-    log("ftpsgate on %d, vsftpd %s on %d; work in %s" % (gw.port, vs.version, vs.port, WORK))
+    for o in others:
+        res["machine"][o.name] = o.version
+    log("ftpsgate on %d, %s; work in %s" % (gw.port, ", ".join("%s %s on %d" % (s.name, s.version, s.port)
+                                                              for s in [vs] + others), WORK))
     try:
         if want("stream"):
-            scenario_stream(res, [pipe, pipe_direct, gw, vs], src)
+            scenario_stream(res, [pipe, pipe_direct, pipe_curl, gw, vs] + others, src)
         if want("parallel"):
             par = os.path.join(WORK, "parallel.bin")
-            everyone = [pipe, pipe_direct, gw, vs]
+            everyone = [pipe, pipe_direct, pipe_curl, gw, vs] + others
             scenario_parallel(res, everyone, par, PARALLEL, PARALLEL_MIB, PARALLEL_ROUNDS, "parallel")
             for n in (2, 4):
                 scenario_parallel(res, everyone, par, n, PARALLEL_MIB, 1, "parallel%d" % n)
         if want("sessions"):
             nocache = Ftpsgate("ftpsgate, login cache off", env={"FTPSGATE_LOGIN_CACHE_S": "0"})
             try:
-                scenario_sessions(res, [gw, nocache, vs])
+                scenario_sessions(res, [gw, nocache, vs] + others)
             finally:
                 nocache.stop()
         if want("idle"):
@@ -696,13 +908,14 @@ def main():
             fresh = Ftpsgate("ftpsgate idle")
             fresh.name = "ftpsgate"
             try:
-                scenario_idle(res, fresh, vs)
+                scenario_idle(res, fresh, [vs] + others)
             finally:
                 fresh.stop()
     finally:
         if gw.gw.proc:
             gw.stop()
-        vs.stop()
+        for s in [vs] + others:
+            s.stop()
     if want("api"):
         scenario_api(res)
     if want("storm"):
