@@ -280,16 +280,22 @@ static void text_time(struct gw_buf *b, int64_t ms)
 
 static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 {
-	gw_buf_addf(b, "{\"id\":%lld,\"account_id\":%lld,\"path\":", (long long)u->id,
-		    (long long)u->account_id);
+	gw_buf_adds(b, "{\"id\":");
+	gw_buf_add_int(b, u->id);
+	gw_buf_adds(b, ",\"account_id\":");
+	gw_buf_add_int(b, u->account_id);
+	gw_buf_adds(b, ",\"path\":");
 	text_str(b, u->path);
 	gw_buf_adds(b, ",\"state\":");
 	text_str(b, u->state);
+	gw_buf_adds(b, ",\"size\":");
 	if (u->size < 0)
-		gw_buf_adds(b, ",\"size\":null");
+		gw_buf_adds(b, "null");
 	else
-		gw_buf_addf(b, ",\"size\":%lld", (long long)u->size);
-	gw_buf_addf(b, ",\"bytes_received\":%lld,\"sha256\":", (long long)u->bytes_received);
+		gw_buf_add_int(b, u->size);
+	gw_buf_adds(b, ",\"bytes_received\":");
+	gw_buf_add_int(b, u->bytes_received);
+	gw_buf_adds(b, ",\"sha256\":");
 	text_str_or_null(b, u->sha256);
 	gw_buf_adds(b, ",\"client_address\":");
 	text_str(b, u->client_address);
@@ -303,15 +309,18 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	text_time(b, u->purged_at_ms);
 	gw_buf_adds(b, ",\"error\":");
 	text_str_or_null(b, u->error);
+	gw_buf_adds(b, ",\"import\":{\"key_id\":");
 	if (u->key_id)
-		gw_buf_addf(b, ",\"import\":{\"key_id\":%lld", (long long)u->key_id);
+		gw_buf_add_int(b, u->key_id);
 	else
-		gw_buf_adds(b, ",\"import\":{\"key_id\":null");
-	gw_buf_addf(b, ",\"attempts\":%d", u->attempts);
+		gw_buf_adds(b, "null");
+	gw_buf_adds(b, ",\"attempts\":");
+	gw_buf_add_int(b, u->attempts);
+	gw_buf_adds(b, ",\"hook_exit\":");
 	if (u->hook_exit >= 0 || u->attempts)
-		gw_buf_addf(b, ",\"hook_exit\":%d", u->hook_exit);
+		gw_buf_add_int(b, u->hook_exit);
 	else
-		gw_buf_adds(b, ",\"hook_exit\":null");
+		gw_buf_adds(b, "null");
 	gw_buf_adds(b, ",\"hook_output\":");
 	text_str_or_null(b, u->hook_output);
 	gw_buf_adds(b, "}}");
@@ -407,7 +416,9 @@ static struct reply list_with(struct ctx *x, const struct lister *l, const void 
 
 	if (paging(x, &limit, &cursor, &r) < 0)
 		return r;
-	items = calloc(limit, l->size);
+	/* A text lister's fetch sets every field of the items it returns
+	 * (no need to zero a page of 100 uploads, 550 KiB, per request). */
+	items = l->text ? malloc(limit * l->size) : calloc(limit, l->size);
 	if (!items)
 		return admin_problem(500, "out of memory");
 	if (l->fetch(x, arg, (int64_t)cursor, (unsigned)limit, items, &n, &more) < 0) {

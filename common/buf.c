@@ -61,6 +61,22 @@ int gw_buf_adds(struct gw_buf *b, const char *s)
 	return gw_buf_add(b, s, strlen(s));
 }
 
+int gw_buf_add_int(struct gw_buf *b, long long v)
+{
+	char digits[24];
+	size_t i = sizeof(digits);
+	/* through unsigned, so that LLONG_MIN negates */
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		digits[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		digits[--i] = '-';
+	return gw_buf_add(b, digits + i, sizeof(digits) - i);
+}
+
 int gw_buf_vaddf(struct gw_buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

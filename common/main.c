@@ -270,8 +270,8 @@ int main(int argc, char **argv)
 		goto fail;
 	}
 	/* Password checks: a login storm runs argon2id on every worker, and
-	 * at nice 10 those threads give the CPU to running transfers. */
-	r = gw_pool_new(cfg.workers, 10, &pool);
+	 * at this nice value those threads give the CPU to running transfers. */
+	r = gw_pool_new(cfg.workers, GW_NICE_PASSWORDS, &pool);
 	if (r < 0) {
 		snprintf(err, sizeof(err), "cannot start worker threads: %s", strerror(-r));
 		goto fail;

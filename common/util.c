@@ -100,26 +100,38 @@ int64_t gw_mono_ms(void)
 
 void gw_format_time(int64_t ms, char out[32])
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	/* by hand: the API formats four of these per record it lists */
+	/* By hand, and not with gmtime_r(), which takes glibc's time zone
+	 * lock: the API formats four of these per record it lists, on as
+	 * many threads as it has connections. Days to a civil date as in
+	 * Howard Hinnant's "chrono-compatible low-level date algorithms". */
 	const int fields[7][2] = { { 0, 4 }, { 5, 2 }, { 8, 2 }, { 11, 2 }, { 14, 2 }, { 17, 2 },
 				   { 20, 3 } };
-	int values[7], year;
+	int64_t day_ms = 86400000, days = ms / day_ms, rest = ms % day_ms, era, doe, yoe, doy, mp;
+	int values[7];
+	int64_t year;
 
-	gmtime_r(&t, &tm);
-	year = tm.tm_year + 1900;
+	if (rest < 0) {
+		rest += day_ms;
+		days--;
+	}
+	days += 719468; /* from 1970-01-01 to 0000-03-01 */
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	values[2] = (int)(doy - (153 * mp + 2) / 5 + 1);
+	values[1] = (int)(mp < 10 ? mp + 3 : mp - 9);
+	year = yoe + era * 400 + (values[1] <= 2);
 	if (year < 0 || year > 9999) {
 		gw_strlcpy(out, "0000-00-00T00:00:00.000Z", 32);
 		return;
 	}
-	values[0] = year;
-	values[1] = tm.tm_mon + 1;
-	values[2] = tm.tm_mday;
-	values[3] = tm.tm_hour;
-	values[4] = tm.tm_min;
-	values[5] = tm.tm_sec;
-	values[6] = (int)(ms % 1000);
+	values[0] = (int)year;
+	values[3] = (int)(rest / 3600000);
+	values[4] = (int)(rest / 60000 % 60);
+	values[5] = (int)(rest / 1000 % 60);
+	values[6] = (int)(rest % 1000);
 	memcpy(out, "0000-00-00T00:00:00.000Z", 25);
 	for (int i = 0; i < 7; i++) {
 		int v = values[i];

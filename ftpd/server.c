@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -2277,6 +2278,10 @@ static void *loop_main(void *arg)
 	struct loop *l = arg;
 	int64_t next_tick = gw_mono_ms() + 1000;
 
+	/* Linux: the nice value of this thread alone (see gw.h). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), GW_NICE_TRANSFERS) < 0)
+		gw_warn("ftpd.loop", "cannot lower the loop's priority: %s", strerror(errno));
+
 	while (!__atomic_load_n(&l->srv->stopping, __ATOMIC_RELAXED)) {
 		struct epoll_event evs[128];
 		int timeout, n, i;
@@ -2365,7 +2370,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = -ENOMEM;
 		goto fail;
 	}
-	r = gw_pool_new(cfg->workers, 0, &srv->io_pool);
+	r = gw_pool_new(cfg->workers, GW_NICE_TRANSFERS, &srv->io_pool);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot start upload worker threads: %s", strerror(-r));
 		goto fail;

@@ -37,6 +37,8 @@ int gw_buf_reserve(struct gw_buf *b, size_t extra);
 int gw_buf_add(struct gw_buf *b, const void *p, size_t n);
 int gw_buf_adds(struct gw_buf *b, const char *s);
 int gw_buf_addf(struct gw_buf *b, const char *fmt, ...) GW_PRINTF(2, 3);
+/* v in decimal: what gw_buf_addf(b, "%lld", v) adds, without printf. */
+int gw_buf_add_int(struct gw_buf *b, long long v);
 int gw_buf_vaddf(struct gw_buf *b, const char *fmt, va_list ap) GW_PRINTF(2, 0);
 /* Drop the first n bytes. */
 void gw_buf_consume(struct gw_buf *b, size_t n);
@@ -208,6 +210,14 @@ struct gw_pool;
 /* threads workers at the given nice value (0 = the process's own; higher
  * yields the CPU to everything else when it is contended). */
 int gw_pool_new(unsigned threads, int nice, struct gw_pool **out);
+
+/* Who yields the CPU to whom when it is short (Linux nice values, per
+ * thread): the admin API and the import pipeline run at 0; transfers
+ * (event loops, upload work) at GW_NICE_TRANSFERS, their backlog held
+ * back by TCP; password checks at GW_NICE_PASSWORDS, below transfers by
+ * the same factor of weight (about 9) as before the API was put first. */
+#define GW_NICE_TRANSFERS 5
+#define GW_NICE_PASSWORDS 15
 void gw_pool_submit(struct gw_pool *pool, struct gw_job *job);
 /* Finish queued jobs, join the threads, free. */
 void gw_pool_free(struct gw_pool *pool);

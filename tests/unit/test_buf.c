@@ -1,6 +1,11 @@
 /* Bounded buffers, bounded copies and number parsing. */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "check.h"
 #include "gw.h"
@@ -22,6 +27,33 @@ int main(void)
 	CHECK_STR(ts, "1970-01-01T00:00:01.000Z");
 	gw_format_time(253402300799999, ts);
 	CHECK_STR(ts, "9999-12-31T23:59:59.999Z");
+	gw_format_time(951782400000, ts); /* a leap day of a year divisible by 400 */
+	CHECK_STR(ts, "2000-02-29T00:00:00.000Z");
+	gw_format_time(-1, ts);
+	CHECK_STR(ts, "1969-12-31T23:59:59.999Z");
+	/* the same as gmtime_r() gives, across the years it can show (times
+	 * from a fixed xorshift sequence: the same every run) */
+	uint64_t seq = 88172645463325252ULL;
+	for (int i = 0; i < 200000; i++) {
+		int64_t ms;
+
+		seq ^= seq << 13;
+		seq ^= seq >> 7;
+		seq ^= seq << 17;
+		ms = (int64_t)(seq % 253402300800000ULL);
+		time_t t = (time_t)(ms / 1000);
+		struct tm tm;
+		char want[96];
+
+		gmtime_r(&t, &tm);
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+		gw_format_time(ms, ts);
+		if (strcmp(ts, want) != 0) {
+			CHECK_STR(ts, want);
+			break;
+		}
+	}
 
 	gw_buf_init(&b, 8);
 	CHECK_STR(gw_buf_str(&b), "");
@@ -36,6 +68,21 @@ int main(void)
 	CHECK_INT(b.len, 5);
 	gw_buf_consume(&b, 100);
 	CHECK_INT(b.len, 0);
+	gw_buf_release(&b);
+
+	/* integers without printf, as printf writes them */
+	gw_buf_init(&b, 4096);
+	{
+		const long long cases[] = { 0, 7, -1, 10, -10, 1234567890123LL, LLONG_MAX, LLONG_MIN };
+		char want[32];
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			gw_buf_reset(&b);
+			CHECK_INT(gw_buf_add_int(&b, cases[i]), 0);
+			snprintf(want, sizeof(want), "%lld", cases[i]);
+			CHECK_STR(gw_buf_str(&b), want);
+		}
+	}
 	gw_buf_release(&b);
 
 	CHECK_INT(gw_strlcpy(small, "abc", sizeof(small)), 0);
