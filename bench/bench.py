@@ -218,7 +218,10 @@ class Ftpsgate:
         clear_files([v + "/uploads/*", v + "/accounts/*/**", v + "/imported/**"])
 
     def stop(self):
+        """Stop, and give the disk back (the API scenario alone writes
+        uploads for as long as wrk runs)."""
         self.gw.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def debian_package(names):
@@ -629,7 +632,7 @@ def scenario_api(res):
         % (RECORDS, PARALLEL))
     import sqlite3
     g = Ftpsgate("ftpsgate api")
-    g.stop()
+    g.gw.stop()  # the daemon only: its database gets the records
     db = sqlite3.connect(os.path.join(g.dir, "var", "ftpsgate.db"))
     now = int(time.time() * 1000)
     db.executemany("INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
@@ -845,6 +848,13 @@ def main():
         sys.exit("bench.py: run as root (it creates a local user for vsftpd and runs it)")
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(OUT, exist_ok=True)
+    # 8 streams of PARALLEL_MIB at once (removed between rounds), the
+    # source files, and the API scenario's uploads
+    need = (PARALLEL * PARALLEL_MIB + STREAM_MIB + PARALLEL_MIB + ATTACK_MIB) * MiB + 8 * 1024 * MiB
+    st = os.statvfs(WORK)
+    if st.f_bavail * st.f_frsize < need:
+        sys.exit("bench.py: %s has %.1f GiB free, the run needs about %.1f GiB"
+                 % (WORK, st.f_bavail * st.f_frsize / 1024 / MiB, need / 1024 / MiB))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = max(hard, 2 * IDLE + 1000)
     try:
