@@ -278,6 +278,14 @@ static void text_time(struct gw_buf *b, int64_t ms)
 	gw_buf_add(b, "\"", 1);
 }
 
+static void text_int_or_null(struct gw_buf *b, bool present, long long v)
+{
+	if (present)
+		gw_buf_add_int(b, v);
+	else
+		gw_buf_adds(b, "null");
+}
+
 static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 {
 	gw_buf_adds(b, "{\"id\":");
@@ -289,10 +297,7 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	gw_buf_adds(b, ",\"state\":");
 	text_str(b, u->state);
 	gw_buf_adds(b, ",\"size\":");
-	if (u->size < 0)
-		gw_buf_adds(b, "null");
-	else
-		gw_buf_add_int(b, u->size);
+	text_int_or_null(b, u->size >= 0, u->size);
 	gw_buf_adds(b, ",\"bytes_received\":");
 	gw_buf_add_int(b, u->bytes_received);
 	gw_buf_adds(b, ",\"sha256\":");
@@ -310,17 +315,11 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	gw_buf_adds(b, ",\"error\":");
 	text_str_or_null(b, u->error);
 	gw_buf_adds(b, ",\"import\":{\"key_id\":");
-	if (u->key_id)
-		gw_buf_add_int(b, u->key_id);
-	else
-		gw_buf_adds(b, "null");
+	text_int_or_null(b, u->key_id != 0, u->key_id);
 	gw_buf_adds(b, ",\"attempts\":");
 	gw_buf_add_int(b, u->attempts);
 	gw_buf_adds(b, ",\"hook_exit\":");
-	if (u->hook_exit >= 0 || u->attempts)
-		gw_buf_add_int(b, u->hook_exit);
-	else
-		gw_buf_adds(b, "null");
+	text_int_or_null(b, u->hook_exit >= 0 || u->attempts, u->hook_exit);
 	gw_buf_adds(b, ",\"hook_output\":");
 	text_str_or_null(b, u->hook_output);
 	gw_buf_adds(b, "}}");
