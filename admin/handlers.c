@@ -1121,7 +1121,9 @@ static struct reply purge_upload(struct ctx *x)
 	rc = store_upload_purge(x->store, x->ids[0], &u);
 
 	if (rc == -EBUSY)
-		return admin_problem(409, "upload %lld is still being received", (long long)u.id);
+		return admin_problem(409, "upload %lld is %s: purge it once that has ended (an"
+				     " import that fails can be purged once it is 'failed')",
+				     (long long)u.id, u.state);
 	if (rc == 0)
 		snprintf(x->detail, sizeof(x->detail), "upload %lld (%.150s) purged; record kept",
 			 (long long)u.id, u.path);

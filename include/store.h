@@ -165,8 +165,8 @@ int store_upload_list(struct store *st, const struct store_upload_filter *f, int
  * is not in a state that can be retried. */
 int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *out);
 /* BLOCKING. Remove an upload's file (and its link in the account's view,
- * if still that file); the record stays as a tombstone. -EBUSY while it
- * is being received. */
+ * if still that file); the record stays as a tombstone. -EBUSY (out set,
+ * its state telling why) while it is received, verified or imported. */
 int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *out);
 bool store_upload_state_is_valid(const char *state);
 #define STORE_STATES 9

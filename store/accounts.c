@@ -35,7 +35,7 @@ bool store_username_is_valid(const char *name)
 #define ACCOUNT_COLUMNS                                                                    \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
 	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"    \
-	" (SELECT COALESCE(SUM(COALESCE(u.size, u.bytes_received)), 0) FROM uploads u"    \
+	" (SELECT " STORE_HELD_BYTES " FROM uploads u"                                    \
 	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
 
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)

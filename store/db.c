@@ -90,6 +90,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE uploads ADD COLUMN hook_exit INTEGER;"
 	"ALTER TABLE uploads ADD COLUMN hook_output TEXT;"
 	"CREATE INDEX uploads_work ON uploads(state, next_attempt_at);",
+	/* 4: quota held by running uploads */
+	"ALTER TABLE uploads ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;",
 };
 
 int store_db_error(struct store *st, const char *what)
@@ -238,7 +240,8 @@ static int recover(struct store *st)
 	}
 	if (n)
 		gw_warn("store.recover", "%d interrupted upload(s) marked partial", n);
-	r = 0;
+	/* Nothing is receiving now: no room is held. */
+	r = store_exec(st, "UPDATE uploads SET reserved_bytes = 0 WHERE reserved_bytes != 0");
 out:
 	sqlite3_finalize(sel);
 	sqlite3_finalize(upd);

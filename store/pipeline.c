@@ -199,64 +199,98 @@ out:
 
 /* ---------------------------------------------------------------- default import */
 
-/* File the upload into data_dir/imported/<account>/<path>, with a JSON
- * manifest beside it. Idempotent: filing the same upload again is a no-op. */
+/* File the upload as data_dir/imported/<account>/<id>/<path>, with its
+ * manifest at imported/<account>/<id>.json. Every name the filing makes
+ * starts with the upload's id, which no other upload has: nothing a user
+ * names can collide with it, so no file of another upload is ever opened
+ * for writing. The filed file is a link to the upload's own bytes, which
+ * are read-only once received. Idempotent: filing the same upload again
+ * finds what the last attempt made and finishes it. */
 static int file_locally(struct store_pipeline *pl, const struct work *w, char *why, size_t why_size)
 {
 	struct store *st = pl->st;
-	char dir[PATH_MAX], target[PATH_MAX + 64], manifest[PATH_MAX + 80], obj[32], *slash;
-	char body[1024];
+	char base[PATH_MAX], target[PATH_MAX + GW_PATH_MAX + 64], manifest[PATH_MAX + 48];
+	char tmp[PATH_MAX + 48], obj[32], *slash;
+	struct gw_buf body;
 	struct stat sb, ob;
-	int fd, n;
+	int fd = -1, dfd = -1, n, r = -EIO;
 
 	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
 	if (fstatat(st->uploads_fd, obj, &ob, 0) < 0) {
 		snprintf(why, why_size, "its file is gone: %s", strerror(errno));
 		return -ENOENT;
 	}
-	n = snprintf(target, sizeof(target), "%s/imported/%lld%s", st->data_dir,
-		     (long long)w->account_id, w->path);
-	if (n < 0 || (size_t)n >= sizeof(target)) {
+	n = snprintf(base, sizeof(base), "%s/imported/%lld", st->data_dir, (long long)w->account_id);
+	if (n > 0 && (size_t)n < sizeof(base))
+		n = snprintf(target, sizeof(target), "%s/%lld%s", base, (long long)w->id, w->path);
+	if (n < 0 || (size_t)n >= sizeof(base) || w->path[0] != '/') {
 		snprintf(why, why_size, "path too long");
 		return -ENAMETOOLONG;
 	}
-	gw_strlcpy(dir, target, sizeof(dir));
-	slash = strrchr(dir, '/');
+	slash = strrchr(target, '/');
 	*slash = '\0';
-	if (gw_mkdir_p(dir) < 0) {
-		snprintf(why, why_size, "cannot create '%.120s': %s", dir, strerror(errno));
+	if (gw_mkdir_p(target) < 0) {
+		snprintf(why, why_size, "cannot create '%.120s': %s", target, strerror(errno));
 		return -EIO;
 	}
-	/* Another upload of the same name was filed already: keep both. */
-	if (stat(target, &sb) == 0 && !(sb.st_ino == ob.st_ino && sb.st_dev == ob.st_dev)) {
-		size_t l = strlen(target);
-
-		snprintf(target + l, sizeof(target) - l, ".%lld", (long long)w->id);
+	*slash = '/';
+	if (linkat(st->uploads_fd, obj, AT_FDCWD, target, 0) < 0) {
+		/* Only an earlier attempt at this upload can have made it. */
+		if (errno != EEXIST || stat(target, &sb) < 0 || sb.st_ino != ob.st_ino ||
+		    sb.st_dev != ob.st_dev) {
+			snprintf(why, why_size, "cannot file it at '%.120s': %s", target,
+				 errno == EEXIST || errno == 0 ? "another file is there" : strerror(errno));
+			return -EIO;
+		}
 	}
-	if (linkat(st->uploads_fd, obj, AT_FDCWD, target, 0) < 0 && errno != EEXIST) {
-		snprintf(why, why_size, "cannot file it at '%.120s': %s", target, strerror(errno));
-		return -EIO;
+	/* The manifest: written whole under a name of this upload's own,
+	 * then renamed into place. */
+	snprintf(manifest, sizeof(manifest), "%s/%lld.json", base, (long long)w->id);
+	snprintf(tmp, sizeof(tmp), "%s/.%lld.json.tmp", base, (long long)w->id);
+	gw_buf_init(&body, GW_PATH_MAX * 8 + 512);
+	gw_buf_addf(&body, "{\"upload_id\":%lld,\"account_id\":%lld,\"path\":",
+		    (long long)w->id, (long long)w->account_id);
+	gw_json_quote(&body, w->path);
+	gw_buf_addf(&body, ",\"file\":");
+	gw_json_quote(&body, target + strlen(base) + 1);
+	if (gw_buf_addf(&body, ",\"size\":%lld,\"sha256\":\"%s\",\"key_id\":%lld,"
+			"\"imported_at_ms\":%lld}\n", (long long)w->size, w->sha256,
+			(long long)w->key_id, (long long)gw_now_ms()) < 0) {
+		snprintf(why, why_size, "the manifest is too long");
+		goto out;
 	}
-	snprintf(manifest, sizeof(manifest), "%s.json", target);
-	n = snprintf(body, sizeof(body),
-		     "{\"upload_id\":%lld,\"account_id\":%lld,\"size\":%lld,\"sha256\":\"%s\","
-		     "\"key_id\":%lld,\"imported_at_ms\":%lld}\n",
-		     (long long)w->id, (long long)w->account_id, (long long)w->size, w->sha256,
-		     (long long)w->key_id, (long long)gw_now_ms());
-	fd = open(manifest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	if (fd < 0 || write(fd, body, (size_t)n) != n || fsync(fd) < 0) {
+	unlink(tmp); /* left by an attempt that was cut short */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0440);
+	if (fd < 0 || write(fd, gw_buf_str(&body), body.len) != (ssize_t)body.len || fsync(fd) < 0 ||
+	    rename(tmp, manifest) < 0) {
 		snprintf(why, why_size, "cannot write the manifest '%.120s': %s", manifest, strerror(errno));
 		if (fd >= 0)
-			close(fd);
-		return -EIO;
+			unlink(tmp);
+		goto out;
 	}
-	close(fd);
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
+	/* Durable before 'imported' is recorded: the file's directory and
+	 * the account's, which holds the manifest and the upload's folder. */
+	*slash = '\0';
+	dfd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	*slash = '/';
+	if (dfd < 0 || gw_fsync_dir(dfd) < 0) {
+		snprintf(why, why_size, "cannot sync '%.120s': %s", target, strerror(errno));
+		goto out;
+	}
+	close(dfd);
+	dfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || gw_fsync_dir(dfd) < 0) {
+		snprintf(why, why_size, "cannot sync '%.120s': %s", base, strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	if (fd >= 0)
 		close(fd);
-	}
-	return 0;
+	gw_buf_release(&body);
+	return r;
 }
 
 /* ---------------------------------------------------------------- hook */
@@ -561,7 +595,8 @@ static void *worker(void *arg)
 		bool missed;
 
 		if (claim(st, "UPDATE uploads SET state = 'verifying', updated_at = ?1 WHERE id ="
-			      " (SELECT id FROM uploads WHERE state = 'received' ORDER BY id LIMIT 1)"
+			      " (SELECT id FROM uploads WHERE state = 'received' AND purged_at IS NULL"
+			      " ORDER BY id LIMIT 1)"
 			      " RETURNING id, account_id, path, size, key_id, sha256, attempts",
 			  gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "verifying");

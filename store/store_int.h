@@ -49,6 +49,10 @@ int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[3
 		      size_t max, size_t *n);
 void store_events_release(struct store *st);
 
+/* SQL for the bytes an account's uploads hold against its quota: each
+ * upload's size, or what arrived, or the room a running one reserved. */
+#define STORE_HELD_BYTES "COALESCE(SUM(MAX(COALESCE(size, bytes_received), reserved_bytes)), 0)"
+
 /* Log a SQLite failure once, where it happened; returns -ENOSPC (disk
  * full), -EROFS (read-only), -EAGAIN (locked by another process) or -EIO. */
 int store_db_error(struct store *st, const char *what);

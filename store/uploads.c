@@ -33,13 +33,19 @@ struct store_unsaved {
 struct store_upload {
 	int64_t id;
 	int64_t account_id;
-	uint64_t limit; /* most bytes the quota allows this file to hold */
+	struct store *st;
+	/* Bytes of the account's quota held for this upload in its record
+	 * (UINT64_MAX: the account has no quota). Writes past it hold more
+	 * first, or fail with -EDQUOT: sessions running at once cannot
+	 * together pass the quota. */
+	uint64_t reserved;
 	uint64_t start; /* offset this transfer began at */
 	uint64_t min_free; /* bytes writes leave free on the disk */
 	int fd;        /* uploads/<id>, open for writing */
 	int direct_fd; /* the same file with O_DIRECT, or -1 */
 	int parent_fd; /* directory of the link in the account view */
 	char view_name[GW_PATH_COMPONENT_MAX + 1];
+	int64_t prev_id; /* the upload whose file the view showed before, or 0 */
 	uint64_t bytes;
 	EVP_MD_CTX *sha;
 	char sha256[65];
@@ -210,7 +216,7 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "UPDATE uploads SET state = ?, size = ?, bytes_received = ?,"
 			      " sha256 = ?, completed_at = ?, error = ?, updated_at = ?,"
-			      " key_id = COALESCE(?9, key_id) WHERE id = ?8", &q);
+			      " key_id = COALESCE(?9, key_id), reserved_bytes = 0 WHERE id = ?8", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
@@ -278,7 +284,7 @@ void store_flush_unsaved(struct store *st)
 	pthread_mutex_lock(&st->lock);
 	if (!st->n_unsaved ||
 	    sqlite3_prepare_v2(st->db, "UPDATE uploads SET state = ?1, bytes_received = ?2,"
-				       " error = NULLIF(?3, ''), updated_at = ?4"
+				       " error = NULLIF(?3, ''), updated_at = ?4, reserved_bytes = 0"
 				       " WHERE id = ?5 AND state = 'receiving'", -1, &q, NULL) != SQLITE_OK)
 		goto out;
 	while (st->n_unsaved && n_done < 64) {
@@ -415,6 +421,36 @@ out:
 	return found;
 }
 
+/* The upload whose file is the one at `path` in the account's view (any
+ * state, not purged), or 0. */
+static int64_t find_view_upload(struct store *st, int64_t account_id, const char *path,
+				const struct stat *view)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t found = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (store_prepare(st, "SELECT id FROM uploads WHERE account_id = ? AND path = ?"
+			      " AND purged_at IS NULL ORDER BY id DESC LIMIT 16", &q) < 0)
+		goto out;
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
+	while (!found && sqlite3_step(q) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		char name[32];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%lld", (long long)id);
+		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
+		    sb.st_ino == view->st_ino)
+			found = id;
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return found;
+}
+
 /* Take a partial upload back into 'receiving', unless someone else did. */
 static int claim_partial(struct store *st, int64_t id, const char *client_address)
 {
@@ -455,7 +491,7 @@ static struct store_upload *upload_new(void)
 	if (!up)
 		return NULL;
 	up->fd = up->parent_fd = up->direct_fd = -1;
-	up->limit = UINT64_MAX;
+	up->reserved = UINT64_MAX;
 	up->sha = EVP_MD_CTX_new();
 	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
 		store_upload_free(up);
@@ -504,16 +540,15 @@ fail:
 
 /* How many bytes this account's quota lets one file hold, counting every
  * upload it keeps but `own` (the one being resumed, or 0). */
-static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
+static int quota_room_locked(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
 {
 	sqlite3_stmt *q = NULL;
 	int r;
 
 	*room = UINT64_MAX;
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT quota_bytes, (SELECT COALESCE(SUM(COALESCE(size,"
-			      " bytes_received)), 0) FROM uploads WHERE account_id = ?1 AND id != ?2"
-			      " AND purged_at IS NULL) FROM accounts WHERE id = ?1", &q);
+	r = store_prepare(st, "SELECT quota_bytes, (SELECT " STORE_HELD_BYTES " FROM uploads"
+			      " WHERE account_id = ?1 AND id != ?2 AND purged_at IS NULL)"
+			      " FROM accounts WHERE id = ?1", &q);
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, account_id);
 		sqlite3_bind_int64(q, 2, own);
@@ -524,7 +559,58 @@ static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_
 		}
 	}
 	sqlite3_finalize(q);
+	return r;
+}
+
+static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
+{
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = quota_room_locked(st, account_id, own, room);
 	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+/* Hold room for `need` bytes of this upload (and some beyond, so that
+ * not every chunk asks) in its record, if the account's quota has it:
+ * checked and recorded under the connection's lock, so two uploads never
+ * take the same room. The slack is a quarter of what is left, at most
+ * 64 MiB: a small quota is shared out to the last byte. */
+static int reserve(struct store_upload *up, uint64_t need)
+{
+	struct store *st = up->st;
+	sqlite3_stmt *q = NULL;
+	uint64_t room = UINT64_MAX, want;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = quota_room_locked(st, up->account_id, up->id, &room);
+	if (r < 0 || room == UINT64_MAX) /* no quota (any more) */
+		goto out;
+	if (need > room) {
+		r = -EDQUOT;
+		goto out;
+	}
+	want = (room - need) / 4;
+	if (want < (1u << 20))
+		want = 1u << 20;
+	if (want > (64u << 20))
+		want = 64u << 20;
+	want = room - need < want ? room : need + want;
+	r = store_prepare(st, "UPDATE uploads SET reserved_bytes = ? WHERE id = ?", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, (int64_t)want);
+		sqlite3_bind_int64(q, 2, up->id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot hold quota for an upload");
+		room = want;
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		up->reserved = room;
 	return r;
 }
 
@@ -570,10 +656,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	char obj[32], state[16] = "";
 	int r, src = -1;
 	int64_t own = 0;
+	uint64_t room = UINT64_MAX;
+	bool sb_found;
 
 	up = upload_new();
 	if (!up)
 		return -ENOMEM;
+	up->st = st;
 	up->account_id = account_id;
 	up->min_free = st->min_free_bytes;
 	store_flush_unsaved(st); /* a resume must see how the last transfer ended */
@@ -587,7 +676,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	if (r < 0)
 		goto fail;
 	gw_strlcpy(up->view_name, name, sizeof(up->view_name));
-	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+	sb_found = fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	if (sb_found) {
 		if (!S_ISREG(sb.st_mode)) {
 			r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
 			goto fail;
@@ -610,8 +700,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			r = -EBUSY;
 			goto fail;
 		}
-		r = quota_room(st, account_id, own, &up->limit);
-		if (r == 0 && offset >= up->limit && up->limit != UINT64_MAX)
+		r = quota_room(st, account_id, own, &room);
+		if (r == 0 && offset >= room && room != UINT64_MAX)
 			r = -EDQUOT;
 		if (r < 0)
 			goto fail;
@@ -619,6 +709,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			r = resume_own(st, up, own, offset, client_address);
 			if (r < 0)
 				goto fail;
+			if (room != UINT64_MAX && (r = reserve(up, offset)) < 0) {
+				finish_record(st, up, "partial", NULL, r == -EDQUOT ?
+					      "the account's quota is full" : "cannot hold quota for it");
+				goto fail;
+			}
 			open_direct(st, up);
 			*out = up;
 			return 0;
@@ -632,12 +727,16 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		}
 	}
 	if (offset == 0) {
-		r = quota_room(st, account_id, 0, &up->limit);
-		if (r == 0 && up->limit == 0)
+		r = quota_room(st, account_id, 0, &room);
+		if (r == 0 && room == 0)
 			r = -EDQUOT;
 		if (r < 0)
 			goto fail;
 	}
+	/* A new upload takes the name: what the view showed there comes
+	 * back if this one is rejected. */
+	if (sb_found)
+		up->prev_id = find_view_upload(st, account_id, path, &sb);
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
@@ -647,6 +746,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		r = -errno;
 		gw_error("store.upload", "cannot create upload file '%s': %s", obj, strerror(errno));
 		finish_record(st, up, "partial", NULL, "cannot create the upload file");
+		goto fail;
+	}
+	if (room != UINT64_MAX && (r = reserve(up, offset)) < 0) {
+		finish_record(st, up, "partial", NULL, r == -EDQUOT ? "the account's quota is full"
+				      : "cannot hold quota for it");
 		goto fail;
 	}
 	if (src >= 0) {
@@ -722,9 +826,13 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 
 	if (up->write_error)
 		return up->write_error;
-	if (len > up->limit - up->bytes) {
-		up->write_error = -EDQUOT;
-		return up->write_error;
+	if (up->reserved != UINT64_MAX && up->bytes + len > up->reserved) {
+		int r = reserve(up, up->bytes + len);
+
+		if (r < 0) {
+			up->write_error = r == -EDQUOT ? r : -EIO;
+			return up->write_error;
+		}
 	}
 	if (up->age && age_reader_feed(up->age, buf, len) < 0) {
 		/* Not an authentic age file for this account: not kept. */
@@ -797,6 +905,11 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	EVP_DigestFinal_ex(up->sha, md, &mdlen);
 	gw_hex(md, 32, up->sha256);
 	r = finish_record(st, up, "received", up->sha256, NULL);
+	/* Its bytes never change from here on: nothing writes them again,
+	 * and the file says so to whatever else opens it (hooks, filing). */
+	if (r == 0 && fchmod(up->fd, 0440) < 0)
+		gw_warn("store.upload", "cannot make upload %lld read-only: %s", (long long)up->id,
+			strerror(errno));
 	if (r < 0) {
 		/* The client hears a failure, so this is not a completed
 		 * upload: its bytes are all there, and a resume at its size
@@ -813,7 +926,9 @@ const char *store_upload_verdict(const struct store_upload *up)
 	return up->verdict[0] ? up->verdict : "not an authentic age file for this account";
 }
 
-/* Remove the file at the upload's link in the view, if it is that file. */
+/* Take the upload's file out of the view, if the view still shows it
+ * there: the file the name showed before this upload comes back (a
+ * rejected attempt changes nothing the uploader sees), or the name goes. */
 static void unlink_view(struct store *st, const struct store_upload *up)
 {
 	char obj[32];
@@ -826,7 +941,8 @@ static void unlink_view(struct store *st, const struct store_upload *up)
 		struct stat vb;
 
 		if (fstatat(up->parent_fd, up->view_name, &vb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    vb.st_ino == ob.st_ino && vb.st_dev == ob.st_dev)
+		    vb.st_ino == ob.st_ino && vb.st_dev == ob.st_dev &&
+		    (!up->prev_id || link_into_view(st, up->prev_id, up->parent_fd, up->view_name) < 0))
 			unlinkat(up->parent_fd, up->view_name, 0);
 		fsync(up->parent_fd);
 	}
@@ -929,19 +1045,39 @@ int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *o
 	sqlite3_stmt *q = NULL;
 	char obj[32], view[64];
 	struct stat ob, vb;
-	int r, root = -1, dfd = -1;
+	int r, root = -1, dfd = -1, changed = 0;
 	const char *name;
 
+	/* The record first, and only while no one works on the upload: a
+	 * transfer, a verification or an import reading its bytes. Workers
+	 * claim only records not purged, so once this is committed nothing
+	 * starts on it, and a crash before the file is gone leaves a record
+	 * that says purged, whose file the next purge removes. */
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET purged_at = ?1, updated_at = ?1 WHERE id = ?2"
+			      " AND purged_at IS NULL"
+			      " AND state NOT IN ('receiving', 'verifying', 'importing')", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, gw_now_ms());
+		sqlite3_bind_int64(q, 2, id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot record the purge");
+		else
+			changed = sqlite3_changes(st->db);
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	if (r < 0)
+		return r;
 	r = store_upload_get(st, id, out);
 	if (r < 0)
 		return r;
-	if (!strcmp(out->state, "receiving"))
-		return -EBUSY;
-	if (out->purged_at_ms)
-		return 0; /* purging twice is fine */
+	if (!changed && !out->purged_at_ms)
+		return -EBUSY; /* receiving, verifying or importing: out->state says */
 	snprintf(obj, sizeof(obj), "%lld", (long long)id);
 	snprintf(view, sizeof(view), "%lld", (long long)out->account_id);
-	/* The account's view loses its link only if it is still this file. */
+	/* The account's view loses its link only if it is still this file;
+	 * purging twice removes what a crash left. */
 	if (fstatat(st->uploads_fd, obj, &ob, 0) == 0) {
 		root = openat(st->accounts_fd, view, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (root >= 0 && gw_open_parent_beneath(root, out->path, &dfd, &name) == 0 &&
@@ -952,24 +1088,14 @@ int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *o
 		}
 		if (unlinkat(st->uploads_fd, obj, 0) < 0 && errno != ENOENT) {
 			r = -errno;
+			gw_error("store.purge", "cannot remove the file of upload %lld: %s",
+				 (long long)id, strerror(errno));
 			goto out;
 		}
 		fsync(st->uploads_fd);
 	}
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET purged_at = ?1, updated_at = ?1 WHERE id = ?2", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, gw_now_ms());
-		sqlite3_bind_int64(q, 2, id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot record the purge");
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	if (r == 0) {
+	if (changed)
 		store_emit(st, "upload", id, out->account_id, "purged");
-		r = store_upload_get(st, id, out);
-	}
 out:
 	if (dfd >= 0)
 		close(dfd);

@@ -52,20 +52,21 @@ class ImportTest(unittest.TestCase):
             ftp.storbinary("STOR box/one.nsf", io.BytesIO(b"second"))  # same name again
             ftp.quit()
             rec = wait_state(gw, "/box/one.nsf", ("imported",))
-            root = os.path.join(gw.data_dir, "var", "imported", str(a["id"]), "box")
+            base = os.path.join(gw.data_dir, "var", "imported", str(a["id"]))
             deadline = time.time() + 10
-            while len([n for n in os.listdir(root) if n.endswith(".json")]) < 2 and time.time() < deadline:
+            while len([n for n in os.listdir(base) if n.endswith(".json")]) < 2 and time.time() < deadline:
                 time.sleep(0.05)
-            names = sorted(os.listdir(root))
-            self.assertEqual(len([n for n in names if n.endswith(".json")]), 2, names)
+            manifests = sorted(n for n in os.listdir(base) if n.endswith(".json"))
+            self.assertEqual(len(manifests), 2, manifests)
             digests = set()
-            for n in names:
-                if n.endswith(".json"):
-                    with open(os.path.join(root, n)) as f:
-                        m = json.load(f)
-                    with open(os.path.join(root, n[:-5]), "rb") as f:
-                        self.assertEqual(hashlib.sha256(f.read()).hexdigest(), m["sha256"])
-                    digests.add(m["sha256"])
+            for n in manifests:
+                with open(os.path.join(base, n)) as f:
+                    m = json.load(f)
+                self.assertEqual(n, "%d.json" % m["upload_id"])
+                self.assertEqual(m["file"], "%d/box/one.nsf" % m["upload_id"])
+                with open(os.path.join(base, m["file"]), "rb") as f:
+                    self.assertEqual(hashlib.sha256(f.read()).hexdigest(), m["sha256"])
+                digests.add(m["sha256"])
             self.assertIn(hashlib.sha256(data).hexdigest(), digests)
             self.assertEqual(rec["import"]["attempts"], 1)
 

@@ -1,0 +1,241 @@
+"""What an attacker found, one named test per finding: an uploader with an
+account, or anyone who can reach the ports, trying to alter confirmed
+uploads, take another session's data connection, or keep honest users
+out. Each test failed on the code before its fix."""
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import ftplib
+import ftps
+from harness import Gateway
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def age(*args, data):
+    return subprocess.run(["age"] + list(args), input=data, capture_output=True,
+                          check=True).stdout
+
+
+def upload(gw, acct, name, data, ftp=None):
+    own = ftp is None
+    ftp = ftp or ftps.login("127.0.0.1", gw.ftps_port, acct["username"], acct["password"])
+    ftp.storbinary("STOR " + name, io.BytesIO(data))
+    if own:
+        ftp.quit()
+
+
+def wait_all(gw, account_id, states, n, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        items = [u for u in gw.uploads(account_id=account_id)]
+        if len(items) >= n and all(u["state"] in states for u in items):
+            return items
+        time.sleep(0.05)
+    raise AssertionError("uploads not all in %s: %r" % (states, gw.uploads(account_id=account_id)))
+
+
+class DefaultImportTest(unittest.TestCase):
+    """Finding 1: filing by the default import wrote through hard links
+    into other uploads (a manifest into a user's `m.json`, a second `n`
+    over the filing of `n.12`)."""
+
+    def test_filing_never_writes_into_another_upload(self):
+        with Gateway() as gw:
+            a = gw.create_account(username="filer")
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "filer", a["password"])
+            ftp.mkd("d")
+            sent = []
+            # Names chosen to collide with whatever the filing could make:
+            # manifests, numbered copies, ids, a directory and a file of
+            # one name, and the longest name a component may have.
+            first_id = None
+            names = ["m.json", "m", "n"]
+            for name in names:
+                data = os.urandom(1000 + len(sent))
+                upload(gw, a, name, data, ftp)
+                sent.append((name, data))
+            first_id = min(u["id"] for u in gw.uploads(account_id=a["id"]))
+            nxt = first_id + len(sent)
+            more = ["n.%d" % nxt, "n", "%d" % (nxt + 2), "%d.json" % (nxt + 3), "d/x",
+                    "d/x.json", "x" * 251 + ".bin", "n"]
+            for name in more:
+                data = os.urandom(900 + len(sent))
+                upload(gw, a, name, data, ftp)
+                sent.append((name, data))
+            items = wait_all(gw, a["id"], ("imported",), len(sent))
+            self.assertEqual(len(items), len(sent))
+            by_id = sorted(items, key=lambda u: u["id"])
+            base = os.path.join(gw.data_dir, "var", "imported", str(a["id"]))
+            filed = set()
+            for (name, data), rec in zip(sent, by_id):
+                self.assertEqual(rec["path"], "/" + name)
+                self.assertEqual((rec["size"], rec["sha256"]), (len(data), sha(data)))
+                path = os.path.join(base, str(rec["id"]), name)
+                with open(path, "rb") as f:
+                    self.assertEqual(sha(f.read()), rec["sha256"], name)
+                self.assertEqual(os.stat(path).st_mode & 0o222, 0, "filed files are read-only")
+                with open(os.path.join(base, "%d.json" % rec["id"])) as f:
+                    m = json.load(f)
+                self.assertEqual((m["upload_id"], m["size"], m["sha256"], m["path"]),
+                                 (rec["id"], rec["size"], rec["sha256"], rec["path"]))
+                filed.add(os.path.relpath(path, base))
+                filed.add("%d.json" % rec["id"])
+            # nothing else was filed
+            found = set()
+            for d, _, files in os.walk(base):
+                for f in files:
+                    found.add(os.path.relpath(os.path.join(d, f), base))
+            self.assertEqual(found, filed)
+            # and the account still reads back what it sent last under each name
+            last = dict(sent)
+            for name, data in last.items():
+                got = io.BytesIO()
+                ftp.retrbinary("RETR " + name, got.write)
+                self.assertEqual(sha(got.getvalue()), sha(data), name)
+            ftp.quit()
+
+
+class PurgeWhileImportingTest(unittest.TestCase):
+    """Finding 2: DELETE /uploads/{id} while its hook ran was accepted; the
+    hook found its file gone and the record stayed 'verified' for ever."""
+
+    def test_purge_is_refused_while_importing(self):
+        tmp = tempfile.mkdtemp(prefix="ftpsgate-hook-")
+        try:
+            gate = os.path.join(tmp, "go")
+            hook = os.path.join(tmp, "slow.sh")
+            with open(hook, "w") as f:
+                f.write('#!/bin/sh\nwhile [ ! -e "%s" ]; do sleep 0.05; done\n'
+                        'sha256sum "$FTPSGATE_UPLOAD_FILE"\n' % gate)
+            os.chmod(hook, 0o755)
+            with Gateway(env={"FTPSGATE_IMPORT_COMMAND": hook}) as gw:
+                a = gw.create_account(username="purger")
+                data = os.urandom(5000)
+                upload(gw, a, "p.bin", data)
+                rec = gw.wait_upload(lambda u: u["state"] == "importing")
+                status, doc, _ = gw.api("DELETE", "/uploads/%d" % rec["id"])
+                self.assertEqual(status, 409, doc)
+                self.assertIn("importing", doc["detail"])
+                open(gate, "w").close()
+                done = gw.wait_upload(lambda u: u["state"] == "imported")
+                self.assertIn(sha(data), done["import"]["hook_output"])
+                self.assertIsNone(done["purged_at"])
+                # once imported, it can be purged
+                self.assertEqual(gw.api("DELETE", "/uploads/%d" % rec["id"])[0], 200)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class FailedResumeKeepsTheGoodFileTest(unittest.TestCase):
+    """Finding 3: a rejected APPE (or REST + STOR) of a verified file
+    removed the good file from the uploader's view."""
+
+    def test_rejected_append_and_resume_leave_the_verified_file(self):
+        with Gateway() as gw:
+            a = gw.create_account(username="keeper", require_encryption=True)
+            status, keys, _ = gw.api("GET", "/accounts/%d/keys" % a["id"])
+            recipient = keys["items"][0]["recipient"]
+            good = age("-r", recipient, data=os.urandom(200000))
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "keeper", a["password"])
+            ftp.storbinary("STOR mail.age", io.BytesIO(good))
+            # APPE of bytes that break the age file: rejected
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.storbinary("APPE mail.age", io.BytesIO(b"junk" * 1000))
+            self.assertTrue(str(e.exception).startswith("553"), str(e.exception))
+            self.assertEqual(ftp.size("mail.age"), len(good))
+            # REST + STOR that rewrites the tail with garbage: rejected
+            with self.assertRaises(ftplib.error_perm):
+                ftp.storbinary("STOR mail.age", io.BytesIO(os.urandom(5000)), rest=len(good) - 3000)
+            self.assertEqual(ftp.size("mail.age"), len(good))
+            self.assertIn("mail.age", ftp.nlst())
+            got = io.BytesIO()
+            ftp.retrbinary("RETR mail.age", got.write)
+            self.assertEqual(got.getvalue(), good)
+            # a rejected new STOR over it keeps it too (the server drops
+            # the data connection at once: the client may see it broken)
+            conn = ftp.transfercmd("STOR mail.age")
+            try:
+                conn.sendall(b"plaintext" * 100)
+                conn.unwrap()
+            except OSError:
+                pass
+            conn.close()
+            with self.assertRaises(ftplib.error_perm) as e:
+                ftp.voidresp()
+            self.assertTrue(str(e.exception).startswith("553"), str(e.exception))
+            self.assertEqual(ftp.size("mail.age"), len(good))
+            ftp.quit()
+
+
+class ParallelQuotaTest(unittest.TestCase):
+    """Finding 4: 8 sessions each storing 900,000 bytes at once on a
+    1,000,000-byte quota all got 226."""
+
+    def test_parallel_uploads_cannot_pass_the_quota(self):
+        with Gateway() as gw:
+            a = gw.create_account(username="quota8", quota_bytes=1000000)
+            n = 8
+            ready = threading.Barrier(n, timeout=30)
+            sent = threading.Barrier(n, timeout=30)
+            results = [None] * n
+
+            def one(i):
+                ftp = ftps.login("127.0.0.1", gw.ftps_port, "quota8", a["password"])
+                try:
+                    try:
+                        conn = ftp.transfercmd("STOR q%d.bin" % i)
+                    except ftplib.Error as e:
+                        ready.wait()
+                        sent.wait()
+                        results[i] = str(e)
+                        return
+                    ready.wait()  # every transfer is open before any byte
+                    try:
+                        conn.sendall(b"q" * 900000)
+                    except OSError:
+                        pass  # refused: the server dropped it
+                    sent.wait()  # every one has sent before any ends
+                    try:
+                        conn.unwrap()
+                    except OSError:
+                        pass
+                    conn.close()
+                    try:
+                        results[i] = ftp.voidresp()
+                    except ftplib.Error as e:
+                        results[i] = str(e)
+                finally:
+                    ftp.close()
+
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            ok = [r for r in results if r and r.startswith("226")]
+            self.assertLessEqual(len(ok), 1, results)
+            for r in results:
+                if not r.startswith("226"):
+                    self.assertTrue(r.startswith("552"), results)
+            status, doc, _ = gw.api("GET", "/accounts/%d" % a["id"])
+            self.assertLessEqual(doc["used_bytes"], 1000000, doc)
+            # the room the refused ones held is free again
+            time.sleep(0.2)
+            status, doc, _ = gw.api("GET", "/accounts/%d" % a["id"])
+            self.assertEqual(doc["used_bytes"], 900000 * len(ok) + sum(
+                u["bytes_received"] for u in gw.uploads(account_id=a["id"]) if u["state"] == "partial"))
+
+
+if __name__ == "__main__":
+    unittest.main()
