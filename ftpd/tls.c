@@ -18,6 +18,13 @@
 #include "tls.h"
 
 #define BINDING_LEN 32 /* SSL_MAX_SID_CTX_LENGTH */
+/* What a session carries (its ticket application data, kept inside the
+ * encrypted ticket and in the server's cache): MARK_CONTROL and the
+ * binding of the control connection that issued it, or MARK_DATA for one
+ * born on a data connection, which nothing may resume. */
+#define MARK_CONTROL 'C'
+#define MARK_DATA 'D'
+#define MARK_LEN (1 + BINDING_LEN)
 
 struct ftpd_tls_ctx {
 	SSL_CTX *ctx;
@@ -184,6 +191,80 @@ static int check_ciphers(SSL_CTX *ctx, char *err, size_t err_size)
 	return 0;
 }
 
+/* Whether sess was issued on the control connection whose binding this is. */
+static bool is_issued_on(SSL_SESSION *sess, const unsigned char *binding)
+{
+	void *data = NULL;
+	size_t len = 0;
+
+	if (!sess || !SSL_SESSION_get0_ticket_appdata(sess, &data, &len) || len != MARK_LEN)
+		return false;
+	return ((const unsigned char *)data)[0] == MARK_CONTROL &&
+	       CRYPTO_memcmp((const unsigned char *)data + 1, binding, BINDING_LEN) == 0;
+}
+
+static bool is_marked_control(SSL_SESSION *sess)
+{
+	void *data = NULL;
+	size_t len = 0;
+
+	return sess && SSL_SESSION_get0_ticket_appdata(sess, &data, &len) && len == MARK_LEN &&
+	       ((const unsigned char *)data)[0] == MARK_CONTROL;
+}
+
+static void mark_control(const struct ftpd_tls *t, SSL_SESSION *sess)
+{
+	unsigned char mark[MARK_LEN];
+
+	mark[0] = MARK_CONTROL;
+	memcpy(mark + 1, t->binding, BINDING_LEN);
+	if (sess && !SSL_SESSION_set1_ticket_appdata(sess, mark, sizeof(mark)))
+		ERR_clear_error();
+}
+
+/* A ticket is about to be made (TLS 1.2 in the handshake, TLS 1.3 after
+ * it): say where its session was born. A data connection that resumed
+ * its control's session may be handed a renewed ticket of that same
+ * session, which keeps its mark; a session born on a data connection is
+ * marked so that no ticket of it is ever taken. */
+static int on_ticket_made(SSL *ssl, void *arg)
+{
+	const struct ftpd_tls *t = SSL_get_app_data(ssl);
+	SSL_SESSION *sess = SSL_get0_session(ssl);
+	unsigned char mark = MARK_DATA;
+
+	(void)arg;
+	if (!t || !sess)
+		return 1;
+	if (t->is_control)
+		mark_control(t, sess);
+	else if (!is_marked_control(sess) && !SSL_SESSION_set1_ticket_appdata(sess, &mark, 1))
+		ERR_clear_error();
+	return 1;
+}
+
+/* A client offered a ticket that decrypted. On a data connection it is
+ * taken only if its session was issued on this session's control
+ * connection; otherwise the handshake is a full one, which is refused
+ * after it (522). No ticket is renewed on a data connection. */
+static SSL_TICKET_RETURN on_ticket_offered(SSL *ssl, SSL_SESSION *sess, const unsigned char *name,
+					   size_t name_len, SSL_TICKET_STATUS status, void *arg)
+{
+	const struct ftpd_tls *t = SSL_get_app_data(ssl);
+
+	(void)name;
+	(void)name_len;
+	(void)arg;
+	if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+		return t && !t->is_control ? SSL_TICKET_RETURN_IGNORE : SSL_TICKET_RETURN_IGNORE_RENEW;
+	if (!t)
+		return SSL_TICKET_RETURN_IGNORE;
+	if (t->is_control)
+		return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW
+							  : SSL_TICKET_RETURN_USE;
+	return is_issued_on(sess, t->binding) ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_IGNORE;
+}
+
 int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_policy *policy,
 		     struct ftpd_tls_ctx **out, char *err, size_t err_size)
 {
@@ -221,6 +302,7 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_po
 	 * connection removes its own when it ends. */
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_timeout(c->ctx, 24 * 3600);
+	SSL_CTX_set_session_ticket_cb(c->ctx, on_ticket_made, on_ticket_offered, NULL);
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1) {
 		drain_errors(e, sizeof(e));
 		snprintf(err, err_size, "cannot load TLS certificate '%s': %s", cert, e);
@@ -266,6 +348,7 @@ static int tls_new(SSL_CTX *ctx, int fd, struct ftpd_tls **out)
 		return -ENOMEM;
 	}
 	SSL_set_accept_state(t->ssl);
+	SSL_set_app_data(t->ssl, t);
 	*out = t;
 	return 0;
 }
@@ -364,8 +447,17 @@ int ftpd_tls_handshake(struct ftpd_tls *t)
 
 	ERR_clear_error();
 	n = SSL_do_handshake(t->ssl);
-	if (n == 1)
+	if (n == 1) {
+		if (t->is_control) {
+			/* A session kept in the cache (TLS 1.2 by session id)
+			 * carries the mark too, not only its tickets. */
+			mark_control(t, SSL_get0_session(t->ssl));
+		} else if (!ftpd_tls_is_resumed(t)) {
+			/* Born here: out of the cache at once. */
+			SSL_CTX_remove_session(t->ctx, SSL_get0_session(t->ssl));
+		}
 		return 0;
+	}
 	r = map_error(t, n, true);
 	return r == -EAGAIN ? r : -EPROTO;
 }
@@ -422,7 +514,10 @@ bool ftpd_tls_has_pending(const struct ftpd_tls *t)
 
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t)
 {
-	return SSL_session_reused(t->ssl) == 1;
+	/* Resumed, and a session its control connection issued: by ticket
+	 * that was checked as it was offered; by session id, here. */
+	return SSL_session_reused(t->ssl) == 1 &&
+	       (t->is_control || is_issued_on(SSL_get0_session(t->ssl), t->binding));
 }
 
 const char *ftpd_tls_version(const struct ftpd_tls *t)

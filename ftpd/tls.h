@@ -7,6 +7,12 @@
  * one, and OpenSSL resumes a session (by id or ticket, TLS 1.2 or 1.3)
  * only inside the context that created it. A data connection that did not
  * resume is refused (ftpd_tls_is_resumed).
+ *
+ * Only a session issued on a control connection counts: each carries a
+ * mark naming the control connection that issued it (in its tickets and
+ * in the cache). A session born on a data connection (a full handshake,
+ * which is refused) is taken out of the cache, and its tickets are never
+ * accepted, so that whoever made it cannot resume it on the next port.
  */
 #ifndef FTPSGATE_FTPD_TLS_H
 #define FTPSGATE_FTPD_TLS_H
@@ -59,6 +65,8 @@ const char *ftpd_tls_error(const struct ftpd_tls *t);
 int ftpd_tls_want(const struct ftpd_tls *t);
 /* Decrypted bytes buffered inside TLS, which poll() cannot see. */
 bool ftpd_tls_has_pending(const struct ftpd_tls *t);
+/* A data connection: it resumed a session issued on its control
+ * connection. A control connection: it resumed any session. */
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t);
 const char *ftpd_tls_version(const struct ftpd_tls *t);
 /* TLS 1.3: send a fresh ticket on the control connection, so that a data

@@ -239,3 +239,69 @@ class ParallelQuotaTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DataSessionTheftTest(unittest.TestCase):
+    """Finding 5: a TLS 1.2 session born on a data connection (an attacker
+    from the victim's address taking the victim's passive port with a
+    fresh handshake) could be resumed on the victim's next passive port,
+    and was taken for the control connection's session."""
+
+    def steal(self, gw, victim, session, results):
+        """Connect to the victim's next passive port, with `session` or a
+        fresh handshake; the attacker's TLS socket, or None."""
+        import socket
+        import ssl
+        resp = victim.sendcmd("PASV")
+        nums = resp[resp.index("(") + 1:resp.index(")")].split(",")
+        port = int(nums[4]) * 256 + int(nums[5])
+        raw = socket.create_connection(("127.0.0.1", port), 10)
+        ctx = self.attacker_ctx  # a session resumes only in its own context
+
+        def handshake():
+            try:
+                s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session)
+                data = b""
+                try:
+                    while True:
+                        chunk = s.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except (OSError, ssl.SSLError):
+                    pass
+                results.append((s.session, s.session_reused, data))
+            except (OSError, ssl.SSLError, ValueError) as e:
+                results.append((None, False, repr(e).encode()))
+
+        t = threading.Thread(target=handshake)
+        t.start()
+        victim.putcmd("NLST")
+        replies = [victim.getline()]
+        if replies[0].startswith("150"):
+            replies.append(victim.getline())
+        t.join(15)
+        raw.close()
+        return replies
+
+    def test_a_session_born_on_a_data_connection_is_never_resumed(self):
+        self.attacker_ctx = ftps.client_context("1.2")
+        with Gateway() as gw:
+            a = gw.create_account(username="victim")
+            victim = ftps.login("127.0.0.1", gw.ftps_port, "victim", a["password"], tls_version="1.2")
+            victim.storbinary("STOR secret-list.bin", io.BytesIO(b"s" * 100))
+            results = []
+            # 1: a fresh handshake on the victim's port: refused, as before
+            replies = self.steal(gw, victim, None, results)
+            self.assertTrue(replies[-1].startswith("522"), (replies, results, gw.logs()[-1200:]))
+            born = results[-1][0]
+            self.assertIsNotNone(born, results)
+            # 2: the session that data connection was given, resumed on the
+            # next port: refused too, and nothing is sent to it
+            replies = self.steal(gw, victim, born, results)
+            self.assertTrue(replies[-1].startswith("522"), replies)
+            self.assertFalse(results[-1][1], "the server resumed a data connection's session")
+            self.assertNotIn(b"secret-list.bin", results[-1][2])
+            # the victim's own transfers still work
+            self.assertEqual(victim.nlst(), ["secret-list.bin"])
+            victim.quit()
