@@ -305,3 +305,19 @@ class DataSessionTheftTest(unittest.TestCase):
             # the victim's own transfers still work
             self.assertEqual(victim.nlst(), ["secret-list.bin"])
             victim.quit()
+
+
+class AdminLockoutTest(unittest.TestCase):
+    """Finding 6: ten bad tokens from an address made the valid token from
+    that address get 429 for a minute."""
+
+    def test_bad_tokens_never_lock_out_a_valid_one(self):
+        with Gateway() as gw:
+            for i in range(30):
+                status = gw.api("GET", "/accounts", token="guess-%d" % i)[0]
+                self.assertIn(status, (401, 429))
+            self.assertEqual(status, 429)  # the guessing is slowed down
+            status, doc, _ = gw.api("GET", "/accounts")
+            self.assertEqual(status, 200, doc)
+            self.assertEqual(gw.api("POST", "/accounts", {"require_encryption": False})[0], 201)
+            self.assertEqual(gw.api("GET", "/accounts", token="guess-x")[0], 429)
