@@ -380,7 +380,7 @@ static int port_listen(struct ftpd_server *srv, const struct sockaddr_storage *l
 			return last;
 		}
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 8) == 0) {
+		if (bind(fd, (struct sockaddr *)&ss, len) == 0 && listen(fd, 64) == 0) {
 			*out_fd = fd;
 			*out_port = port;
 			gw_metric_add(GW_M_PASSIVE_PORTS, 1);
@@ -936,9 +936,12 @@ static void data_on_accept(struct watch *w, uint32_t events)
 			return;
 		}
 		if (!same_ip(&ss, &c->peer)) {
+			static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+
 			addr_ip(&ss, ip, sizeof(ip));
-			gw_warn("ftpd.data_foreign",
-				"refused data connection from %s to the passive port of %s", ip, c->peer_ip);
+			gw_log_limited(&lim, GW_LOG_WARN, "ftpd.data_foreign",
+				       "refused data connection from %s to the passive port of %s", ip,
+				       c->peer_ip);
 			close(fd);
 			continue;
 		}
@@ -958,9 +961,11 @@ static void data_handshake_done(struct ctrl *c)
 	struct job *j;
 
 	if (!ftpd_tls_is_resumed(d->tls)) {
-		gw_warn("ftpd.data_not_reused",
-			"data connection from %s did not reuse the control connection's TLS session",
-			c->peer_ip);
+		static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+
+		gw_log_limited(&lim, GW_LOG_WARN, "ftpd.data_not_reused",
+			       "data connection from %s did not reuse the control connection's TLS"
+			       " session", c->peer_ip);
 		data_finish(c, FTPD_XFER_NOT_REUSED);
 		return;
 	}
@@ -1711,18 +1716,23 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 	explicit_bzero(req->arg, sizeof(req->arg));
 }
 
-/* Drop Telnet commands (IAC IP, IAC DM before ABOR) from a line; IAC IAC
- * stands for one 0xFF, which UTF-8 never uses anyway. */
+/* Telnet (RFC 854) on the control connection, where RFC 959 puts it:
+ * commands (IAC and a command byte; WILL, WONT, DO and DONT take an
+ * option byte too) are dropped only before the command's first letter,
+ * where clients send them (IAC IP, IAC DM before ABOR). In the rest of
+ * the line IAC IAC stands for one 0xFF (RFC 959; RFC 2640 for path
+ * names) and any other 0xFF is a byte of the argument, so a file name
+ * keeps the bytes it was sent with. */
 static size_t strip_telnet(char *line, size_t len)
 {
-	size_t i, o = 0;
+	const unsigned char *u = (const unsigned char *)line;
+	size_t i = 0, o = 0;
 
-	for (i = 0; i < len; i++) {
-		if ((unsigned char)line[i] == 0xff && i + 1 < len) {
+	while (i + 1 < len && u[i] == 0xff && u[i + 1] >= 0xf0 && u[i + 1] != 0xff)
+		i += u[i + 1] >= 0xfb ? 3 : 2; /* WILL WONT DO DONT <option> */
+	for (; i < len; i++) {
+		if (u[i] == 0xff && i + 1 < len && u[i + 1] == 0xff)
 			i++;
-			if ((unsigned char)line[i] != 0xff)
-				continue;
-		}
 		line[o++] = line[i];
 	}
 	return o;
@@ -1786,13 +1796,17 @@ static void limit_reply(struct ctrl *c)
 {
 	const struct gw_config *cfg = c->loop->srv->cfg;
 
+	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+
 	if (c->server_full) {
-		gw_warn("session.limit", "refused %s: %u sessions on the server already",
-			c->peer_ip, cfg->max_sessions);
+		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
+			       "refused %s: %u sessions on the server already", c->peer_ip,
+			       cfg->max_sessions);
 		gw_buf_adds(&c->out, "421 There are too many connected users, please try later.\r\n");
 	} else {
-		gw_warn("session.limit", "refused %s: %u sessions from that address already",
-			c->peer_ip, cfg->max_sessions_per_address);
+		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
+			       "refused %s: %u sessions from that address already", c->peer_ip,
+			       cfg->max_sessions_per_address);
 		gw_buf_adds(&c->out,
 			    "421 There are too many connections from your internet address.\r\n");
 	}

@@ -189,6 +189,19 @@ void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...) GW
 #define gw_warn(ev, ...) gw_log(GW_LOG_WARN, ev, __VA_ARGS__)
 #define gw_error(ev, ...) gw_log(GW_LOG_ERROR, ev, __VA_ARGS__)
 #define gw_debug(ev, ...) gw_log(GW_LOG_DEBUG, ev, __VA_ARGS__)
+/* Lines of one kind that a flood can repeat (refused connections) are
+ * limited: at most `burst` in each `window_ms`, then they are counted, and
+ * the count is logged with the next such line after the window. One
+ * static limit per call site; any thread. */
+struct gw_log_limit {
+	unsigned burst;
+	int64_t window_ms;
+	int64_t start_ms;
+	unsigned count, dropped;
+};
+#define GW_LOG_LIMIT(burst, window_ms) { (burst), (window_ms), 0, 0, 0 }
+void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const char *event,
+		    const char *fmt, ...) GW_PRINTF(4, 5);
 /* Append s to b as a JSON string literal (with quotes). */
 int gw_json_quote(struct gw_buf *b, const char *s);
 

@@ -267,6 +267,32 @@ static int open_dir(const char *base, const char *name, int *out, char *err, siz
 	return 0;
 }
 
+/* The database holds password and token hashes: readable by its owner
+ * only, whatever the umask, and also when an older version made it 0644.
+ * SQLite gives its -wal and -shm files the database file's mode. */
+static int private_files(const char *dbpath, char *err, size_t err_size)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	char path[PATH_MAX + 40];
+	size_t i;
+	int fd;
+
+	fd = open(dbpath, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, err_size, "cannot open database '%s': %s", dbpath, strerror(errno));
+		return -errno;
+	}
+	close(fd);
+	for (i = 0; i < GW_ARRAY_SIZE(suffixes); i++) {
+		snprintf(path, sizeof(path), "%s%s", dbpath, suffixes[i]);
+		if (chmod(path, 0600) < 0 && errno != ENOENT) {
+			snprintf(err, err_size, "cannot make '%s' private: %s", path, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size)
 {
 	char dbpath[PATH_MAX + 32];
@@ -313,6 +339,9 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	if (r < 0)
 		goto fail;
 	snprintf(dbpath, sizeof(dbpath), "%s/ftpsgate.db", st->data_dir);
+	r = private_files(dbpath, err, err_size);
+	if (r < 0)
+		goto fail;
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, err_size, "cannot open database '%s': %s", dbpath,
@@ -331,6 +360,9 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		r = -EIO;
 		goto fail;
 	}
+	r = private_files(dbpath, err, err_size); /* the -wal and -shm SQLite made */
+	if (r < 0)
+		goto fail;
 	r = migrate(st, err, err_size);
 	if (r < 0)
 		goto fail;
