@@ -53,6 +53,8 @@ static const struct setting settings[] = {
 	U32("max_sessions", max_sessions, 1, 1000000),
 	U32("max_sessions_per_address", max_sessions_per_address, 0, 1000000),
 	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
+	U32("max_passive_per_account", max_passive_per_account, 0, 65536),
+	U32("max_passive_per_address", max_passive_per_address, 0, 65536),
 	U32("ban_after_failures", ban_after_failures, 0, 1000000),
 	U32("ban_window_s", ban_window_s, 1, 86400 * 30),
 	U32("ban_duration_s", ban_duration_s, 1, 86400 * 365),

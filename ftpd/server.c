@@ -175,6 +175,10 @@ struct ftpd_server {
 	unsigned char *port_used;
 	struct gw_counter *per_address;
 	struct gw_counter *per_account;
+	/* Passive ports each account and each address holds open: no tenant,
+	 * and no address, can take the whole range. */
+	struct gw_counter *ports_per_account, *ports_per_address;
+	unsigned max_ports_per_account, max_ports_per_address;
 	struct gw_guard *guard;
 	struct ftpd_tls_policy policy;
 	/* One descriptor of an account's root for all its sessions: 10,000
@@ -333,11 +337,30 @@ static void port_unmark(struct ftpd_server *srv, uint16_t port)
 	pthread_mutex_unlock(&srv->port_lock);
 }
 
-/* A passive listener of ours closed: its port is free again. */
-static void port_release(struct ftpd_server *srv, uint16_t port)
+/* The session's passive listener closed: its port is free again. */
+static void port_release(struct ctrl *c)
 {
+	struct ftpd_server *srv = c->loop->srv;
+
 	gw_metric_add(GW_M_PASSIVE_PORTS, -1);
-	port_unmark(srv, port);
+	port_unmark(srv, c->d.port);
+	gw_counter_give(srv->ports_per_account, c->account_key);
+	gw_counter_give(srv->ports_per_address, c->peer_ip);
+}
+
+/* Take one of the passive ports the account and the address may hold:
+ * 0, -EUSERS (the account's are all open), -ETOOMANYREFS (the address's). */
+static int port_take_share(struct ctrl *c)
+{
+	struct ftpd_server *srv = c->loop->srv;
+
+	if (!gw_counter_take(srv->ports_per_account, c->account_key, srv->max_ports_per_account))
+		return -EUSERS;
+	if (!gw_counter_take(srv->ports_per_address, c->peer_ip, srv->max_ports_per_address)) {
+		gw_counter_give(srv->ports_per_account, c->account_key);
+		return -ETOOMANYREFS;
+	}
+	return 0;
 }
 
 /* Open a listener on a free port of the range, on the control connection's
@@ -846,7 +869,7 @@ static void data_reset(struct ctrl *c)
 
 	if (d->lw.fd >= 0) {
 		watch_close(l, &d->lw);
-		port_release(l->srv, d->port);
+		port_release(c);
 	}
 	if (d->tls) {
 		ftpd_tls_free(d->tls);
@@ -946,7 +969,7 @@ static void data_on_accept(struct watch *w, uint32_t events)
 			continue;
 		}
 		watch_close(l, &d->lw);
-		port_release(l->srv, d->port);
+		port_release(c);
 		watch_init(&d->w, fd, data_on_event);
 		d->state = D_CONNECTED;
 		if (d->kind != FTPD_REQ_NONE)
@@ -1471,8 +1494,22 @@ static void passive_open(struct ctrl *c, bool extended)
 	int fd = -1, r;
 
 	data_reset(c);
+	r = port_take_share(c);
+	if (r < 0) {
+		static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+
+		gw_log_limited(&lim, GW_LOG_WARN, "ftpd.passive",
+			       "refused a passive port to account %lld from %s: %u open for the %s",
+			       (long long)c->account_id, c->peer_ip,
+			       r == -EUSERS ? srv->max_ports_per_account : srv->max_ports_per_address,
+			       r == -EUSERS ? "account" : "address");
+		ftpd_session_passive_done(&c->core, r, NULL, 0, extended);
+		return;
+	}
 	r = port_listen(srv, &c->local, &fd, &d->port);
 	if (r < 0) {
+		gw_counter_give(srv->ports_per_account, c->account_key);
+		gw_counter_give(srv->ports_per_address, c->peer_ip);
 		gw_warn("ftpd.passive", "cannot open a passive port for %s: %s", c->peer_ip,
 			r == -EADDRINUSE ? "every port of the range is in use" : strerror(-r));
 		ftpd_session_passive_done(&c->core, r, NULL, 0, extended);
@@ -2380,9 +2417,19 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
 	pthread_mutex_init(&srv->root_lock, NULL);
-	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0) {
+	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0 ||
+	    gw_counter_new(&srv->ports_per_account) < 0 || gw_counter_new(&srv->ports_per_address) < 0) {
 		r = -ENOMEM;
 		goto fail;
+	}
+	{
+		unsigned range = (unsigned)cfg->passive_max - cfg->passive_min + 1;
+		unsigned share = range / 4 ? range / 4 : 1;
+
+		srv->max_ports_per_account = cfg->max_passive_per_account ? cfg->max_passive_per_account
+									  : share;
+		srv->max_ports_per_address = cfg->max_passive_per_address ? cfg->max_passive_per_address
+									  : share;
 	}
 	r = gw_pool_new(cfg->workers, GW_NICE_TRANSFERS, &srv->io_pool);
 	if (r < 0) {
@@ -2573,6 +2620,8 @@ void ftpd_free(struct ftpd_server *srv)
 		close(srv->explicit_fd);
 	gw_counter_free(srv->per_address);
 	gw_counter_free(srv->per_account);
+	gw_counter_free(srv->ports_per_account);
+	gw_counter_free(srv->ports_per_address);
 	ftpd_tls_ctx_free(srv->tls);
 	while (srv->nretired)
 		ftpd_tls_ctx_free(srv->retired[--srv->nretired]);

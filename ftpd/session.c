@@ -675,8 +675,12 @@ void ftpd_session_passive_done(struct ftpd_session *s, int err, const char *ipv4
 	s->state = FTPD_S_READY;
 	if (err < 0) {
 		s->has_passive = false;
-		reply(s, 425, err == -EADDRINUSE ? "No passive port is free; try again later."
-						 : "Could not open a passive port.");
+		reply(s, 425, err == -EADDRINUSE     ? "No passive port is free; try again later."
+			      : err == -EUSERS       ? "Too many passive ports are open for this"
+						       " account; try again later."
+			      : err == -ETOOMANYREFS ? "Too many passive ports are open for your"
+						       " address; try again later."
+						     : "Could not open a passive port.");
 		return;
 	}
 	s->has_passive = true;

@@ -39,6 +39,10 @@ struct gw_config {
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_address;
 	uint32_t max_sessions_per_account;
+	/* Passive ports open at once (listening, nobody connected yet) for one
+	 * account and for one client address; 0 = a quarter of the range. */
+	uint32_t max_passive_per_account;
+	uint32_t max_passive_per_address;
 	uint32_t ban_after_failures;   /* failed logins from one address; 0 = never */
 	uint32_t ban_window_s;         /* ...within this long */
 	uint32_t ban_duration_s;       /* then it is refused this long */

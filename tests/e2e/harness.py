@@ -91,7 +91,9 @@ class Gateway:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ftpsgate-e2e-")
         self.ftps_port = free_port()
         self.admin_port = free_port()
-        self.passive = passive or free_range()
+        # 64 ports: a quarter (the default share of one account or one
+        # address) leaves room for the tests' parallel sessions.
+        self.passive = passive or free_range(64)
         self.extra_env = env or {}
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "daemon.log")

@@ -390,3 +390,52 @@ class SmallerFindingsTest(unittest.TestCase):
             os.chmod(os.path.join(var, "ftpsgate.db"), 0o644)
             gw.start()
             self.assertEqual(os.stat(os.path.join(var, "ftpsgate.db")).st_mode & 0o077, 0)
+
+
+class PassivePortShareTest(unittest.TestCase):
+    """Finding 9: 4 accounts x 32 sessions held every port of a 100-port
+    range; an honest account then got `425 No passive port is free`."""
+
+    def hold(self, gw, user, password, source, n, held):
+        refused = 0
+        for _ in range(n):
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, user, password, source=source)
+            held.append(ftp)
+            try:
+                ftp.sendcmd("PASV")  # a port nobody connects to
+            except ftplib.error_temp as e:
+                self.assertRegex(str(e), r"^425 Too many passive ports are open for (this account|your address)")
+                refused += 1
+        return refused
+
+    def honest_upload(self, gw, acct):
+        ftp = ftps.login("127.0.0.1", gw.ftps_port, acct["username"], acct["password"])
+        ftp.storbinary("STOR honest.bin", io.BytesIO(b"h" * 100000))
+        ftp.quit()
+
+    def test_one_tenant_or_address_cannot_take_the_range(self):
+        import harness
+        env = {"FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "500", "FTPSGATE_MAX_SESSIONS_PER_ACCOUNT": "100"}
+        with Gateway(env=env, passive=harness.free_range(100)) as gw:
+            honest = gw.create_account(username="honest")
+            held = []
+            try:
+                # four tenants from one address: the address's share
+                refused = 0
+                for i in range(4):
+                    a = gw.create_account(username="hog%d" % i)
+                    refused += self.hold(gw, a["username"], a["password"], "127.0.0.2", 32, held)
+                self.assertEqual(refused, 4 * 32 - 25)
+                self.honest_upload(gw, honest)
+                # one tenant from many addresses: the account's share
+                wide = gw.create_account(username="wide")
+                refused = 0
+                for i in range(40):
+                    refused += self.hold(gw, "wide", wide["password"], "127.0.7.%d" % (10 + i), 1, held)
+                self.assertEqual(refused, 40 - 25)
+                self.honest_upload(gw, honest)
+                self.assertEqual(gw.metric("ftpsgate_passive_ports_in_use"), 50)
+            finally:
+                for ftp in held:
+                    ftp.close()
+            gw.wait_metric("ftpsgate_passive_ports_in_use", 0)

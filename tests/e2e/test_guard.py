@@ -255,13 +255,22 @@ class SlowClientTest(unittest.TestCase):
                 if i % 2:
                     s.sendall(hello)
                 held.append(s)
+            # another tenant holds passive ports (as many as its share of
+            # the range: the rest are refused) and half-sent commands
+            hog = gw.create_account(username="hog")
+            refused = 0
             for i in range(100):
-                ftp = login_from(gw, "127.0.4.%d" % (10 + i % 50), "patient", a["password"])
+                ftp = login_from(gw, "127.0.4.%d" % (10 + i % 50), "hog", hog["password"])
+                held.append(ftp)
                 if i % 2:
-                    ftp.sendcmd("PASV")  # a passive port nobody connects to
+                    try:
+                        ftp.sendcmd("PASV")  # a passive port nobody connects to
+                    except ftplib.error_temp as e:
+                        self.assertTrue(str(e).startswith("425 Too many passive ports"), e)
+                        refused += 1
                 else:
                     ftp.sock.sendall(b"STOR half-a-li")
-                held.append(ftp)
+            self.assertEqual(refused, 50 - 80 // 4)
             data = b"p" * (8 * 1024 * 1024)
             start = time.time()
             ftp = login_from(gw, "127.0.0.1", "patient", a["password"])
