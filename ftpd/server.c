@@ -160,6 +160,11 @@ struct ftpd_server {
 	struct store *store;
 	struct gw_pool *pool;    /* password checks (argon2id), borrowed */
 	struct gw_pool *io_pool; /* uploads: open, write, commit; owned */
+	/* HASH of files without a recorded SHA-256 (partial uploads): one
+	 * thread, and one such HASH per account at a time, so that reading
+	 * files for HASH never holds the workers that write uploads. */
+	struct gw_pool *hash_pool;
+	struct gw_counter *hashes_per_account;
 	struct ftpd_tls_ctx *tls; /* for new sessions; swapped by a reload */
 	struct ftpd_tls_ctx *retired[32]; /* earlier ones, freed at the end */
 	unsigned nretired;
@@ -194,7 +199,9 @@ struct root_share {
 	struct root_share *next;
 };
 
-enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_DIGEST, J_COMMIT, J_ABORT, J_HASH, J_REJECT };
+/* J_HASH answers from the upload's record when it can; otherwise it goes
+ * on as J_HASH_READ on the hash pool, which reads the file. */
+enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_DIGEST, J_COMMIT, J_ABORT, J_HASH, J_HASH_READ, J_REJECT };
 
 struct job {
 	struct gw_job base;
@@ -495,6 +502,32 @@ static void job_run(struct gw_job *gj)
 	case J_HASH: {
 		char hex[65];
 		uint64_t size = 0;
+		struct stat sb;
+		int fd;
+
+		j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
+		if (j->err < 0)
+			break;
+		if (fstat(fd, &sb) == 0 &&
+		    store_upload_recorded_sha256(st, j->account_id, j->path, &sb, hex) == 0) {
+			close(fd);
+			gw_metric_add(GW_M_HASHES_RECORDED, 1);
+			snprintf(j->reason, sizeof(j->reason), "SHA-256 0-%llu %s",
+				 (unsigned long long)size, hex);
+			break;
+		}
+		close(fd);
+		if (!gw_counter_take(l->srv->hashes_per_account, j->c->account_key, 1)) {
+			j->err = -EBUSY;
+			break;
+		}
+		j->kind = J_HASH_READ;
+		gw_pool_submit(l->srv->hash_pool, &j->base);
+		return; /* done there */
+	}
+	case J_HASH_READ: {
+		char hex[65];
+		uint64_t size = 0;
 		int fd;
 
 		j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
@@ -502,6 +535,8 @@ static void job_run(struct gw_job *gj)
 			j->err = store_hash_fd(fd, &size, hex);
 			close(fd);
 		}
+		gw_counter_give(l->srv->hashes_per_account, j->c->account_key);
+		gw_metric_add(GW_M_HASHES_READ, 1);
 		if (j->err == 0)
 			snprintf(j->reason, sizeof(j->reason), "SHA-256 0-%llu %s",
 				 (unsigned long long)size, hex);
@@ -798,6 +833,7 @@ static void job_done(struct job *j)
 		login_done(c, j);
 		break;
 	case J_HASH:
+	case J_HASH_READ:
 		ftpd_session_text_done(&c->core, j->err, j->reason);
 		ctrl_pump(c);
 		break;
@@ -1682,6 +1718,7 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 		gw_strlcpy(j->pass, req->arg, sizeof(j->pass));
 		gw_strlcpy(j->path, req->path, sizeof(j->path));
 		j->root_fd = c->root_fd;
+		j->account_id = c->account_id;
 		if (req->kind == FTPD_REQ_LOGIN) {
 			j->root_fd = -1; /* the job's answer */
 			j->locked = gw_guard_banned(c->loop->srv->guard, GW_GUARD_ACCOUNT, j->user,
@@ -2431,6 +2468,13 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		srv->max_ports_per_address = cfg->max_passive_per_address ? cfg->max_passive_per_address
 									  : share;
 	}
+	r = gw_counter_new(&srv->hashes_per_account);
+	if (r == 0)
+		r = gw_pool_new(1, GW_NICE_PASSWORDS, &srv->hash_pool);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot start the HASH worker thread: %s", strerror(-r));
+		goto fail;
+	}
 	r = gw_pool_new(cfg->workers, GW_NICE_TRANSFERS, &srv->io_pool);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot start upload worker threads: %s", strerror(-r));
@@ -2569,6 +2613,8 @@ void ftpd_free(struct ftpd_server *srv)
 	/* Upload work still queued runs now; its results join the loops'
 	 * finished jobs, handled below. */
 	gw_pool_free(srv->io_pool);
+	gw_pool_free(srv->hash_pool);
+	gw_counter_free(srv->hashes_per_account);
 	srv->io_pool = NULL;
 	for (i = 0; srv->loops && i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];

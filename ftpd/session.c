@@ -640,7 +640,10 @@ void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text)
 		return;
 	case FTPD_REQ_HASH:
 		if (err < 0) {
-			reply(s, 550, err == -EISDIR ? "HASH needs a file." : "No such file.");
+			if (err == -EBUSY)
+				reply(s, 450, "Another HASH of this account is running; try again later.");
+			else
+				reply(s, 550, err == -EISDIR ? "HASH needs a file." : "No such file.");
 			return;
 		}
 		gw_buf_addf(b, "213 %s %s\r\n", text, s->req_path);

@@ -164,6 +164,8 @@ enum gw_metric {
 	GW_M_BANNED_REFUSED,     /* counter: connections or logins refused by a ban */
 	GW_M_GUARD_FULL,         /* counter: failures not counted, the table full */
 	GW_M_LOGIN_CACHE_HITS,   /* counter: logins checked against the credential cache */
+	GW_M_HASHES_RECORDED,    /* counter: HASH answered from the upload's record */
+	GW_M_HASHES_READ,        /* counter: HASH that read the file */
 	GW_M_COUNT
 };
 

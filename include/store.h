@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "gw_limits.h"
 
@@ -205,6 +206,11 @@ enum store_upload_mode {
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
 		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
 		       struct store_upload **out);
+/* BLOCKING. The SHA-256 recorded for the completed upload whose file is
+ * `view` (fstat of the file at `path` in the account's view): 0, or
+ * -ENOENT when that file is not a completed upload (a partial one). */
+int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
+				 const struct stat *view, char hex[65]);
 /* SHA-256 of everything fd holds from offset 0; its size in *size. */
 int store_hash_fd(int fd, uint64_t *size, char hex[65]);
 /* Add the next chunk to the upload's SHA-256 (only the digest is touched). */

@@ -451,6 +451,39 @@ out:
 	return found;
 }
 
+int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
+				 const struct stat *view, char hex[65])
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT id, sha256, size FROM uploads WHERE account_id = ? AND path = ?"
+			      " AND purged_at IS NULL AND size IS NOT NULL AND sha256 IS NOT NULL"
+			      " ORDER BY id DESC LIMIT 16", &q);
+	if (r < 0)
+		goto out;
+	r = -ENOENT;
+	sqlite3_bind_int64(q, 1, account_id);
+	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
+	while (r == -ENOENT && sqlite3_step(q) == SQLITE_ROW) {
+		char name[32];
+		struct stat sb;
+
+		snprintf(name, sizeof(name), "%lld", (long long)sqlite3_column_int64(q, 0));
+		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
+		    sb.st_ino == view->st_ino && sb.st_size == view->st_size &&
+		    sqlite3_column_int64(q, 2) == (int64_t)sb.st_size) {
+			gw_strlcpy(hex, (const char *)sqlite3_column_text(q, 1), 65);
+			r = 0;
+		}
+	}
+out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
 /* Take a partial upload back into 'receiving', unless someone else did. */
 static int claim_partial(struct store *st, int64_t id, const char *client_address)
 {

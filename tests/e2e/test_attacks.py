@@ -439,3 +439,56 @@ class PassivePortShareTest(unittest.TestCase):
                 for ftp in held:
                     ftp.close()
             gw.wait_metric("ftpsgate_passive_ports_in_use", 0)
+
+
+class HashBudgetTest(unittest.TestCase):
+    """Finding 8: 8 sessions looping HASH on a 400 MiB file read it again
+    and again on the workers that write uploads, and another account's
+    64 MiB upload took 12.2 s instead of 0.15 s. Now a completed upload is
+    answered from its record; other files are read on a worker of their
+    own, one HASH per account at a time."""
+
+    def test_hash_of_a_completed_upload_reads_no_file(self):
+        with Gateway() as gw:
+            a = gw.create_account(username="hasher")
+            b = gw.create_account(username="uploader")
+            big = os.urandom(32 << 20)
+            upload(gw, a, "big.bin", big)
+            want = "213 SHA-256 0-%d %s /big.bin" % (len(big), sha(big))
+            stop = threading.Event()
+            answers = []
+
+            def loop():
+                ftp = ftps.login("127.0.0.1", gw.ftps_port, "hasher", a["password"])
+                for _ in range(25):
+                    if stop.is_set():
+                        break
+                    answers.append(ftp.sendcmd("HASH big.bin"))
+                ftp.quit()
+
+            threads = [threading.Thread(target=loop) for _ in range(8)]
+            for t in threads:
+                t.start()
+            data = os.urandom(16 << 20)
+            upload(gw, b, "other.bin", data)  # while they run
+            for t in threads:
+                t.join(120)
+            stop.set()
+            self.assertEqual(set(answers), {want})
+            self.assertEqual(gw.metric('ftpsgate_hash_commands_total{source="record"}'), len(answers))
+            self.assertEqual(gw.metric('ftpsgate_hash_commands_total{source="file"}'), 0)
+            rec = gw.wait_upload(lambda u: u["path"] == "/other.bin")
+            self.assertEqual(rec["sha256"], sha(data))
+            # a partial upload has no recorded digest: its file is read
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "hasher", a["password"])
+            conn = ftp.transfercmd("STOR part.bin")
+            conn.sendall(big[:1 << 20])
+            conn.close()  # no close_notify: partial
+            with self.assertRaises(ftplib.Error):
+                ftp.voidresp()
+            gw.wait_upload(lambda u: u["path"] == "/part.bin" and u["state"] == "partial")
+            got = ftp.sendcmd("HASH part.bin")
+            size = ftp.size("part.bin")
+            self.assertEqual(got, "213 SHA-256 0-%d %s /part.bin" % (size, sha(big[:size])))
+            self.assertEqual(gw.metric('ftpsgate_hash_commands_total{source="file"}'), 1)
+            ftp.quit()
