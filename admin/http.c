@@ -3,8 +3,12 @@
  * bearer token and its scope, slowing down guessing, the audit log of
  * every change, problem+json errors, and the Server-Sent Events stream.
  *
- * A thread per connection: handlers block on the store, and an events
- * stream waits for the next change.
+ * A few threads (epoll, a pool) serve every connection: handlers block
+ * on the store only briefly, and an events stream with nothing to send is
+ * suspended, holding no thread, until the watcher thread resumes it for
+ * a new event or a keep-alive. The watcher also closes connections that
+ * take too long to send their request (headers, then body): slow clients
+ * hold a connection slot for seconds, not for as long as they like.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -23,11 +27,35 @@
 #define AUTH_SLOTS 256
 #define SSE_KEEPALIVE_MS 15000
 
+/* Limits that keep the API answering whoever holds connections: */
+#define ADMIN_THREADS 4            /* the pool serving every connection */
+#define ADMIN_CONNECTIONS_MAX 1024 /* connections at once... */
+#define ADMIN_CONNECTIONS_PER_IP 32 /* ...and from one address */
+#define ADMIN_IDLE_TIMEOUT_S 30    /* a kept-alive connection with nothing to say */
+#define ADMIN_HEADERS_MS 10000     /* a request's line and headers must come in this long */
+#define ADMIN_BODY_MS 30000        /* and its body in this long */
+#define ADMIN_STREAMS_MAX 64       /* event streams at once... */
+#define ADMIN_STREAMS_PER_IP 8     /* ...and from one address */
+#define WATCH_TICK_MS 500
+
 struct auth_failures {
 	char ip[64];
 	int64_t since_ms;
 	unsigned count;
 };
+
+/* One TCP connection: where its current request is, and since when. */
+enum conn_phase { P_HEADERS, P_BODY, P_ANSWERING };
+
+struct conn_track {
+	int fd;
+	enum conn_phase phase;
+	int64_t since_ms;
+	bool cut; /* shut down by the watcher */
+	struct conn_track *prev, *next;
+};
+
+struct sse;
 
 struct admin_server {
 	struct MHD_Daemon *mhd;
@@ -42,6 +70,15 @@ struct admin_server {
 	volatile int stopping;
 	pthread_mutex_t fail_lock;
 	struct auth_failures fails[AUTH_SLOTS];
+	/* connections (conn_lock), event streams (sse_lock), the watcher */
+	pthread_mutex_t conn_lock;
+	struct conn_track *conns;
+	pthread_mutex_t sse_lock;
+	struct sse *suspended; /* streams waiting for something to send */
+	unsigned nstreams;
+	struct gw_counter *streams_per_ip;
+	pthread_t watcher;
+	bool watching;
 };
 
 /* What one request carries between libmicrohttpd's calls. */
@@ -66,6 +103,7 @@ static const char *reason(unsigned status)
 	case 415: return "Unsupported Media Type";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
 	default: return "Error";
 	}
 }
@@ -306,10 +344,49 @@ static struct reply route(struct ctx *x)
 
 struct sse {
 	struct admin_server *srv;
+	struct MHD_Connection *conn;
 	uint64_t after;
 	int64_t account_id;
+	int64_t last_sent_ms;
 	struct gw_buf pending;
+	bool suspended; /* in srv->suspended, under sse_lock */
+	struct sse *next;
+	char ip[64];
 };
+
+/* Take the stream out of the suspended list and let MHD call it again.
+ * Called with sse_lock held. */
+static void sse_wake_locked(struct admin_server *srv, struct sse *s)
+{
+	struct sse **p;
+
+	for (p = &srv->suspended; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	s->suspended = false;
+	MHD_resume_connection(s->conn);
+}
+
+/* Nothing to send: hold no thread until the watcher resumes the stream
+ * (a new event, a keep-alive due, or the end). */
+static void sse_suspend(struct sse *s)
+{
+	struct admin_server *srv = s->srv;
+
+	MHD_suspend_connection(s->conn);
+	pthread_mutex_lock(&srv->sse_lock);
+	s->suspended = true;
+	s->next = srv->suspended;
+	srv->suspended = s;
+	/* An event that came after the look and before the list had it
+	 * would wake nobody: look again. */
+	if (store_events_last(srv->store) > s->after ||
+	    __atomic_load_n(&srv->stopping, __ATOMIC_RELAXED))
+		sse_wake_locked(srv, s);
+	pthread_mutex_unlock(&srv->sse_lock);
+}
 
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -324,10 +401,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 		if (__atomic_load_n(&s->srv->stopping, __ATOMIC_RELAXED))
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		store_events_wait(s->srv->store, s->after, ev, GW_ARRAY_SIZE(ev), SSE_KEEPALIVE_MS,
-				  &count, &missed);
-		if (__atomic_load_n(&s->srv->stopping, __ATOMIC_RELAXED))
-			return MHD_CONTENT_READER_END_OF_STREAM;
+		store_events_wait(s->srv->store, s->after, ev, GW_ARRAY_SIZE(ev), 0, &count, &missed);
 		if (missed)
 			gw_buf_adds(&s->pending, "event: reset\ndata: {\"reason\":\"events were missed;"
 						 " list again\"}\n\n");
@@ -345,33 +419,87 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 				    (unsigned long long)ev[i].seq, at, ev[i].kind, (long long)ev[i].id,
 				    (long long)ev[i].account_id, ev[i].state);
 		}
-		if (count == 0 && !missed)
+		if (s->pending.len)
+			break;
+		if (count)
+			continue; /* events of other accounts: there may be more */
+		if (gw_mono_ms() - s->last_sent_ms >= SSE_KEEPALIVE_MS) {
 			gw_buf_adds(&s->pending, ": keep-alive\n\n");
+			break;
+		}
+		sse_suspend(s);
+		return 0;
 	}
 	n = s->pending.len < max ? s->pending.len : max;
 	memcpy(buf, s->pending.data, n);
 	gw_buf_consume(&s->pending, n);
+	s->last_sent_ms = gw_mono_ms();
 	return (ssize_t)n;
 }
 
 static void sse_free(void *cls)
 {
 	struct sse *s = cls;
+	struct admin_server *srv = s->srv;
 
+	pthread_mutex_lock(&srv->sse_lock);
+	if (s->suspended) { /* cannot be: a suspended stream is not closed */
+		struct sse **p;
+
+		for (p = &srv->suspended; *p; p = &(*p)->next)
+			if (*p == s) {
+				*p = s->next;
+				break;
+			}
+	}
+	srv->nstreams--;
+	pthread_mutex_unlock(&srv->sse_lock);
+	gw_counter_give(srv->streams_per_ip, s->ip);
 	gw_buf_release(&s->pending);
 	free(s);
 }
 
 struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t account_id)
 {
+	struct admin_server *srv = x->srv;
 	struct reply r = admin_ok(200, NULL);
-	struct sse *s = calloc(1, sizeof(*s));
+	struct sse *s;
+	bool full;
 
-	if (!s)
+	/* Streams are capped apart from requests, and per address, so that
+	 * subscribers cannot take the connections everyone else needs. */
+	if (!gw_counter_take(srv->streams_per_ip, x->client_ip, ADMIN_STREAMS_PER_IP)) {
+		r = admin_problem(429, "%d event streams from this address are open already; close"
+				  " one first", ADMIN_STREAMS_PER_IP);
+		r.retry_after_s = 15;
+		return r;
+	}
+	pthread_mutex_lock(&srv->sse_lock);
+	full = srv->nstreams >= ADMIN_STREAMS_MAX;
+	if (!full)
+		srv->nstreams++;
+	pthread_mutex_unlock(&srv->sse_lock);
+	if (full) {
+		gw_counter_give(srv->streams_per_ip, x->client_ip);
+		r = admin_problem(503, "%d event streams are open already; try again later",
+				  ADMIN_STREAMS_MAX);
+		r.retry_after_s = 15;
+		return r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		pthread_mutex_lock(&srv->sse_lock);
+		srv->nstreams--;
+		pthread_mutex_unlock(&srv->sse_lock);
+		gw_counter_give(srv->streams_per_ip, x->client_ip);
 		return admin_problem(500, "out of memory");
-	s->srv = x->srv;
+	}
+	s->srv = srv;
+	s->conn = x->conn;
 	s->after = after;
 	s->account_id = account_id;
+	s->last_sent_ms = gw_mono_ms();
+	gw_strlcpy(s->ip, x->client_ip, sizeof(s->ip));
 	gw_buf_init(&s->pending, 1 << 20);
 	gw_buf_adds(&s->pending, "retry: 2000\n\n");
 	r.raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
@@ -381,6 +509,125 @@ struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t accoun
 	}
 	MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	return r;
+}
+
+/* ---------------------------------------------------------------- connections */
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct admin_server *srv = cls;
+	struct conn_track *t = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		t = calloc(1, sizeof(*t));
+		if (!t || !ci) {
+			free(t);
+			return; /* not tracked: only MHD's idle timeout applies */
+		}
+		t->fd = ci->connect_fd;
+		t->phase = P_HEADERS;
+		t->since_ms = gw_mono_ms();
+		pthread_mutex_lock(&srv->conn_lock);
+		t->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = t;
+		srv->conns = t;
+		pthread_mutex_unlock(&srv->conn_lock);
+		*socket_context = t;
+		return;
+	}
+	if (!t)
+		return;
+	/* Closed: MHD closes the socket after this, so the watcher, which
+	 * shuts sockets down under the same lock, never touches a number
+	 * the kernel has given to another connection. */
+	pthread_mutex_lock(&srv->conn_lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		srv->conns = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	pthread_mutex_unlock(&srv->conn_lock);
+	free(t);
+	*socket_context = NULL;
+}
+
+/* The request on conn has moved to phase. */
+static void conn_phase(struct admin_server *srv, struct MHD_Connection *conn, enum conn_phase phase)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct conn_track *t = ci ? ci->socket_context : NULL;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&srv->conn_lock);
+	t->phase = phase;
+	t->since_ms = gw_mono_ms();
+	pthread_mutex_unlock(&srv->conn_lock);
+}
+
+/* Shut down connections whose request is overdue; MHD then sees them end
+ * and closes them. */
+static void cut_slow(struct admin_server *srv)
+{
+	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+	int64_t now = gw_mono_ms();
+	unsigned cut = 0;
+	struct conn_track *t;
+
+	pthread_mutex_lock(&srv->conn_lock);
+	for (t = srv->conns; t; t = t->next) {
+		int64_t limit = t->phase == P_HEADERS ? ADMIN_HEADERS_MS
+				: t->phase == P_BODY  ? ADMIN_BODY_MS
+						      : 0;
+
+		if (!limit || t->cut || now - t->since_ms < limit)
+			continue;
+		shutdown(t->fd, SHUT_RDWR);
+		t->cut = true;
+		cut++;
+	}
+	pthread_mutex_unlock(&srv->conn_lock);
+	if (cut)
+		gw_log_limited(&lim, GW_LOG_WARN, "admin.slow_client",
+			       "closed %u connection(s) that took over %d s for a request's headers"
+			       " or %d s for its body", cut, ADMIN_HEADERS_MS / 1000,
+			       ADMIN_BODY_MS / 1000);
+}
+
+/* The watcher: wakes suspended event streams when there is something for
+ * them (an event, a keep-alive, the end), and cuts slow clients. */
+static void *watch_main(void *arg)
+{
+	struct admin_server *srv = arg;
+	uint64_t seen = store_events_last(srv->store);
+
+	for (;;) {
+		bool stopping = __atomic_load_n(&srv->stopping, __ATOMIC_RELAXED);
+		int64_t now = gw_mono_ms();
+		struct sse *s, *next;
+		unsigned n;
+		bool missed;
+
+		pthread_mutex_lock(&srv->sse_lock);
+		for (s = srv->suspended; s; s = next) {
+			next = s->next;
+			if (stopping || s->after < seen || now - s->last_sent_ms >= SSE_KEEPALIVE_MS)
+				sse_wake_locked(srv, s);
+		}
+		pthread_mutex_unlock(&srv->sse_lock);
+		if (stopping)
+			return NULL;
+		cut_slow(srv);
+		store_events_wait(srv->store, seen, NULL, 0, WATCH_TICK_MS, &n, &missed);
+		seen = store_events_last(srv->store);
+	}
 }
 
 /* ---------------------------------------------------------------- requests */
@@ -431,6 +678,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		gw_buf_init(&rq->body, GW_ADMIN_BODY_MAX);
 		*req_cls = rq;
+		conn_phase(srv, conn, P_BODY); /* the headers are in */
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -441,6 +689,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	conn_phase(srv, conn, P_ANSWERING);
 	memset(&x, 0, sizeof(x));
 	x.srv = srv;
 	x.store = srv->store;
@@ -471,9 +720,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct request *rq = *req_cls;
 
-	(void)cls;
-	(void)conn;
 	(void)toe;
+	conn_phase(cls, conn, P_HEADERS); /* a kept-alive connection: the next request */
 	if (!rq)
 		return;
 	gw_buf_release(&rq->body);
@@ -523,8 +771,8 @@ GW_PRINTF(2, 0) static void log_mhd(void *cls, const char *fmt, va_list ap)
 
 static unsigned daemon_flags(const struct gw_config *cfg)
 {
-	return MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-	       MHD_USE_ITC | (cfg->admin_plain_http ? 0 : MHD_USE_TLS);
+	return MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	       (cfg->admin_plain_http ? 0 : MHD_USE_TLS);
 }
 
 #define PRIO_AEAD "-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"
@@ -549,11 +797,13 @@ static struct MHD_Daemon *start_daemon(struct admin_server *srv, int lfd)
 		OPT(MHD_OPTION_HTTPS_PRIORITIES, 0,
 		    strcmp(srv->cfg->tls_min_version, "1.3") ? prio12 : prio13);
 	}
-	OPT(MHD_OPTION_CONNECTION_LIMIT, 256, NULL);
-	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64, NULL);
-	OPT(MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL);
+	OPT(MHD_OPTION_THREAD_POOL_SIZE, ADMIN_THREADS, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS_MAX, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_CONNECTIONS_PER_IP, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_IDLE_TIMEOUT_S, NULL);
 	OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 128 * 1024, NULL);
 	OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv);
 	OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
 	return MHD_start_daemon(daemon_flags(srv->cfg), 0, NULL, NULL, on_request, srv,
@@ -625,6 +875,17 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->store = st;
 	srv->guard = guard;
 	pthread_mutex_init(&srv->fail_lock, NULL);
+	pthread_mutex_init(&srv->conn_lock, NULL);
+	pthread_mutex_init(&srv->sse_lock, NULL);
+	r = gw_counter_new(&srv->streams_per_ip);
+	if (r == 0) {
+		r = -pthread_create(&srv->watcher, NULL, watch_main, srv);
+		srv->watching = r == 0;
+	}
+	if (r < 0) {
+		snprintf(err, err_size, "cannot start the admin API's watcher: %s", strerror(-r));
+		goto fail;
+	}
 	if (!cfg->admin_plain_http) {
 		r = read_pem(cert, &srv->cert_pem, err, err_size);
 		if (r == 0)
@@ -662,6 +923,11 @@ void admin_stop(struct admin_server *srv)
 		return;
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELAXED);
 	store_events_close(srv->store); /* event streams end now */
+	/* The watcher resumes every suspended stream as it ends (MHD must
+	 * not be stopped with one suspended); a stream that suspends after
+	 * sees stopping and resumes itself. */
+	if (srv->watching)
+		pthread_join(srv->watcher, NULL);
 	if (srv->mhd)
 		MHD_stop_daemon(srv->mhd);
 	while (srv->nretired)
@@ -677,5 +943,8 @@ void admin_stop(struct admin_server *srv)
 	free(srv->cert_pem);
 	free(srv->key_pem);
 	pthread_mutex_destroy(&srv->fail_lock);
+	pthread_mutex_destroy(&srv->conn_lock);
+	pthread_mutex_destroy(&srv->sse_lock);
+	gw_counter_free(srv->streams_per_ip);
 	free(srv);
 }

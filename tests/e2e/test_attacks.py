@@ -492,3 +492,94 @@ class HashBudgetTest(unittest.TestCase):
             self.assertEqual(got, "213 SHA-256 0-%d %s /part.bin" % (size, sha(big[:size])))
             self.assertEqual(gw.metric('ftpsgate_hash_commands_total{source="file"}'), 1)
             ftp.quit()
+
+
+class AdminHeldTest(unittest.TestCase):
+    """Finding 7: 390 TLS connections from 8 addresses sending a header
+    line every 5 s, or 300 event streams from 6 addresses, held every
+    connection of the admin API: /health and an admin's GET timed out."""
+
+    def setUp(self):
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < 4096 and (hard == resource.RLIM_INFINITY or hard > soft):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (4096 if hard == resource.RLIM_INFINITY
+                                                        else min(4096, hard), hard))
+
+    def answered(self, gw):
+        """/health and an admin's GET answer (within the client's timeout)."""
+        self.assertEqual(gw.api("GET", "/health", auth=False)[0], 200)
+        self.assertEqual(gw.api("GET", "/accounts")[0], 200)
+
+    def test_slow_headers_and_event_streams_leave_room(self):
+        import http.client
+        import socket
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with Gateway() as gw:
+            slow = []
+            try:
+                for i in range(390):
+                    raw = socket.create_connection(("127.0.0.1", gw.admin_port), 10,
+                                                   source_address=("127.0.9.%d" % (10 + i % 8), 0))
+                    try:
+                        s = ctx.wrap_socket(raw)
+                        s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")
+                        slow.append(s)
+                    except OSError:
+                        raw.close()  # refused: over the address's share
+                self.answered(gw)
+                # a header line every 2 s: the request never ends, and the
+                # server closes it once its headers are overdue
+                deadline = time.time() + 30
+                alive = list(slow)
+                while alive and time.time() < deadline:
+                    time.sleep(2)
+                    still = []
+                    for s in alive:
+                        try:
+                            s.sendall(b"X-Slow: 1\r\n")
+                            s.settimeout(0.01)
+                            if s.recv(1) == b"":
+                                continue
+                            still.append(s)
+                        except socket.timeout:
+                            still.append(s)
+                        except OSError:
+                            pass
+                    alive = still
+                    self.answered(gw)
+                self.assertEqual(alive, [], "slow requests were never closed")
+            finally:
+                for s in slow:
+                    s.close()
+            # event streams: capped per address and in all, apart from requests
+            status, tok, _ = gw.api("POST", "/tokens", {"name": "watcher", "scope": "read"})
+            self.assertEqual(status, 201, tok)
+            streams, refused = [], 0
+            try:
+                for i in range(300):
+                    conn = http.client.HTTPSConnection("127.0.0.1", gw.admin_port, context=ctx,
+                                                       timeout=10,
+                                                       source_address=("127.0.10.%d" % (10 + i % 6), 0))
+                    conn.request("GET", "/api/v1/events",
+                                 headers={"Authorization": "Bearer " + tok["token"]})
+                    resp = conn.getresponse()
+                    if resp.status == 200:
+                        streams.append((conn, resp))
+                    else:
+                        self.assertIn(resp.status, (429, 503))
+                        refused += 1
+                        conn.close()
+                self.assertEqual(len(streams), 6 * 8)
+                self.answered(gw)
+                # and the streams that are open still get the news
+                gw.create_account(username="news")
+                for _, resp in streams[:5]:
+                    _, event, data = Gateway.read_event(resp)
+                    self.assertEqual((event, data["state"]), ("account", "created"))
+            finally:
+                for conn, _ in streams:
+                    conn.close()
