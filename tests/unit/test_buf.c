@@ -118,5 +118,29 @@ int main(void)
 	CHECK_INT(gw_parse_hostport("h:0", host, sizeof(host), &port), -EINVAL);
 	CHECK_INT(gw_parse_hostport("h:70000", host, sizeof(host), &port), -EINVAL);
 
+	/* JSON strings for the log: UTF-8 kept, other bytes as \xNN text */
+	{
+		static const struct {
+			const char *in, *out;
+		} quotes[] = {
+			{ "plain", "\"plain\"" },
+			{ "q\"b\\", "\"q\\\"b\\\\\"" },
+			{ "\t\x7f", "\"\\u0009\\u007f\"" },
+			{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\xa7\"" },
+			{ "a\xff\xfe.bin", "\"a\\\\xff\\\\xfe.bin\"" },
+			{ "\xc0\xaf", "\"\\\\xc0\\\\xaf\"" },             /* overlong '/' */
+			{ "\xed\xa0\x80", "\"\\\\xed\\\\xa0\\\\x80\"" }, /* a surrogate */
+			{ "\xf4\x90\x80\x80", "\"\\\\xf4\\\\x90\\\\x80\\\\x80\"" }, /* past U+10FFFF */
+			{ "\xe2\x82", "\"\\\\xe2\\\\x82\"" },             /* cut short */
+		};
+
+		for (size_t i = 0; i < sizeof(quotes) / sizeof(quotes[0]); i++) {
+			gw_buf_init(&b, 1024);
+			CHECK_INT(gw_json_quote(&b, quotes[i].in), 0);
+			CHECK_STR(gw_buf_str(&b), quotes[i].out);
+			gw_buf_release(&b);
+		}
+	}
+
 	return check_report("test_buf");
 }
