@@ -72,7 +72,9 @@ PURE_PASSIVE = (64300, 65399)
 # argon2id as a default install has it (the tests use a cheaper one).
 GW_DEFAULTS = {"FTPSGATE_ARGON2_M_COST_KIB": "19456", "FTPSGATE_ARGON2_T_COST": "2",
                "FTPSGATE_LOG_LEVEL": "warn", "FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "0",
-               "FTPSGATE_MAX_SESSIONS_PER_ACCOUNT": "0", "FTPSGATE_SHUTDOWN_GRACE_S": "5"}
+               "FTPSGATE_MAX_SESSIONS_PER_ACCOUNT": "0", "FTPSGATE_SHUTDOWN_GRACE_S": "5",
+               # 1,000 sessions of one account from one address at once
+               "FTPSGATE_MAX_PASSIVE_PER_ACCOUNT": "0", "FTPSGATE_MAX_PASSIVE_PER_ADDRESS": "0"}
 
 
 def log(*a):

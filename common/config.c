@@ -99,6 +99,8 @@ void gw_config_defaults(struct gw_config *c)
 	c->max_sessions = 20000;
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;
+	c->max_passive_per_account = GW_PASSIVE_SHARE;
+	c->max_passive_per_address = GW_PASSIVE_SHARE;
 	c->ban_after_failures = 10;
 	c->ban_window_s = 600;
 	c->ban_duration_s = 900;

@@ -2463,10 +2463,11 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		unsigned range = (unsigned)cfg->passive_max - cfg->passive_min + 1;
 		unsigned share = range / 4 ? range / 4 : 1;
 
-		srv->max_ports_per_account = cfg->max_passive_per_account ? cfg->max_passive_per_account
-									  : share;
-		srv->max_ports_per_address = cfg->max_passive_per_address ? cfg->max_passive_per_address
-									  : share;
+		/* gw_counter_take() takes max 0 as no limit */
+		srv->max_ports_per_account = cfg->max_passive_per_account == GW_PASSIVE_SHARE
+					     ? share : cfg->max_passive_per_account;
+		srv->max_ports_per_address = cfg->max_passive_per_address == GW_PASSIVE_SHARE
+					     ? share : cfg->max_passive_per_address;
 	}
 	r = gw_counter_new(&srv->hashes_per_account);
 	if (r == 0)

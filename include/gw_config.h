@@ -14,6 +14,8 @@
 
 #include "gw_limits.h"
 
+#define GW_PASSIVE_SHARE UINT32_MAX
+
 struct gw_config {
 	char data_dir[PATH_MAX];
 	char ftps_host[256]; /* listen address of the implicit FTPS port */
@@ -40,7 +42,8 @@ struct gw_config {
 	uint32_t max_sessions_per_address;
 	uint32_t max_sessions_per_account;
 	/* Passive ports open at once (listening, nobody connected yet) for one
-	 * account and for one client address; 0 = a quarter of the range. */
+	 * account and for one client address; 0 = no limit; GW_PASSIVE_SHARE
+	 * (the default) = a quarter of the range. */
 	uint32_t max_passive_per_account;
 	uint32_t max_passive_per_address;
 	uint32_t ban_after_failures;   /* failed logins from one address; 0 = never */

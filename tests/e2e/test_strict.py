@@ -111,8 +111,8 @@ class LimitsTest(unittest.TestCase):
 
     def test_passive_range_exhausted(self):
         # one account may take the whole range here (by default a quarter)
-        with Gateway(env={"FTPSGATE_MAX_PASSIVE_PER_ACCOUNT": "100",
-                          "FTPSGATE_MAX_PASSIVE_PER_ADDRESS": "100"},
+        with Gateway(env={"FTPSGATE_MAX_PASSIVE_PER_ACCOUNT": "0",
+                          "FTPSGATE_MAX_PASSIVE_PER_ADDRESS": "0"},
                      passive=free_range(20)) as gw:
             a = gw.create_account(username="ports")
             # another program holds one port of the range: never offered
