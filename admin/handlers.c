@@ -202,6 +202,8 @@ static json_t *upload_json(const struct store_upload_info *u)
 			 "error", json_text_or_null(u->error));
 
 	if (o)
+		json_object_set_new(o, "client_modified_at", time_or_null(u->client_modified_at_ms));
+	if (o)
 		json_object_set_new(o, "import", json_pack("{s:o, s:i, s:o, s:o}",
 			"key_id", u->key_id ? json_integer(u->key_id) : json_null(),
 			"attempts", u->attempts,
@@ -314,6 +316,8 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	text_time(b, u->purged_at_ms);
 	gw_buf_adds(b, ",\"error\":");
 	text_str_or_null(b, u->error);
+	gw_buf_adds(b, ",\"client_modified_at\":");
+	text_time(b, u->client_modified_at_ms);
 	gw_buf_adds(b, ",\"import\":{\"key_id\":");
 	text_int_or_null(b, u->key_id != 0, u->key_id);
 	gw_buf_adds(b, ",\"attempts\":");

@@ -26,6 +26,7 @@
 
 #include "ftpd.h"
 #include "gw.h"
+#include "issuers.h"
 #include "session.h"
 #include "tls.h"
 #include "view.h"
@@ -180,6 +181,7 @@ struct ftpd_server {
 	unsigned char *port_used;
 	struct gw_counter *per_address;
 	struct gw_counter *per_account;
+	struct ftpd_issuers *issuers; /* of TLS sessions, for data connections */
 	/* Passive ports each account and each address holds open: no tenant,
 	 * and no address, can take the whole range. */
 	struct gw_counter *ports_per_account, *ports_per_address;
@@ -201,7 +203,8 @@ struct root_share {
 
 /* J_HASH answers from the upload's record when it can; otherwise it goes
  * on as J_HASH_READ on the hash pool, which reads the file. */
-enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_DIGEST, J_COMMIT, J_ABORT, J_HASH, J_HASH_READ, J_REJECT };
+enum job_kind { J_LOGIN, J_OPEN, J_WRITE, J_DIGEST, J_COMMIT, J_ABORT, J_HASH, J_HASH_READ, J_REJECT,
+		J_MFMT };
 
 struct job {
 	struct gw_job base;
@@ -525,6 +528,25 @@ static void job_run(struct gw_job *gj)
 		gw_pool_submit(l->srv->hash_pool, &j->base);
 		return; /* done there */
 	}
+	case J_MFMT: {
+		/* The file's time for listings, and the client's time on the
+		 * upload's record; its bytes stay as they are. */
+		struct timespec ts[2] = { { (time_t)j->offset, 0 }, { (time_t)j->offset, 0 } };
+		uint64_t size = 0;
+		struct stat sb;
+		int fd;
+
+		j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
+		if (j->err < 0)
+			break;
+		if (futimens(fd, ts) < 0 || fstat(fd, &sb) < 0)
+			j->err = -errno;
+		close(fd);
+		if (j->err == 0)
+			j->err = store_upload_set_client_mtime(st, j->account_id, j->path, &sb,
+							       (int64_t)j->offset * 1000);
+		break;
+	}
 	case J_HASH_READ: {
 		char hex[65];
 		uint64_t size = 0;
@@ -762,6 +784,7 @@ static void login_done(struct ctrl *c, struct job *j)
 		}
 		c->counted_account = true;
 		c->account_id = j->account_id;
+		ftpd_tls_logged_in(c->tls, c->account_id);
 		c->root_fd = root_take(c->loop->srv, j->account_id, j->root_fd);
 		j->root_fd = -1;
 		if (c->root_fd < 0) {
@@ -835,6 +858,10 @@ static void job_done(struct job *j)
 	case J_HASH:
 	case J_HASH_READ:
 		ftpd_session_text_done(&c->core, j->err, j->reason);
+		ctrl_pump(c);
+		break;
+	case J_MFMT:
+		ftpd_session_mfmt_done(&c->core, j->err, (int64_t)j->offset);
 		ctrl_pump(c);
 		break;
 	case J_WRITE:
@@ -1747,6 +1774,18 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 		r = ftpd_view_mtime(c->root_fd, req->path, &mtime);
 		ftpd_session_mdtm_done(&c->core, r, mtime);
 		break;
+	case FTPD_REQ_MFMT:
+		j = job_new(c, J_MFMT);
+		if (!j) {
+			ftpd_session_mfmt_done(&c->core, -ENOMEM, 0);
+			break;
+		}
+		gw_strlcpy(j->path, req->path, sizeof(j->path));
+		j->root_fd = c->root_fd;
+		j->account_id = c->account_id;
+		j->offset = req->offset;
+		submit(c, j);
+		break;
 	case FTPD_REQ_MLST:
 	case FTPD_REQ_STAT:
 		gw_buf_init(&text, GW_LISTING_MAX);
@@ -1935,7 +1974,8 @@ static void ctrl_pump(struct ctrl *c)
 			int r;
 
 			if (!c->tls && ftpd_tls_new_control(__atomic_load_n(&c->loop->srv->tls, __ATOMIC_ACQUIRE),
-							     c->w.fd, &c->tls) < 0) {
+							     c->w.fd, c->loop->srv->issuers, c->peer_ip,
+							     &c->tls) < 0) {
 				ctrl_close(c, "out of memory");
 				return;
 			}
@@ -2455,6 +2495,7 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	pthread_mutex_init(&srv->port_lock, NULL);
 	pthread_mutex_init(&srv->root_lock, NULL);
 	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0 ||
+	    ftpd_issuers_new(&srv->issuers) < 0 ||
 	    gw_counter_new(&srv->ports_per_account) < 0 || gw_counter_new(&srv->ports_per_address) < 0) {
 		r = -ENOMEM;
 		goto fail;
@@ -2669,6 +2710,7 @@ void ftpd_free(struct ftpd_server *srv)
 	gw_counter_free(srv->per_account);
 	gw_counter_free(srv->ports_per_account);
 	gw_counter_free(srv->ports_per_address);
+	ftpd_issuers_free(srv->issuers);
 	ftpd_tls_ctx_free(srv->tls);
 	while (srv->nretired)
 		ftpd_tls_ctx_free(srv->retired[--srv->nretired]);

@@ -208,6 +208,7 @@ static enum ftpd_req cmd_feat(struct ftpd_session *s, const struct ftpd_command 
 	gw_buf_adds(s->out, " EPSV\r\n"
 			    " HASH SHA-256*\r\n"
 			    " MDTM\r\n"
+			    " MFMT\r\n"
 			    " MLST type*;size*;modify*;perm*;unique*;\r\n"
 			    " PASV\r\n"
 			    " PBSZ\r\n"
@@ -450,6 +451,63 @@ static enum ftpd_req cmd_mdtm(struct ftpd_session *s, const struct ftpd_command 
 	return FTPD_REQ_MDTM;
 }
 
+int ftpd_parse_mfmt_time(const char *s, size_t len, int64_t *out_s)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int v[6], widths[6] = { 4, 2, 2, 2, 2, 2 };
+	int64_t y, era, yoe, doy, doe, epoch_days;
+	size_t i, at = 0, k;
+
+	if (len < 14)
+		return -EINVAL;
+	for (i = 0; i < 6; i++) {
+		v[i] = 0;
+		for (k = 0; k < (size_t)widths[i]; k++, at++) {
+			if (s[at] < '0' || s[at] > '9')
+				return -EINVAL;
+			v[i] = v[i] * 10 + (s[at] - '0');
+		}
+	}
+	if (at < len) { /* ".sss": digits only, dropped */
+		if (s[at] != '.' || at + 1 == len)
+			return -EINVAL;
+		for (at++; at < len; at++)
+			if (s[at] < '0' || s[at] > '9')
+				return -EINVAL;
+	}
+	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+		return -EINVAL;
+	if (v[2] > days[v[1] - 1] + (v[1] == 2 && (v[0] % 4 == 0 && (v[0] % 100 || v[0] % 400 == 0))))
+		return -EINVAL;
+	/* days from the civil date (H. Hinnant's algorithm) */
+	y = v[0] - (v[1] <= 2);
+	era = y / 400;
+	yoe = y - era * 400;
+	doy = (153 * (v[1] + (v[1] > 2 ? -3 : 9)) + 2) / 5 + v[2] - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	epoch_days = era * 146097 + doe - 719468;
+	*out_s = epoch_days * 86400 + v[3] * 3600 + v[4] * 60 + (v[5] == 60 ? 59 : v[5]);
+	return 0;
+}
+
+/* MFMT time path (draft-somers-ftp-mfxx): the client's modification time
+ * of a file it uploaded. */
+static enum ftpd_req cmd_mfmt(struct ftpd_session *s, const struct ftpd_command *c,
+			      struct ftpd_request *req)
+{
+	const char *sp = strchr(c->arg, ' ');
+	int64_t t;
+
+	if (!sp || ftpd_parse_mfmt_time(c->arg, (size_t)(sp - c->arg), &t) < 0 || !sp[1]) {
+		reply(s, 501, "MFMT needs a time YYYYMMDDHHMMSS and a file.");
+		return FTPD_REQ_NONE;
+	}
+	if (!resolve(s, sp + 1, req, 550, "Could not set file modification time."))
+		return FTPD_REQ_NONE;
+	req->offset = (uint64_t)t;
+	return FTPD_REQ_MFMT;
+}
+
 static enum ftpd_req cmd_mlst(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
@@ -594,20 +652,41 @@ void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size)
 	reply(s, 213, text);
 }
 
-void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s)
+/* End an MDTM or MFMT: the time as YYYYMMDDHHMMSS in text, or false
+ * (the 550 sent) when there is none. */
+static bool mtime_done(struct ftpd_session *s, int err, int64_t mtime_s, const char *fail,
+		       char text[32])
 {
-	char text[32];
 	time_t t = (time_t)mtime_s;
 	struct tm tm;
 
 	s->pending = FTPD_REQ_NONE;
 	s->state = FTPD_S_READY;
 	if (err < 0 || !gmtime_r(&t, &tm)) {
-		reply(s, 550, "Could not get file modification time.");
-		return;
+		reply(s, 550, fail);
+		return false;
 	}
-	strftime(text, sizeof(text), "%Y%m%d%H%M%S", &tm);
-	reply(s, 213, text);
+	strftime(text, 32, "%Y%m%d%H%M%S", &tm);
+	return true;
+}
+
+void ftpd_session_mfmt_done(struct ftpd_session *s, int err, int64_t mtime_s)
+{
+	char text[32];
+
+	if (!mtime_done(s, err, mtime_s, "Could not set file modification time.", text))
+		return;
+	gw_buf_addf(s->out, "213 Modify=%s; ", text);
+	gw_buf_adds(s->out, s->req_path);
+	gw_buf_adds(s->out, "\r\n");
+}
+
+void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s)
+{
+	char text[32];
+
+	if (mtime_done(s, err, mtime_s, "Could not get file modification time.", text))
+		reply(s, 213, text);
 }
 
 void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text)
@@ -904,6 +983,7 @@ static const struct cmd commands[] = {
 	{ "APPE", NEED_LOGIN | NEED_ARG, cmd_stor },
 	{ "SIZE", NEED_LOGIN | NEED_ARG, cmd_size },
 	{ "MDTM", NEED_LOGIN | NEED_ARG, cmd_mdtm },
+	{ "MFMT", NEED_LOGIN | NEED_ARG, cmd_mfmt },
 	{ "HASH", NEED_LOGIN | NEED_ARG, cmd_hash },
 	{ "DELE", NEED_LOGIN | NEED_ARG, cmd_dele },
 	{ "RNFR", NEED_LOGIN | NEED_ARG, cmd_rnfr },

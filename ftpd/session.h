@@ -36,6 +36,7 @@ enum ftpd_req {
 	FTPD_REQ_CWD,  /* is path a directory? */
 	FTPD_REQ_SIZE, /* size of the file path */
 	FTPD_REQ_MDTM, /* modification time of the file path */
+	FTPD_REQ_MFMT, /* set it to request.offset (seconds since the epoch) */
 	FTPD_REQ_MLST, /* facts of path */
 	FTPD_REQ_STAT, /* "ls -l" of path over the control connection */
 	FTPD_REQ_HASH, /* SHA-256 of the file path */
@@ -139,6 +140,10 @@ void ftpd_session_passive_done(struct ftpd_session *s, int err, const char *ipv4
 void ftpd_session_done(struct ftpd_session *s, int err);
 void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size);
 void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s);
+void ftpd_session_mfmt_done(struct ftpd_session *s, int err, int64_t mtime_s);
+/* "YYYYMMDDHHMMSS" (fractions of a second allowed and dropped), UTC, to
+ * seconds since the epoch; -EINVAL for anything else. */
+int ftpd_parse_mfmt_time(const char *s, size_t len, int64_t *out_s);
 /* MLST: the facts line ("type=file;...; name"); STAT: "ls -l" lines;
  * HASH: "SHA-256 0-SIZE HEX". */
 void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text);

@@ -15,16 +15,19 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "issuers.h"
 #include "tls.h"
 
-#define BINDING_LEN 32 /* SSL_MAX_SID_CTX_LENGTH */
 /* What a session carries (its ticket application data, kept inside the
- * encrypted ticket and in the server's cache): MARK_CONTROL and the
- * binding of the control connection that issued it, or MARK_DATA for one
+ * encrypted ticket and in the server's cache): MARK_CONTROL and the id of
+ * the control connection that issued it (issuers.h), or MARK_DATA for one
  * born on a data connection, which nothing may resume. */
 #define MARK_CONTROL 'C'
 #define MARK_DATA 'D'
-#define MARK_LEN (1 + BINDING_LEN)
+#define MARK_LEN (1 + FTPD_ISSUER_ID_LEN)
+/* One session-id context for every connection: which sessions resume
+ * where is decided by their marks, not by OpenSSL's context check. */
+static const unsigned char sid_ctx[] = "ftpsgate";
 
 struct ftpd_tls_ctx {
 	SSL_CTX *ctx;
@@ -36,7 +39,17 @@ struct ftpd_tls {
 	int want;
 	bool is_control;
 	char error[160]; /* what the last failure was, for the log */
-	unsigned char binding[BINDING_LEN];
+	struct ftpd_issuers *issuers;
+	struct ftpd_issuer *issuer; /* control: itself as an issuer */
+	/* What a data connection resumes: sessions marked with its control
+	 * connection's id, or with the id of the session that control
+	 * connection itself resumed (alias), or of an issuer from the same
+	 * address logged in to the same account. */
+	uint8_t id[FTPD_ISSUER_ID_LEN];
+	uint8_t alias[FTPD_ISSUER_ID_LEN];
+	bool has_alias;
+	char address[64];
+	int64_t account_id;
 };
 
 /* Drain OpenSSL's error queue into one line. */
@@ -191,25 +204,30 @@ static int check_ciphers(SSL_CTX *ctx, char *err, size_t err_size)
 	return 0;
 }
 
-/* Whether sess was issued on the control connection whose binding this is. */
-static bool is_issued_on(SSL_SESSION *sess, const unsigned char *binding)
+/* The issuer id a session was marked with on a control connection, or
+ * NULL (no mark, or born on a data connection). */
+static const uint8_t *issuer_of(SSL_SESSION *sess)
 {
 	void *data = NULL;
 	size_t len = 0;
 
-	if (!sess || !SSL_SESSION_get0_ticket_appdata(sess, &data, &len) || len != MARK_LEN)
-		return false;
-	return ((const unsigned char *)data)[0] == MARK_CONTROL &&
-	       CRYPTO_memcmp((const unsigned char *)data + 1, binding, BINDING_LEN) == 0;
+	if (!sess || !SSL_SESSION_get0_ticket_appdata(sess, &data, &len) || len != MARK_LEN ||
+	    ((const unsigned char *)data)[0] != MARK_CONTROL)
+		return NULL;
+	return (const uint8_t *)data + 1;
 }
 
-static bool is_marked_control(SSL_SESSION *sess)
+/* Whether the data connection t may resume sess (see struct ftpd_tls). */
+static bool may_resume(const struct ftpd_tls *t, SSL_SESSION *sess)
 {
-	void *data = NULL;
-	size_t len = 0;
+	const uint8_t *id = issuer_of(sess);
 
-	return sess && SSL_SESSION_get0_ticket_appdata(sess, &data, &len) && len == MARK_LEN &&
-	       ((const unsigned char *)data)[0] == MARK_CONTROL;
+	if (!id || t->account_id <= 0)
+		return false;
+	if (CRYPTO_memcmp(id, t->id, FTPD_ISSUER_ID_LEN) == 0 ||
+	    (t->has_alias && CRYPTO_memcmp(id, t->alias, FTPD_ISSUER_ID_LEN) == 0))
+		return true;
+	return ftpd_issuers_match(t->issuers, id, t->address, t->account_id, gw_mono_ms());
 }
 
 static void mark_control(const struct ftpd_tls *t, SSL_SESSION *sess)
@@ -217,16 +235,17 @@ static void mark_control(const struct ftpd_tls *t, SSL_SESSION *sess)
 	unsigned char mark[MARK_LEN];
 
 	mark[0] = MARK_CONTROL;
-	memcpy(mark + 1, t->binding, BINDING_LEN);
+	memcpy(mark + 1, t->id, FTPD_ISSUER_ID_LEN);
 	if (sess && !SSL_SESSION_set1_ticket_appdata(sess, mark, sizeof(mark)))
 		ERR_clear_error();
 }
 
 /* A ticket is about to be made (TLS 1.2 in the handshake, TLS 1.3 after
- * it): say where its session was born. A data connection that resumed
- * its control's session may be handed a renewed ticket of that same
- * session, which keeps its mark; a session born on a data connection is
- * marked so that no ticket of it is ever taken. */
+ * it): say where its session was born. A session that was resumed keeps
+ * the mark it came with (a control connection that resumed a session is
+ * that session's issuer's heir; a data connection may be handed a renewed
+ * ticket of its control's session); a session born on a data connection
+ * is marked so that no ticket of it is ever taken. */
 static int on_ticket_made(SSL *ssl, void *arg)
 {
 	const struct ftpd_tls *t = SSL_get_app_data(ssl);
@@ -234,19 +253,19 @@ static int on_ticket_made(SSL *ssl, void *arg)
 	unsigned char mark = MARK_DATA;
 
 	(void)arg;
-	if (!t || !sess)
+	if (!t || !sess || issuer_of(sess))
 		return 1;
 	if (t->is_control)
 		mark_control(t, sess);
-	else if (!is_marked_control(sess) && !SSL_SESSION_set1_ticket_appdata(sess, &mark, 1))
+	else if (!SSL_SESSION_set1_ticket_appdata(sess, &mark, 1))
 		ERR_clear_error();
 	return 1;
 }
 
 /* A client offered a ticket that decrypted. On a data connection it is
- * taken only if its session was issued on this session's control
- * connection; otherwise the handshake is a full one, which is refused
- * after it (522). No ticket is renewed on a data connection. */
+ * taken only if may_resume(); otherwise the handshake is a full one,
+ * which is refused after it (522). No ticket is renewed on a data
+ * connection. */
 static SSL_TICKET_RETURN on_ticket_offered(SSL *ssl, SSL_SESSION *sess, const unsigned char *name,
 					   size_t name_len, SSL_TICKET_STATUS status, void *arg)
 {
@@ -262,7 +281,7 @@ static SSL_TICKET_RETURN on_ticket_offered(SSL *ssl, SSL_SESSION *sess, const un
 	if (t->is_control)
 		return status == SSL_TICKET_SUCCESS_RENEW ? SSL_TICKET_RETURN_USE_RENEW
 							  : SSL_TICKET_RETURN_USE;
-	return is_issued_on(sess, t->binding) ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_IGNORE;
+	return may_resume(t, sess) ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_IGNORE;
 }
 
 int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_policy *policy,
@@ -298,8 +317,9 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_po
 	}
 	if (check_ciphers(c->ctx, err, err_size) < 0)
 		goto fail;
-	/* Sessions live as long as a long upload session may; each control
-	 * connection removes its own when it ends. */
+	/* Sessions live as long as a long upload session may, and outlive
+	 * the control connection that issued them: a sibling's data
+	 * connection may resume one (issuers.h). */
 	SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_timeout(c->ctx, 24 * 3600);
 	SSL_CTX_set_session_ticket_cb(c->ctx, on_ticket_made, on_ticket_offered, NULL);
@@ -353,7 +373,8 @@ static int tls_new(SSL_CTX *ctx, int fd, struct ftpd_tls **out)
 	return 0;
 }
 
-int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out)
+int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_issuers *issuers,
+			 const char *address, struct ftpd_tls **out)
 {
 	struct ftpd_tls *t;
 	int r = tls_new(ctx->ctx, fd, &t);
@@ -361,8 +382,12 @@ int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out
 	if (r < 0)
 		return r;
 	t->is_control = true;
-	r = gw_random(t->binding, sizeof(t->binding));
-	if (r < 0 || !SSL_set_session_id_context(t->ssl, t->binding, sizeof(t->binding))) {
+	t->issuers = issuers;
+	gw_strlcpy(t->address, address, sizeof(t->address));
+	r = ftpd_issuer_open(issuers, address, gw_mono_ms(), &t->issuer);
+	if (r == 0)
+		memcpy(t->id, ftpd_issuer_id(t->issuer), sizeof(t->id));
+	if (r < 0 || !SSL_set_session_id_context(t->ssl, sid_ctx, sizeof(sid_ctx))) {
 		ftpd_tls_free(t);
 		return r < 0 ? r : -ENOMEM;
 	}
@@ -381,8 +406,13 @@ int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **
 
 	if (r < 0)
 		return r;
-	memcpy(t->binding, control->binding, sizeof(t->binding));
-	if (!SSL_set_session_id_context(t->ssl, t->binding, sizeof(t->binding))) {
+	t->issuers = control->issuers;
+	memcpy(t->id, control->id, sizeof(t->id));
+	memcpy(t->alias, control->alias, sizeof(t->alias));
+	t->has_alias = control->has_alias;
+	gw_strlcpy(t->address, control->address, sizeof(t->address));
+	t->account_id = control->account_id;
+	if (!SSL_set_session_id_context(t->ssl, sid_ctx, sizeof(sid_ctx))) {
 		ftpd_tls_free(t);
 		return -ENOMEM;
 	}
@@ -402,8 +432,8 @@ void ftpd_tls_free(struct ftpd_tls *t)
 {
 	if (!t)
 		return;
-	if (t->is_control && SSL_get_session(t->ssl))
-		SSL_CTX_remove_session(t->ctx, SSL_get_session(t->ssl));
+	if (t->issuer)
+		ftpd_issuer_closed(t->issuers, t->issuer, gw_mono_ms());
 	SSL_free(t->ssl);
 	ERR_clear_error();
 	free(t);
@@ -448,10 +478,18 @@ int ftpd_tls_handshake(struct ftpd_tls *t)
 	ERR_clear_error();
 	n = SSL_do_handshake(t->ssl);
 	if (n == 1) {
-		if (t->is_control) {
+		SSL_SESSION *sess = SSL_get0_session(t->ssl);
+		const uint8_t *heir_of = issuer_of(sess);
+
+		if (t->is_control && SSL_session_reused(t->ssl) && heir_of) {
+			/* It resumed a session: what that session's data
+			 * connections may resume, its own may too. */
+			memcpy(t->alias, heir_of, sizeof(t->alias));
+			t->has_alias = true;
+		} else if (t->is_control) {
 			/* A session kept in the cache (TLS 1.2 by session id)
 			 * carries the mark too, not only its tickets. */
-			mark_control(t, SSL_get0_session(t->ssl));
+			mark_control(t, sess);
 		} else if (!ftpd_tls_is_resumed(t)) {
 			/* Born here: out of the cache at once. */
 			SSL_CTX_remove_session(t->ctx, SSL_get0_session(t->ssl));
@@ -514,10 +552,17 @@ bool ftpd_tls_has_pending(const struct ftpd_tls *t)
 
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t)
 {
-	/* Resumed, and a session its control connection issued: by ticket
-	 * that was checked as it was offered; by session id, here. */
+	/* Resumed, and a session it may resume: by ticket that was checked
+	 * as it was offered; by session id, here. */
 	return SSL_session_reused(t->ssl) == 1 &&
-	       (t->is_control || is_issued_on(SSL_get0_session(t->ssl), t->binding));
+	       (t->is_control || may_resume(t, SSL_get0_session(t->ssl)));
+}
+
+void ftpd_tls_logged_in(struct ftpd_tls *control, int64_t account_id)
+{
+	control->account_id = account_id;
+	if (control->issuer)
+		ftpd_issuer_logged_in(control->issuers, control->issuer, account_id);
 }
 
 const char *ftpd_tls_version(const struct ftpd_tls *t)

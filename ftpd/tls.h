@@ -2,23 +2,24 @@
  * The only interface through which ftpd/ sees TLS; tls.c is the only file
  * that includes OpenSSL's SSL headers.
  *
- * Session reuse is bound to one FTP session: every control connection gets
- * a random 32-byte session-id context, its data connections get the same
- * one, and OpenSSL resumes a session (by id or ticket, TLS 1.2 or 1.3)
- * only inside the context that created it. A data connection that did not
- * resume is refused (ftpd_tls_is_resumed).
- *
- * Only a session issued on a control connection counts: each carries a
- * mark naming the control connection that issued it (in its tickets and
- * in the cache). A session born on a data connection (a full handshake,
- * which is refused) is taken out of the cache, and its tickets are never
- * accepted, so that whoever made it cannot resume it on the next port.
+ * A data connection must resume a TLS session (by id or ticket, TLS 1.2
+ * or 1.3) that was issued on a control connection logged in to the same
+ * account from the same client address as its own control connection:
+ * its own, or a sibling's (clients with several control connections and
+ * one session cache resume any of them). Each session carries a mark
+ * naming the control connection that issued it (in its tickets and in the
+ * cache); issuers.h keeps who each one was. A data connection that did
+ * not resume such a session is refused (ftpd_tls_is_resumed), and a
+ * session born on one (a full handshake) is taken out of the cache with
+ * its tickets never accepted, so that whoever made it cannot resume it on
+ * the next port.
  */
 #ifndef FTPSGATE_FTPD_TLS_H
 #define FTPSGATE_FTPD_TLS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum { FTPD_TLS_WANT_READ = 1, FTPD_TLS_WANT_WRITE = 2 };
@@ -42,11 +43,19 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_po
 		     struct ftpd_tls_ctx **out, char *err, size_t err_size);
 void ftpd_tls_ctx_free(struct ftpd_tls_ctx *ctx);
 
-int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_tls **out);
-/* A data connection of the FTP session whose control is `control`
- * (in the same TLS context, whatever was reloaded since). */
+struct ftpd_issuers;
+/* A control connection from the client at address; issuers is borrowed
+ * and outlives it. */
+int ftpd_tls_new_control(struct ftpd_tls_ctx *ctx, int fd, struct ftpd_issuers *issuers,
+			 const char *address, struct ftpd_tls **out);
+/* The control connection logged in: its sessions now serve data
+ * connections of that account from its address. */
+void ftpd_tls_logged_in(struct ftpd_tls *control, int64_t account_id);
+/* A data connection of the FTP session whose control is `control`, once
+ * it logged in (in the same TLS context, whatever was reloaded since). */
 int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **out);
-/* Free the connection; a control connection's session leaves the cache. */
+/* Free the connection. A control connection's sessions stay resumable
+ * by its siblings' data connections for their lifetime. */
 void ftpd_tls_free(struct ftpd_tls *t);
 
 /* 0 when done; -EAGAIN (see ftpd_tls_want); -EPROTO when the peer does
@@ -65,8 +74,8 @@ const char *ftpd_tls_error(const struct ftpd_tls *t);
 int ftpd_tls_want(const struct ftpd_tls *t);
 /* Decrypted bytes buffered inside TLS, which poll() cannot see. */
 bool ftpd_tls_has_pending(const struct ftpd_tls *t);
-/* A data connection: it resumed a session issued on its control
- * connection. A control connection: it resumed any session. */
+/* A data connection: it resumed a session it may (see above). A control
+ * connection: it resumed any session. */
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t);
 const char *ftpd_tls_version(const struct ftpd_tls *t);
 /* TLS 1.3: send a fresh ticket on the control connection, so that a data

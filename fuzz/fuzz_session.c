@@ -114,6 +114,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check_path(req.path);
 			ftpd_session_mdtm_done(&s, (choice & 1) ? -2 : 0, choice * 1000000LL);
 			break;
+		case FTPD_REQ_MFMT:
+			/* a time the parser took is a real one, after 1970 */
+			check_path(req.path);
+			if (req.offset > 253402300799ULL) /* 9999-12-31 23:59:59 */
+				abort();
+			ftpd_session_mfmt_done(&s, (choice & 1) ? -2 : 0, (int64_t)req.offset);
+			break;
 		case FTPD_REQ_MLST:
 		case FTPD_REQ_STAT:
 		case FTPD_REQ_HASH:

@@ -143,6 +143,7 @@ struct store_upload_info {
 	int64_t completed_at_ms; /* 0 until complete */
 	int64_t updated_at_ms;
 	int64_t purged_at_ms; /* 0 while its file is kept */
+	int64_t client_modified_at_ms; /* the client's time for the file (MFMT); 0 = none */
 	char error[256];
 	int64_t key_id; /* the key that opened it; 0 = not encrypted */
 	int attempts;   /* import attempts so far */
@@ -211,6 +212,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
  * -ENOENT when that file is not a completed upload (a partial one). */
 int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
 				 const struct stat *view, char hex[65]);
+/* BLOCKING. Record the client's modification time (MFMT) on the upload
+ * whose file is `view` (fstat of `path` in the account's view); its bytes
+ * are not touched. -ENOENT when no upload has that file. */
+int store_upload_set_client_mtime(struct store *st, int64_t account_id, const char *path,
+				  const struct stat *view, int64_t mtime_ms);
 /* SHA-256 of everything fd holds from offset 0; its size in *size. */
 int store_hash_fd(int fd, uint64_t *size, char hex[65]);
 /* Add the next chunk to the upload's SHA-256 (only the digest is touched). */

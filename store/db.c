@@ -92,6 +92,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX uploads_work ON uploads(state, next_attempt_at);",
 	/* 4: quota held by running uploads */
 	"ALTER TABLE uploads ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;",
+	/* 5: the client's modification time (MFMT) */
+	"ALTER TABLE uploads ADD COLUMN client_modified_at INTEGER;",
 };
 
 int store_db_error(struct store *st, const char *what)

@@ -72,7 +72,7 @@ bool store_upload_state_is_valid(const char *state)
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
-		       " key_id, attempts, hook_exit, hook_output"
+		       " key_id, attempts, hook_exit, hook_output, client_modified_at"
 
 static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
 {
@@ -101,6 +101,7 @@ static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_i
 	u->hook_exit = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 15);
 	s = sqlite3_column_text(q, 16);
 	gw_strlcpy(u->hook_output, s ? (const char *)s : "", sizeof(u->hook_output));
+	u->client_modified_at_ms = sqlite3_column_int64(q, 17);
 	if (!strcmp(u->state, "receiving")) {
 		/* Live progress comes from the file, not from row updates. */
 		char name[32];
@@ -479,6 +480,30 @@ int store_upload_recorded_sha256(struct store *st, int64_t account_id, const cha
 		}
 	}
 out:
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
+}
+
+int store_upload_set_client_mtime(struct store *st, int64_t account_id, const char *path,
+				  const struct stat *view, int64_t mtime_ms)
+{
+	int64_t id = find_view_upload(st, account_id, path, view);
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	if (!id)
+		return -ENOENT;
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "UPDATE uploads SET client_modified_at = ?1, updated_at = ?2"
+			      " WHERE id = ?3", &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, mtime_ms);
+		sqlite3_bind_int64(q, 2, gw_now_ms());
+		sqlite3_bind_int64(q, 3, id);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			r = store_db_error(st, "cannot record the file's time");
+	}
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
 	return r;

@@ -164,7 +164,7 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual(set(doc), {"id", "account_id", "path", "state", "size", "bytes_received",
                                     "sha256", "client_address", "started_at", "completed_at",
-                                    "updated_at", "purged_at", "error", "import"})
+                                    "updated_at", "purged_at", "error", "client_modified_at", "import"})
         self.assertEqual(doc["size"], 4)
         self.assertEqual(doc["sha256"], hashlib.sha256(b"zzzz").hexdigest())
 

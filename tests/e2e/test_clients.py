@@ -219,5 +219,58 @@ class DownloadsOffTest(unittest.TestCase):
             ftp.quit()
 
 
+
+
+class RcloneTest(unittest.TestCase):
+    """rclone 1.60 (Go's crypto/tls) runs its transfers on parallel control
+    connections that share one TLS session cache: a data connection
+    resumes whichever sibling's session is newest. It also sets each
+    file's time with MFMT after the upload."""
+
+    def test_copy_with_parallel_transfers(self):
+        src = tempfile.mkdtemp(prefix="ftpsgate-rclone-")
+        try:
+            files = {}
+            for i in range(8):
+                data = os.urandom((1 << 20) + i * 4099)
+                path = os.path.join(src, "mail-%d.bin" % i)
+                with open(path, "wb") as f:
+                    f.write(data)
+                os.utime(path, (1700000000 + i, 1700000000 + i))
+                files["mail-%d.bin" % i] = data
+            with Gateway() as gw:
+                for tls, extra in (("1.3", []), ("1.2", ["--ftp-disable-tls13"])):
+                    with self.subTest(tls=tls):
+                        name = "rclone%s" % tls.replace(".", "")
+                        a = gw.create_account(username=name)
+                        secret = subprocess.run(["rclone", "obscure", a["password"]], check=True,
+                                                capture_output=True, text=True).stdout.strip()
+                        dest = (":ftp,host=127.0.0.1,port=%d,user=%s,pass=%s,tls=true,"
+                                "no_check_certificate=true:" % (gw.ftps_port, name, secret))
+                        r = subprocess.run(["rclone", "copy", src, dest, "--transfers", "4",
+                                            "--checkers", "4", "-v", "--config", "/dev/null"] + extra,
+                                           capture_output=True, text=True, timeout=180)
+                        errors = [l for l in r.stderr.splitlines() if "ERROR" in l]
+                        self.assertEqual((r.returncode, errors), (0, []), r.stderr[-3000:])
+                        recs = {u["path"]: u for u in gw.uploads(account_id=a["id"])}
+                        self.assertEqual(sorted(recs), sorted("/" + n for n in files))
+                        for n, data in files.items():
+                            rec = recs["/" + n]
+                            self.assertIn(rec["state"], COMPLETE)
+                            self.assertEqual(rec["sha256"], sha256(data))
+                            i = int(n.split("-")[1].split(".")[0])
+                            self.assertEqual(rec["client_modified_at"],
+                                             time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                           time.gmtime(1700000000 + i)))
+                        # a second run finds everything there (sizes and times match)
+                        r = subprocess.run(["rclone", "copy", src, dest, "--transfers", "4", "-v",
+                                            "--config", "/dev/null"] + extra,
+                                           capture_output=True, text=True, timeout=180)
+                        self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+                        self.assertEqual(len(gw.uploads(account_id=a["id"])), len(files))
+        finally:
+            shutil.rmtree(src, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -92,36 +92,91 @@ class FTPSTest(unittest.TestCase):
                 self.assertEqual(rec["sha256"], sha256(data))
                 self.assertEqual(rec["size"], len(data))
 
-    def test_tls12_session_ids_without_tickets(self):
-        # A TLS 1.2 client that does not take tickets resumes by session
-        # id: that must work, and stay bound to its control connection.
-        ctx = ftps.client_context("1.2")
-        ctx.options |= ssl.OP_NO_TICKET
-        a = ftps.ImplicitFTPS(context=ctx, timeout=30)
-        a.connect("127.0.0.1", self.gw.ftps_port)
-        a.login(self.acct["username"], self.acct["password"])
-        a.prot_p()
-        self.assertEqual(a.storbinary("STOR sid.bin", io.BytesIO(b"session id")),
-                         "226 Transfer complete.")
-        b = ftps.ImplicitFTPS(context=ctx, timeout=30)
-        b.connect("127.0.0.1", self.gw.ftps_port)
-        b.login(self.acct["username"], self.acct["password"])
-        b.prot_p()
+    def _session_client(self, kind, acct, ctx, source=None):
+        ftp = ftps.ImplicitFTPS(context=ctx, timeout=30)
+        ftp.connect("127.0.0.1", self.gw.ftps_port,
+                    source_address=(source, 0) if source else None)
+        ftp.login(acct["username"], acct["password"])
+        ftp.prot_p()
+        return ftp
+
+    def _store_with_session(self, b, name, session, ctx):
+        """STOR on b's passive port over a data connection that resumes
+        `session`: (whether it resumed, b's final reply)."""
         port = self._passive_port(b)
-        b.putcmd("STOR sid-stolen.bin")
+        b.putcmd("STOR " + name)
         raw = socket.create_connection(("127.0.0.1", port), 10)
         self.assertTrue(b.getresp().startswith("150"))
+        reused = False
         try:
-            conn = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=a.sock.session)
-            self.assertFalse(conn.session_reused)
+            conn = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session)
+            reused = conn.session_reused
+            conn.sendall(b"x" * 100)
+            conn.unwrap()
             conn.close()
         except (ssl.SSLError, OSError):
             raw.close()
-        with self.assertRaises(ftplib.Error) as e:
-            b.getresp()
-        self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
-        a.quit()
-        b.quit()
+        try:
+            return reused, b.getresp()
+        except ftplib.Error as e:
+            return reused, str(e)
+
+    def test_sibling_sessions_same_account_and_address_only(self):
+        # Clients with several control connections and one session cache
+        # (rclone, Go) resume a sibling's session on a data connection:
+        # taken when the sibling is logged in to the same account from the
+        # same address; refused for another account or another address.
+        # TLS 1.2 by ticket and by session id alone, and TLS 1.3.
+        for kind in ("1.2", "1.2-ids", "1.3"):
+            with self.subTest(tls=kind):
+                ctx = ftps.client_context(kind[:3])
+                if kind == "1.2-ids":
+                    ctx.options |= ssl.OP_NO_TICKET
+                a = self._session_client(kind, self.acct, ctx)
+                self.assertEqual(a.storbinary("STOR sib-a-%s.bin" % kind, io.BytesIO(b"a")),
+                                 "226 Transfer complete.")
+                session = a.sock.session
+                # the same account from the same address: a sibling
+                b = self._session_client(kind, self.acct, ctx)
+                reused, reply = self._store_with_session(b, "sib-%s.bin" % kind, session, ctx)
+                self.assertTrue(reused)
+                self.assertTrue(reply.startswith("226"), reply)
+                # ...even once the connection that issued it is gone
+                a.quit()
+                reused, reply = self._store_with_session(b, "sib2-%s.bin" % kind, session, ctx)
+                self.assertTrue(reused)
+                self.assertTrue(reply.startswith("226"), reply)
+                b.quit()
+                # another account from the same address: refused
+                a = self._session_client(kind, self.acct, ctx)
+                session = a.sock.session
+                c = self._session_client(kind, self.other, ctx)
+                reused, reply = self._store_with_session(c, "stolen-%s.bin" % kind, session, ctx)
+                # (a ticket is not even taken; a session id resumes in TLS,
+                # and the data connection is refused all the same)
+                self.assertTrue(kind == "1.2-ids" or not reused)
+                self.assertTrue(reply.startswith("522"), reply)
+                self.assertNotIn("stolen-%s.bin" % kind, c.nlst())
+                c.quit()
+                # the same account from another address: refused
+                d = self._session_client(kind, self.acct, ctx, source="127.0.0.2")
+                port = self._passive_port(a)
+                a.putcmd("STOR far-%s.bin" % kind)
+                raw = socket.create_connection(("127.0.0.1", port), 10)
+                self.assertTrue(a.getresp().startswith("150"))
+                reused = False
+                try:
+                    conn = ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=d.sock.session)
+                    reused = conn.session_reused
+                    conn.close()
+                except (ssl.SSLError, OSError):
+                    raw.close()
+                self.assertTrue(kind == "1.2-ids" or not reused)
+                with self.assertRaises(ftplib.Error) as e:
+                    a.getresp()
+                self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
+                a.quit()
+                d.quit()
 
     def test_pasv_reply_and_epsv(self):
         ftp = self.login()
@@ -237,32 +292,6 @@ class FTPSTest(unittest.TestCase):
         names = ftp.nlst()
         self.assertNotIn("sclient.bin", names)
         ftp.quit()
-
-    def test_session_of_another_control_connection_refused(self):
-        # Same account, same address: resuming A's TLS session on a data
-        # connection of B must not be accepted.
-        for tls in ("1.2", "1.3"):
-            with self.subTest(tls=tls):
-                a = self.login(tls)
-                b = self.login(tls)
-                port = self._passive_port(b)
-                b.putcmd("STOR stolen.bin")
-                raw = socket.create_connection(("127.0.0.1", port), 10)
-                self.assertTrue(b.getresp().startswith("150"))
-                try:
-                    conn = a.context.wrap_socket(raw, server_hostname="127.0.0.1",
-                                                 session=a.sock.session)
-                    self.assertFalse(conn.session_reused)
-                    conn.sendall(b"x" * 100)
-                    conn.close()
-                except (ssl.SSLError, OSError):
-                    raw.close()
-                with self.assertRaises(ftplib.Error) as e:
-                    b.getresp()
-                self.assertTrue(str(e.exception).startswith("522"), str(e.exception))
-                self.assertNotIn("stolen.bin", b.nlst())
-                a.quit()
-                b.quit()
 
     def test_data_connection_from_another_address_refused(self):
         ftp = self.login()

@@ -14,7 +14,7 @@
 #include "session.h"
 
 static const char *const kinds[] = { "NONE", "CLOSE", "LOGIN", "AUTH_TLS", "PASV", "CWD", "SIZE",
-				     "MDTM", "MLST", "STAT", "HASH", "DELE", "RNFR", "RNTO", "MKD",
+				     "MDTM", "MFMT", "MLST", "STAT", "HASH", "DELE", "RNFR", "RNTO", "MKD",
 				     "RMD", "LIST", "NLST", "MLSD", "RETR", "STOR", "APPE", "ABOR",
 				     "XFER_STAT" };
 
@@ -64,6 +64,8 @@ static void event(struct ftpd_session *s, const struct ftpd_request *req, const 
 		ftpd_session_done(s, !strcmp(arg, "ok") ? 0 : -ENOENT);
 	} else if (!strcmp(word, "mdtm")) {
 		ftpd_session_mdtm_done(s, 0, 1764424219); /* 2025-11-29 13:50:19 */
+	} else if (!strcmp(word, "mfmt")) {
+		ftpd_session_mfmt_done(s, !strcmp(arg, "fail") ? -ENOENT : 0, 1764424219);
 	} else if (!strcmp(word, "text")) {
 		ftpd_session_text_done(s, 0, arg);
 	} else if (!strcmp(word, "status")) {
@@ -153,9 +155,32 @@ static void test_parser(void)
 	CHECK_INT(ftpd_parse_command(" USER x", 7, &c), -EINVAL);
 }
 
+static void test_mfmt_time(void)
+{
+	int64_t t = -1;
+
+	CHECK_INT(ftpd_parse_mfmt_time("19700101000000", 14, &t), 0);
+	CHECK_INT(t, 0);
+	CHECK_INT(ftpd_parse_mfmt_time("20251129135019", 14, &t), 0);
+	CHECK_INT(t, 1764424219);
+	CHECK_INT(ftpd_parse_mfmt_time("20240229235959.5", 16, &t), 0); /* a leap day */
+	CHECK_INT(t, 1709251199);
+	CHECK_INT(ftpd_parse_mfmt_time("21000301000000", 14, &t), 0);
+	CHECK_INT(t, 4107542400);
+	CHECK_INT(ftpd_parse_mfmt_time("21000229000000", 14, &t), -EINVAL); /* not a leap year */
+	CHECK_INT(ftpd_parse_mfmt_time("20251301000000", 14, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("20251100000000", 14, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("19691231235959", 14, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("2025112913501x", 14, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("20251129135019.", 15, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("20251129135019Z", 15, &t), -EINVAL);
+	CHECK_INT(ftpd_parse_mfmt_time("2025112913501", 13, &t), -EINVAL);
+}
+
 int main(void)
 {
 	test_parser();
+	test_mfmt_time();
 
 	/* The seed's FileZilla session, reply for reply. */
 	transcript("seed",
@@ -207,6 +232,7 @@ int main(void)
 		   "<  EPSV\n"
 		   "<  HASH SHA-256*\n"
 		   "<  MDTM\n"
+		   "<  MFMT\n"
 		   "<  MLST type*;size*;modify*;perm*;unique*;\n"
 		   "<  PASV\n"
 		   "<  PBSZ\n"
@@ -298,6 +324,13 @@ int main(void)
 		   "< 554 Restart position is beyond the end of the file.\n"
 		   "> REST x\n< 501 REST requires a byte offset.\n"
 		   "> MDTM big.age\n= MDTM\n! mdtm\n< 213 20251129135019\n"
+		   "> MFMT 20251129135019 big.age\n= MFMT\n! offset 1764424219\n! mfmt\n"
+		   "< 213 Modify=20251129135019; /d/big.age\n"
+		   "> MFMT 20251129135019.123 big.age\n= MFMT\n! offset 1764424219\n! mfmt fail\n"
+		   "< 550 Could not set file modification time.\n"
+		   "> MFMT 2025112913501 big.age\n< 501 MFMT needs a time YYYYMMDDHHMMSS and a file.\n"
+		   "> MFMT 20251129135019\n< 501 MFMT needs a time YYYYMMDDHHMMSS and a file.\n"
+		   "> MFMT 20250229000000 big.age\n< 501 MFMT needs a time YYYYMMDDHHMMSS and a file.\n"
 		   "> MLST big.age\n= MLST\n! text type=file;size=5; /d/big.age\n"
 		   "< 250-Listing /d/big.age\n<  type=file;size=5; /d/big.age\n< 250 End\n"
 		   "> HASH big.age\n= HASH\n! text SHA-256 0-5 abcd\n< 213 SHA-256 0-5 abcd /d/big.age\n"
