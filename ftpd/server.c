@@ -38,6 +38,12 @@
 /* Connections over max_sessions are told so (421) up to this many more;
  * beyond, they are closed unanswered. */
 #define FULL_MARGIN 256
+/* A refused upload's data connection is drained: close_notify sent, what
+ * the client still sends read and dropped, up to this much, this long,
+ * and this many such connections per loop; then it is closed. */
+#define DRAIN_MAX_BYTES (64ULL << 20)
+#define DRAIN_MS 30000
+#define DRAINS_PER_LOOP 64
 
 struct loop;
 
@@ -135,6 +141,18 @@ struct ctrl {
 	struct data d;
 };
 
+/* A refused upload's data connection, drained until the client's end
+ * (see DRAIN_MAX_BYTES): it belongs to the loop, not to a session. */
+struct drain {
+	struct watch w;
+	struct loop *loop;
+	struct ftpd_tls *tls;
+	uint64_t left;
+	int64_t deadline;
+	bool shut; /* close_notify sent */
+	struct drain *prev, *next;
+};
+
 struct loop {
 	struct ftpd_server *srv;
 	int epfd;
@@ -152,6 +170,8 @@ struct loop {
 	struct watch *again_head;
 	int64_t accept_paused_until;
 	size_t chunks; /* transfer buffers of this loop's sessions and their jobs */
+	struct drain *drains;
+	unsigned ndrains;
 };
 
 #define ROOT_BUCKETS 1024
@@ -241,6 +261,7 @@ static void data_finish(struct ctrl *c, enum ftpd_xfer result);
 static void submit(struct ctrl *c, struct job *j);
 static void end_session(struct ctrl *c, const char *reply, const char *why);
 static void write_done(struct ctrl *c, struct job *j);
+static bool drain_start(struct ctrl *c);
 
 /* ---------------------------------------------------------------- watches */
 
@@ -873,6 +894,7 @@ static void job_done(struct job *j)
 		if (j->err < 0) {
 			gw_warn("upload.refused", "cannot open '%s' for account %lld: %s", j->path,
 				(long long)c->account_id, strerror(-j->err));
+			drain_start(c); /* it may be sending already: let it read the reply */
 			data_finish(c, j->err == -ERANGE   ? FTPD_XFER_BAD_OFFSET
 				       : j->err == -EBUSY  ? FTPD_XFER_BUSY
 				       : j->err == -ENOENT && j->offset ? FTPD_XFER_NOT_FOUND
@@ -1078,17 +1100,110 @@ static void data_handshake_done(struct ctrl *c)
 	d->last_io = gw_mono_ms();
 }
 
+static void drain_end(struct drain *dr)
+{
+	struct loop *l = dr->loop;
+
+	ftpd_tls_free(dr->tls);
+	watch_close(l, &dr->w);
+	if (dr->prev)
+		dr->prev->next = dr->next;
+	else
+		l->drains = dr->next;
+	if (dr->next)
+		dr->next->prev = dr->prev;
+	l->ndrains--;
+	free(dr);
+}
+
+static void drain_pump(struct drain *dr)
+{
+	unsigned char buf[16384];
+	int want = 0;
+
+	if (!dr->shut) {
+		int r = ftpd_tls_shutdown(dr->tls);
+
+		if (r == -EAGAIN) {
+			watch_set(dr->loop, &dr->w, want_events(ftpd_tls_want(dr->tls)));
+			return;
+		}
+		if (r < 0) {
+			drain_end(dr);
+			return;
+		}
+		dr->shut = true;
+	}
+	for (;;) {
+		ssize_t n = ftpd_tls_read(dr->tls, buf, sizeof(buf));
+
+		if (n == -EAGAIN) {
+			want = ftpd_tls_want(dr->tls);
+			break;
+		}
+		if (n <= 0 || (uint64_t)n >= dr->left) {
+			drain_end(dr); /* the client's end, or enough */
+			return;
+		}
+		dr->left -= (uint64_t)n;
+	}
+	watch_set(dr->loop, &dr->w, want_events(want));
+}
+
+static void drain_on_event(struct watch *w, uint32_t events)
+{
+	(void)events;
+	drain_pump(container_of(w, struct drain, w));
+}
+
+/* Hand the session's data connection to a drain, when it has TLS up and
+ * the loop has room for one more: true when it took it. */
+static bool drain_start(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct loop *l = c->loop;
+	struct drain *dr;
+
+	if (!d->tls || d->w.fd < 0 || l->ndrains >= DRAINS_PER_LOOP)
+		return false;
+	dr = calloc(1, sizeof(*dr));
+	if (!dr)
+		return false;
+	if (d->w.registered)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, d->w.fd, NULL);
+	watch_init(&dr->w, d->w.fd, drain_on_event);
+	d->w.fd = -1;
+	d->w.registered = false;
+	watch_close(l, &d->w); /* out of the run-again list */
+	dr->loop = l;
+	dr->tls = d->tls;
+	d->tls = NULL;
+	dr->left = DRAIN_MAX_BYTES;
+	dr->deadline = gw_mono_ms() + DRAIN_MS;
+	dr->next = l->drains;
+	if (l->drains)
+		l->drains->prev = dr;
+	l->drains = dr;
+	l->ndrains++;
+	drain_pump(dr);
+	return true;
+}
+
 /* Drop the data connection of an upload that will not complete; its
- * reply comes when a worker has recorded what became of it. */
-static void receive_close(struct ctrl *c)
+ * reply comes when a worker has recorded what became of it. A refusal
+ * (refused = true) first tells the client with close_notify and reads
+ * what it still sends, so that it reads the reply rather than a reset. */
+static void receive_close(struct ctrl *c, bool refused)
 {
 	struct data *d = &c->d;
 
-	if (d->tls) {
-		ftpd_tls_free(d->tls);
-		d->tls = NULL;
+	if (!refused || !drain_start(c)) {
+		if (d->tls) {
+			ftpd_tls_free(d->tls);
+			d->tls = NULL;
+		}
+		watch_close(c->loop, &d->w);
 	}
-	watch_close(c->loop, &d->w);
 	d->state = D_FINISHING;
 }
 
@@ -1109,7 +1224,8 @@ static void receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 		return;
 	}
 	d->up = NULL;
-	receive_close(c);
+	receive_close(c, result == FTPD_XFER_QUOTA || result == FTPD_XFER_NO_SPACE ||
+			 result == FTPD_XFER_LOCAL_ERROR);
 	abort_upload(c, up, why, result);
 }
 
@@ -1126,7 +1242,7 @@ static void receive_reject(struct ctrl *c)
 	}
 	j->up = d->up;
 	d->up = NULL;
-	receive_close(c);
+	receive_close(c, true);
 	submit(c, j);
 }
 
@@ -2331,7 +2447,13 @@ static void tick(struct loop *l)
 	const struct gw_config *cfg = l->srv->cfg;
 	int64_t now = gw_mono_ms();
 	struct ctrl *c, *next;
+	struct drain *dr, *dnext;
 
+	for (dr = l->drains; dr; dr = dnext) {
+		dnext = dr->next;
+		if (now > dr->deadline)
+			drain_end(dr);
+	}
 	if (__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED)) {
 		accept_pause(l);
 		l->accept_paused_until = 0;
@@ -2694,6 +2816,8 @@ void ftpd_free(struct ftpd_server *srv)
 			ctrl_close(c, "the gateway stopped");
 		}
 		release_closed(l);
+		while (l->drains)
+			drain_end(l->drains);
 		if (l->wake.fd >= 0 && l->wake.registered)
 			close(l->wake.fd);
 		if (l->epfd > 0)

@@ -272,5 +272,57 @@ class RcloneTest(unittest.TestCase):
             shutil.rmtree(src, ignore_errors=True)
 
 
+class RefusalTest(unittest.TestCase):
+    """A refused upload is explained to the client: the data connection
+    ends with close_notify after what the client still sends was read, so
+    that every client reads the reply (before, curl stopped at a send
+    error, lftp re-sent in a loop, ftplib raised SSLEOFError)."""
+
+    def test_clients_read_why_an_upload_was_refused(self):
+        src = tempfile.mktemp(prefix="ftpsgate-refused-")
+        data = os.urandom(5 << 20)
+        with open(src, "wb") as f:
+            f.write(data)
+        try:
+            with Gateway() as gw:
+                enc = gw.create_account(username="strict", require_encryption=True)
+                small = gw.create_account(username="small", quota_bytes=1000000)
+                cases = [(enc, "553", "not an age file"), (small, "552", "Exceeded storage allocation")]
+                for acct, code, text in cases:
+                    user, pw = acct["username"], acct["password"]
+                    with self.subTest(client="ftplib", case=code):
+                        ftp = ftps.login("127.0.0.1", gw.ftps_port, user, pw)
+                        with self.assertRaises(ftplib.error_perm) as e:
+                            ftp.storbinary("STOR py.bin", io.BytesIO(data))
+                        self.assertTrue(str(e.exception).startswith(code), str(e.exception))
+                        self.assertIn(text, str(e.exception))
+                        self.assertTrue(ftp.sendcmd("NOOP").startswith("200"))
+                        ftp.quit()
+                    with self.subTest(client="curl", case=code):
+                        r = subprocess.run(["curl", "-sS", "-v", "-k", "--ssl-reqd", "-T", src,
+                                            "ftps://%s:%s@127.0.0.1:%d/curl.bin" % (user, pw, gw.ftps_port)],
+                                           capture_output=True, text=True, timeout=60)
+                        self.assertNotEqual(r.returncode, 0)
+                        self.assertIn("< " + code + " ", r.stderr)
+                        self.assertNotIn("Send failure", r.stderr)
+                    with self.subTest(client="lftp", case=code):
+                        r = subprocess.run(["lftp", "-c", "set ssl:verify-certificate no; set ftp:ssl-force true;"
+                                            " set ftp:ssl-protect-data true; set net:max-retries 2;"
+                                            " set net:timeout 10; open -u %s,%s ftps://127.0.0.1:%d;"
+                                            " put %s -o lftp.bin" % (user, pw, gw.ftps_port, src)],
+                                           capture_output=True, text=True, timeout=120)
+                        self.assertNotEqual(r.returncode, 0)
+                        self.assertIn(code + " ", r.stderr)  # a permanent refusal, not retried
+                        self.assertIn(text, r.stderr)
+                # each attempt was one upload record, refused once
+                for acct, code, _ in cases:
+                    recs = gw.uploads(account_id=acct["id"])
+                    self.assertEqual(len(recs), 3, recs)
+                    self.assertEqual({u["state"] for u in recs},
+                                     {"rejected"} if code == "553" else {"partial"})
+        finally:
+            os.unlink(src)
+
+
 if __name__ == "__main__":
     unittest.main()
