@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config
   libssl-dev libmicrohttpd-dev libjansson-dev libargon2-dev libsqlite3-dev
-  openssl ca-certificates sqlite3 python3 python3-jsonschema curl lftp wget age rclone clang
+  openssl ca-certificates sqlite3 python3 python3-jsonschema curl jq lftp wget age rclone clang
   libclang-rt-14-dev clang-tidy cppcheck"
 
 missing=""
