@@ -96,7 +96,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->workers = 4;
 	c->idle_timeout_s = 600;
 	c->data_timeout_s = 60;
-	c->max_sessions = 20000;
+	c->max_sessions = GW_MAX_SESSIONS_DEFAULT;
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;
 	c->max_passive_per_account = GW_PASSIVE_SHARE;

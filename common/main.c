@@ -47,6 +47,8 @@ static void set_log_level(const char *level)
 		gw_log_set_level(GW_LOG_INFO);
 }
 
+static void fit_sessions(struct gw_config *cfg, bool quiet);
+
 /* SIGHUP: read the settings again and take those that can change while
  * sessions run; the others need a restart (and say so only if changed). */
 static void reload_settings(struct gw_config *cfg, const char *path)
@@ -59,6 +61,7 @@ static void reload_settings(struct gw_config *cfg, const char *path)
 		gw_error("config.reload", "%s; the running settings stay", err);
 		return;
 	}
+	fit_sessions(&fresh, true);
 	__atomic_store_n(&cfg->idle_timeout_s, fresh.idle_timeout_s, __ATOMIC_RELAXED);
 	__atomic_store_n(&cfg->data_timeout_s, fresh.data_timeout_s, __ATOMIC_RELAXED);
 	__atomic_store_n(&cfg->max_sessions, fresh.max_sessions, __ATOMIC_RELAXED);
@@ -148,9 +151,8 @@ static int drop_privileges(const struct gw_config *cfg, char *err, size_t err_si
 }
 
 /* Each session may hold a control socket, a passive listener, a data
- * socket and an upload file: take all the descriptors the system allows,
- * and say when that is fewer than max_sessions needs. */
-static void raise_fd_limit(const struct gw_config *cfg)
+ * socket and an upload file: take all the descriptors the system allows. */
+static void raise_fd_limit(void)
 {
 	struct rlimit rl;
 
@@ -161,10 +163,31 @@ static void raise_fd_limit(const struct gw_config *cfg)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->max_sessions * 3 + 256)
-		gw_warn("daemon.fds", "only %llu file descriptors: fewer than max_sessions %u needs"
-			" (about 3 each); raise the limit (ulimit -n, LimitNOFILE=)",
-			(unsigned long long)rl.rlim_cur, cfg->max_sessions);
+}
+
+/* max_sessions within the descriptors there are: the default is lowered
+ * to fit them; a value of one's own that does not fit is kept, and
+ * warned about. */
+static void fit_sessions(struct gw_config *cfg, bool quiet)
+{
+	struct rlimit rl;
+	rlim_t fit;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= (rlim_t)cfg->max_sessions * 3 + 256)
+		return;
+	fit = rl.rlim_cur > 256 + 3 ? (rl.rlim_cur - 256) / 3 : 1;
+	if (cfg->max_sessions == GW_MAX_SESSIONS_DEFAULT) {
+		cfg->max_sessions = (uint32_t)fit;
+		if (!quiet)
+			gw_info("daemon.fds", "%llu file descriptors: max_sessions is %u (about 3 each);"
+				" raise the limit (ulimit -n, LimitNOFILE=) for more",
+				(unsigned long long)rl.rlim_cur, cfg->max_sessions);
+		return;
+	}
+	gw_warn("daemon.fds", "only %llu file descriptors: fewer than max_sessions %u needs"
+		" (about 3 each); raise the limit (ulimit -n, LimitNOFILE=)",
+		(unsigned long long)rl.rlim_cur, cfg->max_sessions);
 }
 
 static int fail(const char *err)
@@ -229,7 +252,8 @@ int main(int argc, char **argv)
 	if (gw_config_load(&cfg, config_path, (const char *const *)environ, err, sizeof(err)) < 0)
 		return fail(err);
 	set_log_level(cfg.log_level);
-	raise_fd_limit(&cfg);
+	raise_fd_limit();
+	fit_sessions(&cfg, false);
 
 	sp.data_dir = cfg.data_dir;
 	sp.master_key_hex = cfg.master_key;

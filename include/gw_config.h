@@ -15,6 +15,9 @@
 #include "gw_limits.h"
 
 #define GW_PASSIVE_SHARE UINT32_MAX
+/* The default max_sessions; lowered at start to what the descriptor
+ * limit allows (about 3 each), where only a setting of one's own warns. */
+#define GW_MAX_SESSIONS_DEFAULT 20000
 
 struct gw_config {
 	char data_dir[PATH_MAX];

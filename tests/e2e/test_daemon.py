@@ -130,6 +130,46 @@ class StartupTest(unittest.TestCase):
             gw.stop()
 
 
+class DescriptorLimitTest(unittest.TestCase):
+    """A default start does not warn when the descriptor limit is small:
+    the default max_sessions fits itself to it. A max_sessions of one's
+    own that does not fit is warned about."""
+
+    def start_with_limit(self, env):
+        import harness
+        tmp = tempfile.mkdtemp(prefix="ftpsgate-fds-")
+        wrapper = os.path.join(tmp, "ftpsgate")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec prlimit --nofile=4096:4096 %s \"$@\"\n" % BIN)
+        os.chmod(wrapper, 0o755)
+        old = harness.BIN
+        harness.BIN = wrapper
+        try:
+            gw = Gateway(env=env).start()
+        finally:
+            harness.BIN = old
+        return gw, tmp
+
+    def test_defaults_fit_the_descriptors(self):
+        gw, tmp = self.start_with_limit({})
+        try:
+            lines = [json.loads(l) for l in gw.logs().splitlines() if l.startswith("{")]
+            fds = [l for l in lines if l["event"] == "daemon.fds"]
+            self.assertEqual([l["level"] for l in fds], ["info"], fds)
+            self.assertIn("max_sessions is %d" % ((4096 - 256) // 3), fds[0]["msg"])
+        finally:
+            gw.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+        gw, tmp = self.start_with_limit({"FTPSGATE_MAX_SESSIONS": "5000"})
+        try:
+            lines = [json.loads(l) for l in gw.logs().splitlines() if l.startswith("{")]
+            fds = [l for l in lines if l["event"] == "daemon.fds"]
+            self.assertEqual([l["level"] for l in fds], ["warn"], fds)
+        finally:
+            gw.cleanup()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class DurabilityTest(unittest.TestCase):
     def test_kill9_keeps_completed_and_partial_uploads(self):
         gw = Gateway()
