@@ -714,8 +714,23 @@ void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text)
 			return;
 		}
 		gw_buf_adds(b, "213-Status follows:\r\n");
-		gw_buf_adds(b, text);
-		gw_buf_adds(b, "213 End of status\r\n");
+		{
+			/* The control connection holds at most GW_FTP_OUTBUF_MAX
+			 * of replies: a longer listing is cut at a line, and says
+			 * so, rather than lost. */
+			size_t len = strlen(text), room = b->max > b->len + 256 ? b->max - b->len - 256 : 0;
+
+			if (len <= room) {
+				gw_buf_adds(b, text);
+				gw_buf_adds(b, "213 End of status\r\n");
+				return;
+			}
+			while (room && text[room - 1] != '\n')
+				room--;
+			gw_buf_add(b, text, room);
+			gw_buf_addf(b, "213 End of status: cut after %zu of %zu bytes; LIST or MLSD sends"
+				    " the whole directory\r\n", room, len);
+		}
 		return;
 	case FTPD_REQ_HASH:
 		if (err < 0) {

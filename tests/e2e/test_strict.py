@@ -139,6 +139,35 @@ class LimitsTest(unittest.TestCase):
             squatter.close()
 
 
+class StatTest(unittest.TestCase):
+    def test_stat_of_a_large_directory_says_where_it_was_cut(self):
+        # STAT sends its listing over the control connection, which holds
+        # at most 256 KiB of replies: a longer one is cut at a line, and
+        # its last line says so (before, the body was dropped silently).
+        with Gateway() as gw:
+            a = gw.create_account(username="many")
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "many", a["password"])
+            root = os.path.join(gw.data_dir, "var", "accounts", str(a["id"]))
+            for i in range(6000):
+                open(os.path.join(root, "mail-%05d.nsf" % i), "w").close()
+            ftp.putcmd("STAT /")
+            lines = ftp.getmultiline().split("\n")
+            self.assertTrue(lines[0].startswith("213-"), lines[:2])
+            self.assertRegex(lines[-1], r"^213 End of status: cut after \d+ of \d+ bytes; LIST or MLSD")
+            names = [l.split()[-1] for l in lines[1:-1]]
+            self.assertGreater(len(names), 3000)
+            self.assertTrue(all(n.startswith("mail-") and n.endswith(".nsf") for n in names))
+            # a small one is whole
+            ftp.mkd("few")
+            ftp.storbinary("STOR few/one.nsf", io.BytesIO(b"1"))
+            ftp.putcmd("STAT /few")
+            text = ftp.getmultiline()
+            self.assertTrue(text.endswith("213 End of status"), text)
+            self.assertIn(" one.nsf", text)
+            self.assertTrue(ftp.sendcmd("NOOP").startswith("200"))
+            ftp.quit()
+
+
 class ProtocolTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
