@@ -172,6 +172,7 @@ struct loop {
 	size_t chunks; /* transfer buffers of this loop's sessions and their jobs */
 	struct drain *drains;
 	unsigned ndrains;
+	bool lock_made; /* lock initialised (ftpd_start may fail before) */
 };
 
 #define ROOT_BUCKETS 1024
@@ -2677,14 +2678,20 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		goto fail;
 	}
 	for (i = 0; i < srv->nloops; i++) {
+		/* what ftpd_free() releases of a loop never set up */
+		srv->loops[i].epfd = -1;
+		srv->loops[i].wake.fd = -1;
+	}
+	for (i = 0; i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];
 		int efd;
 
 		l->srv = srv;
 		pthread_mutex_init(&l->lock, NULL);
+		l->lock_made = true;
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
-		efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (l->epfd < 0 || efd < 0) {
+		efd = l->epfd < 0 ? -1 : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (efd < 0) {
 			snprintf(err, err_size, "cannot create event loop: %s", strerror(errno));
 			r = -errno;
 			goto fail;
@@ -2818,12 +2825,13 @@ void ftpd_free(struct ftpd_server *srv)
 		release_closed(l);
 		while (l->drains)
 			drain_end(l->drains);
-		if (l->wake.fd >= 0 && l->wake.registered)
+		if (l->wake.fd >= 0)
 			close(l->wake.fd);
-		if (l->epfd > 0)
+		if (l->epfd >= 0)
 			close(l->epfd);
 		free(l->changes);
-		pthread_mutex_destroy(&l->lock);
+		if (l->lock_made)
+			pthread_mutex_destroy(&l->lock);
 	}
 	free(srv->loops);
 	if (srv->listen_fd >= 0)
