@@ -1291,7 +1291,7 @@ static struct reply list_bans(struct ctx *x)
 
 	if (!list)
 		return admin_problem(503, "out of memory");
-	n = gw_guard_list(x->guard, mono, __atomic_load_n(&x->cfg->ban_window_s, __ATOMIC_RELAXED),
+	n = gw_guard_list(x->guard, mono, gw_live()->ban_window_s,
 			  list, MAX);
 	items = json_array();
 	for (i = 0; i < n && i < MAX; i++)

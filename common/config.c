@@ -335,3 +335,39 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 	}
 	return 0;
 }
+
+/* ---------------------------------------------------------------- live settings */
+
+static const struct gw_live live_defaults = {
+	.idle_timeout_s = 600, .data_timeout_s = 60, .max_sessions = GW_MAX_SESSIONS_DEFAULT,
+	.max_sessions_per_address = 64, .max_sessions_per_account = 32, .shutdown_grace_s = 30,
+	.ban_after_failures = 10, .ban_window_s = 600, .ban_duration_s = 900,
+};
+static const struct gw_live *live_now = &live_defaults;
+
+const struct gw_live *gw_live(void)
+{
+	return __atomic_load_n(&live_now, __ATOMIC_ACQUIRE);
+}
+
+int gw_live_set(const struct gw_config *c)
+{
+	struct gw_live *l = malloc(sizeof(*l));
+
+	if (!l)
+		return -ENOMEM;
+	l->idle_timeout_s = c->idle_timeout_s;
+	l->data_timeout_s = c->data_timeout_s;
+	l->max_sessions = c->max_sessions;
+	l->max_sessions_per_address = c->max_sessions_per_address;
+	l->max_sessions_per_account = c->max_sessions_per_account;
+	l->shutdown_grace_s = c->shutdown_grace_s;
+	l->ban_after_failures = c->ban_after_failures;
+	l->ban_window_s = c->ban_window_s;
+	l->ban_duration_s = c->ban_duration_s;
+	l->lock_account_after_failures = c->lock_account_after_failures;
+	/* the one it replaces stays: a reader may still hold it (a reload
+	 * is rare, and a snapshot is 40 bytes) */
+	__atomic_store_n(&live_now, l, __ATOMIC_RELEASE);
+	return 0;
+}

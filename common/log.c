@@ -14,7 +14,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void gw_log_set_level(enum gw_log_level level)
 {
-	min_level = level;
+	__atomic_store_n(&min_level, level, __ATOMIC_RELAXED); /* SIGHUP, while others log */
 }
 
 /* Bytes in the well-formed UTF-8 sequence at s (RFC 3629: no overlong
@@ -96,7 +96,7 @@ void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...)
 	struct gw_buf msg;
 	va_list ap;
 
-	if (level < min_level)
+	if (level < __atomic_load_n(&min_level, __ATOMIC_RELAXED))
 		return;
 	gw_buf_init(&msg, 16 * 1024);
 	va_start(ap, fmt);
@@ -117,7 +117,7 @@ void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const cha
 	struct gw_buf msg;
 	va_list ap;
 
-	if (level < min_level)
+	if (level < __atomic_load_n(&min_level, __ATOMIC_RELAXED))
 		return;
 	pthread_mutex_lock(&limit_lock);
 	if (!lim->start_ms || now - lim->start_ms >= lim->window_ms) {

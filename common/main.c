@@ -51,9 +51,10 @@ static void fit_sessions(struct gw_config *cfg, bool quiet);
 
 /* SIGHUP: read the settings again and take those that can change while
  * sessions run; the others need a restart (and say so only if changed). */
-static void reload_settings(struct gw_config *cfg, const char *path)
+static void reload_settings(const char *path)
 {
 	static struct gw_config fresh;
+	const struct gw_live *live;
 	char err[1024];
 
 	gw_config_defaults(&fresh);
@@ -62,30 +63,21 @@ static void reload_settings(struct gw_config *cfg, const char *path)
 		return;
 	}
 	fit_sessions(&fresh, true);
-	__atomic_store_n(&cfg->idle_timeout_s, fresh.idle_timeout_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->data_timeout_s, fresh.data_timeout_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->max_sessions, fresh.max_sessions, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->max_sessions_per_address, fresh.max_sessions_per_address,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->max_sessions_per_account, fresh.max_sessions_per_account,
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->shutdown_grace_s, fresh.shutdown_grace_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->ban_after_failures, fresh.ban_after_failures, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->ban_window_s, fresh.ban_window_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->ban_duration_s, fresh.ban_duration_s, __ATOMIC_RELAXED);
-	__atomic_store_n(&cfg->lock_account_after_failures, fresh.lock_account_after_failures,
-			 __ATOMIC_RELAXED);
-	gw_strlcpy(cfg->log_level, fresh.log_level, sizeof(cfg->log_level));
-	set_log_level(cfg->log_level);
-	explicit_bzero(&fresh, sizeof(fresh));
+	if (gw_live_set(&fresh) < 0) {
+		gw_error("config.reload", "out of memory; the running settings stay");
+		return;
+	}
+	set_log_level(fresh.log_level);
+	live = gw_live();
 	gw_info("config.reload", "settings read again: log_level %s, idle_timeout_s %u,"
 		" data_timeout_s %u, max_sessions %u/%u per address/%u per account,"
 		" shutdown_grace_s %u, bans after %u failures in %u s for %u s, accounts locked"
-		" after %u (others take effect at the next start)", cfg->log_level,
-		cfg->idle_timeout_s, cfg->data_timeout_s, cfg->max_sessions,
-		cfg->max_sessions_per_address, cfg->max_sessions_per_account, cfg->shutdown_grace_s,
-		cfg->ban_after_failures, cfg->ban_window_s, cfg->ban_duration_s,
-		cfg->lock_account_after_failures);
+		" after %u (others take effect at the next start)", fresh.log_level,
+		live->idle_timeout_s, live->data_timeout_s, live->max_sessions,
+		live->max_sessions_per_address, live->max_sessions_per_account,
+		live->shutdown_grace_s, live->ban_after_failures, live->ban_window_s,
+		live->ban_duration_s, live->lock_account_after_failures);
+	explicit_bzero(&fresh, sizeof(fresh));
 }
 
 static uid_t chown_uid;
@@ -254,6 +246,8 @@ int main(int argc, char **argv)
 	set_log_level(cfg.log_level);
 	raise_fd_limit();
 	fit_sessions(&cfg, false);
+	if (gw_live_set(&cfg) < 0)
+		return fail("out of memory");
 
 	sp.data_dir = cfg.data_dir;
 	sp.master_key_hex = cfg.master_key;
@@ -326,7 +320,7 @@ int main(int argc, char **argv)
 			/* New sessions get the certificate as it is on disk now
 			 * (a self-signed one, or the configured files). */
 			gw_info("daemon.sighup", "SIGHUP: reloading the settings and the TLS certificate");
-			reload_settings(&cfg, config_path);
+			reload_settings(config_path);
 			if (ftpd_reload_tls(ftpd, cert, key, err, sizeof(err)) < 0 ||
 			    admin_reload(admin, cert, key, err, sizeof(err)) < 0)
 				gw_error("tls.reload", "%s; the running certificate stays", err);
@@ -334,13 +328,14 @@ int main(int argc, char **argv)
 		}
 		break;
 	}
-	if (sig == SIGTERM && cfg.shutdown_grace_s) {
+	if (sig == SIGTERM && gw_live()->shutdown_grace_s) {
 		/* Accept no one new; let the transfers running finish. */
-		int64_t until = gw_mono_ms() + (int64_t)cfg.shutdown_grace_s * 1000;
+		unsigned grace_s = gw_live()->shutdown_grace_s;
+		int64_t until = gw_mono_ms() + (int64_t)grace_s * 1000;
 		unsigned running = ftpd_drain(ftpd);
 
 		gw_info("daemon.stop", "SIGTERM: no new sessions; %u transfer(s) may finish within %u s",
-			running, cfg.shutdown_grace_s);
+			running, grace_s);
 		while ((running = ftpd_drain(ftpd)) > 0 && gw_mono_ms() < until) {
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
 			siginfo_t si;

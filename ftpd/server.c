@@ -750,18 +750,15 @@ static void upload_done(struct ctrl *c, struct job *j)
  * earned the address a ban, and the session has ended. */
 static bool login_failed(struct ctrl *c, bool locked)
 {
-	const struct gw_config *cfg = c->loop->srv->cfg;
+	const struct gw_live *live = gw_live();
 	struct gw_guard *g = c->loop->srv->guard;
 	struct gw_guard_policy by_address = {
-		__atomic_load_n(&cfg->ban_after_failures, __ATOMIC_RELAXED),
-		__atomic_load_n(&cfg->ban_window_s, __ATOMIC_RELAXED),
-		__atomic_load_n(&cfg->ban_duration_s, __ATOMIC_RELAXED),
+		live->ban_after_failures, live->ban_window_s, live->ban_duration_s,
 	};
 	struct gw_guard_policy by_account = by_address;
 	int64_t now = gw_mono_ms();
 
-	by_account.max_failures = __atomic_load_n(&cfg->lock_account_after_failures,
-						  __ATOMIC_RELAXED);
+	by_account.max_failures = live->lock_account_after_failures;
 	gw_metric_add(GW_M_LOGINS_FAILED, 1);
 	if (locked) {
 		gw_metric_add(GW_M_BANNED_REFUSED, 1);
@@ -788,15 +785,14 @@ static bool login_failed(struct ctrl *c, bool locked)
 
 static void login_done(struct ctrl *c, struct job *j)
 {
-	const struct gw_config *cfg = c->loop->srv->cfg;
 	bool ok = j->err == 0;
 
 	if (ok) {
 		snprintf(c->account_key, sizeof(c->account_key), "%lld", (long long)j->account_id);
 		if (!gw_counter_take(c->loop->srv->per_account, c->account_key,
-				     cfg->max_sessions_per_account)) {
+				     gw_live()->max_sessions_per_account)) {
 			gw_warn("session.limit", "account %lld has %u sessions already; refused %s",
-				(long long)j->account_id, cfg->max_sessions_per_account, c->peer_ip);
+				(long long)j->account_id, gw_live()->max_sessions_per_account, c->peer_ip);
 			close(j->root_fd);
 			j->root_fd = -1;
 			gw_buf_adds(&c->out, "421 Too many sessions for this account; try again later.\r\n");
@@ -1019,7 +1015,7 @@ static void data_begin(struct ctrl *c)
 		return;
 	}
 	d->state = D_HANDSHAKE;
-	d->deadline = gw_mono_ms() + (int64_t)c->loop->srv->cfg->data_timeout_s * 1000;
+	d->deadline = gw_mono_ms() + (int64_t)gw_live()->data_timeout_s * 1000;
 	d->started = gw_mono_ms();
 	ctrl_pump(c); /* send the 150 before the handshake needs it */
 	if (!c->closed)
@@ -1698,7 +1694,7 @@ static void passive_open(struct ctrl *c, bool extended)
 	watch_init(&d->lw, fd, data_on_accept);
 	watch_set(c->loop, &d->lw, EPOLLIN);
 	d->state = D_LISTEN;
-	d->deadline = gw_mono_ms() + (int64_t)srv->cfg->data_timeout_s * 1000;
+	d->deadline = gw_mono_ms() + (int64_t)gw_live()->data_timeout_s * 1000;
 	if (srv->passive_ipv4[0])
 		gw_strlcpy(ip, srv->passive_ipv4, sizeof(ip));
 	else
@@ -2024,19 +2020,17 @@ static bool reads_commands(const struct ctrl *c)
 /* Over a session limit: say which, then close. */
 static void limit_reply(struct ctrl *c)
 {
-	const struct gw_config *cfg = c->loop->srv->cfg;
-
 	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
 
 	if (c->server_full) {
 		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
 			       "refused %s: %u sessions on the server already", c->peer_ip,
-			       cfg->max_sessions);
+			       gw_live()->max_sessions);
 		gw_buf_adds(&c->out, "421 There are too many connected users, please try later.\r\n");
 	} else {
 		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
 			       "refused %s: %u sessions from that address already", c->peer_ip,
-			       cfg->max_sessions_per_address);
+			       gw_live()->max_sessions_per_address);
 		gw_buf_adds(&c->out,
 			    "421 There are too many connections from your internet address.\r\n");
 	}
@@ -2232,7 +2226,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	gw_buf_init(&c->out, GW_FTP_OUTBUF_MAX);
 	ftpd_session_init(&c->core, &c->out);
 	c->core.downloads = cfg->downloads;
-	c->core.idle_timeout_s = cfg->idle_timeout_s;
+	c->core.idle_timeout_s = gw_live()->idle_timeout_s;
 	watch_init(&c->w, fd, ctrl_on_event);
 	watch_init(&c->d.lw, -1, data_on_accept);
 	watch_init(&c->d.w, -1, data_on_event);
@@ -2242,7 +2236,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	 * once TLS is up (before it, nothing can be said). */
 	c->server_full = server_full;
 	c->over_limit = server_full || !gw_counter_take(l->srv->per_address, c->peer_ip,
-							cfg->max_sessions_per_address);
+							gw_live()->max_sessions_per_address);
 	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 	if (is_explicit) {
 		c->state = C_PLAIN;
@@ -2335,14 +2329,14 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			return;
 		}
 		sessions = (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED);
-		if (sessions >= l->srv->cfg->max_sessions + FULL_MARGIN) {
+		if (sessions >= gw_live()->max_sessions + FULL_MARGIN) {
 			/* Far over: not even a TLS handshake to say so. */
 			close(fd);
 			continue;
 		}
 		if (refuse_banned(l, fd, &ss, is_explicit))
 			continue;
-		ctrl_new(l, fd, &ss, is_explicit, sessions >= l->srv->cfg->max_sessions);
+		ctrl_new(l, fd, &ss, is_explicit, sessions >= gw_live()->max_sessions);
 	}
 }
 
@@ -2445,7 +2439,7 @@ static void on_wake(struct watch *w, uint32_t events)
  * passive listeners. */
 static void tick(struct loop *l)
 {
-	const struct gw_config *cfg = l->srv->cfg;
+	const struct gw_live *live = gw_live();
 	int64_t now = gw_mono_ms();
 	struct ctrl *c, *next;
 	struct drain *dr, *dnext;
@@ -2501,11 +2495,11 @@ static void tick(struct loop *l)
 			continue;
 		case D_RECEIVING:
 			/* a write in flight: the disk is slow, not the client */
-			if (!d->writing && now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
+			if (!d->writing && now - d->last_io > (int64_t)live->idle_timeout_s * 1000)
 				receive_stop(c, "data connection idle too long", FTPD_XFER_ABORTED);
 			continue;
 		case D_SENDING:
-			if (now - d->last_io > (int64_t)cfg->idle_timeout_s * 1000)
+			if (now - d->last_io > (int64_t)live->idle_timeout_s * 1000)
 				data_finish(c, FTPD_XFER_ABORTED);
 			continue;
 		case D_OPENING:
@@ -2516,7 +2510,7 @@ static void tick(struct loop *l)
 			break;
 		}
 		if (c->state == C_OPEN && c->core.state == FTPD_S_READY &&
-		    now - c->last_activity > (int64_t)cfg->idle_timeout_s * 1000) {
+		    now - c->last_activity > (int64_t)live->idle_timeout_s * 1000) {
 			gw_buf_adds(&c->out, "421 Timeout.\r\n");
 			c->state = C_CLOSING;
 			ctrl_pump(c);

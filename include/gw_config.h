@@ -80,4 +80,25 @@ void gw_config_defaults(struct gw_config *c);
 int gw_config_load(struct gw_config *c, const char *path, const char *const *envp,
 		   char *err, size_t err_size);
 
+/* The settings a SIGHUP may change while sessions run, as one immutable
+ * snapshot: readers take the one in force with gw_live(), a reload puts a
+ * new one in force whole (gw_live_set). Snapshots are never freed while
+ * the process runs, so a reader may keep using the one it took. Before
+ * the first gw_live_set(), the defaults. Any thread. */
+struct gw_live {
+	uint32_t idle_timeout_s;
+	uint32_t data_timeout_s;
+	uint32_t max_sessions;
+	uint32_t max_sessions_per_address;
+	uint32_t max_sessions_per_account;
+	uint32_t shutdown_grace_s;
+	uint32_t ban_after_failures;
+	uint32_t ban_window_s;
+	uint32_t ban_duration_s;
+	uint32_t lock_account_after_failures;
+};
+const struct gw_live *gw_live(void);
+/* Put the settings of c in force; -ENOMEM leaves the old ones. */
+int gw_live_set(const struct gw_config *c);
+
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Build ftpsgate and run the whole test suite: unit and end-to-end tests
-# on a normal build, then again under AddressSanitizer + UBSan.
+# on a normal build, then again under AddressSanitizer + UBSan, and under
+# ThreadSanitizer.
 #   scripts/test.sh            everything
-#   SKIP_SANITIZE=1 scripts/test.sh   the normal build only
+#   SKIP_SANITIZE=1 scripts/test.sh   without the ASan + UBSan run
+#   SKIP_TSAN=1                       without the ThreadSanitizer run
 #   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
 #   SKIP_LINT=1                       without clang-tidy and cppcheck
 set -eu
@@ -33,6 +35,17 @@ if [ "${SKIP_SANITIZE:-0}" != 1 ]; then
 	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 FTPSGATE_LARGE_MIB=256 \
 		ctest --output-on-failure -j "$jobs")
+fi
+
+if [ "${SKIP_TSAN:-0}" != 1 ]; then
+	# ThreadSanitizer: the whole suite, and any data race it sees ends the
+	# daemon (exit code 66), which fails the test that was running.
+	echo "== build (ThreadSanitizer)"
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_TSAN=ON >/dev/null
+	cmake --build build-tsan -j "$jobs"
+	echo "== tests under ThreadSanitizer"
+	(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:exitcode=66:second_deadlock_stack=1 \
+		FTPSGATE_LARGE_MIB=256 ctest --output-on-failure -j "$jobs")
 fi
 
 if [ "${SKIP_FUZZ:-0}" != 1 ]; then

@@ -65,22 +65,32 @@ static bool can_login(const struct store_account *a)
 
 void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *arg)
 {
+	/* Set once ftpd runs, while the admin API may already change
+	 * accounts on its threads. */
+	pthread_mutex_lock(&st->watch_lock);
 	st->watch_fn = fn;
 	st->watch_arg = arg;
+	pthread_mutex_unlock(&st->watch_lock);
 }
 
 /* Tell the watcher (ftpd) and the event feed what became of an account. */
 static void changed(struct store *st, const struct store_account *a, const char *what)
 {
 	struct store_account_change ch;
+	store_account_change_fn *fn;
+	void *arg;
 
 	store_emit(st, "account", a->id, a->id, what);
-	if (!st->watch_fn)
+	pthread_mutex_lock(&st->watch_lock);
+	fn = st->watch_fn;
+	arg = st->watch_arg;
+	pthread_mutex_unlock(&st->watch_lock);
+	if (!fn)
 		return;
 	ch.account_id = a->id;
 	ch.can_login = can_login(a);
 	ch.expires_at_ms = a->expires_at_ms;
-	st->watch_fn(st->watch_arg, &ch);
+	fn(arg, &ch);
 }
 
 static int make_root(struct store *st, int64_t id)

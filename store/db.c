@@ -307,6 +307,7 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	st->accounts_fd = st->uploads_fd = -1;
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->cache_lock, NULL);
+	pthread_mutex_init(&st->watch_lock, NULL);
 	if (store_events_init(st) < 0) {
 		free(st);
 		return -ENOMEM;
@@ -404,6 +405,7 @@ void store_close(struct store *st)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->cache_lock);
+	pthread_mutex_destroy(&st->watch_lock);
 	if (st->cache)
 		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);
 	free(st->cache);

@@ -28,6 +28,7 @@ struct store {
 	 * lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
 	struct store_unsaved *unsaved;
 	size_t n_unsaved;
+	pthread_mutex_t watch_lock; /* guards watch_fn and watch_arg */
 	store_account_change_fn *watch_fn;
 	void *watch_arg;
 	/* events: a ring of the last STORE_EVENTS_KEPT */

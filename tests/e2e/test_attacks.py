@@ -363,6 +363,7 @@ class SmallerFindingsTest(unittest.TestCase):
             port = int(nums[4]) * 256 + int(nums[5])
             deadline = time.time() + 60
             import struct
+            began = time.time()
             for _ in range(1000):
                 self.assertLess(time.time(), deadline)
                 s = socket.create_connection(("127.0.0.1", port), 5,
@@ -374,7 +375,9 @@ class SmallerFindingsTest(unittest.TestCase):
             ftp.close()
             time.sleep(0.2)
             refused = [l for l in gw.logs().splitlines() if '"ftpd.data_foreign"' in l]
-            self.assertLessEqual(len(refused), 25, len(refused))
+            # 20 lines and a note per 10 s window (a slow build may take several)
+            windows = int((time.time() - began) / 10) + 1
+            self.assertLessEqual(len(refused), 22 * windows + 1, len(refused))
             self.assertTrue(any("counted, not logged" in l for l in refused), refused[-3:])
 
     def test_database_files_are_private(self):
