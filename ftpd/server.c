@@ -2817,8 +2817,10 @@ void ftpd_free(struct ftpd_server *srv)
 			ctrl_close(c, "the gateway stopped");
 		}
 		release_closed(l);
-		while (l->drains)
-			drain_end(l->drains);
+		for (struct drain *dr = l->drains, *dnext; dr; dr = dnext) {
+			dnext = dr->next;
+			drain_end(dr);
+		}
 		if (l->wake.fd >= 0)
 			close(l->wake.fd);
 		if (l->epfd >= 0)
