@@ -389,110 +389,71 @@ static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int t
 	return r;
 }
 
-/* The partial upload of this account whose file is the one at `path` in
- * its view, if any. *state tells 'partial' from 'receiving'. */
-static int64_t find_own_upload(struct store *st, int64_t account_id, const char *path,
-			       const struct stat *view, char *state, size_t state_size)
+/* The upload whose file is the one at `path` in the account's view
+ * (`view` is its fstat): each upload has a file of its own, so at most one
+ * record matches. Its id (0: none), and its state and whether it is
+ * complete (size and SHA-256 recorded, in sha256). */
+struct view_upload {
+	int64_t id;
+	char state[16];
+	bool is_complete;
+	char sha256[65];
+};
+
+static void find_view_upload(struct store *st, int64_t account_id, const char *path,
+			     const struct stat *view, struct view_upload *out)
 {
 	sqlite3_stmt *q = NULL;
-	int64_t found = 0;
 
+	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&st->lock);
-	if (store_prepare(st, "SELECT id, state FROM uploads WHERE account_id = ? AND path = ?"
-			      " AND state IN ('partial', 'receiving') ORDER BY id DESC LIMIT 8", &q) < 0)
+	if (store_prepare(st, "SELECT id, state, size, sha256 FROM uploads WHERE account_id = ?"
+			      " AND path = ? AND purged_at IS NULL ORDER BY id DESC LIMIT 16", &q) < 0)
 		goto out;
 	sqlite3_bind_int64(q, 1, account_id);
 	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0);
+		const unsigned char *sha = sqlite3_column_text(q, 3);
 		char name[32];
 		struct stat sb;
 
-		snprintf(name, sizeof(name), "%lld", (long long)id);
-		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
-		    sb.st_ino == view->st_ino) {
-			found = id;
-			gw_strlcpy(state, (const char *)sqlite3_column_text(q, 1), state_size);
-			break;
-		}
+		snprintf(name, sizeof(name), "%lld", (long long)sqlite3_column_int64(q, 0));
+		if (fstatat(st->uploads_fd, name, &sb, 0) < 0 || sb.st_dev != view->st_dev ||
+		    sb.st_ino != view->st_ino)
+			continue;
+		out->id = sqlite3_column_int64(q, 0);
+		gw_strlcpy(out->state, (const char *)sqlite3_column_text(q, 1), sizeof(out->state));
+		out->is_complete = sqlite3_column_type(q, 2) != SQLITE_NULL && sha &&
+				   sqlite3_column_int64(q, 2) == (int64_t)sb.st_size;
+		gw_strlcpy(out->sha256, out->is_complete ? (const char *)sha : "", sizeof(out->sha256));
+		break;
 	}
 out:
 	sqlite3_finalize(q);
 	pthread_mutex_unlock(&st->lock);
-	return found;
-}
-
-/* The upload whose file is the one at `path` in the account's view (any
- * state, not purged), or 0. */
-static int64_t find_view_upload(struct store *st, int64_t account_id, const char *path,
-				const struct stat *view)
-{
-	sqlite3_stmt *q = NULL;
-	int64_t found = 0;
-
-	pthread_mutex_lock(&st->lock);
-	if (store_prepare(st, "SELECT id FROM uploads WHERE account_id = ? AND path = ?"
-			      " AND purged_at IS NULL ORDER BY id DESC LIMIT 16", &q) < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, account_id);
-	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
-	while (!found && sqlite3_step(q) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(q, 0);
-		char name[32];
-		struct stat sb;
-
-		snprintf(name, sizeof(name), "%lld", (long long)id);
-		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
-		    sb.st_ino == view->st_ino)
-			found = id;
-	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return found;
 }
 
 int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
 				 const struct stat *view, char hex[65])
 {
-	sqlite3_stmt *q = NULL;
-	int r;
+	struct view_upload vu;
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT id, sha256, size FROM uploads WHERE account_id = ? AND path = ?"
-			      " AND purged_at IS NULL AND size IS NOT NULL AND sha256 IS NOT NULL"
-			      " ORDER BY id DESC LIMIT 16", &q);
-	if (r < 0)
-		goto out;
-	r = -ENOENT;
-	sqlite3_bind_int64(q, 1, account_id);
-	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
-	while (r == -ENOENT && sqlite3_step(q) == SQLITE_ROW) {
-		char name[32];
-		struct stat sb;
-
-		snprintf(name, sizeof(name), "%lld", (long long)sqlite3_column_int64(q, 0));
-		if (fstatat(st->uploads_fd, name, &sb, 0) == 0 && sb.st_dev == view->st_dev &&
-		    sb.st_ino == view->st_ino && sb.st_size == view->st_size &&
-		    sqlite3_column_int64(q, 2) == (int64_t)sb.st_size) {
-			gw_strlcpy(hex, (const char *)sqlite3_column_text(q, 1), 65);
-			r = 0;
-		}
-	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	find_view_upload(st, account_id, path, view, &vu);
+	if (!vu.id || !vu.is_complete)
+		return -ENOENT;
+	gw_strlcpy(hex, vu.sha256, 65);
+	return 0;
 }
 
 int store_upload_set_client_mtime(struct store *st, int64_t account_id, const char *path,
 				  const struct stat *view, int64_t mtime_ms)
 {
-	int64_t id = find_view_upload(st, account_id, path, view);
+	struct view_upload vu;
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	if (!id)
+	find_view_upload(st, account_id, path, view, &vu);
+	if (!vu.id)
 		return -ENOENT;
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "UPDATE uploads SET client_modified_at = ?1, updated_at = ?2"
@@ -500,7 +461,7 @@ int store_upload_set_client_mtime(struct store *st, int64_t account_id, const ch
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, mtime_ms);
 		sqlite3_bind_int64(q, 2, gw_now_ms());
-		sqlite3_bind_int64(q, 3, id);
+		sqlite3_bind_int64(q, 3, vu.id);
 		if (sqlite3_step(q) != SQLITE_DONE)
 			r = store_db_error(st, "cannot record the file's time");
 	}
@@ -711,7 +672,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	struct store_upload *up;
 	const char *name;
 	struct stat sb;
-	char obj[32], state[16] = "";
+	char obj[32];
+	struct view_upload vu;
 	int r, src = -1;
 	int64_t own = 0;
 	uint64_t room = UINT64_MAX;
@@ -753,11 +715,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			r = -ERANGE;
 			goto fail;
 		}
-		own = find_own_upload(st, account_id, path, &sb, state, sizeof(state));
-		if (own && !strcmp(state, "receiving")) {
+		find_view_upload(st, account_id, path, &sb, &vu);
+		if (vu.id && !strcmp(vu.state, "receiving")) {
 			r = -EBUSY;
 			goto fail;
 		}
+		/* an upload still partial goes on in place */
+		own = !strcmp(vu.state, "partial") ? vu.id : 0;
 		r = quota_room(st, account_id, own, &room);
 		if (r == 0 && offset >= room && room != UINT64_MAX)
 			r = -EDQUOT;
@@ -793,8 +757,10 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	}
 	/* A new upload takes the name: what the view showed there comes
 	 * back if this one is rejected. */
-	if (sb_found)
-		up->prev_id = find_view_upload(st, account_id, path, &sb);
+	if (sb_found) {
+		find_view_upload(st, account_id, path, &sb, &vu);
+		up->prev_id = vu.id;
+	}
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
