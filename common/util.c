@@ -196,17 +196,6 @@ void gw_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-bool gw_mem_equal(const void *a, const void *b, size_t len)
-{
-	const volatile unsigned char *x = a, *y = b;
-	unsigned char d = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		d |= x[i] ^ y[i];
-	return d == 0;
-}
-
 int gw_fsync_dir(int dirfd)
 {
 	if (fsync(dirfd) < 0)

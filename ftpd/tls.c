@@ -545,11 +545,6 @@ int ftpd_tls_want(const struct ftpd_tls *t)
 	return t->want;
 }
 
-bool ftpd_tls_has_pending(const struct ftpd_tls *t)
-{
-	return SSL_pending(t->ssl) > 0;
-}
-
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t)
 {
 	/* Resumed, and a session it may resume: by ticket that was checked

@@ -72,8 +72,6 @@ int ftpd_tls_shutdown(struct ftpd_tls *t);
 const char *ftpd_tls_error(const struct ftpd_tls *t);
 /* What the last -EAGAIN waits for: FTPD_TLS_WANT_READ or _WRITE. */
 int ftpd_tls_want(const struct ftpd_tls *t);
-/* Decrypted bytes buffered inside TLS, which poll() cannot see. */
-bool ftpd_tls_has_pending(const struct ftpd_tls *t);
 /* A data connection: it resumed a session it may (see above). A control
  * connection: it resumed any session. */
 bool ftpd_tls_is_resumed(const struct ftpd_tls *t);

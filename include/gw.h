@@ -88,8 +88,6 @@ int gw_random(void *buf, size_t len);
 /* n random characters from [A-Za-z0-9] (or digits and lower case only). */
 int gw_random_token(char *out, size_t n, bool lower_only);
 void gw_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
-/* Compare in time independent of the content. */
-bool gw_mem_equal(const void *a, const void *b, size_t len);
 /* fsync a directory by path or fd. */
 int gw_fsync_dir(int dirfd);
 /* Create a directory and its parents (mode 0750). */

@@ -47,7 +47,6 @@ struct store_params {
  * crash (an upload still 'receiving' becomes 'partial'). */
 int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size);
 void store_close(struct store *st);
-const char *store_data_dir(const struct store *st);
 
 /* ---------------------------------------------------------------- accounts */
 

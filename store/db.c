@@ -414,9 +414,3 @@ void store_close(struct store *st)
 	explicit_bzero(st->master, sizeof(st->master));
 	free(st);
 }
-
-const char *store_data_dir(const struct store *st)
-{
-	return st->data_dir;
-}
-
