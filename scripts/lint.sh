@@ -13,7 +13,7 @@ if [ ! -f "$db" ]; then
 	exit 1
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
-sources=$(ls common/*.c ftpd/*.c store/*.c admin/*.c tests/unit/*.c)
+sources=$(ls common/*.c daemon/*.c ftpd/*.c store/*.c admin/*.c tests/unit/*.c)
 
 echo "clang-tidy: $(echo "$sources" | wc -w) files"
 out=$(mktemp)
