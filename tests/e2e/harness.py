@@ -59,9 +59,18 @@ COMPLETE = ("received", "verifying", "verified", "importing", "imported")
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, below the ephemeral range (so that no client's
+    outgoing connection takes it before the daemon binds it) and below
+    the passive ranges of free_range()."""
+    for _ in range(200):
+        port = random.randrange(10000, 20000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")
 
 
 def free_range(n=20):
@@ -81,6 +90,10 @@ def free_range(n=20):
             for s in socks:
                 s.close()
     raise RuntimeError("no free port range")
+
+
+class PortTaken(Exception):
+    pass
 
 
 class Gateway:
@@ -116,13 +129,30 @@ class Gateway:
         return e
 
     def start(self, timeout=20):
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                # a port chosen free was taken before the daemon bound it
+                # (tests run in parallel): choose again
+                self.ftps_port, self.admin_port = free_port(), free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout):
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([BIN], env=self.env(), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("ftpsgate exited %d:\n%s" % (self.proc.returncode, self.logs()))
+                self.log.close()
+                logs = self.logs()
+                own_ports = not {"FTPSGATE_FTPS_LISTEN", "FTPSGATE_ADMIN_LISTEN"} & set(self.extra_env)
+                last = logs.strip().splitlines()[-1] if logs.strip() else ""
+                if own_ports and "Address already in use" in last:
+                    self.proc = None
+                    raise PortTaken()
+                raise RuntimeError("ftpsgate exited %d:\n%s" % (self.proc.returncode, logs))
             try:
                 if self.api("GET", "/health", auth=False)[0] == 200:
                     with socket.create_connection(("127.0.0.1", self.ftps_port), 1):
