@@ -91,20 +91,27 @@ static void log_line(enum gw_log_level level, const char *event, const char *msg
 	gw_buf_release(&line);
 }
 
-void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...)
+GW_PRINTF(3, 0) static void log_va(enum gw_log_level level, const char *event, const char *fmt,
+				   va_list ap)
 {
 	struct gw_buf msg;
+
+	gw_buf_init(&msg, 16 * 1024);
+	if (gw_buf_vaddf(&msg, fmt, ap) < 0)
+		gw_buf_adds(&msg, "(log message too long)");
+	log_line(level, event, gw_buf_str(&msg));
+	gw_buf_release(&msg);
+}
+
+void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...)
+{
 	va_list ap;
 
 	if (level < __atomic_load_n(&min_level, __ATOMIC_RELAXED))
 		return;
-	gw_buf_init(&msg, 16 * 1024);
 	va_start(ap, fmt);
-	if (gw_buf_vaddf(&msg, fmt, ap) < 0)
-		gw_buf_adds(&msg, "(log message too long)");
+	log_va(level, event, fmt, ap);
 	va_end(ap);
-	log_line(level, event, gw_buf_str(&msg));
-	gw_buf_release(&msg);
 }
 
 void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const char *event,
@@ -114,7 +121,6 @@ void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const cha
 	int64_t now = gw_mono_ms();
 	unsigned dropped = 0;
 	bool first_drop = false, take;
-	struct gw_buf msg;
 	va_list ap;
 
 	if (level < __atomic_load_n(&min_level, __ATOMIC_RELAXED))
@@ -138,13 +144,9 @@ void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const cha
 		       " logged", lim->burst, (long long)(lim->window_ms / 1000));
 	if (!take)
 		return;
-	gw_buf_init(&msg, 16 * 1024);
 	va_start(ap, fmt);
-	if (gw_buf_vaddf(&msg, fmt, ap) < 0)
-		gw_buf_adds(&msg, "(log message too long)");
+	log_va(level, event, fmt, ap);
 	va_end(ap);
-	log_line(level, event, gw_buf_str(&msg));
-	gw_buf_release(&msg);
 }
 
 void gw_bug(const char *file, int line, const char *fmt, ...)

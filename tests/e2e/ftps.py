@@ -59,3 +59,22 @@ def login(host, port, user, password, tls_version=None, timeout=30, source=None)
         ftp.close()
         raise
     return ftp
+
+
+def stor_refused(ftp, name, data):
+    """STOR that the server is expected to refuse once bytes arrive: the
+    final reply's text (an ftplib.error_perm's), or AssertionError if the
+    upload was taken. The client may see the data connection end before it
+    has sent everything; that is not the test's concern."""
+    conn = ftp.transfercmd("STOR " + name)
+    try:
+        conn.sendall(data)
+        conn.unwrap()
+    except OSError:
+        pass
+    conn.close()
+    try:
+        reply = ftp.voidresp()
+    except ftplib.error_perm as e:
+        return str(e)
+    raise AssertionError("STOR %s was not refused: %s" % (name, reply))
