@@ -68,6 +68,8 @@ class LifecycleTest(unittest.TestCase):
         self.api("PATCH", "/accounts/%d" % a["id"], {"status": "disabled"})
         rec = self.gw.wait_upload(lambda u: u["path"] == "/going.bin" and u["state"] == "partial")
         self.assertEqual(rec["account_id"], a["id"])
+        # why the session ended, also when a write job held the upload then
+        self.assertIn("account disabled, deleted or expired", rec["error"])
         try:
             conn.close()
         except OSError:
