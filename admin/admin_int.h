@@ -46,7 +46,9 @@ struct reply {
 struct reply admin_problem(unsigned status, const char *fmt, ...) GW_PRINTF(2, 3);
 struct reply admin_ok(unsigned status, json_t *json);
 
-/* handlers.c */
+/* routes.c: every route, and the handlers it names (one file per
+ * resource: service.c, accounts.c, keys.c, uploads.c, tokens.c, bans.c,
+ * audit.c). */
 typedef struct reply admin_handler_fn(struct ctx *x);
 struct admin_route {
 	const char *method;
@@ -56,6 +58,70 @@ struct admin_route {
 };
 extern const struct admin_route admin_routes[];
 extern const size_t admin_nroutes;
+
+admin_handler_fn admin_get_health, admin_get_openapi, admin_get_metrics;
+admin_handler_fn admin_create_account, admin_list_accounts, admin_get_account,
+	admin_patch_account, admin_delete_account, admin_new_password;
+admin_handler_fn admin_create_key, admin_list_keys, admin_get_key, admin_revoke_key;
+admin_handler_fn admin_list_uploads, admin_get_upload, admin_purge_upload, admin_retry_upload,
+	admin_get_events;
+admin_handler_fn admin_create_token, admin_list_tokens, admin_get_token, admin_revoke_token;
+admin_handler_fn admin_list_bans, admin_lift_ban;
+admin_handler_fn admin_list_audit;
+
+/* ---------------------------------------------------------------- request.c */
+
+/* One page of any list: the handler checks its filters, fetch reads a
+ * page from the store (arg carries the filters), item turns one into
+ * JSON, id gives what next_cursor continues from. */
+struct admin_lister {
+	const char *what;
+	size_t size; /* of one item */
+	int (*fetch)(struct ctx *x, const void *arg, int64_t cursor, unsigned limit, void *items,
+		     unsigned *n, bool *more);
+	json_t *(*item)(struct ctx *x, const void *item);
+	int64_t (*id)(const void *item);
+	void (*text)(struct gw_buf *b, const void *item); /* NULL: item() */
+};
+
+/* A page of the list l (limit and cursor from the query string). */
+struct reply admin_list_with(struct ctx *x, const struct admin_lister *l, const void *arg);
+/* limit (1-1000, default 100) and cursor of the query string. */
+int admin_paging(struct ctx *x, uint64_t *limit, uint64_t *cursor, struct reply *err);
+
+/* Every key of body must be one of fields, of the JSON type given there
+ * (or null where allowed); the problem names the first that is not. */
+struct admin_field {
+	const char *name;
+	const char *type; /* "string", "integer", "boolean" */
+	bool nullable;
+};
+
+int admin_check_fields(json_t *body, const struct admin_field *fields, size_t n,
+		       struct reply *err);
+/* The request body as a JSON object (duplicate keys refused). */
+int admin_parse_body(struct ctx *x, json_t **out, struct reply *err);
+/* A request that takes no body and no query parameters. */
+int admin_no_fields(struct ctx *x, struct reply *err);
+/* A query-string parameter; NULL when absent. */
+const char *admin_query(struct ctx *x, const char *name);
+int admin_query_int(struct ctx *x, const char *name, uint64_t min, uint64_t max, uint64_t def,
+		    uint64_t *out);
+int admin_query_time(struct ctx *x, const char *name, int64_t *ms, struct reply *err);
+
+/* Times as RFC 3339 strings with milliseconds, null for none (ms <= 0). */
+json_t *admin_time_or_null(int64_t ms);
+/* Bytes of the UTF-8 sequence at p; 0 when it is not one. */
+size_t admin_utf8_sequence(const unsigned char *p);
+/* JSON text into b: s as a string (not UTF-8 becomes U+FFFD), "" or
+ * absent as null, a time, an integer. */
+void admin_text_str(struct gw_buf *b, const char *s);
+void admin_text_str_or_null(struct gw_buf *b, const char *s);
+void admin_text_time(struct gw_buf *b, int64_t ms);
+void admin_text_int_or_null(struct gw_buf *b, bool present, long long v);
+
+/* keys.c: a key as the API shows it. */
+json_t *admin_key_json(const struct store_key *k);
 
 /* The OpenAPI document, built in (openapi.c, generated). */
 extern const char admin_openapi_json[];

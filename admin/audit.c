@@ -1,0 +1,41 @@
+/* audit.c - the audit log of changes made through the API.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_int.h"
+
+static int fetch_audit(struct ctx *x, const void *arg, int64_t cursor, unsigned limit,
+		       void *items, unsigned *n, bool *more)
+{
+	(void)arg;
+	return store_audit_list(x->store, cursor, limit, items, n, more);
+}
+
+static json_t *audit_item(struct ctx *x, const void *item)
+{
+	const struct store_audit *a = item;
+
+	(void)x;
+	return json_pack("{s:I, s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:s}", "id", (json_int_t)a->id,
+			 "at", admin_time_or_null(a->at_ms),
+			 "token_id", a->token_id ? json_integer(a->token_id) : json_null(),
+			 "token_name", a->token_name, "client_address", a->client_address,
+			 "method", a->method, "path", a->path, "status", a->status, "detail", a->detail);
+}
+
+static int64_t audit_id(const void *a)
+{
+	return ((const struct store_audit *)a)->id;
+}
+
+struct reply admin_list_audit(struct ctx *x)
+{
+	static const struct admin_lister l = { "the audit log", sizeof(struct store_audit), fetch_audit,
+					 audit_item, audit_id, NULL };
+
+	return admin_list_with(x, &l, NULL);
+}
+

@@ -1,0 +1,109 @@
+/* service.c - the service itself: health, the OpenAPI document, metrics.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin_int.h"
+
+struct reply admin_get_health(struct ctx *x)
+{
+	(void)x;
+	return admin_ok(200, json_pack("{s:s}", "status", "ok"));
+}
+
+struct reply admin_get_openapi(struct ctx *x)
+{
+	struct reply r = admin_ok(200, NULL);
+
+	(void)x;
+	r.raw = MHD_create_response_from_buffer(admin_openapi_json_len, (void *)admin_openapi_json,
+						MHD_RESPMEM_PERSISTENT);
+	if (r.raw)
+		MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	return r;
+}
+
+/* Prometheus text format: what every part counts, and the uploads by
+ * state from the store. */
+struct reply admin_get_metrics(struct ctx *x)
+{
+	static const struct {
+		const char *name, *type, *help, *labels;
+		enum gw_metric m;
+		double scale;
+	} metrics[] = {
+		{ "ftpsgate_sessions", "gauge", "FTPS control connections open.", "", GW_M_SESSIONS, 1 },
+		{ "ftpsgate_logins_total", "counter", "Logins by result.", "{result=\"ok\"}",
+		  GW_M_LOGINS_OK, 1 },
+		{ "ftpsgate_logins_total", NULL, NULL, "{result=\"failed\"}", GW_M_LOGINS_FAILED, 1 },
+		{ "ftpsgate_tls_handshake_failures_total", "counter",
+		  "TLS handshakes that failed, control and data.", "", GW_M_TLS_FAILURES, 1 },
+		{ "ftpsgate_passive_ports_in_use", "gauge", "Passive listeners open.", "",
+		  GW_M_PASSIVE_PORTS, 1 },
+		{ "ftpsgate_transfers", "gauge", "Data transfers running.", "", GW_M_TRANSFERS, 1 },
+		{ "ftpsgate_transfer_buffer_bytes", "gauge",
+		  "Memory held for transfer data (uploads waiting for the disk included).", "",
+		  GW_M_BUFFER_BYTES, 1 },
+		{ "ftpsgate_received_bytes_total", "counter", "Upload bytes received.", "",
+		  GW_M_BYTES_RECEIVED, 1 },
+		{ "ftpsgate_uploads_received_total", "counter", "Uploads that arrived whole (226).", "",
+		  GW_M_UPLOADS_RECEIVED, 1 },
+		{ "ftpsgate_uploads_rejected_total", "counter",
+		  "Uploads refused: not an age file for the account's keys.", "", GW_M_UPLOADS_REJECTED, 1 },
+		{ "ftpsgate_imports_total", "counter", "Uploads imported.", "", GW_M_IMPORTS, 1 },
+		{ "ftpsgate_import_seconds_total", "counter", "Time spent importing them.", "",
+		  GW_M_IMPORT_MS, 0.001 },
+		{ "ftpsgate_import_failures_total", "counter", "Import attempts that failed.", "",
+		  GW_M_HOOK_FAILURES, 1 },
+		{ "ftpsgate_bans_total", "counter",
+		  "Bans given after failed logins (addresses and locked accounts).", "", GW_M_BANS, 1 },
+		{ "ftpsgate_banned_refused_total", "counter",
+		  "Connections and logins refused by a ban.", "", GW_M_BANNED_REFUSED, 1 },
+		{ "ftpsgate_guard_full_total", "counter",
+		  "Failed logins not counted: the table of failures was full.", "", GW_M_GUARD_FULL, 1 },
+		{ "ftpsgate_hash_commands_total", "counter",
+		  "HASH commands answered, by how: from the upload's record, or by reading the file.",
+		  "{source=\"record\"}", GW_M_HASHES_RECORDED, 1 },
+		{ "ftpsgate_hash_commands_total", NULL, NULL, "{source=\"file\"}", GW_M_HASHES_READ, 1 },
+		{ "ftpsgate_login_cache_hits_total", "counter",
+		  "Logins accepted from the verified-credential cache, without argon2id.", "",
+		  GW_M_LOGIN_CACHE_HITS, 1 },
+	};
+	int64_t counts[STORE_STATES];
+	struct gw_buf b;
+	struct reply r = admin_ok(200, NULL);
+	size_t i;
+
+	gw_buf_init(&b, 64 * 1024);
+	for (i = 0; i < GW_ARRAY_SIZE(metrics); i++) {
+		if (metrics[i].type)
+			gw_buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", metrics[i].name, metrics[i].help,
+				    metrics[i].name, metrics[i].type);
+		if (metrics[i].scale == 1)
+			gw_buf_addf(&b, "%s%s %lld\n", metrics[i].name, metrics[i].labels,
+				    (long long)gw_metric_get(metrics[i].m));
+		else
+			gw_buf_addf(&b, "%s%s %.3f\n", metrics[i].name, metrics[i].labels,
+				    (double)gw_metric_get(metrics[i].m) * metrics[i].scale);
+	}
+	gw_buf_addf(&b, "# HELP ftpsgate_bans Addresses and accounts banned now.\n"
+			"# TYPE ftpsgate_bans gauge\nftpsgate_bans %zu\n",
+		    gw_guard_bans(x->guard, gw_mono_ms()));
+	if (store_upload_counts(x->store, counts) == 0) {
+		gw_buf_adds(&b, "# HELP ftpsgate_uploads Uploads kept, by state.\n"
+				"# TYPE ftpsgate_uploads gauge\n");
+		for (i = 0; i < STORE_STATES; i++)
+			gw_buf_addf(&b, "ftpsgate_uploads{state=\"%s\"} %lld\n",
+				    store_upload_state_name(i), (long long)counts[i]);
+	}
+	r.raw = MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+	if (!r.raw) {
+		gw_buf_release(&b);
+		return admin_problem(500, "out of memory");
+	}
+	MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+	return r;
+}
+
