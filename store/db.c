@@ -220,16 +220,11 @@ static int recover(struct store *st)
 		goto out;
 	while (sqlite3_step(sel) == SQLITE_ROW) {
 		sqlite3_int64 id = sqlite3_column_int64(sel, 0);
-		char name[32];
-		struct stat sb;
-		int64_t size = 0;
+		uint64_t size = 0;
 		bool has_file;
 
-		snprintf(name, sizeof(name), "%lld", (long long)id);
-		has_file = fstatat(st->uploads_fd, name, &sb, 0) == 0;
-		if (has_file)
-			size = sb.st_size;
-		sqlite3_bind_int64(upd, 1, size);
+		has_file = st->bytes->ops->size(st->bytes, id, &size) == 0;
+		sqlite3_bind_int64(upd, 1, (int64_t)size);
 		sqlite3_bind_int64(upd, 2, id);
 		sqlite3_bind_int(upd, 3, has_file);
 		if (sqlite3_step(upd) != SQLITE_DONE) {
@@ -341,6 +336,11 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	r = open_dir(st->data_dir, "uploads", &st->uploads_fd, err, err_size);
 	if (r < 0)
 		goto fail;
+	r = store_bytes_dir_new(st->uploads_fd, st->min_free_bytes, &st->bytes);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot set up the bytes store: %s", strerror(-r));
+		goto fail;
+	}
 	snprintf(dbpath, sizeof(dbpath), "%s/ftpsgate.db", st->data_dir);
 	r = private_files(dbpath, err, err_size);
 	if (r < 0)
@@ -401,6 +401,8 @@ void store_close(struct store *st)
 	free(st->unsaved);
 	if (st->accounts_fd >= 0)
 		close(st->accounts_fd);
+	if (st->bytes)
+		st->bytes->ops->free(st->bytes);
 	if (st->uploads_fd >= 0)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);

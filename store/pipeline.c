@@ -148,10 +148,10 @@ static void verify(struct store_pipeline *pl, struct work *w)
 	struct store_account a;
 	struct age_reader *r = NULL;
 	size_t n = 0;
-	char obj[32];
 	uint8_t buf[65536];
-	ssize_t got;
-	int fd, rc;
+	ssize_t got = 0;
+	struct store_bytes_reader *rd = NULL;
+	int rc;
 
 	if (w->key_id || store_account_get(st, w->account_id, &a) < 0 || !a.require_encryption) {
 		gw_info("upload.verified", "upload %lld of account %lld verified (%s)", (long long)w->id,
@@ -160,20 +160,24 @@ static void verify(struct store_pipeline *pl, struct work *w)
 		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 		return;
 	}
-	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
-	fd = openat(st->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
+	if (st->bytes->ops->open_read(st->bytes, w->id, &rd) < 0)
+		rd = NULL;
 	rc = store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
-	if (rc == 0 && n && fd >= 0)
+	if (rc == 0 && n && rd)
 		rc = age_reader_new((const uint8_t(*)[32])secrets, n, true, NULL, NULL, &r);
 	explicit_bzero(secrets, sizeof(secrets));
-	if (fd < 0 || rc < 0 || !n) {
+	if (!rd || rc < 0 || !n) {
 		set_state(pl, w, "rejected", n ? "its file cannot be read" : "the account has no key in use",
 			  0, false, 0, NULL);
 		goto out;
 	}
 	rc = 0;
-	while (rc == 0 && (got = read(fd, buf, sizeof(buf))) > 0)
+	while (rc == 0 && (got = st->bytes->ops->read(rd, buf, sizeof(buf))) > 0)
 		rc = age_reader_feed(r, buf, (size_t)got);
+	if (got < 0 && rc == 0) {
+		set_state(pl, w, "rejected", "its file cannot be read", 0, false, 0, NULL);
+		goto out;
+	}
 	if (rc == 0)
 		rc = age_reader_finish(r);
 	if (rc < 0) {
@@ -192,8 +196,8 @@ static void verify(struct store_pipeline *pl, struct work *w)
 		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	if (rd)
+		st->bytes->ops->close_read(rd);
 	age_reader_free(r);
 }
 
@@ -323,9 +327,10 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 {
 	struct store *st = pl->st;
 	static char path_env[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char env[8][PATH_MAX + 128], file[PATH_MAX + 48], obj[32];
+	char env[8][PATH_MAX + 128], file[PATH_MAX + 48];
 	char *envp[10], *argv[2];
-	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, src = -1, status = 0, rc = -1;
+	struct store_bytes_reader *src = NULL;
+	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, status = 0, rc = -1;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct age_reader *r = NULL;
@@ -336,7 +341,6 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 	size_t i;
 
 	gw_buf_init(&feed.pending, 1 << 20);
-	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
 	snprintf(file, sizeof(file), "%s/uploads/%lld", st->data_dir, (long long)w->id);
 	snprintf(env[0], sizeof(env[0]), "FTPSGATE_UPLOAD_ID=%lld", (long long)w->id);
 	snprintf(env[1], sizeof(env[1]), "FTPSGATE_UPLOAD_ACCOUNT=%lld", (long long)w->account_id);
@@ -362,11 +366,12 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 		int64_t ids[KEYS_MAX];
 		size_t n = 0;
 
-		src = openat(st->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
+		if (st->bytes->ops->open_read(st->bytes, w->id, &src) < 0)
+			src = NULL;
 		if (w->key_id)
 			store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
 		/* An upload that was not encrypted is its own plaintext. */
-		if (src < 0 || (w->key_id && (!n ||
+		if (!src || (w->key_id && (!n ||
 		    age_reader_new((const uint8_t(*)[32])secrets, n, true, to_pending, &feed, &r) < 0))) {
 			explicit_bzero(secrets, sizeof(secrets));
 			snprintf(why, why_size, "cannot decrypt the upload for the hook");
@@ -423,7 +428,7 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 		/* plaintext for its stdin, a chunk at a time */
 		if (in[1] >= 0 && feed.pending.len == 0 && !file_done) {
 			uint8_t buf[65536];
-			ssize_t n = read(src, buf, sizeof(buf));
+			ssize_t n = st->bytes->ops->read(src, buf, sizeof(buf));
 
 			if (n > 0 && !r)
 				gw_buf_add(&feed.pending, buf, (size_t)n);
@@ -435,7 +440,7 @@ static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_b
 				file_done = true;
 				if (n < 0)
 					snprintf(why, why_size, "the upload could not be read: %s",
-						 r ? age_reader_reason(r) : strerror(errno));
+						 r ? age_reader_reason(r) : strerror((int)-n));
 			}
 		}
 		if (in[1] >= 0 && feed.pending.len == 0 && file_done) {
@@ -488,8 +493,8 @@ out:
 		if (in[i] >= 0)
 			close(in[i]);
 	}
-	if (src >= 0)
-		close(src);
+	if (src)
+		st->bytes->ops->close_read(src);
 	age_reader_free(r);
 	gw_buf_release(&feed.pending);
 	return rc;

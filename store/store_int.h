@@ -7,13 +7,15 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_bytes.h"
 
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t lock; /* one connection, used by one thread at a time */
 	char data_dir[PATH_MAX];
 	int accounts_fd; /* data_dir/accounts */
-	int uploads_fd;  /* data_dir/uploads */
+	int uploads_fd;  /* data_dir/uploads: the bytes backend's, and the views' links */
+	struct store_bytes *bytes; /* where upload bytes live (store_bytes.h) */
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
 	uint8_t master[32]; /* seals the identities of encryption keys */

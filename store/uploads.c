@@ -1,9 +1,10 @@
 /* uploads.c - receiving uploads durably, and their records.
  *
- * An upload's bytes live in uploads/<id>; the account's view gets a hard
- * link to that file at the path the client named. Replacing the link
- * (a later STOR of the same name), removing it or renaming it leaves the
- * upload's own file as it was recorded.
+ * An upload's bytes are kept by the bytes backend (store_bytes.h: the
+ * data directory's uploads/<id>); the account's view gets a hard link to
+ * that file at the path the client named. Replacing the link (a later
+ * STOR of the same name), removing it or renaming it leaves the upload's
+ * own file as it was recorded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 
 #include "age.h"
 #include "gw.h"
+#include "store_bytes.h"
 #include "store_int.h"
 
 #define KEYS_MAX 16
@@ -40,9 +42,7 @@ struct store_upload {
 	 * together pass the quota. */
 	uint64_t reserved;
 	uint64_t start; /* offset this transfer began at */
-	uint64_t min_free; /* bytes writes leave free on the disk */
-	int fd;        /* uploads/<id>, open for writing */
-	int direct_fd; /* the same file with O_DIRECT, or -1 */
+	struct store_bytes_writer *w; /* its bytes, open for appending */
 	int parent_fd; /* directory of the link in the account view */
 	char view_name[GW_PATH_COMPONENT_MAX + 1];
 	int64_t prev_id; /* the upload whose file the view showed before, or 0 */
@@ -103,13 +103,11 @@ static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_i
 	gw_strlcpy(u->hook_output, s ? (const char *)s : "", sizeof(u->hook_output));
 	u->client_modified_at_ms = sqlite3_column_int64(q, 17);
 	if (!strcmp(u->state, "receiving")) {
-		/* Live progress comes from the file, not from row updates. */
-		char name[32];
-		struct stat sb;
+		/* Live progress comes from its bytes, not from row updates. */
+		uint64_t size;
 
-		snprintf(name, sizeof(name), "%lld", (long long)u->id);
-		if (fstatat(st->uploads_fd, name, &sb, 0) == 0)
-			u->bytes_received = sb.st_size;
+		if (st->bytes->ops->size(st->bytes, u->id, &size) == 0)
+			u->bytes_received = (int64_t)size;
 	}
 }
 
@@ -312,23 +310,6 @@ out:
 	}
 }
 
-/* -ENOSPC when the data disk has less than min_free bytes (plus len) left. */
-static int check_room(int fd, uint64_t min_free, size_t len, int64_t id)
-{
-	struct statvfs sv;
-	uint64_t avail;
-
-	if (!min_free || fstatvfs(fd, &sv) < 0)
-		return 0;
-	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (avail >= min_free + len)
-		return 0;
-	gw_warn("store.space", "the data disk has %llu KiB free, less than min_free_mib (%llu MiB):"
-		" upload %lld stopped", (unsigned long long)(avail / 1024),
-		(unsigned long long)(min_free >> 20), (long long)id);
-	return -ENOSPC;
-}
-
 /* Make the upload's file visible at name in parent: link it under a
  * reserved temporary name, then rename over whatever had that name. */
 static int link_into_view(struct store *st, int64_t id, int parent_fd, const char *name)
@@ -348,9 +329,31 @@ static int link_into_view(struct store *st, int64_t id, int parent_fd, const cha
 	return 0;
 }
 
-/* Hash (and, when to_fd >= 0, copy) the first len bytes of from_fd. */
-static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int to_fd)
+/* Where the bytes before a resume offset come from: a file of the view
+ * (fd), or the upload's own bytes (reader). */
+struct prefix_source {
+	int fd;
+	struct store_bytes_reader *reader;
+};
+
+static ssize_t prefix_read(struct store *st, const struct prefix_source *src, void *buf,
+			   size_t want, uint64_t at)
 {
+	ssize_t n;
+
+	if (src->reader)
+		return st->bytes->ops->read(src->reader, buf, want);
+	do
+		n = pread(src->fd, buf, want, (off_t)at);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Hash (and, with copy, append to the upload) the first len bytes of src. */
+static int take_prefix(struct store_upload *up, const struct prefix_source *src, uint64_t len,
+		       bool copy)
+{
+	const struct store_bytes_ops *ops = up->st->bytes->ops;
 	unsigned char *buf = malloc(1 << 20);
 	uint64_t done = 0;
 	int r = 0;
@@ -359,18 +362,14 @@ static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int t
 		return -ENOMEM;
 	while (done < len) {
 		size_t want = len - done < (1 << 20) ? (size_t)(len - done) : (1 << 20);
-		ssize_t n = pread(from_fd, buf, want, (off_t)done);
+		ssize_t n = prefix_read(up->st, src, buf, want, done);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO; /* shorter than it said */
+			r = n < 0 ? (int)n : -EIO; /* shorter than it said */
 			break;
 		}
-		if (to_fd >= 0 && pwrite(to_fd, buf, (size_t)n, (off_t)done) != n) {
-			r = -errno ? -errno : -EIO;
+		if (copy && (r = ops->append(up->w, buf, (size_t)n)) < 0)
 			break;
-		}
 		EVP_DigestUpdate(up->sha, buf, (size_t)n);
 		if (up->age && age_reader_feed(up->age, buf, (size_t)n) < 0) {
 			snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
@@ -383,8 +382,6 @@ static int take_prefix(struct store_upload *up, int from_fd, uint64_t len, int t
 	if (r == 0) {
 		up->bytes = len;
 		up->start = len;
-		if (lseek(up->fd, (off_t)len, SEEK_SET) < 0)
-			r = -errno;
 	}
 	return r;
 }
@@ -509,7 +506,7 @@ static struct store_upload *upload_new(void)
 
 	if (!up)
 		return NULL;
-	up->fd = up->parent_fd = up->direct_fd = -1;
+	up->parent_fd = -1;
 	up->reserved = UINT64_MAX;
 	up->sha = EVP_MD_CTX_new();
 	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
@@ -523,24 +520,20 @@ static struct store_upload *upload_new(void)
 static int resume_own(struct store *st, struct store_upload *up, int64_t id, uint64_t offset,
 		      const char *client_address)
 {
-	char obj[32];
+	const struct store_bytes_ops *ops = st->bytes->ops;
+	struct prefix_source src = { -1, NULL };
 	int r;
 
 	r = claim_partial(st, id, client_address);
 	if (r < 0)
 		return r;
 	up->id = id;
-	snprintf(obj, sizeof(obj), "%lld", (long long)id);
-	up->fd = openat(st->uploads_fd, obj, O_RDWR | O_CLOEXEC);
-	if (up->fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (ftruncate(up->fd, (off_t)offset) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = take_prefix(up, up->fd, offset, -1);
+	r = ops->resume(st->bytes, id, offset, &up->w);
+	if (r == 0)
+		r = ops->open_read(st->bytes, id, &src.reader);
+	if (r == 0)
+		r = take_prefix(up, &src, offset, false);
+	ops->close_read(src.reader);
 	if (r < 0)
 		goto fail;
 	gw_info("upload.resume", "upload %lld resumed at byte %llu", (long long)id,
@@ -653,28 +646,17 @@ static int verifier(struct store *st, struct store_upload *up)
 	return r;
 }
 
-/* Upload bytes go to the disk with O_DIRECT when the file system takes
- * it: they do not pass through (and crowd out) the page cache, and the
- * fsync at the end has little left to do. Writes that cannot be aligned
- * (the tail, a resume at an odd offset) use the ordinary descriptor. */
-static void open_direct(struct store *st, struct store_upload *up)
-{
-	char obj[32];
-
-	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
-	up->direct_fd = openat(st->uploads_fd, obj, O_WRONLY | O_DIRECT | O_CLOEXEC);
-}
-
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
 		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
 		       struct store_upload **out)
 {
 	struct store_upload *up;
 	const char *name;
+	const struct store_bytes_ops *ops = st->bytes->ops;
 	struct stat sb;
-	char obj[32];
 	struct view_upload vu;
-	int r, src = -1;
+	struct prefix_source src = { -1, NULL };
+	int r;
 	int64_t own = 0;
 	uint64_t room = UINT64_MAX;
 	bool sb_found;
@@ -684,9 +666,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		return -ENOMEM;
 	up->st = st;
 	up->account_id = account_id;
-	up->min_free = st->min_free_bytes;
 	store_flush_unsaved(st); /* a resume must see how the last transfer ended */
-	r = check_room(st->uploads_fd, up->min_free, 0, 0);
+	r = ops->room(st->bytes, 0);
 	if (r < 0)
 		goto fail;
 	r = verifier(st, up);
@@ -736,14 +717,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 					      "the account's quota is full" : "cannot hold quota for it");
 				goto fail;
 			}
-			open_direct(st, up);
 			*out = up;
 			return 0;
 		}
 		/* Not a partial upload of ours: its bytes stay as they are,
 		 * and a copy of the first offset bytes starts a new upload. */
-		src = openat(up->parent_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (src < 0) {
+		src.fd = openat(up->parent_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (src.fd < 0) {
 			r = -errno;
 			goto fail;
 		}
@@ -764,11 +744,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
-	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
-	up->fd = openat(st->uploads_fd, obj, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	if (up->fd < 0) {
-		r = -errno;
-		gw_error("store.upload", "cannot create upload file '%s': %s", obj, strerror(errno));
+	r = ops->create(st->bytes, up->id, &up->w);
+	if (r < 0) {
 		finish_record(st, up, "partial", NULL, "cannot create the upload file");
 		goto fail;
 	}
@@ -777,8 +754,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 				      : "cannot hold quota for it");
 		goto fail;
 	}
-	if (src >= 0) {
-		r = take_prefix(up, src, offset, up->fd);
+	if (src.fd >= 0) {
+		r = take_prefix(up, &src, offset, true);
 		if (r == -EBADMSG) {
 			store_upload_reject(st, up);
 			goto fail;
@@ -796,14 +773,13 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		finish_record(st, up, "partial", NULL, "cannot place the file in the account");
 		goto fail;
 	}
-	if (src >= 0)
-		close(src);
-	open_direct(st, up);
+	if (src.fd >= 0)
+		close(src.fd);
 	*out = up;
 	return 0;
 fail:
-	if (src >= 0)
-		close(src);
+	if (src.fd >= 0)
+		close(src.fd);
 	store_upload_free(up);
 	return r;
 }
@@ -845,13 +821,12 @@ out:
 
 int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 {
-	const char *p = buf;
-	size_t left = len;
+	int r;
 
 	if (up->write_error)
 		return up->write_error;
 	if (up->reserved != UINT64_MAX && up->bytes + len > up->reserved) {
-		int r = reserve(up, up->bytes + len);
+		r = reserve(up, up->bytes + len);
 
 		if (r < 0) {
 			up->write_error = r == -EDQUOT ? r : -EIO;
@@ -864,39 +839,11 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 		up->write_error = -EBADMSG;
 		return up->write_error;
 	}
-	if (check_room(up->fd, up->min_free, len, up->id) < 0) {
-		up->write_error = -ENOSPC;
-		return up->write_error;
-	}
-	while (left) {
-		/* Whole aligned blocks from an aligned buffer at an aligned
-		 * offset: straight to the disk. */
-		uint64_t at = up->bytes + (uint64_t)(p - (const char *)buf);
-		bool direct = up->direct_fd >= 0 && left >= STORE_DIRECT_ALIGN &&
-			      at % STORE_DIRECT_ALIGN == 0 && (uintptr_t)p % STORE_DIRECT_ALIGN == 0;
-		size_t want = direct ? left & ~(size_t)(STORE_DIRECT_ALIGN - 1) : left;
-		ssize_t n = pwrite(direct ? up->direct_fd : up->fd, p, want, (off_t)at);
-
-		if (n < 0 && direct && errno == EINVAL) {
-			/* the file system refuses this direct write: no more */
-			close(up->direct_fd);
-			up->direct_fd = -1;
-			continue;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			up->write_error = -errno;
-			/* What part of this chunk did land is not counted:
-			 * the file keeps only the bytes its record does. */
-			if (ftruncate(up->fd, (off_t)up->bytes) < 0)
-				gw_warn("store.upload", "cannot trim upload %lld to %llu bytes: %s",
-					(long long)up->id, (unsigned long long)up->bytes,
-					strerror(errno));
-			return up->write_error;
-		}
-		p += n;
-		left -= (size_t)n;
+	r = up->st->bytes->ops->append(up->w, buf, len);
+	if (r < 0) {
+		/* what part of this chunk did land is not counted */
+		up->write_error = r;
+		return r;
 	}
 	up->bytes += len;
 	return 0;
@@ -919,8 +866,11 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 		snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
 		return -EBADMSG;
 	}
-	if (fsync(up->fd) < 0 || gw_fsync_dir(st->uploads_fd) < 0 ||
-	    gw_fsync_dir(up->parent_fd) < 0) {
+	r = st->bytes->ops->commit(up->w);
+	if (r < 0)
+		return r;
+	/* the view's link to it, too */
+	if (gw_fsync_dir(up->parent_fd) < 0) {
 		r = -errno;
 		gw_error("store.upload", "cannot make upload %lld durable: %s",
 			 (long long)up->id, strerror(errno));
@@ -929,11 +879,8 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	EVP_DigestFinal_ex(up->sha, md, &mdlen);
 	gw_hex(md, 32, up->sha256);
 	r = finish_record(st, up, "received", up->sha256, NULL);
-	/* Its bytes never change from here on: nothing writes them again,
-	 * and the file says so to whatever else opens it (hooks, filing). */
-	if (r == 0 && fchmod(up->fd, 0440) < 0)
-		gw_warn("store.upload", "cannot make upload %lld read-only: %s", (long long)up->id,
-			strerror(errno));
+	if (r == 0)
+		st->bytes->ops->seal(up->w); /* its bytes never change from here on */
 	if (r < 0) {
 		/* The client hears a failure, so this is not a completed
 		 * upload: its bytes are all there, and a resume at its size
@@ -970,8 +917,7 @@ static void unlink_view(struct store *st, const struct store_upload *up)
 			unlinkat(up->parent_fd, up->view_name, 0);
 		fsync(up->parent_fd);
 	}
-	unlinkat(st->uploads_fd, obj, 0);
-	fsync(st->uploads_fd);
+	st->bytes->ops->remove(st->bytes, up->id);
 }
 
 int store_upload_reject(struct store *st, struct store_upload *up)
@@ -988,9 +934,8 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 {
 	/* Keep what arrived for a resume: it is on disk before the record
 	 * says how much there is. */
-	if (fdatasync(up->fd) < 0)
-		gw_warn("store.upload", "cannot sync partial upload %lld: %s",
-			(long long)up->id, strerror(errno));
+	if (up->w)
+		st->bytes->ops->keep(up->w);
 	if (finish_record(st, up, "partial", NULL, reason) < 0)
 		remember_unsaved(st, up, "partial", reason);
 	return 0;
@@ -1020,10 +965,8 @@ void store_upload_free(struct store_upload *up)
 {
 	if (!up)
 		return;
-	if (up->fd >= 0)
-		close(up->fd);
-	if (up->direct_fd >= 0)
-		close(up->direct_fd);
+	if (up->w)
+		up->st->bytes->ops->close(up->w);
 	if (up->parent_fd >= 0)
 		close(up->parent_fd);
 	EVP_MD_CTX_free(up->sha);
@@ -1110,13 +1053,12 @@ int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *o
 			unlinkat(dfd, name, 0);
 			fsync(dfd);
 		}
-		if (unlinkat(st->uploads_fd, obj, 0) < 0 && errno != ENOENT) {
-			r = -errno;
+		r = st->bytes->ops->remove(st->bytes, id);
+		if (r < 0) {
 			gw_error("store.purge", "cannot remove the file of upload %lld: %s",
-				 (long long)id, strerror(errno));
+				 (long long)id, strerror(-r));
 			goto out;
 		}
-		fsync(st->uploads_fd);
 	}
 	if (changed)
 		store_emit(st, "upload", id, out->account_id, "purged");

@@ -1,0 +1,66 @@
+/* store_bytes.h - where the bytes of uploads live: the contract a bytes
+ * backend keeps. The data directory (store/bytes_dir.c) is the first;
+ * object storage comes behind the same operations.
+ *
+ * An upload's bytes are named by its id. A writer appends to them in
+ * order, from one thread at a time; commit makes all of them durable
+ * (only then may an upload be called received); keep makes them durable
+ * enough to be resumed (a partial upload). Readers read them from the
+ * start. Every operation may block (disk, network): never on an event
+ * loop. Errors are negative errno: -ENOENT (no such bytes), -ENOSPC (no
+ * room: the backend keeps its configured reserve free), -EIO.
+ *
+ * Used by store/ only; a backend sees nothing of records.
+ */
+#ifndef FTPSGATE_STORE_BYTES_H
+#define FTPSGATE_STORE_BYTES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store_bytes;
+struct store_bytes_writer;
+struct store_bytes_reader;
+
+struct store_bytes_ops {
+	const char *name;
+	/* New, empty bytes for upload id (-EEXIST when it has some). */
+	int (*create)(struct store_bytes *b, int64_t id, struct store_bytes_writer **out);
+	/* The bytes of upload id cut to offset, to be continued there
+	 * (-ERANGE when they are shorter). */
+	int (*resume)(struct store_bytes *b, int64_t id, uint64_t offset,
+		      struct store_bytes_writer **out);
+	/* Append len bytes. Whole blocks of STORE_DIRECT_ALIGN from a buffer
+	 * aligned to it may bypass caches. On failure the bytes keep what
+	 * they held before the call. */
+	int (*append)(struct store_bytes_writer *w, const void *buf, size_t len);
+	int (*commit)(struct store_bytes_writer *w);
+	int (*keep)(struct store_bytes_writer *w);
+	/* After its record says received: the bytes never change again. */
+	void (*seal)(struct store_bytes_writer *w);
+	/* End the writer (after commit or keep, or to give up). */
+	void (*close)(struct store_bytes_writer *w);
+	int (*open_read)(struct store_bytes *b, int64_t id, struct store_bytes_reader **out);
+	/* Up to len bytes from where the last read ended; 0 at the end. */
+	ssize_t (*read)(struct store_bytes_reader *r, void *buf, size_t len);
+	void (*close_read)(struct store_bytes_reader *r);
+	int (*size)(struct store_bytes *b, int64_t id, uint64_t *size);
+	/* -ENOSPC when len more bytes would eat into the reserve. */
+	int (*room)(struct store_bytes *b, uint64_t len);
+	/* Remove the bytes of upload id durably; none is fine. */
+	int (*remove)(struct store_bytes *b, int64_t id);
+	void (*free)(struct store_bytes *b);
+};
+
+/* Every backend's handle begins with this. */
+struct store_bytes {
+	const struct store_bytes_ops *ops;
+};
+
+/* The data directory's uploads/ (opened by the caller, borrowed): each
+ * upload's bytes are the file uploads/<id>. Appends leave min_free bytes
+ * free on its disk (0: no reserve). */
+int store_bytes_dir_new(int uploads_fd, uint64_t min_free, struct store_bytes **out);
+
+#endif
