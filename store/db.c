@@ -13,6 +13,7 @@
 
 #include "gw.h"
 #include "store_int.h"
+#include "store_records.h"
 
 /* Each entry moves the schema from version i to i + 1. Never edit one
  * that has shipped; append a new one. */
@@ -205,43 +206,20 @@ fail:
 	return -EIO;
 }
 
+static int bytes_size(struct store *st, int64_t id, uint64_t *size)
+{
+	return st->bytes->ops->size(st->bytes, id, size);
+}
+
 /* Uploads that were receiving when the process died are partial: their
- * bytes stay (resumable), their size is what is on disk. */
+ * bytes stay (resumable), their size is what is kept. */
 static int recover(struct store *st)
 {
-	sqlite3_stmt *sel = NULL, *upd = NULL;
-	int r = -EIO, n = 0;
+	unsigned n = 0;
+	int r = st->rec->recover(st, bytes_size, &n);
 
-	if (store_prepare(st, "SELECT id, account_id FROM uploads WHERE state = 'receiving'", &sel) < 0 ||
-	    store_prepare(st, "UPDATE uploads SET state = 'partial', bytes_received = ?1,"
-			      " error = CASE WHEN ?3 THEN 'transfer interrupted: the gateway stopped'"
-			      " ELSE 'transfer interrupted before its file was created: the gateway"
-			      " stopped' END WHERE id = ?2", &upd) < 0)
-		goto out;
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		sqlite3_int64 id = sqlite3_column_int64(sel, 0);
-		uint64_t size = 0;
-		bool has_file;
-
-		has_file = st->bytes->ops->size(st->bytes, id, &size) == 0;
-		sqlite3_bind_int64(upd, 1, (int64_t)size);
-		sqlite3_bind_int64(upd, 2, id);
-		sqlite3_bind_int(upd, 3, has_file);
-		if (sqlite3_step(upd) != SQLITE_DONE) {
-			store_db_error(st, "cannot recover upload");
-			goto out;
-		}
-		sqlite3_reset(upd);
-		store_emit(st, "upload", id, sqlite3_column_int64(sel, 1), "partial");
-		n++;
-	}
 	if (n)
-		gw_warn("store.recover", "%d interrupted upload(s) marked partial", n);
-	/* Nothing is receiving now: no room is held. */
-	r = store_exec(st, "UPDATE uploads SET reserved_bytes = 0 WHERE reserved_bytes != 0");
-out:
-	sqlite3_finalize(sel);
-	sqlite3_finalize(upd);
+		gw_warn("store.recover", "%u interrupted upload(s) marked partial", n);
 	return r;
 }
 
@@ -303,6 +281,8 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_mutex_init(&st->cache_lock, NULL);
 	pthread_mutex_init(&st->watch_lock, NULL);
+	pthread_mutex_init(&st->unsaved_lock, NULL);
+	st->rec = &store_records_sqlite;
 	if (store_events_init(st) < 0) {
 		free(st);
 		return -ENOMEM;
@@ -408,6 +388,7 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->lock);
 	pthread_mutex_destroy(&st->cache_lock);
 	pthread_mutex_destroy(&st->watch_lock);
+	pthread_mutex_destroy(&st->unsaved_lock);
 	if (st->cache)
 		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);
 	free(st->cache);

@@ -21,6 +21,7 @@
 #include "age.h"
 #include "gw.h"
 #include "store_int.h"
+#include "store_records.h"
 
 #define OUTPUT_TAIL 4096
 #define KEYS_MAX 16
@@ -36,73 +37,16 @@ struct store_pipeline {
 	pthread_t threads[64];
 };
 
-struct work {
-	int64_t id, account_id, key_id;
-	char path[GW_PATH_MAX + 1];
-	int64_t size;
-	char sha256[65];
-	int attempts;
-};
 
 /* ---------------------------------------------------------------- queue */
 
-/* Take the next piece of work: a write, tried again at the next wake-up
- * when another process holds the database's lock. */
-static int claim(struct store *st, const char *sql, int64_t now, struct work *w)
-{
-	sqlite3_stmt *q = NULL;
-	int r, found = 0;
-
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, sql, &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, now);
-		if (store_step_now(st, q) == SQLITE_ROW) {
-			const unsigned char *sha = sqlite3_column_text(q, 5);
-
-			memset(w, 0, sizeof(*w));
-			w->id = sqlite3_column_int64(q, 0);
-			w->account_id = sqlite3_column_int64(q, 1);
-			gw_strlcpy(w->path, (const char *)sqlite3_column_text(q, 2), sizeof(w->path));
-			w->size = sqlite3_column_int64(q, 3);
-			w->key_id = sqlite3_column_int64(q, 4);
-			gw_strlcpy(w->sha256, sha ? (const char *)sha : "", sizeof(w->sha256));
-			w->attempts = sqlite3_column_int(q, 6);
-			found = 1;
-		}
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r < 0 ? r : found;
-}
-
-static int write_state(struct store *st, const struct work *w, const char *state,
+static int write_state(struct store *st, const struct store_work *w, const char *state,
 		       const char *error, int64_t next_attempt_ms, bool hook, int hook_exit,
 		       const char *hook_output, bool again)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
+	struct store_work_state ws = { state, error, next_attempt_ms, hook, hook_exit, hook_output };
+	int r = st->rec->work_set(st, w->id, &ws, gw_now_ms(), again);
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET state = ?1, error = ?2, next_attempt_at = ?3,"
-			      " updated_at = ?4, hook_exit = CASE WHEN ?5 THEN ?6 ELSE hook_exit END,"
-			      " hook_output = CASE WHEN ?5 THEN ?7 ELSE hook_output END WHERE id = ?8", &q);
-	if (r == 0) {
-		sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-		if (error)
-			sqlite3_bind_text(q, 2, error, -1, SQLITE_TRANSIENT);
-		if (next_attempt_ms)
-			sqlite3_bind_int64(q, 3, next_attempt_ms);
-		sqlite3_bind_int64(q, 4, gw_now_ms());
-		sqlite3_bind_int(q, 5, hook);
-		sqlite3_bind_int(q, 6, hook_exit);
-		sqlite3_bind_text(q, 7, hook_output ? hook_output : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 8, w->id);
-		if ((again ? store_step_now(st, q) : sqlite3_step(q)) != SQLITE_DONE)
-			r = again ? -EAGAIN : store_db_error(st, "cannot record the import state");
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
 		store_emit(st, "upload", w->id, w->account_id, state);
 	return r;
@@ -113,7 +57,7 @@ static int write_state(struct store *st, const struct work *w, const char *state
  * this worker tries again each second rather than leave the record
  * 'verifying' or 'importing'; a stop ends the wait, and the next start
  * puts such records back in the queue. */
-static void set_state(struct store_pipeline *pl, const struct work *w, const char *state,
+static void set_state(struct store_pipeline *pl, const struct store_work *w, const char *state,
 		      const char *error, int64_t next_attempt_ms, bool hook, int hook_exit,
 		      const char *hook_output)
 {
@@ -140,7 +84,7 @@ static void set_state(struct store_pipeline *pl, const struct work *w, const cha
 /* Verified while it arrived (key_id set), or needs no encryption; an
  * upload without a verdict for an account that requires one (received
  * before the setting changed) is read again now. */
-static void verify(struct store_pipeline *pl, struct work *w)
+static void verify(struct store_pipeline *pl, struct store_work *w)
 {
 	struct store *st = pl->st;
 	uint8_t secrets[KEYS_MAX][32];
@@ -183,16 +127,7 @@ static void verify(struct store_pipeline *pl, struct work *w)
 	if (rc < 0) {
 		set_state(pl, w, "rejected", age_reader_reason(r), 0, false, 0, NULL);
 	} else {
-		sqlite3_stmt *q = NULL;
-
-		pthread_mutex_lock(&st->lock);
-		if (store_prepare(st, "UPDATE uploads SET key_id = ? WHERE id = ?", &q) == 0) {
-			sqlite3_bind_int64(q, 1, ids[age_reader_key(r)]);
-			sqlite3_bind_int64(q, 2, w->id);
-			sqlite3_step(q);
-		}
-		sqlite3_finalize(q);
-		pthread_mutex_unlock(&st->lock);
+		st->rec->upload_set_key(st, w->id, ids[age_reader_key(r)]);
 		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 	}
 out:
@@ -210,7 +145,7 @@ out:
  * for writing. The filed file is a link to the upload's own bytes, which
  * are read-only once received. Idempotent: filing the same upload again
  * finds what the last attempt made and finishes it. */
-static int file_locally(struct store_pipeline *pl, const struct work *w, char *why, size_t why_size)
+static int file_locally(struct store_pipeline *pl, const struct store_work *w, char *why, size_t why_size)
 {
 	struct store *st = pl->st;
 	char base[PATH_MAX], target[PATH_MAX + GW_PATH_MAX + 64], manifest[PATH_MAX + 48];
@@ -322,7 +257,7 @@ static void keep_tail(struct gw_buf *tail, const char *data, size_t n)
 
 /* Run the hook for one upload: its exit status (>= 0), or -1 when it was
  * killed, with why. */
-static int run_hook(struct store_pipeline *pl, const struct work *w, struct gw_buf *tail,
+static int run_hook(struct store_pipeline *pl, const struct store_work *w, struct gw_buf *tail,
 		    char *why, size_t why_size)
 {
 	struct store *st = pl->st;
@@ -502,7 +437,7 @@ out:
 
 /* ---------------------------------------------------------------- import */
 
-static void import(struct store_pipeline *pl, struct work *w)
+static void import(struct store_pipeline *pl, struct store_work *w)
 {
 	struct gw_buf tail;
 	char why[256] = "";
@@ -554,28 +489,13 @@ static void retain(struct store_pipeline *pl)
 {
 	struct store *st = pl->st;
 	int64_t cutoff = gw_now_ms() - (int64_t)pl->p.retention_days * 86400 * 1000;
-	sqlite3_stmt *q = NULL;
 	int64_t ids[256];
-	int n = 0, i;
+	unsigned n = 0, dropped = 0, i;
 
-	pthread_mutex_lock(&st->lock);
-	if (store_prepare(st, "SELECT id FROM uploads WHERE state = 'imported' AND purged_at IS NULL"
-			      " AND completed_at < ? LIMIT 256", &q) == 0) {
-		sqlite3_bind_int64(q, 1, cutoff);
-		while (n < 256 && sqlite3_step(q) == SQLITE_ROW)
-			ids[n++] = sqlite3_column_int64(q, 0);
-	}
-	sqlite3_finalize(q);
-	q = NULL;
-	if (store_prepare(st, "DELETE FROM uploads WHERE purged_at IS NOT NULL AND purged_at < ?",
-			  &q) == 0) {
-		sqlite3_bind_int64(q, 1, cutoff);
-		if (store_step_now(st, q) == SQLITE_DONE && sqlite3_changes(st->db))
-			gw_info("store.retention", "dropped %d tombstone(s) older than %u days",
-				sqlite3_changes(st->db), pl->p.retention_days);
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	st->rec->work_expired(st, cutoff, ids, GW_ARRAY_SIZE(ids), &n, &dropped);
+	if (dropped)
+		gw_info("store.retention", "dropped %u tombstone(s) older than %u days", dropped,
+			pl->p.retention_days);
 	for (i = 0; i < n; i++) {
 		struct store_upload_info u;
 
@@ -595,25 +515,16 @@ static void *worker(void *arg)
 
 	while (!__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
 		uint64_t seen = store_events_last(st);
-		struct work w;
+		struct store_work w;
 		unsigned n;
 		bool missed;
 
-		if (claim(st, "UPDATE uploads SET state = 'verifying', updated_at = ?1 WHERE id ="
-			      " (SELECT id FROM uploads WHERE state = 'received' AND purged_at IS NULL"
-			      " ORDER BY id LIMIT 1)"
-			      " RETURNING id, account_id, path, size, key_id, sha256, attempts",
-			  gw_now_ms(), &w) == 1) {
+		if (st->rec->work_claim(st, false, gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "verifying");
 			verify(pl, &w);
 			continue;
 		}
-		if (claim(st, "UPDATE uploads SET state = 'importing', attempts = attempts + 1,"
-			      " updated_at = ?1 WHERE id = (SELECT id FROM uploads WHERE state = 'verified'"
-			      " AND purged_at IS NULL AND COALESCE(next_attempt_at, 0) <= ?1"
-			      " ORDER BY id LIMIT 1)"
-			      " RETURNING id, account_id, path, size, key_id, sha256, attempts",
-			  gw_now_ms(), &w) == 1) {
+		if (st->rec->work_claim(st, true, gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "importing");
 			import(pl, &w);
 			continue;
@@ -644,8 +555,7 @@ int store_pipeline_start(struct store *st, const struct store_pipeline_params *p
 	if (pl->p.workers == 0 || pl->p.workers > 64)
 		pl->p.workers = 2;
 	/* What a crash interrupted goes back in the queue. */
-	store_exec(st, "UPDATE uploads SET state = 'received' WHERE state = 'verifying';"
-		       "UPDATE uploads SET state = 'verified' WHERE state = 'importing'");
+	st->rec->work_requeue(st);
 	for (i = 0; i < pl->p.workers; i++) {
 		if (pthread_create(&pl->threads[i], NULL, worker, pl) != 0)
 			break;

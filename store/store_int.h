@@ -9,7 +9,10 @@
 #include "store.h"
 #include "store_bytes.h"
 
+struct store_records_ops;
+
 struct store {
+	const struct store_records_ops *rec; /* where records live (store_records.h) */
 	sqlite3 *db;
 	pthread_mutex_t lock; /* one connection, used by one thread at a time */
 	char data_dir[PATH_MAX];
@@ -27,7 +30,8 @@ struct store {
 	uint8_t cache_key[32];
 	/* Final states of uploads the database refused to record (disk full,
 	 * locked, read-only): written again until it takes them. Guarded by
-	 * lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
+	 * unsaved_lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
+	pthread_mutex_t unsaved_lock;
 	struct store_unsaved *unsaved;
 	size_t n_unsaved;
 	pthread_mutex_t watch_lock; /* guards watch_fn and watch_arg */

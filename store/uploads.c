@@ -20,6 +20,7 @@
 #include "gw.h"
 #include "store_bytes.h"
 #include "store_int.h"
+#include "store_records.h"
 
 #define KEYS_MAX 16
 #define UNSAVED_MAX 4096
@@ -70,136 +71,51 @@ bool store_upload_state_is_valid(const char *state)
 	return false;
 }
 
-#define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
-		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
-		       " key_id, attempts, hook_exit, hook_output, client_modified_at"
-
-static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
+/* Live progress of a running upload comes from its bytes, not from
+ * record updates. */
+static void live_progress(struct store *st, struct store_upload_info *u)
 {
-	const unsigned char *s;
+	uint64_t size;
 
-	/* every field is set below: no memset of the 5 KiB */
-	u->id = sqlite3_column_int64(q, 0);
-	u->account_id = sqlite3_column_int64(q, 1);
-	gw_strlcpy(u->path, (const char *)sqlite3_column_text(q, 2), sizeof(u->path));
-	gw_strlcpy(u->state, (const char *)sqlite3_column_text(q, 3), sizeof(u->state));
-	u->size = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 4);
-	u->bytes_received = sqlite3_column_int64(q, 5);
-	s = sqlite3_column_text(q, 6);
-	gw_strlcpy(u->sha256, s ? (const char *)s : "", sizeof(u->sha256));
-	gw_strlcpy(u->client_address, (const char *)sqlite3_column_text(q, 7),
-		   sizeof(u->client_address));
-	u->started_at_ms = sqlite3_column_int64(q, 8);
-	u->completed_at_ms = sqlite3_column_int64(q, 9);
-	s = sqlite3_column_text(q, 10);
-	gw_strlcpy(u->error, s ? (const char *)s : "", sizeof(u->error));
-	u->updated_at_ms = sqlite3_column_type(q, 11) == SQLITE_NULL ? u->started_at_ms
-								      : sqlite3_column_int64(q, 11);
-	u->purged_at_ms = sqlite3_column_int64(q, 12);
-	u->key_id = sqlite3_column_int64(q, 13);
-	u->attempts = sqlite3_column_int(q, 14);
-	u->hook_exit = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 15);
-	s = sqlite3_column_text(q, 16);
-	gw_strlcpy(u->hook_output, s ? (const char *)s : "", sizeof(u->hook_output));
-	u->client_modified_at_ms = sqlite3_column_int64(q, 17);
-	if (!strcmp(u->state, "receiving")) {
-		/* Live progress comes from its bytes, not from row updates. */
-		uint64_t size;
-
-		if (st->bytes->ops->size(st->bytes, u->id, &size) == 0)
-			u->bytes_received = (int64_t)size;
-	}
+	if (!strcmp(u->state, "receiving") && st->bytes->ops->size(st->bytes, u->id, &size) == 0)
+		u->bytes_received = (int64_t)size;
 }
 
 int store_upload_get(struct store *st, int64_t id, struct store_upload_info *out)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
+	int r = st->rec->upload_get(st, id, out);
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = ?", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, id);
-	switch (sqlite3_step(q)) {
-	case SQLITE_ROW:
-		row_to_info(st, q, out);
-		break;
-	case SQLITE_DONE:
-		r = -ENOENT;
-		break;
-	default:
-		r = store_db_error(st, "cannot read upload");
-	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		live_progress(st, out);
 	return r;
 }
 
 int store_upload_list(struct store *st, const struct store_upload_filter *f, int64_t before_id,
 		      unsigned max, struct store_upload_info *items, unsigned *n, bool *more)
 {
-	sqlite3_stmt *q = NULL;
-	unsigned count = 0;
-	int r, rc;
+	int r = st->rec->upload_list(st, f, before_id, max, items, n, more);
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads"
-			      " WHERE (?1 = 0 OR account_id = ?1) AND (?2 IS NULL OR state = ?2)"
-			      " AND (?3 = 0 OR id < ?3) AND (?4 = 0 OR started_at >= ?4)"
-			      " AND (?5 = 0 OR started_at < ?5) ORDER BY id DESC LIMIT ?6", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, f->account_id);
-	if (f->state)
-		sqlite3_bind_text(q, 2, f->state, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 3, before_id);
-	sqlite3_bind_int64(q, 4, f->since_ms);
-	sqlite3_bind_int64(q, 5, f->until_ms);
-	sqlite3_bind_int64(q, 6, (sqlite3_int64)max + 1);
-	*more = false;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (count == max) {
-			*more = true;
-			break;
-		}
-		row_to_info(st, q, &items[count++]);
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = store_db_error(st, "cannot list uploads");
-		goto out;
-	}
-	*n = count;
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	for (unsigned i = 0; r == 0 && i < *n; i++)
+		live_progress(st, &items[i]);
 	return r;
+}
+
+uint64_t store_quota_hold(uint64_t room, uint64_t need)
+{
+	uint64_t want = (room - need) / 4;
+
+	if (want < (1u << 20))
+		want = 1u << 20;
+	if (want > (64u << 20))
+		want = 64u << 20;
+	return room - need < want ? room : need + want;
 }
 
 static int insert_record(struct store *st, int64_t account_id, const char *path,
 			 const char *client_address, int64_t *id)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
+	int r = st->rec->upload_insert(st, account_id, path, client_address, gw_now_ms(), id);
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "INSERT INTO uploads(account_id, path, state, client_address,"
-			      " started_at, updated_at) VALUES (?1, ?2, 'receiving', ?3, ?4, ?4)", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, account_id);
-	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, 3, client_address, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 4, gw_now_ms());
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		r = store_db_error(st, "cannot record upload");
-		goto out;
-	}
-	*id = sqlite3_last_insert_rowid(st->db);
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
 		store_emit(st, "upload", *id, account_id, "receiving");
 	return r;
@@ -208,34 +124,12 @@ out:
 static int finish_record(struct store *st, const struct store_upload *up, const char *state,
 			 const char *sha256, const char *error)
 {
-	sqlite3_stmt *q = NULL;
-	int64_t now = gw_now_ms();
+	struct store_upload_end e = { up->id, state, up->bytes, sha256, error, 0 };
 	int r;
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET state = ?, size = ?, bytes_received = ?,"
-			      " sha256 = ?, completed_at = ?, error = ?, updated_at = ?,"
-			      " key_id = COALESCE(?9, key_id), reserved_bytes = 0 WHERE id = ?8", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-	if (sha256) {
-		sqlite3_bind_int64(q, 2, (int64_t)up->bytes);
-		sqlite3_bind_text(q, 4, sha256, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 5, now);
-	}
-	sqlite3_bind_int64(q, 3, (int64_t)up->bytes);
-	if (error)
-		sqlite3_bind_text(q, 6, error, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 7, now);
-	sqlite3_bind_int64(q, 8, up->id);
 	if (up->age && age_reader_key(up->age) >= 0)
-		sqlite3_bind_int64(q, 9, up->key_ids[age_reader_key(up->age)]);
-	if (sqlite3_step(q) != SQLITE_DONE)
-		r = store_db_error(st, "cannot update upload");
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+		e.key_id = up->key_ids[age_reader_key(up->age)];
+	r = st->rec->upload_end(st, &e, gw_now_ms(), false);
 	if (r == 0)
 		store_emit(st, "upload", up->id, up->account_id, state);
 	return r;
@@ -249,9 +143,9 @@ static void remember_unsaved(struct store *st, const struct store_upload *up, co
 {
 	struct store_unsaved *u;
 
-	pthread_mutex_lock(&st->lock);
+	pthread_mutex_lock(&st->unsaved_lock);
 	if (st->n_unsaved >= UNSAVED_MAX) {
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->unsaved_lock);
 		gw_error("store.unsaved", "upload %lld stays 'receiving' in the database until the"
 			 " next start: %d other records wait to be written", (long long)up->id,
 			 UNSAVED_MAX);
@@ -260,7 +154,7 @@ static void remember_unsaved(struct store *st, const struct store_upload *up, co
 	if (!st->unsaved)
 		st->unsaved = calloc(UNSAVED_MAX, sizeof(*st->unsaved));
 	if (!st->unsaved) {
-		pthread_mutex_unlock(&st->lock);
+		pthread_mutex_unlock(&st->unsaved_lock);
 		return;
 	}
 	u = &st->unsaved[st->n_unsaved++];
@@ -269,7 +163,7 @@ static void remember_unsaved(struct store *st, const struct store_upload *up, co
 	u->bytes = up->bytes;
 	gw_strlcpy(u->state, state, sizeof(u->state));
 	gw_strlcpy(u->error, error ? error : "", sizeof(u->error));
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->unsaved_lock);
 	gw_warn("store.unsaved", "upload %lld will be recorded as %s once the database takes"
 		" writes again", (long long)up->id, state);
 }
@@ -278,31 +172,19 @@ void store_flush_unsaved(struct store *st)
 {
 	struct store_unsaved done[64];
 	size_t n_done = 0, i;
-	sqlite3_stmt *q = NULL;
 
-	pthread_mutex_lock(&st->lock);
-	if (!st->n_unsaved ||
-	    sqlite3_prepare_v2(st->db, "UPDATE uploads SET state = ?1, bytes_received = ?2,"
-				       " error = NULLIF(?3, ''), updated_at = ?4, reserved_bytes = 0"
-				       " WHERE id = ?5 AND state = 'receiving'", -1, &q, NULL) != SQLITE_OK)
-		goto out;
+	/* under the lock of the list: one flush at a time, in order */
+	pthread_mutex_lock(&st->unsaved_lock);
 	while (st->n_unsaved && n_done < 64) {
 		struct store_unsaved *u = &st->unsaved[st->n_unsaved - 1];
+		struct store_upload_end e = { u->id, u->state, u->bytes, NULL, u->error, 0 };
 
-		sqlite3_bind_text(q, 1, u->state, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, (int64_t)u->bytes);
-		sqlite3_bind_text(q, 3, u->error, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, gw_now_ms());
-		sqlite3_bind_int64(q, 5, u->id);
-		if (store_step_now(st, q) != SQLITE_DONE)
+		if (st->rec->upload_end(st, &e, gw_now_ms(), true) < 0)
 			break; /* still refused: logged when it first failed */
-		sqlite3_reset(q);
 		done[n_done++] = *u;
 		st->n_unsaved--;
 	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	pthread_mutex_unlock(&st->unsaved_lock);
 	for (i = 0; i < n_done; i++) {
 		gw_info("store.unsaved", "upload %lld recorded as %s", (long long)done[i].id,
 			done[i].state);
@@ -400,34 +282,26 @@ struct view_upload {
 static void find_view_upload(struct store *st, int64_t account_id, const char *path,
 			     const struct stat *view, struct view_upload *out)
 {
-	sqlite3_stmt *q = NULL;
+	struct store_view_candidate c[16];
+	unsigned n = 0, i;
 
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&st->lock);
-	if (store_prepare(st, "SELECT id, state, size, sha256 FROM uploads WHERE account_id = ?"
-			      " AND path = ? AND purged_at IS NULL ORDER BY id DESC LIMIT 16", &q) < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, account_id);
-	sqlite3_bind_text(q, 2, path, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		const unsigned char *sha = sqlite3_column_text(q, 3);
+	if (st->rec->upload_candidates(st, account_id, path, c, GW_ARRAY_SIZE(c), &n) < 0)
+		return;
+	for (i = 0; i < n; i++) {
 		char name[32];
 		struct stat sb;
 
-		snprintf(name, sizeof(name), "%lld", (long long)sqlite3_column_int64(q, 0));
+		snprintf(name, sizeof(name), "%lld", (long long)c[i].id);
 		if (fstatat(st->uploads_fd, name, &sb, 0) < 0 || sb.st_dev != view->st_dev ||
 		    sb.st_ino != view->st_ino)
 			continue;
-		out->id = sqlite3_column_int64(q, 0);
-		gw_strlcpy(out->state, (const char *)sqlite3_column_text(q, 1), sizeof(out->state));
-		out->is_complete = sqlite3_column_type(q, 2) != SQLITE_NULL && sha &&
-				   sqlite3_column_int64(q, 2) == (int64_t)sb.st_size;
-		gw_strlcpy(out->sha256, out->is_complete ? (const char *)sha : "", sizeof(out->sha256));
-		break;
+		out->id = c[i].id;
+		gw_strlcpy(out->state, c[i].state, sizeof(out->state));
+		out->is_complete = c[i].size >= 0 && c[i].sha256[0] && c[i].size == (int64_t)sb.st_size;
+		gw_strlcpy(out->sha256, out->is_complete ? c[i].sha256 : "", sizeof(out->sha256));
+		return;
 	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 }
 
 int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
@@ -446,55 +320,19 @@ int store_upload_set_client_mtime(struct store *st, int64_t account_id, const ch
 				  const struct stat *view, int64_t mtime_ms)
 {
 	struct view_upload vu;
-	sqlite3_stmt *q = NULL;
-	int r;
 
 	find_view_upload(st, account_id, path, view, &vu);
 	if (!vu.id)
 		return -ENOENT;
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET client_modified_at = ?1, updated_at = ?2"
-			      " WHERE id = ?3", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, mtime_ms);
-		sqlite3_bind_int64(q, 2, gw_now_ms());
-		sqlite3_bind_int64(q, 3, vu.id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot record the file's time");
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->upload_set_client_mtime(st, vu.id, mtime_ms, gw_now_ms());
 }
 
 /* Take a partial upload back into 'receiving', unless someone else did. */
 static int claim_partial(struct store *st, int64_t id, const char *client_address)
 {
-	sqlite3_stmt *q = NULL;
 	int64_t account = 0;
-	int r;
+	int r = st->rec->upload_claim_partial(st, id, client_address, gw_now_ms(), &account);
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET state = 'receiving', error = NULL,"
-			      " client_address = ?1, updated_at = ?3 WHERE id = ?2"
-			      " AND state = 'partial' AND purged_at IS NULL RETURNING account_id", &q);
-	if (r == 0) {
-		sqlite3_bind_text(q, 1, client_address, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 2, id);
-		sqlite3_bind_int64(q, 3, gw_now_ms());
-		switch (sqlite3_step(q)) {
-		case SQLITE_ROW:
-			account = sqlite3_column_int64(q, 0);
-			break;
-		case SQLITE_DONE:
-			r = -EBUSY; /* not partial (any more): someone else has it */
-			break;
-		default:
-			r = store_db_error(st, "cannot resume upload");
-		}
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
 		store_emit(st, "upload", id, account, "receiving");
 	return r;
@@ -552,36 +390,10 @@ fail:
 
 /* How many bytes this account's quota lets one file hold, counting every
  * upload it keeps but `own` (the one being resumed, or 0). */
-static int quota_room_locked(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
-{
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	*room = UINT64_MAX;
-	r = store_prepare(st, "SELECT quota_bytes, (SELECT " STORE_HELD_BYTES " FROM uploads"
-			      " WHERE account_id = ?1 AND id != ?2 AND purged_at IS NULL)"
-			      " FROM accounts WHERE id = ?1", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, account_id);
-		sqlite3_bind_int64(q, 2, own);
-		if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
-			int64_t quota = sqlite3_column_int64(q, 0), used = sqlite3_column_int64(q, 1);
-
-			*room = quota > used ? (uint64_t)(quota - used) : 0;
-		}
-	}
-	sqlite3_finalize(q);
-	return r;
-}
 
 static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_t *room)
 {
-	int r;
-
-	pthread_mutex_lock(&st->lock);
-	r = quota_room_locked(st, account_id, own, room);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->quota_room(st, account_id, own, room);
 }
 
 /* Hold room for `need` bytes of this upload (and some beyond, so that
@@ -591,38 +403,11 @@ static int quota_room(struct store *st, int64_t account_id, int64_t own, uint64_
  * 64 MiB: a small quota is shared out to the last byte. */
 static int reserve(struct store_upload *up, uint64_t need)
 {
-	struct store *st = up->st;
-	sqlite3_stmt *q = NULL;
-	uint64_t room = UINT64_MAX, want;
-	int r;
+	uint64_t held = UINT64_MAX;
+	int r = up->st->rec->quota_hold(up->st, up->id, up->account_id, need, &held);
 
-	pthread_mutex_lock(&st->lock);
-	r = quota_room_locked(st, up->account_id, up->id, &room);
-	if (r < 0 || room == UINT64_MAX) /* no quota (any more) */
-		goto out;
-	if (need > room) {
-		r = -EDQUOT;
-		goto out;
-	}
-	want = (room - need) / 4;
-	if (want < (1u << 20))
-		want = 1u << 20;
-	if (want > (64u << 20))
-		want = 64u << 20;
-	want = room - need < want ? room : need + want;
-	r = store_prepare(st, "UPDATE uploads SET reserved_bytes = ? WHERE id = ?", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, (int64_t)want);
-		sqlite3_bind_int64(q, 2, up->id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot hold quota for an upload");
-		room = want;
-	}
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
-		up->reserved = room;
+		up->reserved = held;
 	return r;
 }
 
@@ -976,43 +761,25 @@ void store_upload_free(struct store_upload *up)
 
 int store_upload_retry(struct store *st, int64_t id, struct store_upload_info *out)
 {
-	sqlite3_stmt *q = NULL;
-	int64_t account = 0;
-	int r, changes = 0;
+	bool changed = false;
+	int r = st->rec->upload_retry(st, id, gw_now_ms(), &changed);
 
-	pthread_mutex_lock(&st->lock);
-	/* Only a failed import can be queued again: it goes back to the
-	 * state it had before its import. */
-	r = store_prepare(st, "UPDATE uploads SET state = 'verified', error = NULL, updated_at = ?,"
-			      " attempts = 0, next_attempt_at = NULL"
-			      " WHERE id = ? AND state = 'failed' AND purged_at IS NULL"
-			      " RETURNING account_id", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, gw_now_ms());
-		sqlite3_bind_int64(q, 2, id);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			account = sqlite3_column_int64(q, 0);
-			changes = 1;
-		}
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r < 0)
 		return r;
-	if (changes)
-		store_emit(st, "upload", id, account, "verified");
 	r = store_upload_get(st, id, out);
-	if (r == 0 && !changes)
+	if (r == 0 && changed)
+		store_emit(st, "upload", id, out->account_id, "verified");
+	if (r == 0 && !changed)
 		r = -EPERM;
 	return r;
 }
 
 int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *out)
 {
-	sqlite3_stmt *q = NULL;
 	char obj[32], view[64];
 	struct stat ob, vb;
-	int r, root = -1, dfd = -1, changed = 0;
+	int r, root = -1, dfd = -1;
+	bool changed = false;
 	const char *name;
 
 	/* The record first, and only while no one works on the upload: a
@@ -1020,20 +787,7 @@ int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *o
 	 * claim only records not purged, so once this is committed nothing
 	 * starts on it, and a crash before the file is gone leaves a record
 	 * that says purged, whose file the next purge removes. */
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE uploads SET purged_at = ?1, updated_at = ?1 WHERE id = ?2"
-			      " AND purged_at IS NULL"
-			      " AND state NOT IN ('receiving', 'verifying', 'importing')", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, gw_now_ms());
-		sqlite3_bind_int64(q, 2, id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot record the purge");
-		else
-			changed = sqlite3_changes(st->db);
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	r = st->rec->upload_mark_purged(st, id, gw_now_ms(), &changed);
 	if (r < 0)
 		return r;
 	r = store_upload_get(st, id, out);
@@ -1072,21 +826,7 @@ out:
 
 int store_upload_counts(struct store *st, int64_t counts[STORE_STATES])
 {
-	sqlite3_stmt *q = NULL;
-	int r;
-	size_t i;
-
-	memset(counts, 0, STORE_STATES * sizeof(counts[0]));
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT state, count(*) FROM uploads WHERE purged_at IS NULL"
-			      " GROUP BY state", &q);
-	while (r == 0 && sqlite3_step(q) == SQLITE_ROW)
-		for (i = 0; i < GW_ARRAY_SIZE(states); i++)
-			if (!strcmp(states[i], (const char *)sqlite3_column_text(q, 0)))
-				counts[i] = sqlite3_column_int64(q, 1);
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->upload_counts(st, counts);
 }
 
 const char *store_upload_state_name(size_t i)

@@ -1,0 +1,132 @@
+/* store_records.h - what the gateway keeps as records: the contract a
+ * records backend keeps. SQLite (store/records_sqlite.c and the SQLite
+ * parts of store/) is the first; PostgreSQL comes behind the same
+ * operations.
+ *
+ * The logic stays above the contract, in store/: passwords (argon2id),
+ * sealing keys, quotas' policy, events and watchers, the upload
+ * lifecycle. A backend stores and finds; each operation is atomic on its
+ * own (a claim takes one piece of work for one caller only), may block,
+ * and returns 0 or a negative errno: -ENOENT (no such record), -EAGAIN
+ * (busy: try again later), -ENOSPC, -EROFS, -EIO (logged once where it
+ * happened).
+ *
+ * Used by store/ only.
+ */
+#ifndef FTPSGATE_STORE_RECORDS_H
+#define FTPSGATE_STORE_RECORDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct store;
+
+/* How a transfer ended, as its record keeps it. */
+struct store_upload_end {
+	int64_t id;
+	const char *state;  /* partial, received, rejected */
+	uint64_t bytes;     /* what arrived; the size once received */
+	const char *sha256; /* received: set; otherwise NULL */
+	const char *error;  /* NULL: none */
+	int64_t key_id;     /* the key it was verified with; 0 = unchanged */
+};
+
+/* A record that may own the file at a path of an account's view. */
+struct store_view_candidate {
+	int64_t id;
+	char state[16];
+	int64_t size; /* -1 until complete */
+	char sha256[65];
+};
+
+/* A piece of import work, claimed by one worker. */
+struct store_work {
+	int64_t id, account_id, key_id;
+	char path[GW_PATH_MAX + 1];
+	int64_t size;
+	char sha256[65];
+	int attempts;
+};
+
+/* Where verification or an import ended. */
+struct store_work_state {
+	const char *state;
+	const char *error;       /* NULL: none */
+	int64_t next_attempt_ms; /* 0: now */
+	bool hook;               /* hook_exit and hook_output are set */
+	int hook_exit;
+	const char *hook_output;
+};
+
+/* The size of an upload's bytes (from the bytes backend): -ENOENT. */
+typedef int store_bytes_size_fn(struct store *st, int64_t id, uint64_t *size);
+
+struct store_records_ops {
+	const char *name;
+
+	/* ------------------------------------------------ upload records */
+	int (*upload_get)(struct store *st, int64_t id, struct store_upload_info *out);
+	int (*upload_list)(struct store *st, const struct store_upload_filter *f, int64_t before_id,
+			   unsigned max, struct store_upload_info *items, unsigned *n, bool *more);
+	/* A new record, 'receiving'. */
+	int (*upload_insert)(struct store *st, int64_t account_id, const char *path,
+			     const char *client_address, int64_t now_ms, int64_t *id);
+	/* End a transfer; late (a retry of one the backend refused): only
+	 * while the record still says 'receiving', and -EAGAIN rather than
+	 * wait for a lock. */
+	int (*upload_end)(struct store *st, const struct store_upload_end *e, int64_t now_ms,
+			  bool late);
+	/* A 'partial' upload of the account becomes 'receiving' again for a
+	 * resume from client_address: -EBUSY when it is not partial. */
+	int (*upload_claim_partial)(struct store *st, int64_t id, const char *client_address,
+				    int64_t now_ms, int64_t *account_id);
+	/* Bytes the account's quota leaves for one more file, counting every
+	 * upload it keeps but `own` (UINT64_MAX: no quota). */
+	int (*quota_room)(struct store *st, int64_t account_id, int64_t own, uint64_t *room);
+	/* Hold room for `need` bytes of upload id against its account's
+	 * quota (with what store_quota_hold() adds), atomically with the
+	 * check: -EDQUOT. *held: what is held (UINT64_MAX: no quota). */
+	int (*quota_hold)(struct store *st, int64_t id, int64_t account_id, uint64_t need,
+			  uint64_t *held);
+	/* Newest first, at most max: the records of this account and path
+	 * whose bytes are kept. */
+	int (*upload_candidates)(struct store *st, int64_t account_id, const char *path,
+				 struct store_view_candidate *c, unsigned max, unsigned *n);
+	int (*upload_set_client_mtime)(struct store *st, int64_t id, int64_t mtime_ms,
+				       int64_t now_ms);
+	/* failed -> verified, attempts from 0: *changed, or not failed. */
+	int (*upload_retry)(struct store *st, int64_t id, int64_t now_ms, bool *changed);
+	/* Mark its bytes purged unless it is receiving, verifying or
+	 * importing: *changed when it did now. */
+	int (*upload_mark_purged)(struct store *st, int64_t id, int64_t now_ms, bool *changed);
+	int (*upload_counts)(struct store *st, int64_t counts[STORE_STATES]);
+	int (*upload_set_key)(struct store *st, int64_t id, int64_t key_id);
+	/* At start: what was 'receiving' becomes 'partial' at the size of
+	 * its bytes (an event each), and no room stays held. *n: how many. */
+	int (*recover)(struct store *st, store_bytes_size_fn *size, unsigned *n);
+
+	/* ------------------------------------------------ import work */
+	/* Take the next received upload to verify (-> verifying) or the
+	 * next verified one due for import (-> importing, attempts + 1):
+	 * 1 and *w, 0 when there is none, or -EAGAIN. */
+	int (*work_claim)(struct store *st, bool import, int64_t now_ms, struct store_work *w);
+	/* At start: verifying and importing (cut short) go back in the queue. */
+	int (*work_requeue)(struct store *st);
+	/* again: a retry, which must not wait for a lock (-EAGAIN). */
+	int (*work_set)(struct store *st, int64_t id, const struct store_work_state *s,
+			int64_t now_ms, bool again);
+	/* Imported uploads completed before cutoff whose bytes are kept, at
+	 * most max; and tombstones purged before cutoff are dropped. */
+	int (*work_expired)(struct store *st, int64_t cutoff_ms, int64_t *ids, unsigned max,
+			    unsigned *n, unsigned *dropped);
+};
+
+extern const struct store_records_ops store_records_sqlite;
+
+/* How much to hold ahead of need, given the room left: a quarter of
+ * what remains, from 1 MiB to 64 MiB, never past the room. */
+uint64_t store_quota_hold(uint64_t room, uint64_t need);
+
+#endif
