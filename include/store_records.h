@@ -17,6 +17,7 @@
 #define FTPSGATE_STORE_RECORDS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -63,8 +64,75 @@ struct store_work_state {
 /* The size of an upload's bytes (from the bytes backend): -ENOENT. */
 typedef int store_bytes_size_fn(struct store *st, int64_t id, uint64_t *size);
 
+/* A new account's row. */
+struct store_account_row {
+	const char *username;
+	const char *password_hash; /* argon2id, encoded */
+	const char *description;
+	int64_t expires_at_ms; /* 0 = never */
+	int64_t quota_bytes;   /* -1 = no quota */
+	bool require_encryption;
+};
+
+/* An identity sealed under the master key: nonce, identity, tag. */
+#define STORE_KEY_SEALED_LEN (12 + 32 + 16) /* 32: an X25519 identity */
+
 struct store_records_ops {
 	const char *name;
+	/* Connect, and bring the schema to this version (err says why not). */
+	int (*open)(struct store *st, const char *data_dir, char *err, size_t err_size);
+	void (*close)(struct store *st);
+
+	/* ------------------------------------------------ accounts */
+	/* -ENOENT; a deleted account has status "deleted". */
+	int (*account_get)(struct store *st, int64_t id, struct store_account *out);
+	/* By user name, with its password hash (hash_size >= 160). */
+	int (*account_find)(struct store *st, const char *username, struct store_account *out,
+			    char *hash, size_t hash_size);
+	/* -EEXIST when the name is taken (also by a deleted account). */
+	int (*account_insert)(struct store *st, const struct store_account_row *row,
+			      int64_t now_ms, int64_t *id);
+	/* Undo an insert whose account could not be set up. */
+	int (*account_remove)(struct store *st, int64_t id);
+	int (*account_list)(struct store *st, int64_t after_id, const char *status, unsigned max,
+			    struct store_account *items, unsigned *n, bool *more);
+	/* Write description, status, expires_at_ms, quota_bytes and
+	 * require_encryption of a; -ESTALE unless its version is still
+	 * a->version (then it grows by one). */
+	int (*account_update)(struct store *st, const struct store_account *a, int64_t now_ms);
+	/* Mark deleted (its password wiped): *changed when it was not. */
+	int (*account_delete)(struct store *st, int64_t id, int64_t now_ms, bool *changed);
+	int (*account_set_password)(struct store *st, int64_t id, const char *hash,
+				    int64_t now_ms);
+
+	/* ------------------------------------------------ keys */
+	int (*key_insert)(struct store *st, int64_t account_id, const char *recipient,
+			  const uint8_t sealed[STORE_KEY_SEALED_LEN], int64_t now_ms, int64_t *id);
+	int (*key_get)(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out);
+	int (*key_list)(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
+			struct store_key *items, unsigned *n, bool *more);
+	int (*key_revoke)(struct store *st, int64_t account_id, int64_t key_id, int64_t now_ms);
+	/* The sealed identities of the account's keys in use, newest first. */
+	int (*key_sealed)(struct store *st, int64_t account_id, unsigned max, int64_t *ids,
+			  uint8_t (*sealed)[STORE_KEY_SEALED_LEN], unsigned *n);
+
+	/* ------------------------------------------------ admin tokens and audit */
+	/* The token with this SHA-256 (hex), not revoked: -ENOENT. */
+	int (*token_by_hash)(struct store *st, const char *hash, struct store_token *out);
+	/* Its last use (may be skipped while the backend is busy). */
+	void (*token_touch)(struct store *st, int64_t id, int64_t now_ms);
+	int (*token_exists)(struct store *st, const char *name, bool *exists);
+	/* Insert, or (replace) set the hash of the token of that name and
+	 * lift its revocation. -EEXIST: the name is taken. */
+	int (*token_put)(struct store *st, const char *name, const char *hash, const char *scope,
+			 int64_t now_ms, bool replace, int64_t *id);
+	int (*token_get)(struct store *st, int64_t id, struct store_token *out);
+	int (*token_list)(struct store *st, int64_t after_id, unsigned max,
+			  struct store_token *items, unsigned *n, bool *more);
+	int (*token_revoke)(struct store *st, int64_t id, int64_t now_ms);
+	int (*audit_insert)(struct store *st, const struct store_audit *a);
+	int (*audit_list)(struct store *st, int64_t before_id, unsigned max,
+			  struct store_audit *items, unsigned *n, bool *more);
 
 	/* ------------------------------------------------ upload records */
 	int (*upload_get)(struct store *st, int64_t id, struct store_upload_info *out);

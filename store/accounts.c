@@ -13,6 +13,7 @@
 
 #include "gw.h"
 #include "store_int.h"
+#include "store_records.h"
 
 #define HASH_MAX 160
 
@@ -30,31 +31,6 @@ bool store_username_is_valid(const char *name)
 			return false;
 	}
 	return true;
-}
-
-#define ACCOUNT_COLUMNS                                                                    \
-	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
-	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"    \
-	" (SELECT " STORE_HELD_BYTES " FROM uploads u"                                    \
-	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
-
-static void row_to_account(sqlite3_stmt *q, struct store_account *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(q, 0);
-	gw_strlcpy(a->username, (const char *)sqlite3_column_text(q, 1), sizeof(a->username));
-	gw_strlcpy(a->description, (const char *)sqlite3_column_text(q, 2), sizeof(a->description));
-	gw_strlcpy(a->status, (const char *)sqlite3_column_text(q, 3), sizeof(a->status));
-	a->created_at_ms = sqlite3_column_int64(q, 4);
-	a->updated_at_ms = sqlite3_column_type(q, 5) == SQLITE_NULL ? a->created_at_ms
-								     : sqlite3_column_int64(q, 5);
-	a->expires_at_ms = sqlite3_column_int64(q, 6);
-	a->quota_bytes = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 7);
-	a->require_encryption = sqlite3_column_int(q, 8) != 0;
-	a->version = sqlite3_column_int64(q, 9);
-	if (sqlite3_column_type(q, 10) != SQLITE_NULL)
-		gw_strlcpy(a->status, "deleted", sizeof(a->status));
-	a->used_bytes = sqlite3_column_int64(q, 11);
 }
 
 static bool can_login(const struct store_account *a)
@@ -103,113 +79,55 @@ static int make_root(struct store *st, int64_t id)
 	return gw_fsync_dir(st->accounts_fd);
 }
 
-static int get_locked(struct store *st, int64_t id, struct store_account *out)
-{
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?", &q);
-	if (r < 0)
-		return r;
-	sqlite3_bind_int64(q, 1, id);
-	switch (sqlite3_step(q)) {
-	case SQLITE_ROW:
-		row_to_account(q, out);
-		break;
-	case SQLITE_DONE:
-		r = -ENOENT;
-		break;
-	default:
-		r = store_db_error(st, "cannot read account");
-	}
-	sqlite3_finalize(q);
-	return r;
-}
 
 int store_account_create(struct store *st, const struct store_account_spec *spec,
 			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1])
 {
-	const char *username = spec->username, *description = spec->description;
 	char name[GW_USER_MAX + 1], hash[HASH_MAX];
-	sqlite3_stmt *q = NULL;
-	int64_t now = gw_now_ms(), id;
+	struct store_account_row row = { 0 };
+	int64_t now = gw_now_ms(), id = 0;
 	int r, tries;
 
-	if (!description)
-		description = "";
-	if (strlen(description) > GW_DESCRIPTION_MAX)
+	row.description = spec->description ? spec->description : "";
+	row.expires_at_ms = spec->set_expires && spec->expires_at_ms > 0 ? spec->expires_at_ms : 0;
+	row.quota_bytes = spec->set_quota && spec->quota_bytes >= 0 ? spec->quota_bytes : -1;
+	row.require_encryption = spec->set_require_encryption ? spec->require_encryption : true;
+	if (strlen(row.description) > GW_DESCRIPTION_MAX)
 		return -EINVAL;
-	if (username && *username && !store_username_is_valid(username))
+	if (spec->username && *spec->username && !store_username_is_valid(spec->username))
 		return -EINVAL;
 	r = gw_random_token(password, STORE_PASSWORD_LEN, false);
 	if (r < 0)
 		return r;
 	r = store_hash_password(st, password, hash, sizeof(hash));
 	if (r < 0)
-		return r;
-
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "INSERT INTO accounts(username, password_hash, description,"
-			      " created_at, password_changed_at, updated_at, expires_at, quota_bytes,"
-			      " require_encryption) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &q);
-	if (r < 0)
 		goto out;
-	for (tries = 0; tries < 8; tries++) {
-		int rc;
-
-		if (username && *username) {
-			gw_strlcpy(name, username, sizeof(name));
+	row.password_hash = hash;
+	row.username = name;
+	/* a generated name is tried again when taken */
+	for (tries = 0, r = -EEXIST; tries < 8 && r == -EEXIST; tries++) {
+		if (spec->username && *spec->username) {
+			gw_strlcpy(name, spec->username, sizeof(name));
+			tries = 8;
 		} else {
 			gw_strlcpy(name, "ftp-", sizeof(name));
 			r = gw_random_token(name + 4, 10, true);
 			if (r < 0)
 				goto out;
 		}
-		sqlite3_bind_text(q, 1, name, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(q, 3, description, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 4, now);
-		sqlite3_bind_int64(q, 5, now);
-		sqlite3_bind_int64(q, 6, now);
-		if (spec->set_expires && spec->expires_at_ms > 0)
-			sqlite3_bind_int64(q, 7, spec->expires_at_ms);
-		if (spec->set_quota && spec->quota_bytes >= 0)
-			sqlite3_bind_int64(q, 8, spec->quota_bytes);
-		sqlite3_bind_int(q, 9, spec->set_require_encryption ? spec->require_encryption : 1);
-		rc = sqlite3_step(q);
-		if (rc == SQLITE_DONE)
-			break;
-		sqlite3_reset(q);
-		if (rc != SQLITE_CONSTRAINT_UNIQUE) {
-			r = store_db_error(st, "cannot create account");
-			goto out;
-		}
-		if (username && *username) {
-			r = -EEXIST;
-			goto out;
-		}
+		r = st->rec->account_insert(st, &row, now, &id);
 	}
-	if (tries == 8) {
-		r = -EEXIST;
+	if (r < 0)
 		goto out;
-	}
-	id = sqlite3_last_insert_rowid(st->db);
 	r = make_root(st, id);
 	if (r < 0) {
 		gw_error("store.account", "cannot create root of account %lld: %s",
 			 (long long)id, strerror(-r));
-		sqlite3_finalize(q);
-		q = NULL;
-		if (store_prepare(st, "DELETE FROM accounts WHERE id = ?", &q) == 0) {
-			sqlite3_bind_int64(q, 1, id);
-			sqlite3_step(q);
-		}
+		st->rec->account_remove(st, id);
 		goto out;
 	}
-	r = get_locked(st, id, out);
+	r = st->rec->account_get(st, id, out);
 out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r == 0)
 		changed(st, out, "created");
 	else
@@ -219,57 +137,19 @@ out:
 
 int store_account_get(struct store *st, int64_t id, struct store_account *out)
 {
-	int r;
-
-	pthread_mutex_lock(&st->lock);
-	r = get_locked(st, id, out);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->account_get(st, id, out);
 }
 
 int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
 		       struct store_account *items, unsigned *n, bool *more)
 {
-	sqlite3_stmt *q = NULL;
-	unsigned count = 0;
-	int r, rc;
-
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id > ?1 AND"
-			      " CASE WHEN ?2 IS NULL THEN a.deleted_at IS NULL"
-			      " WHEN ?2 = 'deleted' THEN a.deleted_at IS NOT NULL"
-			      " ELSE a.deleted_at IS NULL AND a.status = ?2 END"
-			      " ORDER BY a.id LIMIT ?3", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(q, 1, after_id);
-	if (status)
-		sqlite3_bind_text(q, 2, status, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 3, (sqlite3_int64)max + 1);
-	*more = false;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (count == max) {
-			*more = true;
-			break;
-		}
-		row_to_account(q, &items[count++]);
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		r = store_db_error(st, "cannot list accounts");
-		goto out;
-	}
-	*n = count;
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->account_list(st, after_id, status, max, items, n, more);
 }
 
 int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,
 			 struct store_account *out)
 {
-	struct store_account cur = { 0 };
-	sqlite3_stmt *q = NULL;
+	struct store_account cur = { 0 }, next;
 	const char *what = "updated";
 	int r;
 
@@ -277,77 +157,45 @@ int store_account_update(struct store *st, int64_t id, const struct store_accoun
 		return -EINVAL;
 	if (spec->description && strlen(spec->description) > GW_DESCRIPTION_MAX)
 		return -EINVAL;
-	pthread_mutex_lock(&st->lock);
-	r = get_locked(st, id, &cur);
+	r = st->rec->account_get(st, id, &cur);
 	if (r < 0)
-		goto out;
-	if (!strcmp(cur.status, "deleted")) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (spec->if_version && spec->if_version != cur.version) {
-		r = -ESTALE;
-		goto out;
-	}
-	r = store_prepare(st, "UPDATE accounts SET description = ?, status = ?, expires_at = ?,"
-			      " quota_bytes = ?, require_encryption = ?, updated_at = ?,"
-			      " version = version + 1 WHERE id = ? AND version = ?", &q);
+		return r;
+	if (!strcmp(cur.status, "deleted"))
+		return -EINVAL;
+	if (spec->if_version && spec->if_version != cur.version)
+		return -ESTALE;
+	next = cur;
+	if (spec->description)
+		gw_strlcpy(next.description, spec->description, sizeof(next.description));
+	if (spec->status)
+		gw_strlcpy(next.status, spec->status, sizeof(next.status));
+	if (spec->set_expires)
+		next.expires_at_ms = spec->expires_at_ms > 0 ? spec->expires_at_ms : 0;
+	if (spec->set_quota)
+		next.quota_bytes = spec->quota_bytes >= 0 ? spec->quota_bytes : -1;
+	if (spec->set_require_encryption)
+		next.require_encryption = spec->require_encryption;
+	/* only if nobody changed it since it was read (its version) */
+	r = st->rec->account_update(st, &next, gw_now_ms());
+	if (r == 0)
+		r = st->rec->account_get(st, id, out);
 	if (r < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, spec->description ? spec->description : cur.description, -1,
-			  SQLITE_TRANSIENT);
-	sqlite3_bind_text(q, 2, spec->status ? spec->status : cur.status, -1, SQLITE_TRANSIENT);
-	if (spec->set_expires ? spec->expires_at_ms > 0 : cur.expires_at_ms > 0)
-		sqlite3_bind_int64(q, 3, spec->set_expires ? spec->expires_at_ms : cur.expires_at_ms);
-	if (spec->set_quota ? spec->quota_bytes >= 0 : cur.quota_bytes >= 0)
-		sqlite3_bind_int64(q, 4, spec->set_quota ? spec->quota_bytes : cur.quota_bytes);
-	sqlite3_bind_int(q, 5, spec->set_require_encryption ? spec->require_encryption
-							    : cur.require_encryption);
-	sqlite3_bind_int64(q, 6, gw_now_ms());
-	sqlite3_bind_int64(q, 7, id);
-	sqlite3_bind_int64(q, 8, cur.version);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		r = store_db_error(st, "cannot update account");
-		goto out;
-	}
-	if (sqlite3_changes(st->db) != 1) {
-		r = -ESTALE; /* changed by someone else meanwhile */
-		goto out;
-	}
-	r = get_locked(st, id, out);
+		return r;
 	if (spec->status && strcmp(spec->status, cur.status))
 		what = spec->status[0] == 'd' ? "disabled" : "enabled";
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	if (r == 0)
-		changed(st, out, what);
-	return r;
+	changed(st, out, what);
+	return 0;
 }
 
 int store_account_delete(struct store *st, int64_t id)
 {
 	struct store_account a = { 0 };
-	sqlite3_stmt *q = NULL;
 	bool now_deleted = false;
 	int r;
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE accounts SET deleted_at = ?1, updated_at = ?1,"
-			      " password_hash = '!deleted', version = version + 1"
-			      " WHERE id = ?2 AND deleted_at IS NULL", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, gw_now_ms());
-		sqlite3_bind_int64(q, 2, id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot delete account");
-		else
-			now_deleted = sqlite3_changes(st->db) == 1;
-	}
+	r = st->rec->account_delete(st, id, gw_now_ms(), &now_deleted);
 	if (r == 0)
-		r = get_locked(st, id, &a); /* -ENOENT; deleting twice is fine */
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+		r = st->rec->account_get(st, id, &a); /* -ENOENT; deleting twice is fine */
 	if (r == 0 && now_deleted)
 		changed(st, &a, "deleted");
 	return r;
@@ -356,38 +204,15 @@ int store_account_delete(struct store *st, int64_t id)
 int store_account_new_password(struct store *st, int64_t id, char password[STORE_PASSWORD_LEN + 1])
 {
 	char pw[STORE_PASSWORD_LEN + 1], hash[HASH_MAX];
-	struct store_account a;
-	sqlite3_stmt *q = NULL;
 	int r;
 
 	r = gw_random_token(pw, STORE_PASSWORD_LEN, false);
-	if (r < 0)
-		return r;
-	r = store_hash_password(st, pw, hash, sizeof(hash));
-	if (r < 0)
-		return r;
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE accounts SET password_hash = ?1, password_changed_at = ?2,"
-			      " updated_at = ?2, version = version + 1"
-			      " WHERE id = ?3 AND deleted_at IS NULL", &q);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(q, 2, gw_now_ms());
-	sqlite3_bind_int64(q, 3, id);
-	if (sqlite3_step(q) != SQLITE_DONE) {
-		r = store_db_error(st, "cannot change password");
-		goto out;
-	}
-	if (sqlite3_changes(st->db) == 0) {
-		r = -ENOENT;
-		goto out;
-	}
-	r = get_locked(st, id, &a);
-	memcpy(password, pw, sizeof(pw));
-out:
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	if (r == 0)
+		r = store_hash_password(st, pw, hash, sizeof(hash));
+	if (r == 0)
+		r = st->rec->account_set_password(st, id, hash, gw_now_ms());
+	if (r == 0)
+		memcpy(password, pw, sizeof(pw));
 	explicit_bzero(pw, sizeof(pw));
 	if (r == 0)
 		store_emit(st, "account", id, id, "password");
@@ -466,26 +291,14 @@ int store_login(struct store *st, const char *username, const char *password,
 	bool cacheable;
 	char hash[HASH_MAX];
 	struct store_account a;
-	sqlite3_stmt *q = NULL;
-	bool found = false;
+	bool found;
 	int r;
 
 	hash[0] = '\0';
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS ", a.password_hash FROM accounts a"
-			      " WHERE a.username = ?", &q);
-	if (r == 0) {
-		sqlite3_bind_text(q, 1, username, -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			found = true;
-			row_to_account(q, &a);
-			gw_strlcpy(hash, (const char *)sqlite3_column_text(q, 12), sizeof(hash));
-		}
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	if (r < 0)
+	r = st->rec->account_find(st, username, &a, hash, sizeof(hash));
+	if (r < 0 && r != -ENOENT)
 		return r;
+	found = r == 0;
 	/* Unknown users, and deleted ones (whose hash is no argon2 hash),
 	 * cost the same argon2id work as known ones. */
 	if (!found || strncmp(hash, "$argon2id$", 10) != 0)

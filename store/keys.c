@@ -13,8 +13,9 @@
 #include "age.h"
 #include "gw.h"
 #include "store_int.h"
+#include "store_records.h"
 
-#define SEALED_LEN (12 + AGE_KEY_LEN + 16) /* nonce, identity, tag */
+#define SEALED_LEN STORE_KEY_SEALED_LEN /* nonce, identity, tag */
 
 static int hexval(char c)
 {
@@ -150,24 +151,12 @@ out:
 	return r;
 }
 
-#define KEY_COLUMNS "id, account_id, recipient, created_at, revoked_at"
-
-static void row_to_key(sqlite3_stmt *q, struct store_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->id = sqlite3_column_int64(q, 0);
-	k->account_id = sqlite3_column_int64(q, 1);
-	gw_strlcpy(k->recipient, (const char *)sqlite3_column_text(q, 2), sizeof(k->recipient));
-	k->created_at_ms = sqlite3_column_int64(q, 3);
-	k->revoked_at_ms = sqlite3_column_int64(q, 4);
-}
-
 int store_key_create(struct store *st, int64_t account_id, struct store_key *out)
 {
 	uint8_t secret[AGE_KEY_LEN], pub[AGE_KEY_LEN], sealed[SEALED_LEN];
 	char recipient[AGE_RECIPIENT_MAX];
 	struct store_account a;
-	sqlite3_stmt *q = NULL;
+	int64_t now = gw_now_ms(), id = 0;
 	int r;
 
 	r = store_account_get(st, account_id, &a);
@@ -182,97 +171,33 @@ int store_key_create(struct store *st, int64_t account_id, struct store_key *out
 	if (r < 0)
 		return r;
 	age_recipient_string(pub, recipient);
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "INSERT INTO keys(account_id, recipient, identity_sealed, created_at)"
-			      " VALUES (?, ?, ?, ?)", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, account_id);
-		sqlite3_bind_text(q, 2, recipient, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(q, 3, sealed, sizeof(sealed), SQLITE_TRANSIENT);
-		sqlite3_bind_int64(q, 4, gw_now_ms());
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot store key");
-	}
-	if (r == 0) {
-		memset(out, 0, sizeof(*out));
-		out->id = sqlite3_last_insert_rowid(st->db);
-		out->account_id = account_id;
-		gw_strlcpy(out->recipient, recipient, sizeof(out->recipient));
-		out->created_at_ms = gw_now_ms();
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	if (r == 0)
-		store_emit(st, "account", account_id, account_id, "key");
-	return r;
+	r = st->rec->key_insert(st, account_id, recipient, sealed, now, &id);
+	if (r < 0)
+		return r;
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->account_id = account_id;
+	gw_strlcpy(out->recipient, recipient, sizeof(out->recipient));
+	out->created_at_ms = now;
+	store_emit(st, "account", account_id, account_id, "key");
+	return 0;
 }
 
 int store_key_get(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
-
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " KEY_COLUMNS " FROM keys WHERE account_id = ? AND id = ?", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, account_id);
-		sqlite3_bind_int64(q, 2, key_id);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			row_to_key(q, out);
-		else
-			r = -ENOENT;
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->key_get(st, account_id, key_id, out);
 }
 
 int store_key_list(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
 		   struct store_key *items, unsigned *n, bool *more)
 {
-	sqlite3_stmt *q = NULL;
-	unsigned count = 0;
-	int r;
-
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " KEY_COLUMNS " FROM keys WHERE account_id = ? AND id > ?"
-			      " ORDER BY id LIMIT ?", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, account_id);
-		sqlite3_bind_int64(q, 2, after_id);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)max + 1);
-		*more = false;
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			if (count == max) {
-				*more = true;
-				break;
-			}
-			row_to_key(q, &items[count++]);
-		}
-		*n = count;
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
-	return r;
+	return st->rec->key_list(st, account_id, after_id, max, items, n, more);
 }
 
 int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out)
 {
-	sqlite3_stmt *q = NULL;
-	int r;
+	int r = st->rec->key_revoke(st, account_id, key_id, gw_now_ms());
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE keys SET revoked_at = ? WHERE account_id = ? AND id = ?"
-			      " AND revoked_at IS NULL", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, gw_now_ms());
-		sqlite3_bind_int64(q, 2, account_id);
-		sqlite3_bind_int64(q, 3, key_id);
-		if (sqlite3_step(q) != SQLITE_DONE)
-			r = store_db_error(st, "cannot revoke key");
-	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
 	if (r < 0)
 		return r;
 	r = store_key_get(st, account_id, key_id, out);
@@ -284,29 +209,24 @@ int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struc
 int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[32], int64_t *ids,
 		      size_t max, size_t *n)
 {
-	sqlite3_stmt *q = NULL;
+	uint8_t sealed[16][SEALED_LEN];
+	int64_t found[16];
+	unsigned got = 0, i;
 	size_t count = 0;
 	int r;
 
-	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT id, identity_sealed FROM keys WHERE account_id = ?"
-			      " AND revoked_at IS NULL ORDER BY id DESC LIMIT ?", &q);
-	if (r == 0) {
-		sqlite3_bind_int64(q, 1, account_id);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
-		while (sqlite3_step(q) == SQLITE_ROW && count < max) {
-			if (sqlite3_column_bytes(q, 1) != SEALED_LEN ||
-			    seal(st, false, account_id, sqlite3_column_blob(q, 1), secrets[count]) < 0) {
-				gw_error("store.key", "key %lld of account %lld cannot be opened with the"
-						      " master key", (long long)sqlite3_column_int64(q, 0),
-					 (long long)account_id);
-				continue;
-			}
-			ids[count++] = sqlite3_column_int64(q, 0);
+	if (max > GW_ARRAY_SIZE(found))
+		max = GW_ARRAY_SIZE(found);
+	r = st->rec->key_sealed(st, account_id, (unsigned)max, found, sealed, &got);
+	for (i = 0; r == 0 && i < got; i++) {
+		if (seal(st, false, account_id, sealed[i], secrets[count]) < 0) {
+			gw_error("store.key", "key %lld of account %lld cannot be opened with the"
+					      " master key", (long long)found[i], (long long)account_id);
+			continue;
 		}
+		ids[count++] = found[i];
 	}
-	sqlite3_finalize(q);
-	pthread_mutex_unlock(&st->lock);
+	explicit_bzero(sealed, sizeof(sealed));
 	*n = count;
 	return r;
 }

@@ -9,7 +9,7 @@
 
 #include "gw.h"
 #include "store_int.h"
-#include "store_records.h"
+#include "records_sqlite.h"
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
@@ -541,6 +541,30 @@ static int work_expired(struct store *st, int64_t cutoff_ms, int64_t *ids, unsig
 
 const struct store_records_ops store_records_sqlite = {
 	.name = "sqlite",
+	.open = store_sqlite_open,
+	.close = store_sqlite_close,
+	.account_get = store_sqlite_account_get,
+	.account_find = store_sqlite_account_find,
+	.account_insert = store_sqlite_account_insert,
+	.account_remove = store_sqlite_account_remove,
+	.account_list = store_sqlite_account_list,
+	.account_update = store_sqlite_account_update,
+	.account_delete = store_sqlite_account_delete,
+	.account_set_password = store_sqlite_account_set_password,
+	.key_insert = store_sqlite_key_insert,
+	.key_get = store_sqlite_key_get,
+	.key_list = store_sqlite_key_list,
+	.key_revoke = store_sqlite_key_revoke,
+	.key_sealed = store_sqlite_key_sealed,
+	.token_by_hash = store_sqlite_token_by_hash,
+	.token_touch = store_sqlite_token_touch,
+	.token_exists = store_sqlite_token_exists,
+	.token_put = store_sqlite_token_put,
+	.token_get = store_sqlite_token_get,
+	.token_list = store_sqlite_token_list,
+	.token_revoke = store_sqlite_token_revoke,
+	.audit_insert = store_sqlite_audit_insert,
+	.audit_list = store_sqlite_audit_list,
 	.upload_get = upload_get,
 	.upload_list = upload_list,
 	.upload_insert = upload_insert,

@@ -13,6 +13,7 @@ struct store_records_ops;
 
 struct store {
 	const struct store_records_ops *rec; /* where records live (store_records.h) */
+	bool rec_open;
 	sqlite3 *db;
 	pthread_mutex_t lock; /* one connection, used by one thread at a time */
 	char data_dir[PATH_MAX];

@@ -1,10 +1,9 @@
-/* db.c - opening the store: layout, schema migrations, crash recovery,
- * and admin tokens. */
-#include <argon2.h>
+/* sqlite.c - the SQLite records backend's connection: opening the
+ * database file (WAL, synchronous=FULL, private to its owner), schema
+ * migrations, and the helpers its statements share.
+ */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +11,8 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "records_sqlite.h"
 #include "store_int.h"
-#include "store_records.h"
 
 /* Each entry moves the schema from version i to i + 1. Never edit one
  * that has shipped; append a new one. */
@@ -144,32 +143,6 @@ int store_exec(struct store *st, const char *sql)
 	return 0;
 }
 
-void store_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
-	gw_hex(md, 32, out);
-}
-
-int store_hash_password(struct store *st, const char *password, char *out, size_t out_size)
-{
-	unsigned char salt[16];
-	int r;
-
-	r = gw_random(salt, sizeof(salt));
-	if (r < 0)
-		return r;
-	r = argon2id_hash_encoded(st->t_cost, st->m_cost_kib, st->parallelism, password,
-				  strlen(password), salt, sizeof(salt), 32, out, out_size);
-	if (r != ARGON2_OK) {
-		gw_error("store.argon2", "cannot hash password: %s", argon2_error_message(r));
-		return -EIO;
-	}
-	return 0;
-}
-
 static int migrate(struct store *st, char *err, size_t err_size)
 {
 	sqlite3_stmt *q;
@@ -206,42 +179,6 @@ fail:
 	return -EIO;
 }
 
-static int bytes_size(struct store *st, int64_t id, uint64_t *size)
-{
-	return st->bytes->ops->size(st->bytes, id, size);
-}
-
-/* Uploads that were receiving when the process died are partial: their
- * bytes stay (resumable), their size is what is kept. */
-static int recover(struct store *st)
-{
-	unsigned n = 0;
-	int r = st->rec->recover(st, bytes_size, &n);
-
-	if (n)
-		gw_warn("store.recover", "%u interrupted upload(s) marked partial", n);
-	return r;
-}
-
-static int open_dir(const char *base, const char *name, int *out, char *err, size_t err_size)
-{
-	char path[PATH_MAX + 32];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", base, name);
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
-		snprintf(err, err_size, "cannot create '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, err_size, "cannot open '%s': %s", path, strerror(errno));
-		return -errno;
-	}
-	*out = fd;
-	return 0;
-}
-
 /* The database holds password and token hashes: readable by its owner
  * only, whatever the umask, and also when an older version made it 0644.
  * SQLite gives its -wal and -shm files the database file's mode. */
@@ -268,69 +205,20 @@ static int private_files(const char *dbpath, char *err, size_t err_size)
 	return 0;
 }
 
-int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size)
+int store_sqlite_open(struct store *st, const char *data_dir, char *err, size_t err_size)
 {
 	char dbpath[PATH_MAX + 32];
-	struct store *st;
 	int r;
 
-	st = calloc(1, sizeof(*st));
-	if (!st)
-		return -ENOMEM;
-	st->accounts_fd = st->uploads_fd = -1;
-	pthread_mutex_init(&st->lock, NULL);
-	pthread_mutex_init(&st->cache_lock, NULL);
-	pthread_mutex_init(&st->watch_lock, NULL);
-	pthread_mutex_init(&st->unsaved_lock, NULL);
-	st->rec = &store_records_sqlite;
-	if (store_events_init(st) < 0) {
-		free(st);
-		return -ENOMEM;
-	}
-	st->t_cost = p->argon2_t_cost;
-	st->min_free_bytes = p->min_free_bytes;
-	st->cache_ttl_ms = p->login_cache_s * 1000;
-	if (st->cache_ttl_ms) {
-		st->cache = calloc(STORE_LOGIN_CACHE_SLOTS, sizeof(*st->cache));
-		if (!st->cache || RAND_bytes(st->cache_key, sizeof(st->cache_key)) != 1) {
-			snprintf(err, err_size, "cannot set up the login cache");
-			r = -ENOMEM;
-			goto fail;
-		}
-	}
-	st->m_cost_kib = p->argon2_m_cost_kib;
-	st->parallelism = p->argon2_parallelism;
-	if (gw_strlcpy(st->data_dir, p->data_dir, sizeof(st->data_dir)) < 0) {
-		snprintf(err, err_size, "data_dir is too long");
-		r = -ENAMETOOLONG;
-		goto fail;
-	}
-	r = gw_mkdir_p(st->data_dir);
-	if (r < 0) {
-		snprintf(err, err_size, "cannot create data directory '%s': %s", st->data_dir, strerror(-r));
-		goto fail;
-	}
-	r = open_dir(st->data_dir, "accounts", &st->accounts_fd, err, err_size);
-	if (r < 0)
-		goto fail;
-	r = open_dir(st->data_dir, "uploads", &st->uploads_fd, err, err_size);
-	if (r < 0)
-		goto fail;
-	r = store_bytes_dir_new(st->uploads_fd, st->min_free_bytes, &st->bytes);
-	if (r < 0) {
-		snprintf(err, err_size, "cannot set up the bytes store: %s", strerror(-r));
-		goto fail;
-	}
-	snprintf(dbpath, sizeof(dbpath), "%s/ftpsgate.db", st->data_dir);
+	snprintf(dbpath, sizeof(dbpath), "%s/ftpsgate.db", data_dir);
 	r = private_files(dbpath, err, err_size);
 	if (r < 0)
-		goto fail;
+		return r;
 	if (sqlite3_open_v2(dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, err_size, "cannot open database '%s': %s", dbpath,
 			 st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		r = -EIO;
-		goto fail;
+		return -EIO;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
 	sqlite3_extended_result_codes(st->db, 1);
@@ -340,60 +228,17 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	    store_exec(st, "PRAGMA synchronous = FULL") < 0 ||
 	    store_exec(st, "PRAGMA foreign_keys = ON") < 0) {
 		snprintf(err, err_size, "cannot set up database '%s': %s", dbpath, sqlite3_errmsg(st->db));
-		r = -EIO;
-		goto fail;
+		return -EIO;
 	}
 	r = private_files(dbpath, err, err_size); /* the -wal and -shm SQLite made */
 	if (r < 0)
-		goto fail;
-	r = migrate(st, err, err_size);
-	if (r < 0)
-		goto fail;
-	r = store_master_key_load(st, p, err, err_size);
-	if (r < 0)
-		goto fail;
-	r = recover(st);
-	if (r < 0) {
-		snprintf(err, err_size, "cannot recover interrupted uploads: %s", sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	r = store_hash_password(st, "unknown-user", st->dummy_hash, sizeof(st->dummy_hash));
-	if (r < 0) {
-		snprintf(err, err_size, "cannot hash with argon2id (t=%u m=%u KiB p=%u)",
-			 st->t_cost, st->m_cost_kib, st->parallelism);
-		goto fail;
-	}
-	*out = st;
-	return 0;
-fail:
-	store_close(st);
-	return r;
+		return r;
+	return migrate(st, err, err_size);
 }
 
-void store_close(struct store *st)
+void store_sqlite_close(struct store *st)
 {
-	if (!st)
-		return;
-	if (st->db) {
-		store_flush_unsaved(st); /* what stays unsaved, recover() sets right */
+	if (st->db)
 		sqlite3_close(st->db);
-	}
-	free(st->unsaved);
-	if (st->accounts_fd >= 0)
-		close(st->accounts_fd);
-	if (st->bytes)
-		st->bytes->ops->free(st->bytes);
-	if (st->uploads_fd >= 0)
-		close(st->uploads_fd);
-	pthread_mutex_destroy(&st->lock);
-	pthread_mutex_destroy(&st->cache_lock);
-	pthread_mutex_destroy(&st->watch_lock);
-	pthread_mutex_destroy(&st->unsaved_lock);
-	if (st->cache)
-		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);
-	free(st->cache);
-	explicit_bzero(st->cache_key, sizeof(st->cache_key));
-	store_events_release(st);
-	explicit_bzero(st->master, sizeof(st->master));
-	free(st);
+	st->db = NULL;
 }

@@ -1,0 +1,48 @@
+/* records_sqlite.h - the SQLite records backend's files, to each other.
+ * Not for other parts. */
+#ifndef FTPSGATE_STORE_RECORDS_SQLITE_H
+#define FTPSGATE_STORE_RECORDS_SQLITE_H
+
+#include "store_records.h"
+
+/* sqlite.c: the connection and the schema */
+int store_sqlite_open(struct store *st, const char *data_dir, char *err, size_t err_size);
+void store_sqlite_close(struct store *st);
+
+/* records_sqlite_accounts.c: accounts, keys, admin tokens, audit */
+int store_sqlite_account_get(struct store *st, int64_t id, struct store_account *out);
+int store_sqlite_account_find(struct store *st, const char *username, struct store_account *out,
+			      char *hash, size_t hash_size);
+int store_sqlite_account_insert(struct store *st, const struct store_account_row *row,
+				int64_t now_ms, int64_t *id);
+int store_sqlite_account_remove(struct store *st, int64_t id);
+int store_sqlite_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
+			      struct store_account *items, unsigned *n, bool *more);
+int store_sqlite_account_update(struct store *st, const struct store_account *a, int64_t now_ms);
+int store_sqlite_account_delete(struct store *st, int64_t id, int64_t now_ms, bool *changed);
+int store_sqlite_account_set_password(struct store *st, int64_t id, const char *hash,
+				      int64_t now_ms);
+int store_sqlite_key_insert(struct store *st, int64_t account_id, const char *recipient,
+			    const uint8_t sealed[STORE_KEY_SEALED_LEN], int64_t now_ms,
+			    int64_t *id);
+int store_sqlite_key_get(struct store *st, int64_t account_id, int64_t key_id,
+			 struct store_key *out);
+int store_sqlite_key_list(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
+			  struct store_key *items, unsigned *n, bool *more);
+int store_sqlite_key_revoke(struct store *st, int64_t account_id, int64_t key_id, int64_t now_ms);
+int store_sqlite_key_sealed(struct store *st, int64_t account_id, unsigned max, int64_t *ids,
+			    uint8_t (*sealed)[STORE_KEY_SEALED_LEN], unsigned *n);
+int store_sqlite_token_by_hash(struct store *st, const char *hash, struct store_token *out);
+void store_sqlite_token_touch(struct store *st, int64_t id, int64_t now_ms);
+int store_sqlite_token_exists(struct store *st, const char *name, bool *exists);
+int store_sqlite_token_put(struct store *st, const char *name, const char *hash, const char *scope,
+			   int64_t now_ms, bool replace, int64_t *id);
+int store_sqlite_token_get(struct store *st, int64_t id, struct store_token *out);
+int store_sqlite_token_list(struct store *st, int64_t after_id, unsigned max,
+			    struct store_token *items, unsigned *n, bool *more);
+int store_sqlite_token_revoke(struct store *st, int64_t id, int64_t now_ms);
+int store_sqlite_audit_insert(struct store *st, const struct store_audit *a);
+int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
+			    struct store_audit *items, unsigned *n, bool *more);
+
+#endif
