@@ -14,7 +14,66 @@
 #define API "/api/v1"
 #define MAX_IDS 4
 
-struct admin_server;
+#include <pthread.h>
+
+#define AUTH_FAILURES_MAX 10   /* failed authentications from one address... */
+#define AUTH_WINDOW_MS 60000   /* ...within this window get 429 */
+#define AUTH_SLOTS 256
+#define SSE_KEEPALIVE_MS 15000
+
+/* Limits that keep the API answering whoever holds connections: */
+#define ADMIN_THREADS 4            /* the pool serving every connection */
+#define ADMIN_CONNECTIONS_MAX 1024 /* connections at once... */
+#define ADMIN_CONNECTIONS_PER_IP 32 /* ...and from one address */
+#define ADMIN_IDLE_TIMEOUT_S 30    /* a kept-alive connection with nothing to say */
+#define ADMIN_HEADERS_MS 10000     /* a request's line and headers must come in this long */
+#define ADMIN_BODY_MS 30000        /* and its body in this long */
+#define ADMIN_STREAMS_MAX 64       /* event streams at once... */
+#define ADMIN_STREAMS_PER_IP 8     /* ...and from one address */
+#define WATCH_TICK_MS 500
+
+struct auth_failures {
+	char ip[64];
+	int64_t since_ms;
+	unsigned count;
+};
+
+/* One TCP connection: where its current request is, and since when. */
+enum conn_phase { P_HEADERS, P_BODY, P_ANSWERING };
+
+struct conn_track {
+	int fd;
+	enum conn_phase phase;
+	int64_t since_ms;
+	bool cut; /* shut down by the watcher */
+	struct conn_track *prev, *next;
+};
+
+struct sse;
+
+struct admin_server {
+	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *retired[8]; /* before reloads: they finish their connections */
+	unsigned nretired;
+	char *old_pems[16];
+	unsigned nold;
+	const struct gw_config *cfg;
+	struct store *store;
+	struct gw_guard *guard;
+	char *cert_pem, *key_pem;
+	volatile int stopping;
+	pthread_mutex_t fail_lock;
+	struct auth_failures fails[AUTH_SLOTS];
+	/* connections (conn_lock), event streams (sse_lock), the watcher */
+	pthread_mutex_t conn_lock;
+	struct conn_track *conns;
+	pthread_mutex_t sse_lock;
+	struct sse *suspended; /* streams waiting for something to send */
+	unsigned nstreams;
+	struct gw_counter *streams_per_ip;
+	pthread_t watcher;
+	bool watching;
+};
 
 /* One request, as the handlers see it. */
 struct ctx {
@@ -127,8 +186,12 @@ json_t *admin_key_json(const struct store_key *k);
 extern const char admin_openapi_json[];
 extern const size_t admin_openapi_json_len;
 
-/* http.c: Server-Sent Events response for GET /events. */
+/* events.c: the Server-Sent Events response of GET /events; waking
+ * the suspended streams that have something to send (the watcher). */
 struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t account_id);
+void admin_events_wake(struct admin_server *srv, uint64_t seen, int64_t now_ms, bool stopping);
+/* replies.c: send r on conn (and release what it holds). */
+enum MHD_Result admin_send_reply(struct MHD_Connection *conn, struct reply *r);
 
 /* The fields of a POST /accounts (create) or PATCH /accounts/{id} body,
  * checked (names, types, values) into spec; err names the first wrong

@@ -1,7 +1,8 @@
 /* http.c - the admin API's HTTP side on libmicrohttpd: listening (HTTPS
  * with the configured certificate), reading bounded bodies, routing, the
  * bearer token and its scope, slowing down guessing, the audit log of
- * every change, problem+json errors, and the Server-Sent Events stream.
+ * every change; the connections' watcher. Replies are written by
+ * replies.c, the event stream by events.c.
  *
  * A few threads (epoll, a pool) serve every connection: handlers block
  * on the store only briefly, and an events stream with nothing to send is
@@ -22,161 +23,11 @@
 
 #include "admin_int.h"
 
-#define AUTH_FAILURES_MAX 10   /* failed authentications from one address... */
-#define AUTH_WINDOW_MS 60000   /* ...within this window get 429 */
-#define AUTH_SLOTS 256
-#define SSE_KEEPALIVE_MS 15000
-
-/* Limits that keep the API answering whoever holds connections: */
-#define ADMIN_THREADS 4            /* the pool serving every connection */
-#define ADMIN_CONNECTIONS_MAX 1024 /* connections at once... */
-#define ADMIN_CONNECTIONS_PER_IP 32 /* ...and from one address */
-#define ADMIN_IDLE_TIMEOUT_S 30    /* a kept-alive connection with nothing to say */
-#define ADMIN_HEADERS_MS 10000     /* a request's line and headers must come in this long */
-#define ADMIN_BODY_MS 30000        /* and its body in this long */
-#define ADMIN_STREAMS_MAX 64       /* event streams at once... */
-#define ADMIN_STREAMS_PER_IP 8     /* ...and from one address */
-#define WATCH_TICK_MS 500
-
-struct auth_failures {
-	char ip[64];
-	int64_t since_ms;
-	unsigned count;
-};
-
-/* One TCP connection: where its current request is, and since when. */
-enum conn_phase { P_HEADERS, P_BODY, P_ANSWERING };
-
-struct conn_track {
-	int fd;
-	enum conn_phase phase;
-	int64_t since_ms;
-	bool cut; /* shut down by the watcher */
-	struct conn_track *prev, *next;
-};
-
-struct sse;
-
-struct admin_server {
-	struct MHD_Daemon *mhd;
-	struct MHD_Daemon *retired[8]; /* before reloads: they finish their connections */
-	unsigned nretired;
-	char *old_pems[16];
-	unsigned nold;
-	const struct gw_config *cfg;
-	struct store *store;
-	struct gw_guard *guard;
-	char *cert_pem, *key_pem;
-	volatile int stopping;
-	pthread_mutex_t fail_lock;
-	struct auth_failures fails[AUTH_SLOTS];
-	/* connections (conn_lock), event streams (sse_lock), the watcher */
-	pthread_mutex_t conn_lock;
-	struct conn_track *conns;
-	pthread_mutex_t sse_lock;
-	struct sse *suspended; /* streams waiting for something to send */
-	unsigned nstreams;
-	struct gw_counter *streams_per_ip;
-	pthread_t watcher;
-	bool watching;
-};
-
 /* What one request carries between libmicrohttpd's calls. */
 struct request {
 	struct gw_buf body;
 	bool too_large;
 };
-
-/* ---------------------------------------------------------------- replies */
-
-static const char *reason(unsigned status)
-{
-	switch (status) {
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 412: return "Precondition Failed";
-	case 413: return "Content Too Large";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
-}
-
-struct reply admin_problem(unsigned status, const char *fmt, ...)
-{
-	struct reply r;
-	char detail[512];
-	va_list ap;
-
-	memset(&r, 0, sizeof(r));
-	r.status = status;
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	r.json = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", reason(status),
-			   "status", (int)status, "detail", detail);
-	return r;
-}
-
-struct reply admin_ok(unsigned status, json_t *json)
-{
-	struct reply r;
-
-	memset(&r, 0, sizeof(r));
-	r.status = status;
-	r.json = json;
-	return r;
-}
-
-static enum MHD_Result send_reply(struct MHD_Connection *conn, struct reply *r)
-{
-	struct MHD_Response *resp = r->raw;
-	enum MHD_Result ret;
-	char *text;
-
-	if (!resp) {
-		if (!r->json) {
-			*r = admin_problem(500, "out of memory");
-			if (!r->json)
-				return MHD_NO;
-		}
-		text = json_dumps(r->json, JSON_COMPACT);
-		json_decref(r->json);
-		r->json = NULL;
-		if (!text)
-			return MHD_NO;
-		resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-		if (!resp) {
-			free(text);
-			return MHD_NO;
-		}
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					r->status >= 400 ? "application/problem+json"
-							 : "application/json");
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (r->status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-	if (r->allow[0])
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	if (r->etag[0])
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
-	if (r->retry_after_s) {
-		char s[16];
-
-		snprintf(s, sizeof(s), "%d", r->retry_after_s);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
-	}
-	ret = MHD_queue_response(conn, r->status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
 
 /* ---------------------------------------------------------------- guessing */
 
@@ -340,177 +191,6 @@ static struct reply route(struct ctx *x)
 	return found->fn(x);
 }
 
-/* ---------------------------------------------------------------- events */
-
-struct sse {
-	struct admin_server *srv;
-	struct MHD_Connection *conn;
-	uint64_t after;
-	int64_t account_id;
-	int64_t last_sent_ms;
-	struct gw_buf pending;
-	bool suspended; /* in srv->suspended, under sse_lock */
-	struct sse *next;
-	char ip[64];
-};
-
-/* Take the stream out of the suspended list and let MHD call it again.
- * Called with sse_lock held. */
-static void sse_wake_locked(struct admin_server *srv, struct sse *s)
-{
-	struct sse **p;
-
-	for (p = &srv->suspended; *p; p = &(*p)->next)
-		if (*p == s) {
-			*p = s->next;
-			break;
-		}
-	s->suspended = false;
-	MHD_resume_connection(s->conn);
-}
-
-/* Nothing to send: hold no thread until the watcher resumes the stream
- * (a new event, a keep-alive due, or the end). */
-static void sse_suspend(struct sse *s)
-{
-	struct admin_server *srv = s->srv;
-
-	MHD_suspend_connection(s->conn);
-	pthread_mutex_lock(&srv->sse_lock);
-	s->suspended = true;
-	s->next = srv->suspended;
-	srv->suspended = s;
-	/* An event that came after the look and before the list had it
-	 * would wake nobody: look again. */
-	if (store_events_last(srv->store) > s->after ||
-	    __atomic_load_n(&srv->stopping, __ATOMIC_RELAXED))
-		sse_wake_locked(srv, s);
-	pthread_mutex_unlock(&srv->sse_lock);
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct sse *s = cls;
-	size_t n;
-
-	(void)pos;
-	while (s->pending.len == 0) {
-		struct store_event ev[16];
-		unsigned count = 0, i;
-		bool missed = false;
-
-		if (__atomic_load_n(&s->srv->stopping, __ATOMIC_RELAXED))
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		store_events_wait(s->srv->store, s->after, ev, GW_ARRAY_SIZE(ev), 0, &count, &missed);
-		if (missed)
-			gw_buf_adds(&s->pending, "event: reset\ndata: {\"reason\":\"events were missed;"
-						 " list again\"}\n\n");
-		for (i = 0; i < count; i++) {
-			char at[32];
-
-			s->after = ev[i].seq;
-			if (s->account_id && ev[i].account_id != s->account_id)
-				continue;
-			gw_format_time(ev[i].at_ms, at);
-			gw_buf_addf(&s->pending,
-				    "id: %llu\nevent: %s\ndata: {\"seq\":%llu,\"at\":\"%s\",\"kind\":\"%s\","
-				    "\"id\":%lld,\"account_id\":%lld,\"state\":\"%s\"}\n\n",
-				    (unsigned long long)ev[i].seq, ev[i].kind,
-				    (unsigned long long)ev[i].seq, at, ev[i].kind, (long long)ev[i].id,
-				    (long long)ev[i].account_id, ev[i].state);
-		}
-		if (s->pending.len)
-			break;
-		if (count)
-			continue; /* events of other accounts: there may be more */
-		if (gw_mono_ms() - s->last_sent_ms >= SSE_KEEPALIVE_MS) {
-			gw_buf_adds(&s->pending, ": keep-alive\n\n");
-			break;
-		}
-		sse_suspend(s);
-		return 0;
-	}
-	n = s->pending.len < max ? s->pending.len : max;
-	memcpy(buf, s->pending.data, n);
-	gw_buf_consume(&s->pending, n);
-	s->last_sent_ms = gw_mono_ms();
-	return (ssize_t)n;
-}
-
-static void sse_free(void *cls)
-{
-	struct sse *s = cls;
-	struct admin_server *srv = s->srv;
-
-	pthread_mutex_lock(&srv->sse_lock);
-	if (s->suspended) { /* cannot be: a suspended stream is not closed */
-		struct sse **p;
-
-		for (p = &srv->suspended; *p; p = &(*p)->next)
-			if (*p == s) {
-				*p = s->next;
-				break;
-			}
-	}
-	srv->nstreams--;
-	pthread_mutex_unlock(&srv->sse_lock);
-	gw_counter_give(srv->streams_per_ip, s->ip);
-	gw_buf_release(&s->pending);
-	free(s);
-}
-
-struct reply admin_events_response(struct ctx *x, uint64_t after, int64_t account_id)
-{
-	struct admin_server *srv = x->srv;
-	struct reply r = admin_ok(200, NULL);
-	struct sse *s;
-	bool full;
-
-	/* Streams are capped apart from requests, and per address, so that
-	 * subscribers cannot take the connections everyone else needs. */
-	if (!gw_counter_take(srv->streams_per_ip, x->client_ip, ADMIN_STREAMS_PER_IP)) {
-		r = admin_problem(429, "%d event streams from this address are open already; close"
-				  " one first", ADMIN_STREAMS_PER_IP);
-		r.retry_after_s = 15;
-		return r;
-	}
-	pthread_mutex_lock(&srv->sse_lock);
-	full = srv->nstreams >= ADMIN_STREAMS_MAX;
-	if (!full)
-		srv->nstreams++;
-	pthread_mutex_unlock(&srv->sse_lock);
-	if (full) {
-		gw_counter_give(srv->streams_per_ip, x->client_ip);
-		r = admin_problem(503, "%d event streams are open already; try again later",
-				  ADMIN_STREAMS_MAX);
-		r.retry_after_s = 15;
-		return r;
-	}
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		pthread_mutex_lock(&srv->sse_lock);
-		srv->nstreams--;
-		pthread_mutex_unlock(&srv->sse_lock);
-		gw_counter_give(srv->streams_per_ip, x->client_ip);
-		return admin_problem(500, "out of memory");
-	}
-	s->srv = srv;
-	s->conn = x->conn;
-	s->after = after;
-	s->account_id = account_id;
-	s->last_sent_ms = gw_mono_ms();
-	gw_strlcpy(s->ip, x->client_ip, sizeof(s->ip));
-	gw_buf_init(&s->pending, 1 << 20);
-	gw_buf_adds(&s->pending, "retry: 2000\n\n");
-	r.raw = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, s, sse_free);
-	if (!r.raw) {
-		sse_free(s);
-		return admin_problem(500, "out of memory");
-	}
-	MHD_add_response_header(r.raw, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-	return r;
-}
-
 /* ---------------------------------------------------------------- connections */
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -611,17 +291,10 @@ static void *watch_main(void *arg)
 	for (;;) {
 		bool stopping = __atomic_load_n(&srv->stopping, __ATOMIC_RELAXED);
 		int64_t now = gw_mono_ms();
-		struct sse *s, *next;
 		unsigned n;
 		bool missed;
 
-		pthread_mutex_lock(&srv->sse_lock);
-		for (s = srv->suspended; s; s = next) {
-			next = s->next;
-			if (stopping || s->after < seen || now - s->last_sent_ms >= SSE_KEEPALIVE_MS)
-				sse_wake_locked(srv, s);
-		}
-		pthread_mutex_unlock(&srv->sse_lock);
+		admin_events_wake(srv, seen, now, stopping);
 		if (stopping)
 			return NULL;
 		cut_slow(srv);
@@ -709,7 +382,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	/* Every change, and every refused attempt at one by a known token. */
 	if (is_change(method) && x.who.id)
 		audit(&x, status);
-	ret = send_reply(conn, &r);
+	ret = admin_send_reply(conn, &r);
 	gw_info("admin.request", "%s %s -> %u from %s%s%s", method, url, status, x.client_ip,
 		x.who.id ? " token " : "", x.who.id ? x.who.name : "");
 	return ret;

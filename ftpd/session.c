@@ -8,6 +8,7 @@
 
 #include "gw.h"
 #include "session.h"
+#include "session_int.h"
 
 #define NEED_LOGIN 1u /* only once logged in */
 #define NEED_ARG 2u   /* an argument is required */
@@ -20,7 +21,7 @@ struct cmd {
 			    struct ftpd_request *req);
 };
 
-static void reply(struct ftpd_session *s, int code, const char *text)
+void ftpd_reply(struct ftpd_session *s, int code, const char *text)
 {
 	/* A full output buffer means the client stopped reading; the caller
 	 * notices and closes. */
@@ -28,7 +29,7 @@ static void reply(struct ftpd_session *s, int code, const char *text)
 }
 
 /* Append path as RFC 959 quotes it: inside "", with " doubled. */
-static void add_quoted(struct gw_buf *b, const char *path)
+void ftpd_add_quoted(struct gw_buf *b, const char *path)
 {
 	const char *p;
 
@@ -42,43 +43,13 @@ static void add_quoted(struct gw_buf *b, const char *path)
 	gw_buf_adds(b, "\"");
 }
 
-int ftpd_parse_command(const char *line, size_t len, struct ftpd_command *out)
-{
-	size_t i, v = 0;
-
-	if (len && line[len - 1] == '\r')
-		len--;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-
-		/* Names may be UTF-8; nothing below 0x20 and no DEL. */
-		if (c < 0x20 || c == 0x7f)
-			return -EINVAL;
-	}
-	while (v < len && v < 5 && line[v] != ' ') {
-		char c = line[v];
-
-		if (c >= 'a' && c <= 'z')
-			c = (char)(c - 'a' + 'A');
-		if (c < 'A' || c > 'Z')
-			return -EINVAL;
-		out->verb[v++] = c;
-	}
-	if (v < 3 || v > 4 || (v < len && line[v] != ' '))
-		return -EINVAL;
-	out->verb[v] = '\0';
-	out->has_arg = v + 1 < len;
-	out->arg = out->has_arg ? line + v + 1 : "";
-	return 0;
-}
-
 bool ftpd_req_is_transfer(enum ftpd_req kind)
 {
 	return kind == FTPD_REQ_LIST || kind == FTPD_REQ_NLST || kind == FTPD_REQ_MLSD ||
 	       kind == FTPD_REQ_RETR || kind == FTPD_REQ_STOR || kind == FTPD_REQ_APPE;
 }
 
-static bool is_upload(enum ftpd_req kind)
+bool ftpd_is_upload(enum ftpd_req kind)
 {
 	return kind == FTPD_REQ_STOR || kind == FTPD_REQ_APPE;
 }
@@ -94,7 +65,7 @@ static bool resolve(struct ftpd_session *s, const char *arg, struct ftpd_request
 {
 	if (gw_path_normalize(s->cwd, arg, req->path, sizeof(req->path)) == 0)
 		return true;
-	reply(s, code, text);
+	ftpd_reply(s, code, text);
 	return false;
 }
 
@@ -105,7 +76,7 @@ static enum ftpd_req cmd_user(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (s->state == FTPD_S_READY) {
-		reply(s, 530, "Can't change to another user.");
+		ftpd_reply(s, 530, "Can't change to another user.");
 		return FTPD_REQ_NONE;
 	}
 	/* Any name is accepted here and checked with the password, so that
@@ -113,7 +84,7 @@ static enum ftpd_req cmd_user(struct ftpd_session *s, const struct ftpd_command 
 	if (gw_strlcpy(s->user, c->arg, sizeof(s->user)) < 0)
 		s->user[0] = '\0';
 	s->state = FTPD_S_PASS;
-	reply(s, 331, "Please specify the password.");
+	ftpd_reply(s, 331, "Please specify the password.");
 	return FTPD_REQ_NONE;
 }
 
@@ -121,11 +92,11 @@ static enum ftpd_req cmd_pass(struct ftpd_session *s, const struct ftpd_command 
 			      struct ftpd_request *req)
 {
 	if (s->state == FTPD_S_READY) {
-		reply(s, 230, "Already logged in.");
+		ftpd_reply(s, 230, "Already logged in.");
 		return FTPD_REQ_NONE;
 	}
 	if (s->state != FTPD_S_PASS) {
-		reply(s, 503, "Login with USER first.");
+		ftpd_reply(s, 503, "Login with USER first.");
 		return FTPD_REQ_NONE;
 	}
 	if (gw_strlcpy(req->arg, c->arg, sizeof(req->arg)) < 0 || !s->user[0]) {
@@ -141,12 +112,12 @@ enum ftpd_req ftpd_session_login_done(struct ftpd_session *s, bool ok)
 	s->pending = FTPD_REQ_NONE;
 	if (ok) {
 		s->state = FTPD_S_READY;
-		reply(s, 230, "Login successful.");
+		ftpd_reply(s, 230, "Login successful.");
 		return FTPD_REQ_NONE;
 	}
 	s->state = FTPD_S_USER;
 	s->user[0] = '\0';
-	reply(s, 530, "Login incorrect.");
+	ftpd_reply(s, 530, "Login incorrect.");
 	if (++s->failed_logins >= s->max_failed_logins) {
 		s->state = FTPD_S_CLOSED;
 		return FTPD_REQ_CLOSE;
@@ -159,14 +130,14 @@ static enum ftpd_req cmd_auth(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (s->state != FTPD_S_TLS) {
-		reply(s, 534, "Already using TLS.");
+		ftpd_reply(s, 534, "Already using TLS.");
 		return FTPD_REQ_NONE;
 	}
 	if (!arg_is(c, "TLS") && !arg_is(c, "SSL") && !arg_is(c, "TLS-C")) {
-		reply(s, 504, "Unknown AUTH type.");
+		ftpd_reply(s, 504, "Unknown AUTH type.");
 		return FTPD_REQ_NONE;
 	}
-	reply(s, 234, "Proceed with negotiation.");
+	ftpd_reply(s, 234, "Proceed with negotiation.");
 	return FTPD_REQ_AUTH_TLS;
 }
 
@@ -181,7 +152,7 @@ static enum ftpd_req cmd_quit(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)c;
 	(void)req;
-	reply(s, 221, "Goodbye.");
+	ftpd_reply(s, 221, "Goodbye.");
 	s->state = FTPD_S_CLOSED;
 	return FTPD_REQ_CLOSE;
 }
@@ -193,7 +164,7 @@ static enum ftpd_req cmd_syst(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)c;
 	(void)req;
-	reply(s, 215, "UNIX Type: L8");
+	ftpd_reply(s, 215, "UNIX Type: L8");
 	return FTPD_REQ_NONE;
 }
 
@@ -226,13 +197,13 @@ static enum ftpd_req cmd_opts(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (arg_is(c, "UTF8 ON") || arg_is(c, "UTF8"))
-		reply(s, 200, "Always in UTF8 mode.");
+		ftpd_reply(s, 200, "Always in UTF8 mode.");
 	else if (arg_is(c, "HASH") || arg_is(c, "HASH SHA-256"))
-		reply(s, 200, "SHA-256");
+		ftpd_reply(s, 200, "SHA-256");
 	else if (!strncasecmp(c->arg, "MLST", 4) && (c->arg[4] == '\0' || c->arg[4] == ' '))
-		reply(s, 200, "MLST OPTS type;size;modify;perm;unique;");
+		ftpd_reply(s, 200, "MLST OPTS type;size;modify;perm;unique;");
 	else
-		reply(s, 501, "Option not understood.");
+		ftpd_reply(s, 501, "Option not understood.");
 	return FTPD_REQ_NONE;
 }
 
@@ -244,9 +215,9 @@ static enum ftpd_req cmd_pbsz(struct ftpd_session *s, const struct ftpd_command 
 	 * value is answered with the one we use. */
 	s->pbsz = true;
 	if (strcmp(c->arg, "0") == 0)
-		reply(s, 200, "PBSZ set to 0.");
+		ftpd_reply(s, 200, "PBSZ set to 0.");
 	else
-		reply(s, 200, "PBSZ=0");
+		ftpd_reply(s, 200, "PBSZ=0");
 	return FTPD_REQ_NONE;
 }
 
@@ -255,16 +226,16 @@ static enum ftpd_req cmd_prot(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (!s->pbsz) {
-		reply(s, 503, "PBSZ must be issued before PROT.");
+		ftpd_reply(s, 503, "PBSZ must be issued before PROT.");
 	} else if (arg_is(c, "P")) {
 		s->prot_private = true;
-		reply(s, 200, "PROT now Private.");
+		ftpd_reply(s, 200, "PROT now Private.");
 	} else if (arg_is(c, "C")) {
-		reply(s, 536, "Data connections must be encrypted.");
+		ftpd_reply(s, 536, "Data connections must be encrypted.");
 	} else if (arg_is(c, "S") || arg_is(c, "E")) {
-		reply(s, 536, "PROT not supported.");
+		ftpd_reply(s, 536, "PROT not supported.");
 	} else {
-		reply(s, 504, "PROT not recognised.");
+		ftpd_reply(s, 504, "PROT not recognised.");
 	}
 	return FTPD_REQ_NONE;
 }
@@ -274,7 +245,7 @@ static enum ftpd_req cmd_ccc(struct ftpd_session *s, const struct ftpd_command *
 {
 	(void)c;
 	(void)req;
-	reply(s, 534, "The control connection stays encrypted.");
+	ftpd_reply(s, 534, "The control connection stays encrypted.");
 	return FTPD_REQ_NONE;
 }
 
@@ -284,13 +255,13 @@ static enum ftpd_req cmd_type(struct ftpd_session *s, const struct ftpd_command 
 	(void)req;
 	if (arg_is(c, "I") || arg_is(c, "L 8")) {
 		s->binary = true;
-		reply(s, 200, "Switching to Binary mode.");
+		ftpd_reply(s, 200, "Switching to Binary mode.");
 	} else if (arg_is(c, "A") || arg_is(c, "A N")) {
 		/* Files are stored as sent: encrypted uploads are binary. */
 		s->binary = false;
-		reply(s, 200, "Switching to ASCII mode.");
+		ftpd_reply(s, 200, "Switching to ASCII mode.");
 	} else {
-		reply(s, 504, "Bad TYPE command.");
+		ftpd_reply(s, 504, "Bad TYPE command.");
 	}
 	return FTPD_REQ_NONE;
 }
@@ -300,9 +271,9 @@ static enum ftpd_req cmd_mode(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (arg_is(c, "S"))
-		reply(s, 200, "Mode set to S.");
+		ftpd_reply(s, 200, "Mode set to S.");
 	else
-		reply(s, 504, "Bad MODE command.");
+		ftpd_reply(s, 504, "Bad MODE command.");
 	return FTPD_REQ_NONE;
 }
 
@@ -311,9 +282,9 @@ static enum ftpd_req cmd_stru(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)req;
 	if (arg_is(c, "F"))
-		reply(s, 200, "Structure set to F.");
+		ftpd_reply(s, 200, "Structure set to F.");
 	else
-		reply(s, 504, "Bad STRU command.");
+		ftpd_reply(s, 504, "Bad STRU command.");
 	return FTPD_REQ_NONE;
 }
 
@@ -322,7 +293,7 @@ static enum ftpd_req cmd_noop(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)c;
 	(void)req;
-	reply(s, 200, "NOOP ok.");
+	ftpd_reply(s, 200, "NOOP ok.");
 	return FTPD_REQ_NONE;
 }
 
@@ -331,7 +302,7 @@ static enum ftpd_req cmd_allo(struct ftpd_session *s, const struct ftpd_command 
 {
 	(void)c;
 	(void)req;
-	reply(s, 202, "ALLO command ignored.");
+	ftpd_reply(s, 202, "ALLO command ignored.");
 	return FTPD_REQ_NONE;
 }
 
@@ -340,7 +311,7 @@ static enum ftpd_req cmd_active(struct ftpd_session *s, const struct ftpd_comman
 {
 	(void)c;
 	(void)req;
-	reply(s, 502, "Active mode is not supported; use PASV or EPSV.");
+	ftpd_reply(s, 502, "Active mode is not supported; use PASV or EPSV.");
 	return FTPD_REQ_NONE;
 }
 
@@ -352,12 +323,12 @@ static enum ftpd_req cmd_rest(struct ftpd_session *s, const struct ftpd_command 
 
 	(void)req;
 	if (gw_parse_u64(c->arg, 0, INT64_MAX, &v) < 0) {
-		reply(s, 501, "REST requires a byte offset.");
+		ftpd_reply(s, 501, "REST requires a byte offset.");
 		return FTPD_REQ_NONE;
 	}
 	s->rest = v;
 	snprintf(text, sizeof(text), "Restart position accepted (%llu).", (unsigned long long)v);
-	reply(s, 350, text);
+	ftpd_reply(s, 350, text);
 	return FTPD_REQ_NONE;
 }
 
@@ -391,15 +362,6 @@ static enum ftpd_req cmd_stat(struct ftpd_session *s, const struct ftpd_command 
 	return FTPD_REQ_NONE;
 }
 
-void ftpd_session_transfer_status(struct ftpd_session *s, uint64_t bytes)
-{
-	char text[96];
-
-	snprintf(text, sizeof(text), "Transfer in progress: %llu bytes so far.",
-		 (unsigned long long)bytes);
-	reply(s, 213, text);
-}
-
 static enum ftpd_req cmd_abor(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
@@ -408,7 +370,7 @@ static enum ftpd_req cmd_abor(struct ftpd_session *s, const struct ftpd_command 
 	if (s->state == FTPD_S_BUSY)
 		return FTPD_REQ_ABOR;
 	s->has_passive = false;
-	reply(s, 225, "No transfer to ABOR.");
+	ftpd_reply(s, 225, "No transfer to ABOR.");
 	return FTPD_REQ_ABOR; /* closes an idle passive listener */
 }
 
@@ -420,7 +382,7 @@ static enum ftpd_req cmd_pwd(struct ftpd_session *s, const struct ftpd_command *
 	(void)c;
 	(void)req;
 	gw_buf_adds(s->out, "257 ");
-	add_quoted(s->out, s->cwd);
+	ftpd_add_quoted(s->out, s->cwd);
 	gw_buf_adds(s->out, "\r\n");
 	return FTPD_REQ_NONE;
 }
@@ -451,45 +413,6 @@ static enum ftpd_req cmd_mdtm(struct ftpd_session *s, const struct ftpd_command 
 	return FTPD_REQ_MDTM;
 }
 
-int ftpd_parse_mfmt_time(const char *s, size_t len, int64_t *out_s)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int v[6], widths[6] = { 4, 2, 2, 2, 2, 2 };
-	int64_t y, era, yoe, doy, doe, epoch_days;
-	size_t i, at = 0, k;
-
-	if (len < 14)
-		return -EINVAL;
-	for (i = 0; i < 6; i++) {
-		v[i] = 0;
-		for (k = 0; k < (size_t)widths[i]; k++, at++) {
-			if (s[at] < '0' || s[at] > '9')
-				return -EINVAL;
-			v[i] = v[i] * 10 + (s[at] - '0');
-		}
-	}
-	if (at < len) { /* ".sss": digits only, dropped */
-		if (s[at] != '.' || at + 1 == len)
-			return -EINVAL;
-		for (at++; at < len; at++)
-			if (s[at] < '0' || s[at] > '9')
-				return -EINVAL;
-	}
-	if (v[0] < 1970 || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 || v[4] > 59 || v[5] > 60)
-		return -EINVAL;
-	if (v[2] > days[v[1] - 1] + (v[1] == 2 && (v[0] % 4 == 0 && (v[0] % 100 || v[0] % 400 == 0))))
-		return -EINVAL;
-	/* days from the civil date (H. Hinnant's algorithm) */
-	y = v[0] - (v[1] <= 2);
-	era = y / 400;
-	yoe = y - era * 400;
-	doy = (153 * (v[1] + (v[1] > 2 ? -3 : 9)) + 2) / 5 + v[2] - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	epoch_days = era * 146097 + doe - 719468;
-	*out_s = epoch_days * 86400 + v[3] * 3600 + v[4] * 60 + (v[5] == 60 ? 59 : v[5]);
-	return 0;
-}
-
 /* MFMT time path (draft-somers-ftp-mfxx): the client's modification time
  * of a file it uploaded. */
 static enum ftpd_req cmd_mfmt(struct ftpd_session *s, const struct ftpd_command *c,
@@ -499,7 +422,7 @@ static enum ftpd_req cmd_mfmt(struct ftpd_session *s, const struct ftpd_command 
 	int64_t t;
 
 	if (!sp || ftpd_parse_mfmt_time(c->arg, (size_t)(sp - c->arg), &t) < 0 || !sp[1]) {
-		reply(s, 501, "MFMT needs a time YYYYMMDDHHMMSS and a file.");
+		ftpd_reply(s, 501, "MFMT needs a time YYYYMMDDHHMMSS and a file.");
 		return FTPD_REQ_NONE;
 	}
 	if (!resolve(s, sp + 1, req, 550, "Could not set file modification time."))
@@ -522,7 +445,7 @@ static enum ftpd_req cmd_hash(struct ftpd_session *s, const struct ftpd_command 
 	if (!resolve(s, c->arg, req, 550, "No such file."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
-		reply(s, 553, "HASH needs a file.");
+		ftpd_reply(s, 553, "HASH needs a file.");
 		return FTPD_REQ_NONE;
 	}
 	return FTPD_REQ_HASH;
@@ -543,7 +466,7 @@ static enum ftpd_req cmd_rnfr(struct ftpd_session *s, const struct ftpd_command 
 	if (!resolve(s, c->arg, req, 550, "RNFR command failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
-		reply(s, 550, "RNFR command failed.");
+		ftpd_reply(s, 550, "RNFR command failed.");
 		return FTPD_REQ_NONE;
 	}
 	return FTPD_REQ_RNFR;
@@ -553,7 +476,7 @@ static enum ftpd_req cmd_rnto(struct ftpd_session *s, const struct ftpd_command 
 			      struct ftpd_request *req)
 {
 	if (!s->rename_from[0]) {
-		reply(s, 503, "RNFR required first.");
+		ftpd_reply(s, 503, "RNFR required first.");
 		return FTPD_REQ_NONE;
 	}
 	gw_strlcpy(req->from, s->rename_from, sizeof(req->from));
@@ -561,7 +484,7 @@ static enum ftpd_req cmd_rnto(struct ftpd_session *s, const struct ftpd_command 
 	if (!resolve(s, c->arg, req, 550, "Rename failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
-		reply(s, 550, "Rename failed.");
+		ftpd_reply(s, 550, "Rename failed.");
 		return FTPD_REQ_NONE;
 	}
 	return FTPD_REQ_RNTO;
@@ -581,170 +504,10 @@ static enum ftpd_req cmd_rmd(struct ftpd_session *s, const struct ftpd_command *
 	if (!resolve(s, c->arg, req, 550, "Remove directory operation failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
-		reply(s, 550, "Remove directory operation failed.");
+		ftpd_reply(s, 550, "Remove directory operation failed.");
 		return FTPD_REQ_NONE;
 	}
 	return FTPD_REQ_RMD;
-}
-
-void ftpd_session_done(struct ftpd_session *s, int err)
-{
-	enum ftpd_req kind = s->pending;
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	switch (kind) {
-	case FTPD_REQ_CWD:
-		if (err < 0) {
-			reply(s, 550, "Failed to change directory.");
-			return;
-		}
-		gw_strlcpy(s->cwd, s->req_path, sizeof(s->cwd));
-		reply(s, 250, "Directory successfully changed.");
-		return;
-	case FTPD_REQ_DELE:
-		if (err < 0)
-			reply(s, 550, err == -EISDIR ? "Delete operation failed: that is a directory."
-						     : "Delete operation failed.");
-		else
-			reply(s, 250, "Delete operation successful.");
-		return;
-	case FTPD_REQ_RNFR:
-		if (err < 0) {
-			reply(s, 550, "RNFR command failed.");
-			return;
-		}
-		gw_strlcpy(s->rename_from, s->req_path, sizeof(s->rename_from));
-		reply(s, 350, "Ready for RNTO.");
-		return;
-	case FTPD_REQ_RNTO:
-		reply(s, err < 0 ? 550 : 250, err < 0 ? "Rename failed." : "Rename successful.");
-		return;
-	case FTPD_REQ_MKD:
-		if (err < 0) {
-			reply(s, 550, "Create directory operation failed.");
-			return;
-		}
-		gw_buf_adds(s->out, "257 ");
-		add_quoted(s->out, s->req_path);
-		gw_buf_adds(s->out, " created\r\n");
-		return;
-	case FTPD_REQ_RMD:
-		reply(s, err < 0 ? 550 : 250, err < 0 ? "Remove directory operation failed."
-						      : "Remove directory operation successful.");
-		return;
-	default:
-		GW_BUG("ftpd_session_done for request %d", (int)kind);
-	}
-}
-
-void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size)
-{
-	char text[32];
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	if (err < 0) {
-		reply(s, 550, "Could not get file size.");
-		return;
-	}
-	snprintf(text, sizeof(text), "%llu", (unsigned long long)size);
-	reply(s, 213, text);
-}
-
-/* End an MDTM or MFMT: the time as YYYYMMDDHHMMSS in text, or false
- * (the 550 sent) when there is none. */
-static bool mtime_done(struct ftpd_session *s, int err, int64_t mtime_s, const char *fail,
-		       char text[32])
-{
-	time_t t = (time_t)mtime_s;
-	struct tm tm;
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	if (err < 0 || !gmtime_r(&t, &tm)) {
-		reply(s, 550, fail);
-		return false;
-	}
-	strftime(text, 32, "%Y%m%d%H%M%S", &tm);
-	return true;
-}
-
-void ftpd_session_mfmt_done(struct ftpd_session *s, int err, int64_t mtime_s)
-{
-	char text[32];
-
-	if (!mtime_done(s, err, mtime_s, "Could not set file modification time.", text))
-		return;
-	gw_buf_addf(s->out, "213 Modify=%s; ", text);
-	gw_buf_adds(s->out, s->req_path);
-	gw_buf_adds(s->out, "\r\n");
-}
-
-void ftpd_session_mdtm_done(struct ftpd_session *s, int err, int64_t mtime_s)
-{
-	char text[32];
-
-	if (mtime_done(s, err, mtime_s, "Could not get file modification time.", text))
-		reply(s, 213, text);
-}
-
-void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text)
-{
-	enum ftpd_req kind = s->pending;
-	struct gw_buf *b = s->out;
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	switch (kind) {
-	case FTPD_REQ_MLST:
-		if (err < 0) {
-			reply(s, 550, "No such file or directory.");
-			return;
-		}
-		gw_buf_adds(b, "250-Listing ");
-		gw_buf_adds(b, s->req_path);
-		gw_buf_adds(b, "\r\n ");
-		gw_buf_adds(b, text);
-		gw_buf_adds(b, "\r\n250 End\r\n");
-		return;
-	case FTPD_REQ_STAT:
-		if (err < 0) {
-			reply(s, 550, "Could not read the directory.");
-			return;
-		}
-		gw_buf_adds(b, "213-Status follows:\r\n");
-		{
-			/* The control connection holds at most GW_FTP_OUTBUF_MAX
-			 * of replies: a longer listing is cut at a line, and says
-			 * so, rather than lost. */
-			size_t len = strlen(text), room = b->max > b->len + 256 ? b->max - b->len - 256 : 0;
-
-			if (len <= room) {
-				gw_buf_adds(b, text);
-				gw_buf_adds(b, "213 End of status\r\n");
-				return;
-			}
-			while (room && text[room - 1] != '\n')
-				room--;
-			gw_buf_add(b, text, room);
-			gw_buf_addf(b, "213 End of status: cut after %zu of %zu bytes; LIST or MLSD sends"
-				    " the whole directory\r\n", room, len);
-		}
-		return;
-	case FTPD_REQ_HASH:
-		if (err < 0) {
-			if (err == -EBUSY)
-				reply(s, 450, "Another HASH of this account is running; try again later.");
-			else
-				reply(s, 550, err == -EISDIR ? "HASH needs a file." : "No such file.");
-			return;
-		}
-		gw_buf_addf(b, "213 %s %s\r\n", text, s->req_path);
-		return;
-	default:
-		GW_BUG("ftpd_session_text_done for request %d", (int)kind);
-	}
 }
 
 /* ---------------------------------------------------------------- data */
@@ -755,43 +518,12 @@ static enum ftpd_req cmd_pasv(struct ftpd_session *s, const struct ftpd_command 
 	req->extended = !strcmp(c->verb, "EPSV");
 	if (req->extended && c->has_arg && !arg_is(c, "1") && !arg_is(c, "2")) {
 		if (arg_is(c, "ALL"))
-			reply(s, 200, "EPSV ALL ok.");
+			ftpd_reply(s, 200, "EPSV ALL ok.");
 		else
-			reply(s, 522, "Bad network protocol.");
+			ftpd_reply(s, 522, "Bad network protocol.");
 		return FTPD_REQ_NONE;
 	}
 	return FTPD_REQ_PASV;
-}
-
-void ftpd_session_passive_done(struct ftpd_session *s, int err, const char *ipv4, uint16_t port,
-			       bool extended)
-{
-	char text[96];
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	if (err < 0) {
-		s->has_passive = false;
-		reply(s, 425, err == -EADDRINUSE     ? "No passive port is free; try again later."
-			      : err == -EUSERS       ? "Too many passive ports are open for this"
-						       " account; try again later."
-			      : err == -ETOOMANYREFS ? "Too many passive ports are open for your"
-						       " address; try again later."
-						     : "Could not open a passive port.");
-		return;
-	}
-	s->has_passive = true;
-	if (extended) {
-		snprintf(text, sizeof(text), "Entering Extended Passive Mode (|||%u|)", port);
-		reply(s, 229, text);
-		return;
-	}
-	snprintf(text, sizeof(text), "Entering Passive Mode (%s,%u,%u).", ipv4, (unsigned)port >> 8,
-		 (unsigned)port & 255);
-	for (char *p = text; *p; p++)
-		if (*p == '.' && p[1] != '\0')
-			*p = ',';
-	reply(s, 227, text);
 }
 
 /* Skip "-la"-style options that clients put before a LIST path. */
@@ -809,11 +541,11 @@ static const char *skip_list_options(const char *arg)
 static bool transfer_allowed(struct ftpd_session *s)
 {
 	if (!s->prot_private) {
-		reply(s, 521, "Data connections must be encrypted: send PBSZ 0 and PROT P first.");
+		ftpd_reply(s, 521, "Data connections must be encrypted: send PBSZ 0 and PROT P first.");
 		return false;
 	}
 	if (!s->has_passive) {
-		reply(s, 425, "Use PASV or EPSV first.");
+		ftpd_reply(s, 425, "Use PASV or EPSV first.");
 		return false;
 	}
 	return true;
@@ -840,7 +572,7 @@ static enum ftpd_req cmd_retr(struct ftpd_session *s, const struct ftpd_command 
 	req->offset = s->rest;
 	s->rest = 0;
 	if (!s->downloads) {
-		reply(s, 550, "Downloads are disabled on this server.");
+		ftpd_reply(s, 550, "Downloads are disabled on this server.");
 		return FTPD_REQ_NONE;
 	}
 	if (!transfer_allowed(s))
@@ -862,99 +594,10 @@ static enum ftpd_req cmd_stor(struct ftpd_session *s, const struct ftpd_command 
 	if (!resolve(s, c->arg, req, 553, "Could not create file."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
-		reply(s, 553, "Could not create file.");
+		ftpd_reply(s, 553, "Could not create file.");
 		return FTPD_REQ_NONE;
 	}
 	return append ? FTPD_REQ_APPE : FTPD_REQ_STOR;
-}
-
-void ftpd_session_transfer_start(struct ftpd_session *s)
-{
-	switch (s->pending) {
-	case FTPD_REQ_STOR:
-	case FTPD_REQ_APPE:
-		reply(s, 150, "Ok to send data.");
-		break;
-	case FTPD_REQ_RETR:
-		reply(s, 150, "Opening BINARY mode data connection.");
-		break;
-	default:
-		reply(s, 150, "Here comes the directory listing.");
-	}
-}
-
-void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
-{
-	enum ftpd_req kind = s->pending;
-	bool upload = is_upload(kind);
-
-	s->pending = FTPD_REQ_NONE;
-	s->state = FTPD_S_READY;
-	s->has_passive = false;
-	switch (result) {
-	case FTPD_XFER_OK:
-		reply(s, 226, upload || kind == FTPD_REQ_RETR ? "Transfer complete."
-							       : "Directory send OK.");
-		break;
-	case FTPD_XFER_NO_CONNECTION:
-		reply(s, 425, "Failed to establish connection.");
-		break;
-	case FTPD_XFER_NOT_REUSED:
-		reply(s, 522, "Data connection must reuse the TLS session of the control connection.");
-		break;
-	case FTPD_XFER_TLS_FAILED:
-		reply(s, 425, "TLS handshake on the data connection failed.");
-		break;
-	case FTPD_XFER_OPEN_FAILED:
-		if (upload)
-			reply(s, 553, "Could not create file.");
-		else if (kind == FTPD_REQ_RETR)
-			reply(s, 550, "Failed to open file.");
-		else
-			reply(s, 550, "Could not read the directory.");
-		break;
-	case FTPD_XFER_NOT_FOUND:
-		reply(s, 550, upload ? "No such file to resume." : "No such file or directory.");
-		break;
-	case FTPD_XFER_BAD_OFFSET:
-		reply(s, 554, "Restart position is beyond the end of the file.");
-		break;
-	case FTPD_XFER_BUSY:
-		reply(s, 450, "Another session is writing this file.");
-		break;
-	case FTPD_XFER_ABORTED:
-		reply(s, 426, upload ? "Failure reading network stream; the upload is kept as partial."
-				     : "Failure writing network stream.");
-		break;
-	case FTPD_XFER_CLIENT_ABORT:
-		reply(s, 426, upload ? "Transfer aborted; the upload is kept as partial."
-				     : "Transfer aborted.");
-		reply(s, 226, "ABOR successful.");
-		break;
-	case FTPD_XFER_LOCAL_ERROR:
-		reply(s, 451, upload ? "Failure writing to local file." : "Failure reading local file.");
-		break;
-	case FTPD_XFER_NO_SPACE:
-		reply(s, 452, "Insufficient storage space.");
-		break;
-	case FTPD_XFER_QUOTA:
-		reply(s, 552, upload ? "Exceeded storage allocation; what arrived is kept as partial."
-				     : "Exceeded storage allocation.");
-		break;
-	case FTPD_XFER_REJECTED: {
-		char text[320];
-
-		snprintf(text, sizeof(text), "Rejected: %s; encrypt the file with age to this"
-			 " account's key and upload it again.", s->reason[0] ? s->reason : "not an age file");
-		reply(s, 553, text);
-		break;
-	}
-	case FTPD_XFER_NO_KEY:
-		reply(s, 553, "This account needs uploads encrypted to its key, and has none yet;"
-			      " ask the transfer admin.");
-		break;
-	}
-	s->reason[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -1057,12 +700,12 @@ void ftpd_session_require_auth_tls(struct ftpd_session *s)
 
 void ftpd_session_greet(struct ftpd_session *s, const char *banner)
 {
-	reply(s, 220, banner);
+	ftpd_reply(s, 220, banner);
 }
 
 void ftpd_session_line_too_long(struct ftpd_session *s)
 {
-	reply(s, 500, "Command line too long.");
+	ftpd_reply(s, 500, "Command line too long.");
 }
 
 bool ftpd_session_takes(const struct ftpd_session *s, const char *line, size_t len)
@@ -1108,25 +751,25 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 	if (len && copy[len - 1] == '\r')
 		copy[--len] = '\0';
 	if (ftpd_parse_command(copy, len, &c) < 0) {
-		reply(s, 500, "Syntax error, command unrecognized.");
+		ftpd_reply(s, 500, "Syntax error, command unrecognized.");
 		return FTPD_REQ_NONE;
 	}
 	cmd = find(c.verb);
 	if (!cmd) {
-		reply(s, 502, "Command not implemented.");
+		ftpd_reply(s, 502, "Command not implemented.");
 		return FTPD_REQ_NONE;
 	}
 	if (s->state == FTPD_S_TLS && !(cmd->flags & BEFORE_TLS)) {
-		reply(s, 530, strcmp(c.verb, "USER") ? "Please secure the connection with AUTH TLS first."
+		ftpd_reply(s, 530, strcmp(c.verb, "USER") ? "Please secure the connection with AUTH TLS first."
 						     : "Non-anonymous sessions must use encryption.");
 		return FTPD_REQ_NONE;
 	}
 	if ((cmd->flags & NEED_LOGIN) && s->state != FTPD_S_READY && s->state != FTPD_S_BUSY) {
-		reply(s, 530, "Please login with USER and PASS.");
+		ftpd_reply(s, 530, "Please login with USER and PASS.");
 		return FTPD_REQ_NONE;
 	}
 	if ((cmd->flags & NEED_ARG) && !c.has_arg) {
-		reply(s, 501, "Syntax error in parameters or arguments.");
+		ftpd_reply(s, 501, "Syntax error in parameters or arguments.");
 		return FTPD_REQ_NONE;
 	}
 	kind = cmd->fn(s, &c, req);

@@ -15,359 +15,8 @@
 #include <string.h>
 
 #include "age.h"
+#include "age_int.h"
 #include "gw.h"
-
-#define VERSION_LINE "age-encryption.org/v1\n"
-#define TAG_LEN 16
-#define FULL_CHUNK (AGE_CHUNK + TAG_LEN)
-#define ARMOR_BEGIN "-----BEGIN AGE ENCRYPTED FILE-----"
-#define ARMOR_END "-----END AGE ENCRYPTED FILE-----"
-#define ARMOR_COLUMNS 64
-
-/* ---------------------------------------------------------------- base64 */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(unsigned char c)
-{
-	const char *p = c ? strchr(b64chars, c) : NULL;
-
-	return p ? (int)(p - b64chars) : -1;
-}
-
-/* Unpadded, canonical (unused bits zero). -EINVAL otherwise. */
-static int b64_decode_raw(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t i, o = 0;
-
-	if (len % 4 == 1)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		int v = b64val((unsigned char)in[i]);
-
-		if (v < 0)
-			return -EINVAL;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == cap)
-				return -EINVAL;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (bits && (acc & ((1u << bits) - 1)))
-		return -EINVAL; /* not canonical */
-	*outlen = o;
-	return 0;
-}
-
-/* Padded (armor): len % 4 == 0, '=' only at the very end. */
-static int b64_decode_padded(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
-{
-	size_t pad = 0;
-
-	if (len % 4)
-		return -EINVAL;
-	while (pad < 2 && len > pad && in[len - 1 - pad] == '=')
-		pad++;
-	if (memchr(in, '=', len - pad))
-		return -EINVAL;
-	return b64_decode_raw(in, len - pad, out, cap, outlen);
-}
-
-static void b64_encode_raw(const uint8_t *in, size_t len, struct gw_buf *out)
-{
-	uint32_t acc = 0;
-	int bits = 0;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		acc = (acc << 8) | in[i];
-		bits += 8;
-		while (bits >= 6) {
-			bits -= 6;
-			gw_buf_add(out, &b64chars[(acc >> bits) & 63], 1);
-		}
-	}
-	if (bits)
-		gw_buf_add(out, &b64chars[(acc << (6 - bits)) & 63], 1);
-}
-
-/* ---------------------------------------------------------------- bech32 */
-
-static const char b32chars[] = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-
-static uint32_t polymod(const uint8_t *v, size_t n)
-{
-	static const uint32_t gen[5] = { 0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3 };
-	uint32_t chk = 1;
-	size_t i;
-	int j;
-
-	for (i = 0; i < n; i++) {
-		uint32_t b = chk >> 25;
-
-		chk = ((chk & 0x1ffffff) << 5) ^ v[i];
-		for (j = 0; j < 5; j++)
-			if ((b >> j) & 1)
-				chk ^= gen[j];
-	}
-	return chk;
-}
-
-/* hrp (lower case) expanded, then data: into v; returns length. */
-static size_t expand(const char *hrp, const uint8_t *data, size_t n, uint8_t *v)
-{
-	size_t h = strlen(hrp), i, k = 0;
-
-	for (i = 0; i < h; i++)
-		v[k++] = (uint8_t)((unsigned char)hrp[i] >> 5);
-	v[k++] = 0;
-	for (i = 0; i < h; i++)
-		v[k++] = (uint8_t)((unsigned char)hrp[i] & 31);
-	memcpy(v + k, data, n);
-	return k + n;
-}
-
-/* c, in upper case when upper is set (bech32 strings are all one case) */
-static char ascii_case(char c, bool upper)
-{
-	if (upper && c >= 'a' && c <= 'z')
-		c = (char)(c - 'a' + 'A');
-	return c;
-}
-
-static char ascii_lower(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		c = (char)(c - 'A' + 'a');
-	return c;
-}
-
-static void bech32_encode(const char *hrp, const uint8_t key[AGE_KEY_LEN], bool upper, char *out,
-			  size_t size)
-{
-	uint8_t data[64], v[160];
-	uint32_t acc = 0, mod;
-	size_t n = 0, i, k;
-	int bits = 0;
-
-	for (i = 0; i < AGE_KEY_LEN; i++) {
-		acc = (acc << 8) | key[i];
-		bits += 8;
-		while (bits >= 5) {
-			bits -= 5;
-			data[n++] = (uint8_t)((acc >> bits) & 31);
-		}
-	}
-	if (bits)
-		data[n++] = (uint8_t)((acc << (5 - bits)) & 31);
-	k = expand(hrp, data, n, v);
-	memset(v + k, 0, 6);
-	mod = polymod(v, k + 6) ^ 1;
-	for (i = 0; i < 6; i++)
-		data[n + i] = (uint8_t)((mod >> (5 * (5 - i))) & 31);
-	k = 0;
-	for (i = 0; hrp[i] && k + 1 < size; i++)
-		out[k++] = ascii_case(hrp[i], upper);
-	if (k + 1 < size)
-		out[k++] = '1';
-	for (i = 0; i < n + 6 && k + 1 < size; i++) {
-		char c = b32chars[data[i]];
-
-		out[k++] = ascii_case(c, upper);
-	}
-	out[k] = '\0';
-}
-
-static int bech32_decode(const char *s, const char *want_hrp, uint8_t key[AGE_KEY_LEN])
-{
-	char low[128];
-	uint8_t data[128] = { 0 }, v[300];
-	const char *sep;
-	size_t len = strlen(s), i, n = 0, hl, k, o = 0;
-	bool has_lower = false, has_upper = false;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	if (len >= sizeof(low) || len < 8)
-		return -EINVAL;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (c < 33 || c > 126)
-			return -EINVAL;
-		has_lower |= c >= 'a' && c <= 'z';
-		has_upper |= c >= 'A' && c <= 'Z';
-		low[i] = ascii_lower(c);
-	}
-	low[len] = '\0';
-	if (has_lower && has_upper)
-		return -EINVAL;
-	sep = strrchr(low, '1');
-	if (!sep)
-		return -EINVAL;
-	hl = (size_t)(sep - low);
-	if (hl != strlen(want_hrp) || hl >= 64 || memcmp(low, want_hrp, hl) != 0 || len - hl - 1 < 6)
-		return -EINVAL;
-	for (i = hl + 1; i < len; i++) {
-		const char *p = strchr(b32chars, low[i]);
-
-		if (!p)
-			return -EINVAL;
-		data[n++] = (uint8_t)(p - b32chars);
-	}
-	{
-		char hrp[64];
-
-		memcpy(hrp, low, hl);
-		hrp[hl] = '\0';
-		k = expand(hrp, data, n, v);
-	}
-	if (polymod(v, k) != 1)
-		return -EINVAL;
-	for (i = 0; i < n - 6; i++) {
-		acc = (acc << 5) | data[i];
-		bits += 5;
-		if (bits >= 8) {
-			bits -= 8;
-			if (o == AGE_KEY_LEN)
-				return -EINVAL;
-			key[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if (o != AGE_KEY_LEN || bits >= 5 || (acc & ((1u << bits) - 1)))
-		return -EINVAL;
-	return 0;
-}
-
-/* ---------------------------------------------------------------- crypto */
-
-static int x25519(const uint8_t secret[32], const uint8_t peer[32], uint8_t shared[32])
-{
-	EVP_PKEY *priv = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, secret, 32);
-	EVP_PKEY *pub = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer, 32);
-	EVP_PKEY_CTX *ctx = priv ? EVP_PKEY_CTX_new(priv, NULL) : NULL;
-	size_t len = 32;
-	int r = -EINVAL;
-
-	if (ctx && pub && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, pub) == 1 &&
-	    EVP_PKEY_derive(ctx, shared, &len) == 1 && len == 32)
-		r = 0;
-	EVP_PKEY_CTX_free(ctx);
-	EVP_PKEY_free(pub);
-	EVP_PKEY_free(priv);
-	return r;
-}
-
-int age_public_key(const uint8_t secret[AGE_KEY_LEN], uint8_t pub[AGE_KEY_LEN])
-{
-	EVP_PKEY *k = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, secret, 32);
-	size_t len = 32;
-	int r = -EINVAL;
-
-	if (k && EVP_PKEY_get_raw_public_key(k, pub, &len) == 1 && len == 32)
-		r = 0;
-	EVP_PKEY_free(k);
-	return r;
-}
-
-int age_keygen(uint8_t secret[AGE_KEY_LEN], uint8_t pub[AGE_KEY_LEN])
-{
-	if (RAND_bytes(secret, AGE_KEY_LEN) != 1)
-		return -EIO;
-	return age_public_key(secret, pub);
-}
-
-static int hkdf(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
-		const char *info, uint8_t *out, size_t out_len)
-{
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-	int r = -EIO;
-
-	if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
-	    (salt_len == 0 || EVP_PKEY_CTX_set1_hkdf_salt(ctx, salt, (int)salt_len) == 1) &&
-	    EVP_PKEY_CTX_set1_hkdf_key(ctx, ikm, (int)ikm_len) == 1 &&
-	    EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)info, (int)strlen(info)) == 1 &&
-	    EVP_PKEY_derive(ctx, out, &out_len) == 1)
-		r = 0;
-	EVP_PKEY_CTX_free(ctx);
-	return r;
-}
-
-/* ChaCha20-Poly1305 with a cipher context reused per key. */
-static int aead(EVP_CIPHER_CTX *ctx, bool enc, const uint8_t nonce[12], const uint8_t *in,
-		size_t len, uint8_t *out)
-{
-	int n = 0, f = 0;
-
-	if (enc) {
-		if (EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
-		    EVP_EncryptUpdate(ctx, out, &n, in, (int)len) != 1 ||
-		    EVP_EncryptFinal_ex(ctx, out + n, &f) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TAG_LEN, out + len) != 1)
-			return -EIO;
-		return 0;
-	}
-	if (len < TAG_LEN)
-		return -EBADMSG;
-	if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TAG_LEN, (void *)(in + len - TAG_LEN)) != 1 ||
-	    EVP_DecryptUpdate(ctx, out, &n, in, (int)(len - TAG_LEN)) != 1 ||
-	    EVP_DecryptFinal_ex(ctx, out + n, &f) != 1)
-		return -EBADMSG;
-	return 0;
-}
-
-static EVP_CIPHER_CTX *aead_new(bool enc, const uint8_t key[32])
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-
-	if (!ctx)
-		return NULL;
-	if ((enc ? EVP_EncryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, key, NULL)
-		 : EVP_DecryptInit_ex(ctx, EVP_chacha20_poly1305(), NULL, key, NULL)) != 1) {
-		EVP_CIPHER_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
-
-/* One-shot AEAD under key with the all-zero nonce (stanza bodies). */
-static int aead_once(bool enc, const uint8_t key[32], const uint8_t *in, size_t len, uint8_t *out)
-{
-	static const uint8_t zero[12];
-	EVP_CIPHER_CTX *ctx = aead_new(enc, key);
-	int r = ctx ? aead(ctx, enc, zero, in, len, out) : -EIO;
-
-	EVP_CIPHER_CTX_free(ctx);
-	return r;
-}
-
-/* ---------------------------------------------------------------- keys */
-
-void age_recipient_string(const uint8_t pub[AGE_KEY_LEN], char out[AGE_RECIPIENT_MAX])
-{
-	bech32_encode("age", pub, false, out, AGE_RECIPIENT_MAX);
-}
-
-void age_identity_string(const uint8_t secret[AGE_KEY_LEN], char out[AGE_IDENTITY_MAX])
-{
-	bech32_encode("age-secret-key-", secret, true, out, AGE_IDENTITY_MAX);
-}
-
-int age_parse_recipient(const char *s, uint8_t pub[AGE_KEY_LEN])
-{
-	return bech32_decode(s, "age", pub);
-}
-
-int age_parse_identity(const char *s, uint8_t secret[AGE_KEY_LEN])
-{
-	return bech32_decode(s, "age-secret-key-", secret);
-}
 
 /* ---------------------------------------------------------------- reader */
 
@@ -516,21 +165,21 @@ static int x25519_unwrap(struct age_reader *r, struct stanza *s)
 	static const uint8_t zero[32];
 	size_t len, i;
 
-	if (s->nargs != 2 || b64_decode_raw(s->args[1], strlen(s->args[1]), share, sizeof(share), &len) < 0 ||
+	if (s->nargs != 2 || age_b64_decode_raw(s->args[1], strlen(s->args[1]), share, sizeof(share), &len) < 0 ||
 	    len != 32)
 		return fail(r, AGE_STAGE_HEADER, "malformed X25519 stanza");
 	if (s->body_len != 32)
 		return fail(r, AGE_STAGE_HEADER, "malformed X25519 stanza body");
 	for (i = 0; i < r->nsecrets; i++) {
-		if (x25519(r->secrets[i], share, shared) < 0 || !memcmp(shared, zero, 32))
+		if (age_x25519(r->secrets[i], share, shared) < 0 || !memcmp(shared, zero, 32))
 			return fail(r, AGE_STAGE_HEADER, "X25519 stanza with a low-order share");
 		if (age_public_key(r->secrets[i], pub) < 0)
 			return fail(r, AGE_STAGE_HEADER, "bad key");
 		memcpy(salt, share, 32);
 		memcpy(salt + 32, pub, 32);
-		if (hkdf(shared, 32, salt, 64, "age-encryption.org/v1/X25519", wrap, 32) < 0)
+		if (age_hkdf(shared, 32, salt, 64, "age-encryption.org/v1/X25519", wrap, 32) < 0)
 			return fail(r, AGE_STAGE_HEADER, "key derivation failed");
-		if (aead_once(false, wrap, s->body, 32, r->file_key) == 0) {
+		if (age_aead_once(false, wrap, s->body, 32, r->file_key) == 0) {
 			r->key = (int)i;
 			return 1;
 		}
@@ -599,7 +248,7 @@ static int parse_header(struct age_reader *r, size_t len)
 				goto out;
 			}
 			n = (size_t)(bl - p);
-			if (b64_decode_raw((const char *)p, n, s->body + s->body_len,
+			if (age_b64_decode_raw((const char *)p, n, s->body + s->body_len,
 					   sizeof(s->body) - s->body_len, &got) < 0) {
 				rc = fail(r, AGE_STAGE_HEADER, "stanza body is not canonical base64");
 				goto out;
@@ -630,7 +279,7 @@ static int parse_header(struct age_reader *r, size_t len)
 			size_t sl;
 
 			if (s->nargs != 2 ||
-			    b64_decode_raw(s->args[1], strlen(s->args[1]), share, sizeof(share), &sl) < 0 ||
+			    age_b64_decode_raw(s->args[1], strlen(s->args[1]), share, sizeof(share), &sl) < 0 ||
 			    sl != 32 || s->body_len != 32) {
 				rc = fail(r, AGE_STAGE_HEADER, "malformed X25519 stanza");
 				goto out;
@@ -640,7 +289,7 @@ static int parse_header(struct age_reader *r, size_t len)
 	/* "--- " mac "\n" */
 	mac_line = p;
 	if (end - p != 4 + 43 + 1 || memcmp(p, "--- ", 4) || end[-1] != '\n' ||
-	    b64_decode_raw((const char *)p + 4, 43, mac, sizeof(mac), &maclen) < 0 || maclen != 32) {
+	    age_b64_decode_raw((const char *)p + 4, 43, mac, sizeof(mac), &maclen) < 0 || maclen != 32) {
 		rc = fail(r, AGE_STAGE_HEADER, "malformed header MAC line");
 		goto out;
 	}
@@ -648,7 +297,7 @@ static int parse_header(struct age_reader *r, size_t len)
 		rc = fail(r, AGE_STAGE_NO_MATCH, "encrypted to none of this account's keys");
 		goto out;
 	}
-	if (hkdf(r->file_key, 16, NULL, 0, "header", hmac_key, 32) < 0 ||
+	if (age_hkdf(r->file_key, 16, NULL, 0, "header", hmac_key, 32) < 0 ||
 	    !HMAC(EVP_sha256(), hmac_key, 32, h, (size_t)(mac_line - h) + 3, want, &want_len) ||
 	    want_len != 32 || CRYPTO_memcmp(want, mac, 32) != 0) {
 		rc = fail(r, AGE_STAGE_HMAC, "header MAC does not match: the header was altered");
@@ -663,19 +312,22 @@ out:
 /* Header bytes: look for the line that starts with "---". */
 static int feed_header(struct age_reader *r, const uint8_t *data, size_t len, size_t *used)
 {
-	size_t vlen = strlen(VERSION_LINE), i;
+	static const char version[] = VERSION_LINE;
+	const size_t vlen = sizeof(version) - 1;
+	size_t i;
 
 	*used = 0;
 	for (i = 0; i < len; i++) {
 		uint8_t c = data[i];
+		size_t at = r->header_len;
 
-		if (r->header_len == AGE_HEADER_MAX)
+		if (at == AGE_HEADER_MAX)
 			return fail(r, AGE_STAGE_HEADER, "header longer than %d bytes: not an age file?",
 				    AGE_HEADER_MAX);
 		r->header[r->header_len++] = c;
 		r->offset++;
-		if (r->header_len <= vlen) {
-			if (c != (uint8_t)VERSION_LINE[r->header_len - 1])
+		if (at < vlen) {
+			if (c != (uint8_t)version[at])
 				return fail(r, AGE_STAGE_HEADER,
 					    "not an age file (it does not start with \"age-encryption.org/v1\")");
 			continue;
@@ -702,9 +354,9 @@ static int open_payload(struct age_reader *r)
 {
 	uint8_t key[32];
 
-	if (hkdf(r->file_key, 16, r->nonce, 16, "payload", key, 32) < 0)
+	if (age_hkdf(r->file_key, 16, r->nonce, 16, "payload", key, 32) < 0)
 		return fail(r, AGE_STAGE_PAYLOAD, "key derivation failed");
-	r->payload = aead_new(false, key);
+	r->payload = age_aead_new(false, key);
 	explicit_bzero(key, sizeof(key));
 	if (!r->payload)
 		return fail(r, AGE_STAGE_PAYLOAD, "out of memory");
@@ -712,7 +364,7 @@ static int open_payload(struct age_reader *r)
 	return 0;
 }
 
-static void chunk_nonce(uint64_t counter, bool last, uint8_t nonce[12])
+void age_chunk_nonce(uint64_t counter, bool last, uint8_t nonce[12])
 {
 	int i;
 
@@ -735,11 +387,11 @@ static int open_chunk(struct age_reader *r, bool last)
 	if (r->chunk_len < TAG_LEN)
 		return fail(r, AGE_STAGE_PAYLOAD, "truncated at byte %llu: the last chunk is cut short",
 			    (unsigned long long)chunk_start(r));
-	chunk_nonce(r->counter, last, nonce);
-	if (aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) < 0) {
+	age_chunk_nonce(r->counter, last, nonce);
+	if (age_aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) < 0) {
 		if (last && r->chunk_len == FULL_CHUNK) {
-			chunk_nonce(r->counter, false, nonce);
-			if (aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) == 0)
+			age_chunk_nonce(r->counter, false, nonce);
+			if (age_aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) == 0)
 				return fail(r, AGE_STAGE_PAYLOAD, "truncated at byte %llu: the file ends"
 						" without its final chunk", (unsigned long long)r->offset);
 		}
@@ -833,7 +485,7 @@ static int armor_line(struct age_reader *r)
 	}
 	if (n == 0 || r->last_line_short)
 		return fail(r, AGE_STAGE_ARMOR, "malformed armor: short or empty line inside");
-	if (b64_decode_padded(r->line, n, out, sizeof(out), &got) < 0)
+	if (age_b64_decode_padded(r->line, n, out, sizeof(out), &got) < 0)
 		return fail(r, AGE_STAGE_ARMOR, "armor line is not canonical base64");
 	if (n < ARMOR_COLUMNS || r->line[n - 1] == '=')
 		r->last_line_short = true;
@@ -929,114 +581,4 @@ int age_reader_finish(struct age_reader *r)
 		break;
 	}
 	return -EBADMSG;
-}
-
-/* ---------------------------------------------------------------- writer */
-
-struct age_writer {
-	age_out_fn *out;
-	void *arg;
-	EVP_CIPHER_CTX *payload;
-	uint8_t *buf, *sealed;
-	size_t len;
-	uint64_t counter;
-};
-
-static int seal(struct age_writer *w, bool last)
-{
-	uint8_t nonce[12];
-
-	chunk_nonce(w->counter, last, nonce);
-	if (aead(w->payload, true, nonce, w->buf, w->len, w->sealed) < 0)
-		return -EIO;
-	w->counter++;
-	if (w->out(w->arg, w->sealed, w->len + TAG_LEN) < 0)
-		return -EIO;
-	w->len = 0;
-	return 0;
-}
-
-int age_writer_new(const uint8_t pub[AGE_KEY_LEN], age_out_fn *out, void *arg,
-		   struct age_writer **wp)
-{
-	uint8_t eph[32], share[32], shared[32], salt[64], wrap[32], file_key[16], body[32];
-	uint8_t hmac_key[32], mac[32], nonce[16], pkey[32];
-	unsigned int maclen = 0;
-	struct age_writer *w;
-	struct gw_buf h;
-	int r = -EIO;
-
-	w = calloc(1, sizeof(*w));
-	gw_buf_init(&h, 4096);
-	if (!w)
-		return -ENOMEM;
-	w->out = out;
-	w->arg = arg;
-	w->buf = malloc(AGE_CHUNK);
-	w->sealed = malloc(FULL_CHUNK);
-	if (!w->buf || !w->sealed || RAND_bytes(file_key, 16) != 1 || age_keygen(eph, share) < 0 ||
-	    x25519(eph, pub, shared) < 0)
-		goto out;
-	memcpy(salt, share, 32);
-	memcpy(salt + 32, pub, 32);
-	if (hkdf(shared, 32, salt, 64, "age-encryption.org/v1/X25519", wrap, 32) < 0 ||
-	    aead_once(true, wrap, file_key, 16, body) < 0)
-		goto out;
-	gw_buf_adds(&h, VERSION_LINE "-> X25519 ");
-	b64_encode_raw(share, 32, &h);
-	gw_buf_adds(&h, "\n");
-	b64_encode_raw(body, 32, &h);
-	gw_buf_adds(&h, "\n---");
-	if (hkdf(file_key, 16, NULL, 0, "header", hmac_key, 32) < 0 ||
-	    !HMAC(EVP_sha256(), hmac_key, 32, (const uint8_t *)h.data, h.len, mac, &maclen))
-		goto out;
-	gw_buf_adds(&h, " ");
-	b64_encode_raw(mac, 32, &h);
-	gw_buf_adds(&h, "\n");
-	if (RAND_bytes(nonce, 16) != 1 || hkdf(file_key, 16, nonce, 16, "payload", pkey, 32) < 0)
-		goto out;
-	w->payload = aead_new(true, pkey);
-	if (!w->payload || out(arg, (const uint8_t *)h.data, h.len) < 0 || out(arg, nonce, 16) < 0)
-		goto out;
-	r = 0;
-	*wp = w;
-out:
-	explicit_bzero(file_key, sizeof(file_key));
-	explicit_bzero(eph, sizeof(eph));
-	explicit_bzero(pkey, sizeof(pkey));
-	gw_buf_release(&h);
-	if (r < 0)
-		age_writer_free(w);
-	return r;
-}
-
-int age_writer_feed(struct age_writer *w, const uint8_t *plain, size_t len)
-{
-	while (len) {
-		size_t take;
-
-		if (w->len == AGE_CHUNK && seal(w, false) < 0)
-			return -EIO; /* more follows: not the last */
-		take = AGE_CHUNK - w->len < len ? AGE_CHUNK - w->len : len;
-		memcpy(w->buf + w->len, plain, take);
-		w->len += take;
-		plain += take;
-		len -= take;
-	}
-	return 0;
-}
-
-int age_writer_finish(struct age_writer *w)
-{
-	return seal(w, true);
-}
-
-void age_writer_free(struct age_writer *w)
-{
-	if (!w)
-		return;
-	EVP_CIPHER_CTX_free(w->payload);
-	free(w->buf);
-	free(w->sealed);
-	free(w);
 }
