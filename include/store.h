@@ -132,21 +132,21 @@ void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *a
 struct store_upload_info {
 	int64_t id;
 	int64_t account_id;
-	char path[GW_PATH_MAX + 1];
-	char state[16];
 	int64_t size;           /* -1 until complete */
 	int64_t bytes_received; /* live while receiving */
-	char sha256[65];        /* "" until complete */
-	char client_address[64];
 	int64_t started_at_ms;
 	int64_t completed_at_ms; /* 0 until complete */
 	int64_t updated_at_ms;
 	int64_t purged_at_ms; /* 0 while its file is kept */
 	int64_t client_modified_at_ms; /* the client's time for the file (MFMT); 0 = none */
-	char error[256];
 	int64_t key_id; /* the key that opened it; 0 = not encrypted */
 	int attempts;   /* import attempts so far */
 	int hook_exit;  /* the import hook's exit status; -1 = none yet */
+	char path[GW_PATH_MAX + 1];
+	char state[16];
+	char sha256[65];        /* "" until complete */
+	char client_address[64];
+	char error[256];
 	char hook_output[4097]; /* its output's tail */
 };
 
