@@ -9,8 +9,6 @@
 
 #include "engine.h"
 
-static const struct job_ops abort_ops, reject_ops;
-
 /* ---------------------------------------------------------------- what became of it */
 
 static void log_partial(struct ctrl *c, struct job *j)

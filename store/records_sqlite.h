@@ -3,7 +3,30 @@
 #ifndef FTPSGATE_STORE_RECORDS_SQLITE_H
 #define FTPSGATE_STORE_RECORDS_SQLITE_H
 
+#include <sqlite3.h>
+
 #include "store_records.h"
+
+/* SQL for the bytes an account's uploads hold against its quota: each
+ * upload's size, or what arrived, or the room a running one reserved. */
+#define STORE_HELD_BYTES "COALESCE(SUM(MAX(COALESCE(size, bytes_received), reserved_bytes)), 0)"
+
+/* Log a SQLite failure once, where it happened; returns -ENOSPC (disk
+ * full), -EROFS (read-only), -EAGAIN (locked by another process) or -EIO. */
+int store_db_error(struct store *st, const char *what);
+
+/* How long a statement waits for another process's lock on the database.
+ * The connection's mutex is held meanwhile, so writes that are tried
+ * again later wait not at all. */
+#define STORE_BUSY_MS 5000
+
+/* sqlite3_step() for a write that may be skipped or is tried again later:
+ * it does not wait for another process's lock. Called with lock held. */
+int store_step_now(struct store *st, sqlite3_stmt *q);
+
+/* Prepare, or log and fail. */
+int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
+int store_exec(struct store *st, const char *sql);
 
 /* sqlite.c: the connection and the schema */
 int store_sqlite_open(struct store *st, const char *data_dir, char *err, size_t err_size);

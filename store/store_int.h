@@ -4,17 +4,17 @@
 
 #include <limits.h>
 #include <pthread.h>
-#include <sqlite3.h>
 
 #include "store.h"
 #include "store_bytes.h"
 
 struct store_records_ops;
+struct sqlite3;
 
 struct store {
 	const struct store_records_ops *rec; /* where records live (store_records.h) */
 	bool rec_open;
-	sqlite3 *db;
+	struct sqlite3 *db; /* the SQLite records backend's connection */
 	pthread_mutex_t lock; /* one connection, used by one thread at a time */
 	char data_dir[PATH_MAX];
 	int accounts_fd; /* data_dir/accounts */
@@ -57,17 +57,7 @@ int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[3
 		      size_t max, size_t *n);
 void store_events_release(struct store *st);
 
-/* SQL for the bytes an account's uploads hold against its quota: each
- * upload's size, or what arrived, or the room a running one reserved. */
-#define STORE_HELD_BYTES "COALESCE(SUM(MAX(COALESCE(size, bytes_received), reserved_bytes)), 0)"
 
-/* Log a SQLite failure once, where it happened; returns -ENOSPC (disk
- * full), -EROFS (read-only), -EAGAIN (locked by another process) or -EIO. */
-int store_db_error(struct store *st, const char *what);
-/* How long a statement waits for another process's lock on the database.
- * The connection's mutex is held meanwhile, so writes that are tried
- * again later wait not at all. */
-#define STORE_BUSY_MS 5000
 /* Slots of the verified-credential cache; a name takes the slot its hash
  * points to, so a flood of names can only push entries out. */
 #define STORE_LOGIN_CACHE_SLOTS 4096
@@ -76,14 +66,8 @@ struct login_cached {
 	uint8_t tag[32];
 	int64_t at_ms;
 };
-/* sqlite3_step() for a write that may be skipped or is tried again later:
- * it does not wait for another process's lock. Called with lock held. */
-int store_step_now(struct store *st, sqlite3_stmt *q);
 /* Write the final states the database refused before (uploads.c). */
 void store_flush_unsaved(struct store *st);
-/* Prepare, or log and fail. */
-int store_prepare(struct store *st, const char *sql, sqlite3_stmt **out);
-int store_exec(struct store *st, const char *sql);
 void store_sha256_hex(const void *data, size_t len, char out[65]);
 int store_hash_password(struct store *st, const char *password, char *out, size_t out_size);
 
