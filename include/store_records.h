@@ -1,7 +1,7 @@
 /* store_records.h - what the gateway keeps as records: the contract a
- * records backend keeps. SQLite (store/records_sqlite.c and the SQLite
- * parts of store/) is the first; PostgreSQL comes behind the same
- * operations.
+ * records backend keeps. SQLite (store/sqlite.c, records_sqlite.c,
+ * records_sqlite_accounts.c) is the first; PostgreSQL comes behind the
+ * same operations.
  *
  * The logic stays above the contract, in store/: passwords (argon2id),
  * sealing keys, quotas' policy, events and watchers, the upload
