@@ -324,28 +324,6 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 	explicit_bzero(req->arg, sizeof(req->arg));
 }
 
-/* Telnet (RFC 854) on the control connection, where RFC 959 puts it:
- * commands (IAC and a command byte; WILL, WONT, DO and DONT take an
- * option byte too) are dropped only before the command's first letter,
- * where clients send them (IAC IP, IAC DM before ABOR). In the rest of
- * the line IAC IAC stands for one 0xFF (RFC 959; RFC 2640 for path
- * names) and any other 0xFF is a byte of the argument, so a file name
- * keeps the bytes it was sent with. */
-static size_t strip_telnet(char *line, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)line;
-	size_t i = 0, o = 0;
-
-	while (i + 1 < len && u[i] == 0xff && u[i + 1] >= 0xf0 && u[i + 1] != 0xff)
-		i += u[i + 1] >= 0xfb ? 3 : 2; /* WILL WONT DO DONT <option> */
-	for (; i < len; i++) {
-		if (u[i] == 0xff && i + 1 < len && u[i + 1] == 0xff)
-			i++;
-		line[o++] = line[i];
-	}
-	return o;
-}
-
 enum line_result { LINE_NONE, LINE_DONE, LINE_WAIT };
 
 /* Handle the next complete line of input, if the session takes it now. */
@@ -376,7 +354,7 @@ static enum line_result next_line(struct ctrl *c)
 		return LINE_DONE;
 	}
 	memcpy(line, c->in.data, len);
-	len = strip_telnet(line, len);
+	len = ftpd_strip_telnet(line, len);
 	if (!ftpd_session_takes(&c->core, line, len))
 		return LINE_WAIT; /* stays queued until the running request ends */
 	/* Take the line out of the buffer before acting on it: the request

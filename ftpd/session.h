@@ -26,6 +26,16 @@ struct ftpd_command {
  * command: empty, verb not 3-4 letters, control characters or NUL. */
 int ftpd_parse_command(const char *line, size_t len, struct ftpd_command *out);
 
+/* Telnet (RFC 854) on the control connection, where RFC 959 puts it:
+ * commands (IAC and a command byte; WILL, WONT, DO and DONT take an
+ * option byte too) are dropped only before the command's first letter,
+ * where clients send them (IAC IP, IAC DM before ABOR). In the rest of
+ * the line IAC IAC stands for one 0xFF (RFC 959; RFC 2640 for path
+ * names) and any other 0xFF is a byte of the argument, so a file name
+ * keeps the bytes it was sent with.
+ * Rewrites the line in place; returns its new length (at most len). */
+size_t ftpd_strip_telnet(char *line, size_t len);
+
 enum ftpd_req {
 	FTPD_REQ_NONE,     /* replies are queued; nothing else to do */
 	FTPD_REQ_CLOSE,    /* send the queued replies, then close */

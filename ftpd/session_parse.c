@@ -1,5 +1,5 @@
-/* session_parse.c - parsers of what clients send: a command line, and
- * the time of MFMT. Pure functions, fuzzed whole (fuzz/fuzz_session.c).
+/* session_parse.c - parsers of what clients send: Telnet in a command
+ * line, the command line, and the time of MFMT. Pure functions, fuzzed whole (fuzz/fuzz_session.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,4 +76,19 @@ int ftpd_parse_mfmt_time(const char *s, size_t len, int64_t *out_s)
 	epoch_days = era * 146097 + doe - 719468;
 	*out_s = epoch_days * 86400 + v[3] * 3600 + v[4] * 60 + (v[5] == 60 ? 59 : v[5]);
 	return 0;
+}
+
+size_t ftpd_strip_telnet(char *line, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)line;
+	size_t i = 0, o = 0;
+
+	while (i + 1 < len && u[i] == 0xff && u[i + 1] >= 0xf0 && u[i + 1] != 0xff)
+		i += u[i + 1] >= 0xfb ? 3 : 2; /* WILL WONT DO DONT <option> */
+	for (; i < len; i++) {
+		if (u[i] == 0xff && i + 1 < len && u[i + 1] == 0xff)
+			i++;
+		line[o++] = line[i];
+	}
+	return o;
 }

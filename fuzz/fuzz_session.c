@@ -73,9 +73,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *nl = memchr(data + pos, '\n', size - pos);
 		size_t len = nl ? (size_t)(nl - (data + pos)) : size - pos;
 		uint8_t choice = nl && nl + 1 < data + size ? nl[1] : 0;
-		/* the engine answers longer lines itself */
-		size_t fed = len > GW_FTP_LINE_MAX ? GW_FTP_LINE_MAX : len;
-		enum ftpd_req kind = ftpd_session_input(&s, (const char *)data + pos, fed, &req);
+		/* the engine answers longer lines itself, and takes Telnet out */
+		size_t fed = len > GW_FTP_LINE_MAX ? GW_FTP_LINE_MAX : len, stripped;
+		char line[GW_FTP_LINE_MAX + 1];
+		enum ftpd_req kind;
+
+		memcpy(line, data + pos, fed);
+		stripped = ftpd_strip_telnet(line, fed);
+		if (stripped > fed)
+			abort();
+		kind = ftpd_session_input(&s, line, stripped, &req);
 
 		pos += len + (nl ? 2 : 0);
 		switch (kind) {

@@ -134,6 +134,27 @@ static void transcript(const char *name, const char *script)
 	gw_buf_release(&out);
 }
 
+/* Telnet before a command goes; IAC IAC in an argument is one 0xFF; any
+ * other byte, 0xFF included, stays. */
+static void test_telnet(void)
+{
+	char a[] = "\xff\xf4\xff\xf2" "ABOR"; /* IAC IP, IAC DM */
+	char b[] = "STOR a\xff\xff" "b";
+	char c[] = "STOR a\xff" "b";
+	char d[] = "\xff\xfb\x01" "NOOP"; /* IAC WILL ECHO */
+	char e[] = "\xff\xfb"; /* cut short */
+
+	CHECK_INT(ftpd_strip_telnet(a, sizeof(a) - 1), 4);
+	CHECK(memcmp(a, "ABOR", 4) == 0);
+	CHECK_INT(ftpd_strip_telnet(b, sizeof(b) - 1), 8);
+	CHECK(memcmp(b, "STOR a\xff" "b", 8) == 0);
+	CHECK_INT(ftpd_strip_telnet(c, sizeof(c) - 1), 8);
+	CHECK(memcmp(c, "STOR a\xff" "b", 8) == 0);
+	CHECK_INT(ftpd_strip_telnet(d, sizeof(d) - 1), 4);
+	CHECK(memcmp(d, "NOOP", 4) == 0);
+	CHECK_INT(ftpd_strip_telnet(e, sizeof(e) - 1), 0);
+}
+
 static void test_parser(void)
 {
 	struct ftpd_command c;
@@ -180,6 +201,7 @@ static void test_mfmt_time(void)
 int main(void)
 {
 	test_parser();
+	test_telnet();
 	test_mfmt_time();
 
 	/* The seed's FileZilla session, reply for reply. */
