@@ -140,6 +140,7 @@ class Gateway:
 
     def _start(self, timeout):
         self.log = open(self.log_path, "ab")
+        since = self.log.tell()  # this start's lines, not an earlier one's
         self.proc = subprocess.Popen([BIN], env=self.env(), stdout=self.log,
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
@@ -154,7 +155,10 @@ class Gateway:
                     raise PortTaken()
                 raise RuntimeError("ftpsgate exited %d:\n%s" % (self.proc.returncode, logs))
             try:
-                if self.api("GET", "/health", auth=False)[0] == 200:
+                # Started means ready: the API answers as soon as it is
+                # up, before the daemon has become its user (daemon.ready
+                # comes after that).
+                if self.api("GET", "/health", auth=False)[0] == 200 and self.ready(since):
                     with socket.create_connection(("127.0.0.1", self.ftps_port), 1):
                         return self
             except (OSError, urllib.error.URLError):
@@ -202,6 +206,11 @@ class Gateway:
 
     def __exit__(self, *exc):
         self.cleanup()
+
+    def ready(self, since):
+        with open(self.log_path, "rb") as f:
+            f.seek(since)
+            return b'"daemon.ready"' in f.read()
 
     def logs(self):
         try:
