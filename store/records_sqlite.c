@@ -15,34 +15,27 @@
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
 		       " key_id, attempts, hook_exit, hook_output, client_modified_at"
 
-static void column_text(sqlite3_stmt *q, int i, char *out, size_t size)
-{
-	const unsigned char *s = sqlite3_column_text(q, i);
-
-	gw_strlcpy(out, s ? (const char *)s : "", size);
-}
-
 static void row_to_info(sqlite3_stmt *q, struct store_upload_info *u)
 {
 	/* every field is set below: no memset of the 5 KiB */
 	u->id = sqlite3_column_int64(q, 0);
 	u->account_id = sqlite3_column_int64(q, 1);
-	column_text(q, 2, u->path, sizeof(u->path));
-	column_text(q, 3, u->state, sizeof(u->state));
+	store_sqlite_text(q, 2, u->path, sizeof(u->path));
+	store_sqlite_text(q, 3, u->state, sizeof(u->state));
 	u->size = sqlite3_column_type(q, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 4);
 	u->bytes_received = sqlite3_column_int64(q, 5);
-	column_text(q, 6, u->sha256, sizeof(u->sha256));
-	column_text(q, 7, u->client_address, sizeof(u->client_address));
+	store_sqlite_text(q, 6, u->sha256, sizeof(u->sha256));
+	store_sqlite_text(q, 7, u->client_address, sizeof(u->client_address));
 	u->started_at_ms = sqlite3_column_int64(q, 8);
 	u->completed_at_ms = sqlite3_column_int64(q, 9);
-	column_text(q, 10, u->error, sizeof(u->error));
+	store_sqlite_text(q, 10, u->error, sizeof(u->error));
 	u->updated_at_ms = sqlite3_column_type(q, 11) == SQLITE_NULL ? u->started_at_ms
 								      : sqlite3_column_int64(q, 11);
 	u->purged_at_ms = sqlite3_column_int64(q, 12);
 	u->key_id = sqlite3_column_int64(q, 13);
 	u->attempts = sqlite3_column_int(q, 14);
 	u->hook_exit = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 15);
-	column_text(q, 16, u->hook_output, sizeof(u->hook_output));
+	store_sqlite_text(q, 16, u->hook_output, sizeof(u->hook_output));
 	u->client_modified_at_ms = sqlite3_column_int64(q, 17);
 }
 
@@ -287,10 +280,10 @@ static int upload_candidates(struct store *st, int64_t account_id, const char *p
 			struct store_view_candidate *v = &c[count++];
 
 			v->id = sqlite3_column_int64(q, 0);
-			column_text(q, 1, v->state, sizeof(v->state));
+			store_sqlite_text(q, 1, v->state, sizeof(v->state));
 			v->size = sqlite3_column_type(q, 2) == SQLITE_NULL ? -1
 									   : sqlite3_column_int64(q, 2);
-			column_text(q, 3, v->sha256, sizeof(v->sha256));
+			store_sqlite_text(q, 3, v->sha256, sizeof(v->sha256));
 		}
 	}
 	sqlite3_finalize(q);
@@ -462,10 +455,10 @@ static int work_claim(struct store *st, bool import, int64_t now_ms, struct stor
 			memset(w, 0, sizeof(*w));
 			w->id = sqlite3_column_int64(q, 0);
 			w->account_id = sqlite3_column_int64(q, 1);
-			column_text(q, 2, w->path, sizeof(w->path));
+			store_sqlite_text(q, 2, w->path, sizeof(w->path));
 			w->size = sqlite3_column_int64(q, 3);
 			w->key_id = sqlite3_column_int64(q, 4);
-			column_text(q, 5, w->sha256, sizeof(w->sha256));
+			store_sqlite_text(q, 5, w->sha256, sizeof(w->sha256));
 			w->attempts = sqlite3_column_int(q, 6);
 			found = 1;
 		}

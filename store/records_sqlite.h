@@ -31,6 +31,8 @@ int store_exec(struct store *st, const char *sql);
 /* sqlite.c: the connection and the schema */
 int store_sqlite_open(struct store *st, const char *data_dir, char *err, size_t err_size);
 void store_sqlite_close(struct store *st);
+/* Column i as text into out; NULL as "". */
+void store_sqlite_text(sqlite3_stmt *q, int i, char *out, size_t size);
 
 /* records_sqlite_accounts.c: accounts, keys, admin tokens, audit */
 int store_sqlite_account_get(struct store *st, int64_t id, struct store_account *out);

@@ -17,20 +17,13 @@
 	" (SELECT " STORE_HELD_BYTES " FROM uploads u"                                    \
 	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
 
-static void text_at(sqlite3_stmt *q, int i, char *out, size_t size)
-{
-	const unsigned char *s = sqlite3_column_text(q, i);
-
-	gw_strlcpy(out, s ? (const char *)s : "", size);
-}
-
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = sqlite3_column_int64(q, 0);
-	text_at(q, 1, a->username, sizeof(a->username));
-	text_at(q, 2, a->description, sizeof(a->description));
-	text_at(q, 3, a->status, sizeof(a->status));
+	store_sqlite_text(q, 1, a->username, sizeof(a->username));
+	store_sqlite_text(q, 2, a->description, sizeof(a->description));
+	store_sqlite_text(q, 3, a->status, sizeof(a->status));
 	a->created_at_ms = sqlite3_column_int64(q, 4);
 	a->updated_at_ms = sqlite3_column_type(q, 5) == SQLITE_NULL ? a->created_at_ms
 								     : sqlite3_column_int64(q, 5);
@@ -107,7 +100,7 @@ int store_sqlite_account_find(struct store *st, const char *username, struct sto
 		switch (sqlite3_step(q)) {
 		case SQLITE_ROW:
 			row_to_account(q, out);
-			text_at(q, 12, hash, hash_size);
+			store_sqlite_text(q, 12, hash, hash_size);
 			break;
 		case SQLITE_DONE:
 			r = -ENOENT;
@@ -291,7 +284,7 @@ static void row_to_key(sqlite3_stmt *q, struct store_key *k)
 	memset(k, 0, sizeof(*k));
 	k->id = sqlite3_column_int64(q, 0);
 	k->account_id = sqlite3_column_int64(q, 1);
-	text_at(q, 2, k->recipient, sizeof(k->recipient));
+	store_sqlite_text(q, 2, k->recipient, sizeof(k->recipient));
 	k->created_at_ms = sqlite3_column_int64(q, 3);
 	k->revoked_at_ms = sqlite3_column_int64(q, 4);
 }
@@ -416,8 +409,8 @@ static void row_to_token(sqlite3_stmt *q, struct store_token *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->id = sqlite3_column_int64(q, 0);
-	text_at(q, 1, t->name, sizeof(t->name));
-	text_at(q, 2, t->scope, sizeof(t->scope));
+	store_sqlite_text(q, 1, t->name, sizeof(t->name));
+	store_sqlite_text(q, 2, t->scope, sizeof(t->scope));
 	t->created_at_ms = sqlite3_column_int64(q, 3);
 	t->last_used_at_ms = sqlite3_column_int64(q, 4);
 	t->revoked_at_ms = sqlite3_column_int64(q, 5);
@@ -619,12 +612,12 @@ int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
 			a->id = sqlite3_column_int64(q, 0);
 			a->at_ms = sqlite3_column_int64(q, 1);
 			a->token_id = sqlite3_column_int64(q, 2);
-			text_at(q, 3, a->token_name, sizeof(a->token_name));
-			text_at(q, 4, a->client_address, sizeof(a->client_address));
-			text_at(q, 5, a->method, sizeof(a->method));
-			text_at(q, 6, a->path, sizeof(a->path));
+			store_sqlite_text(q, 3, a->token_name, sizeof(a->token_name));
+			store_sqlite_text(q, 4, a->client_address, sizeof(a->client_address));
+			store_sqlite_text(q, 5, a->method, sizeof(a->method));
+			store_sqlite_text(q, 6, a->path, sizeof(a->path));
 			a->status = sqlite3_column_int(q, 7);
-			text_at(q, 8, a->detail, sizeof(a->detail));
+			store_sqlite_text(q, 8, a->detail, sizeof(a->detail));
 			count++;
 		}
 		*n = count;

@@ -242,3 +242,10 @@ void store_sqlite_close(struct store *st)
 		sqlite3_close(st->db);
 	st->db = NULL;
 }
+
+void store_sqlite_text(sqlite3_stmt *q, int i, char *out, size_t size)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+
+	gw_strlcpy(out, t ? (const char *)t : "", size);
+}
