@@ -104,6 +104,9 @@ struct reply {
 
 struct reply admin_problem(unsigned status, const char *fmt, ...) GW_PRINTF(2, 3);
 struct reply admin_ok(unsigned status, json_t *json);
+/* 503 problem+json: the records database cannot be reached (and why),
+ * with Retry-After. */
+struct reply admin_unavailable(struct ctx *x, const char *what);
 
 /* routes.c: every route, and the handlers it names (one file per
  * resource: service.c, accounts.c, keys.c, uploads.c, tokens.c, bans.c,

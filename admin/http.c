@@ -126,13 +126,16 @@ static struct reply authenticate(struct ctx *x)
 	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
 	struct reply r = admin_ok(0, NULL);
-	int wait;
+	int wait, rc = -EACCES;
 
 	/* A valid token always works: only failures are slowed down, so
 	 * that whoever shares an address (or a reverse proxy) with an admin
 	 * cannot lock the admin out with bad tokens. */
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0 ||
-	    store_admin_check(x->store, h + 7, &x->who) < 0) {
+	if (h && strncasecmp(h, "Bearer ", 7) == 0)
+		rc = store_admin_check(x->store, h + 7, &x->who);
+	if (rc < 0 && rc != -EACCES) /* not the client's doing: not counted */
+		return admin_unavailable(x, "cannot check the token now");
+	if (rc < 0) {
 		wait = auth_wait_s(x->srv, x->client_ip);
 		if (wait) {
 			r = admin_problem(429, "too many failed authentications from this address; wait");
@@ -378,6 +381,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r = admin_problem(413, "the body is larger than %d bytes", GW_ADMIN_BODY_MAX);
 	else
 		r = route(&x);
+	if (r.status == 500 && store_records_status(x.store, false, NULL, 0) < 0) {
+		if (r.json)
+			json_decref(r.json);
+		if (r.raw)
+			MHD_destroy_response(r.raw);
+		r = admin_unavailable(&x, "cannot answer now");
+	}
 	status = r.status;
 	/* Every change, and every refused attempt at one by a known token. */
 	if (is_change(method) && x.who.id)

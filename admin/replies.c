@@ -44,6 +44,18 @@ struct reply admin_problem(unsigned status, const char *fmt, ...)
 	return r;
 }
 
+struct reply admin_unavailable(struct ctx *x, const char *what)
+{
+	char why[256];
+	struct reply r;
+
+	store_records_status(x->store, false, why, sizeof(why));
+	r = admin_problem(503, "%s: the records database (%s) cannot be reached%s%s", what,
+			  store_records_name(x->store), why[0] ? ": " : "", why);
+	r.retry_after_s = 5;
+	return r;
+}
+
 struct reply admin_ok(unsigned status, json_t *json)
 {
 	struct reply r;

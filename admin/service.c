@@ -7,10 +7,20 @@
 
 #include "admin_int.h"
 
+/* What a load balancer and an operator ask: is this node fit to serve,
+ * and if not, which dependency is down. */
 struct reply admin_get_health(struct ctx *x)
 {
-	(void)x;
-	return admin_ok(200, json_pack("{s:s}", "status", "ok"));
+	char why[256];
+	bool down = store_records_status(x->store, true, why, sizeof(why)) < 0;
+	json_t *records = json_pack("{s:s, s:s}", "backend", store_records_name(x->store), "status",
+				    down ? "down" : "up");
+
+	if (records && down)
+		json_object_set_new(records, "error", json_string(why));
+	return admin_ok(down ? 503 : 200,
+			json_pack("{s:s, s:s, s:{s:o}}", "status", down ? "degraded" : "ok", "node",
+				  store_node_id(x->store), "dependencies", "records", records));
 }
 
 struct reply admin_get_openapi(struct ctx *x)

@@ -75,6 +75,11 @@ static const struct setting settings[] = {
 	U32("login_cache_s", login_cache_s, 0, 86400),
 	STR("user", user),
 	STR("master_key_file", master_key_file),
+	STR("database_url", database_url),
+	U32("database_pool", database_pool, 1, 1000),
+	U32("database_timeout_ms", database_timeout_ms, 100, 600000),
+	STR("node_id", node_id),
+	U32("import_lease_s", import_lease_s, 3, 86400),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };
@@ -119,6 +124,9 @@ void gw_config_defaults(struct gw_config *c)
 	c->shutdown_grace_s = 30;
 	c->min_free_mib = 64;
 	c->login_cache_s = 300;
+	c->database_pool = 8;
+	c->database_timeout_ms = 5000;
+	c->import_lease_s = 60;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 

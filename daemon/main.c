@@ -257,8 +257,14 @@ int main(int argc, char **argv)
 	sp.argon2_parallelism = cfg.argon2_parallelism;
 	sp.min_free_bytes = (uint64_t)cfg.min_free_mib * 1024 * 1024;
 	sp.login_cache_s = cfg.login_cache_s;
+	sp.database_url = cfg.database_url;
+	sp.database_pool = cfg.database_pool;
+	sp.database_timeout_ms = cfg.database_timeout_ms;
+	sp.node_id = cfg.node_id;
+	sp.import_lease_s = cfg.import_lease_s;
 	r = store_open(&sp, &st, err, sizeof(err));
 	explicit_bzero(cfg.master_key, sizeof(cfg.master_key));
+	explicit_bzero(cfg.database_url, sizeof(cfg.database_url)); /* it may hold a password */
 	if (r < 0)
 		return fail(err);
 	r = store_admin_bootstrap(st, cfg.admin_token, token, &generated);

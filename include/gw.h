@@ -88,6 +88,8 @@ int gw_random(void *buf, size_t len);
 /* n random characters from [A-Za-z0-9] (or digits and lower case only). */
 int gw_random_token(char *out, size_t n, bool lower_only);
 void gw_hex(const uint8_t *in, size_t len, char *out /* 2*len+1 */);
+/* 2*len hex digits (either case) into len bytes: -EINVAL on any other. */
+int gw_unhex(const char *in, uint8_t *out, size_t len);
 /* fsync a directory by path or fd. */
 int gw_fsync_dir(int dirfd);
 /* Create a directory and its parents (mode 0750). */

@@ -70,6 +70,11 @@ struct gw_config {
 	uint32_t login_cache_s; /* verified passwords accepted again without argon2id */
 	char user[64]; /* run as this user once the ports are bound ("" = stay) */
 	char master_key_file[PATH_MAX]; /* "" = data_dir/master.key */
+	char database_url[1024];        /* "" or "sqlite:" = data_dir; "postgresql://..." */
+	uint32_t database_pool;         /* PostgreSQL connections at most */
+	uint32_t database_timeout_ms;   /* a statement's limit */
+	char node_id[65];               /* "" = the host name */
+	uint32_t import_lease_s;        /* a claim on import work, unrenewed */
 	char log_level[16];
 };
 

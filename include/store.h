@@ -40,6 +40,14 @@ struct store_params {
 	/* A password argon2id accepted is accepted again for this long by a
 	 * keyed hash, without argon2id (0 = every login runs argon2id). */
 	uint32_t login_cache_s;
+	/* Where records live: NULL, "" or "sqlite:" = data_dir/ftpsgate.db;
+	 * "postgresql://..." or "postgres://..." = that PostgreSQL database
+	 * (a libpq URI), shared by every node that names it. */
+	const char *database_url;
+	uint32_t database_pool;       /* PostgreSQL connections at most (0: 8) */
+	uint32_t database_timeout_ms; /* a statement's limit (0: 5000) */
+	const char *node_id;          /* this node's id (NULL/"": the host name) */
+	uint32_t import_lease_s;      /* a claim on import work, unrenewed (0: 60) */
 };
 
 /* BLOCKING. Create the data directory layout and database if needed, run
@@ -47,6 +55,15 @@ struct store_params {
  * crash (an upload still 'receiving' becomes 'partial'). */
 int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size);
 void store_close(struct store *st);
+
+/* The records backend: "sqlite" or "postgresql". */
+const char *store_records_name(struct store *st);
+/* 0 when the records backend answers, or -EAGAIN and why it does not;
+ * ping: ask it now (BLOCKING, bounded by the statement timeout),
+ * otherwise as the last statement found it. */
+int store_records_status(struct store *st, bool ping, char *why, size_t why_size);
+/* This node's id, as records name it. */
+const char *store_node_id(struct store *st);
 
 /* ---------------------------------------------------------------- accounts */
 

@@ -1,7 +1,8 @@
 /* store_records.h - what the gateway keeps as records: the contract a
  * records backend keeps. SQLite (store/sqlite.c, records_sqlite.c,
- * records_sqlite_accounts.c) is the first; PostgreSQL comes behind the
- * same operations.
+ * records_sqlite_accounts.c) is the default; PostgreSQL (store/pg.c,
+ * records_pg.c, records_pg_accounts.c, events_pg.c) serves many nodes
+ * behind the same operations.
  *
  * The logic stays above the contract, in store/: passwords (argon2id),
  * sealing keys, quotas' policy, events and watchers, the upload
@@ -180,9 +181,14 @@ struct store_records_ops {
 	 * next verified one due for import (-> importing, attempts + 1):
 	 * 1 and *w, 0 when there is none, or -EAGAIN. */
 	int (*work_claim)(struct store *st, bool import, int64_t now_ms, struct store_work *w);
-	/* At start: verifying and importing (cut short) go back in the queue. */
+	/* At start: verifying and importing (cut short) go back in the queue
+	 * (PostgreSQL: what this node's earlier process held). */
 	int (*work_requeue)(struct store *st);
-	/* again: a retry, which must not wait for a lock (-EAGAIN). */
+	/* Keep the claim on upload id's work (renewed well within
+	 * st->lease_ms while it runs): -ESTALE when it was lost. */
+	int (*work_renew)(struct store *st, int64_t id);
+	/* again: a retry, which must not wait for a lock (-EAGAIN).
+	 * -ESTALE: the claim was lost (another node has the work now). */
 	int (*work_set)(struct store *st, int64_t id, const struct store_work_state *s,
 			int64_t now_ms, bool again);
 	/* Imported uploads completed before cutoff whose bytes are kept, at
@@ -192,6 +198,7 @@ struct store_records_ops {
 };
 
 extern const struct store_records_ops store_records_sqlite;
+extern const struct store_records_ops store_records_pg;
 
 /* How much to hold ahead of need, given the room left: a quarter of
  * what remains, from 1 MiB to 64 MiB, never past the room. */

@@ -7,11 +7,26 @@
 #   SKIP_TSAN=1                       without the ThreadSanitizer run
 #   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
 #   SKIP_LINT=1                       without clang-tidy and cppcheck
+#   WITH_PG=1                         also run the end-to-end suite on PostgreSQL
+#                                     (not yet by default: some tests still fail there)
 set -eu
 cd "$(dirname "$0")/.."
 
 sh scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
+
+# A throwaway PostgreSQL server: the end-to-end suite runs on it too
+# (tests/CMakeLists.txt registers e2e_pg.* when FTPSGATE_TEST_PG is set).
+if [ "${WITH_PG:-0}" = 1 ]; then
+	pg_env=$(sh scripts/pg-local.sh start)
+	PG_DIR=$(echo "$pg_env" | sed -n 's/^PG_DIR=//p')
+	PG_PORT=$(echo "$pg_env" | sed -n 's/^PG_PORT=//p')
+	trap 'sh scripts/pg-local.sh stop "$PG_DIR"' EXIT INT TERM
+	export FTPSGATE_TEST_PG="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+	echo "== PostgreSQL 15 for the tests on 127.0.0.1:$PG_PORT"
+else
+	unset FTPSGATE_TEST_PG
+fi
 
 echo "== lint openapi/openapi.json"
 sh scripts/lint-openapi.sh

@@ -69,6 +69,25 @@ static void changed(struct store *st, const struct store_account *a, const char 
 	fn(arg, &ch);
 }
 
+void store_account_changed_elsewhere(struct store *st, int64_t id)
+{
+	struct store_account_change ch;
+	struct store_account a;
+	store_account_change_fn *fn;
+	void *arg;
+
+	pthread_mutex_lock(&st->watch_lock);
+	fn = st->watch_fn;
+	arg = st->watch_arg;
+	pthread_mutex_unlock(&st->watch_lock);
+	if (!fn || st->rec->account_get(st, id, &a) < 0)
+		return;
+	ch.account_id = a.id;
+	ch.can_login = can_login(&a);
+	ch.expires_at_ms = a.expires_at_ms;
+	fn(arg, &ch);
+}
+
 static int make_root(struct store *st, int64_t id)
 {
 	char name[32];

@@ -38,6 +38,10 @@ void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_
 {
 	struct store_event *e;
 
+	if (st->evpg) { /* one feed for every node: numbered by the database */
+		store_pg_event_queue(st, kind, id, account_id, state);
+		return;
+	}
 	pthread_mutex_lock(&st->ev_lock);
 	st->ev_seq++;
 	e = &st->events[st->ev_seq % STORE_EVENTS_KEPT];
@@ -47,6 +51,16 @@ void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_
 	e->id = id;
 	e->account_id = account_id;
 	gw_strlcpy(e->state, state, sizeof(e->state));
+	pthread_cond_broadcast(&st->ev_cond);
+	pthread_mutex_unlock(&st->ev_lock);
+}
+
+void store_events_put(struct store *st, const struct store_event *e)
+{
+	pthread_mutex_lock(&st->ev_lock);
+	st->events[e->seq % STORE_EVENTS_KEPT] = *e;
+	if (e->seq > st->ev_seq)
+		st->ev_seq = e->seq;
 	pthread_cond_broadcast(&st->ev_cond);
 	pthread_mutex_unlock(&st->ev_lock);
 }

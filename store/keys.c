@@ -17,31 +17,9 @@
 
 #define SEALED_LEN STORE_KEY_SEALED_LEN /* nonce, identity, tag */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_hex32(const char *s, uint8_t out[32])
 {
-	size_t i;
-
-	if (strlen(s) != 64)
-		return -EINVAL;
-	for (i = 0; i < 32; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return strlen(s) == 64 ? gw_unhex(s, out, 32) : -EINVAL;
 }
 
 int store_master_key_load(struct store *st, const struct store_params *p, char *err, size_t err_size)

@@ -62,9 +62,15 @@ static void set_state(struct store_pipeline *pl, const struct store_work *w, con
 		      const char *hook_output)
 {
 	unsigned tries = 0;
+	int r;
 
-	while (write_state(pl->st, w, state, error, next_attempt_ms, hook, hook_exit, hook_output,
-			   tries > 0) < 0) {
+	while ((r = write_state(pl->st, w, state, error, next_attempt_ms, hook, hook_exit,
+				hook_output, tries > 0)) < 0) {
+		if (r == -ESTALE) {
+			gw_warn("upload.lease_lost", "upload %lld: its claim ended before '%s' was"
+				" recorded; another node has its work now", (long long)w->id, state);
+			return;
+		}
 		if (++tries == 1)
 			gw_warn("upload.unsaved", "upload %lld: the database refused its state '%s';"
 				" trying again each second", (long long)w->id, state);
@@ -77,6 +83,49 @@ static void set_state(struct store_pipeline *pl, const struct store_work *w, con
 	if (tries)
 		gw_info("upload.unsaved", "upload %lld recorded as %s after %u tries", (long long)w->id,
 			state, tries + 1);
+}
+
+/* ---------------------------------------------------------------- leases */
+
+/* The claim on a piece of work, kept while it runs (records_pg.c: a
+ * lease other nodes wait for). */
+struct lease {
+	int64_t next_ms;    /* renew then */
+	int64_t last_ok_ms; /* last confirmed */
+};
+
+static void lease_begin(struct lease *l)
+{
+	l->last_ok_ms = gw_mono_ms();
+	l->next_ms = l->last_ok_ms;
+}
+
+/* Renew when due: false once the claim is lost or could not be renewed
+ * for two thirds of its time, so the work stops before another node may
+ * take it. */
+static bool lease_keep(struct store_pipeline *pl, const struct store_work *w, struct lease *l)
+{
+	struct store *st = pl->st;
+	int64_t now = gw_mono_ms();
+	int r;
+
+	if (now < l->next_ms)
+		return true;
+	r = st->rec->work_renew(st, w->id);
+	if (r == 0) {
+		l->last_ok_ms = now;
+	} else if (r == -ESTALE) {
+		gw_warn("upload.lease_lost", "upload %lld: its claim was taken over", (long long)w->id);
+		return false;
+	}
+	l->next_ms = now + st->lease_ms / 6;
+	if (now - l->last_ok_ms > st->lease_ms * 2 / 3) {
+		gw_warn("upload.lease_lost", "upload %lld: its claim could not be renewed for %lld ms;"
+			" the work stops so that another node can take it", (long long)w->id,
+			(long long)(now - l->last_ok_ms));
+		return false;
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------- verify */
@@ -95,6 +144,7 @@ static void verify(struct store_pipeline *pl, struct store_work *w)
 	uint8_t buf[65536];
 	ssize_t got = 0;
 	struct store_bytes_reader *rd = NULL;
+	struct lease lease;
 	int rc;
 
 	if (w->key_id || store_account_get(st, w->account_id, &a) < 0 || !a.require_encryption) {
@@ -116,8 +166,12 @@ static void verify(struct store_pipeline *pl, struct store_work *w)
 		goto out;
 	}
 	rc = 0;
-	while (rc == 0 && (got = st->bytes->ops->read(rd, buf, sizeof(buf))) > 0)
+	lease_begin(&lease);
+	while (rc == 0 && (got = st->bytes->ops->read(rd, buf, sizeof(buf))) > 0) {
 		rc = age_reader_feed(r, buf, (size_t)got);
+		if (!lease_keep(pl, w, &lease))
+			goto out; /* another node verifies it */
+	}
 	if (got < 0 && rc == 0) {
 		set_state(pl, w, "rejected", "its file cannot be read", 0, false, 0, NULL);
 		goto out;
@@ -272,6 +326,7 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 	struct feed feed;
 	bool exited = false, out_open = true, file_done = false;
 	int64_t deadline = gw_mono_ms() + (int64_t)pl->p.timeout_s * 1000;
+	struct lease lease;
 	pid_t pid;
 	size_t i;
 
@@ -341,10 +396,18 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 	}
 	fcntl(out[0], F_SETFL, O_NONBLOCK);
 	rc = -1;
+	lease_begin(&lease);
 	while (!exited || out_open) {
 		struct pollfd fds[2];
 		int nfds = 0, left = (int)(deadline - gw_mono_ms());
 
+		if (!lease_keep(pl, w, &lease)) {
+			/* Another node may take it now: never two hooks at once. */
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			rc = -2;
+			goto out;
+		}
 		if (__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
 			/* Shutting down: the upload stays 'importing' and goes
 			 * back to the queue at the next start. */
@@ -453,7 +516,7 @@ static void import(struct store_pipeline *pl, struct store_work *w)
 	}
 	if (rc == -2) {
 		gw_buf_release(&tail);
-		return; /* stopped: see run_hook */
+		return; /* stopped, or its claim lost: see run_hook */
 	}
 	if (rc != 0)
 		gw_metric_add(GW_M_HOOK_FAILURES, 1);

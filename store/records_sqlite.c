@@ -474,6 +474,13 @@ static int work_requeue(struct store *st)
 			      "UPDATE uploads SET state = 'verified' WHERE state = 'importing'");
 }
 
+static int work_renew(struct store *st, int64_t id)
+{
+	(void)st;
+	(void)id;
+	return 0; /* one process: its claims last until it ends */
+}
+
 static int work_set(struct store *st, int64_t id, const struct store_work_state *s,
 		    int64_t now_ms, bool again)
 {
@@ -574,6 +581,7 @@ const struct store_records_ops store_records_sqlite = {
 	.recover = recover,
 	.work_claim = work_claim,
 	.work_requeue = work_requeue,
+	.work_renew = work_renew,
 	.work_set = work_set,
 	.work_expired = work_expired,
 };

@@ -13,6 +13,7 @@
 
 #include "gw.h"
 #include "store_int.h"
+#include "records_pg.h"
 #include "store_records.h"
 
 static int bytes_size(struct store *st, int64_t id, uint64_t *size)
@@ -30,6 +31,42 @@ static int recover(struct store *st)
 	if (n)
 		gw_warn("store.recover", "%u interrupted upload(s) marked partial", n);
 	return r;
+}
+
+/* The records backend a URL names; NULL with err when none. */
+static const struct store_records_ops *records_for(const char *url, char *err, size_t err_size)
+{
+	if (!url || !url[0] || !strcmp(url, "sqlite:"))
+		return &store_records_sqlite;
+	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11))
+		return &store_records_pg;
+	snprintf(err, err_size, "database_url must be 'sqlite:' or a 'postgresql://' URL, not '%.40s%s'",
+		 url, strlen(url) > 40 ? "..." : "");
+	return NULL;
+}
+
+/* The node id (unique among the nodes on one database) and the owner
+ * name this process's leases carry: node/pid/random. */
+static int set_node(struct store *st, const char *node_id, char *err, size_t err_size)
+{
+	uint8_t rnd[8];
+	char hex[17];
+
+	if (node_id && node_id[0]) {
+		if (gw_strlcpy(st->node, node_id, sizeof(st->node)) < 0 || strchr(node_id, '/')) {
+			snprintf(err, err_size, "node_id must be at most %d characters, without '/'",
+				 STORE_NODE_MAX);
+			return -EINVAL;
+		}
+	} else if (gethostname(st->node, sizeof(st->node)) < 0 || !st->node[0]) {
+		gw_strlcpy(st->node, "node", sizeof(st->node));
+	}
+	st->node[strcspn(st->node, "/")] = '\0';
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -EIO;
+	gw_hex(rnd, sizeof(rnd), hex);
+	snprintf(st->lease_owner, sizeof(st->lease_owner), "%s/%ld/%s", st->node, (long)getpid(), hex);
+	return 0;
 }
 
 static int open_dir(const char *base, const char *name, int *out, char *err, size_t err_size)
@@ -64,11 +101,16 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	pthread_mutex_init(&st->cache_lock, NULL);
 	pthread_mutex_init(&st->watch_lock, NULL);
 	pthread_mutex_init(&st->unsaved_lock, NULL);
-	st->rec = &store_records_sqlite;
-	if (store_events_init(st) < 0) {
+	st->rec = records_for(p->database_url, err, err_size);
+	r = !st->rec ? -EINVAL : store_events_init(st);
+	if (r < 0) {
 		free(st);
-		return -ENOMEM;
+		return r;
 	}
+	st->db_url = p->database_url;
+	st->db_pool = p->database_pool;
+	st->db_timeout_ms = p->database_timeout_ms;
+	st->lease_ms = (int64_t)(p->import_lease_s ? p->import_lease_s : 60) * 1000;
 	st->t_cost = p->argon2_t_cost;
 	st->min_free_bytes = p->min_free_bytes;
 	st->cache_ttl_ms = p->login_cache_s * 1000;
@@ -103,10 +145,21 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		snprintf(err, err_size, "cannot set up the bytes store: %s", strerror(-r));
 		goto fail;
 	}
+	r = set_node(st, p->node_id, err, err_size);
+	if (r < 0)
+		goto fail;
 	r = st->rec->open(st, st->data_dir, err, err_size);
+	st->db_url = NULL;
 	if (r < 0)
 		goto fail;
 	st->rec_open = true;
+	if (st->pg) {
+		r = store_pg_events_start(st);
+		if (r < 0) {
+			snprintf(err, err_size, "cannot follow the shared event feed: %s", strerror(-r));
+			goto fail;
+		}
+	}
 	r = store_master_key_load(st, p, err, err_size);
 	if (r < 0)
 		goto fail;
@@ -134,7 +187,10 @@ void store_close(struct store *st)
 		return;
 	if (st->rec_open) {
 		store_flush_unsaved(st); /* what stays unsaved, recover() sets right */
+		store_pg_events_stop(st);
 		st->rec->close(st);
+	} else if (st->pg) {
+		store_pg_close(st); /* opened, but its schema was refused */
 	}
 	free(st->unsaved);
 	if (st->accounts_fd >= 0)
@@ -154,4 +210,21 @@ void store_close(struct store *st)
 	store_events_release(st);
 	explicit_bzero(st->master, sizeof(st->master));
 	free(st);
+}
+
+const char *store_records_name(struct store *st)
+{
+	return st->rec->name;
+}
+
+int store_records_status(struct store *st, bool ping, char *why, size_t why_size)
+{
+	if (why_size)
+		why[0] = '\0';
+	return st->pg ? store_pg_status(st, ping, why, why_size) : 0;
+}
+
+const char *store_node_id(struct store *st)
+{
+	return st->node;
 }

@@ -10,12 +10,24 @@
 
 struct store_records_ops;
 struct sqlite3;
+struct store_pg;
+struct store_events_pg;
+
+#define STORE_NODE_MAX 64
 
 struct store {
 	const struct store_records_ops *rec; /* where records live (store_records.h) */
 	bool rec_open;
 	struct sqlite3 *db; /* the SQLite records backend's connection */
 	pthread_mutex_t lock; /* one connection, used by one thread at a time */
+	/* the PostgreSQL records backend (pg.c): its pool and settings */
+	struct store_pg *pg;
+	const char *db_url; /* while opening only */
+	unsigned db_pool, db_timeout_ms;
+	struct store_events_pg *evpg; /* events shared by every node (events_pg.c) */
+	char node[STORE_NODE_MAX + 1]; /* this node's id */
+	char lease_owner[STORE_NODE_MAX + 48]; /* node/pid/random: this process's leases */
+	int64_t lease_ms; /* how long a claim on import work lasts unrenewed */
 	char data_dir[PATH_MAX];
 	int accounts_fd; /* data_dir/accounts */
 	int uploads_fd;  /* data_dir/uploads: the bytes backend's, and the views' links */
@@ -56,6 +68,18 @@ int store_master_key_load(struct store *st, const struct store_params *p, char *
 int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[32], int64_t *ids,
 		      size_t max, size_t *n);
 void store_events_release(struct store *st);
+/* Put an event numbered elsewhere (events_pg.c) in the ring. */
+void store_events_put(struct store *st, const struct store_event *e);
+/* events_pg.c */
+int store_pg_events_start(struct store *st);
+void store_pg_events_stop(struct store *st);
+void store_pg_event_queue(struct store *st, const char *kind, int64_t id, int64_t account_id,
+			  const char *state);
+/* pg.c: the database's URL (the events thread's connection); down or not */
+const char *store_pg_url(struct store *st);
+int store_pg_status(struct store *st, bool ping, char *why, size_t why_size);
+/* accounts.c: another node changed account id: tell the watcher (ftpd) */
+void store_account_changed_elsewhere(struct store *st, int64_t id);
 
 
 /* Slots of the verified-credential cache; a name takes the slot its hash

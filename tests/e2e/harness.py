@@ -92,6 +92,48 @@ def free_range(n=20):
     raise RuntimeError("no free port range")
 
 
+# The records backend the suite runs on: FTPSGATE_TEST_PG names a
+# PostgreSQL server (a libpq URL of a role that may create databases,
+# e.g. from scripts/pg-local.sh) and every gateway gets a database of its
+# own there; unset, each gateway keeps SQLite in its data directory.
+TEST_PG = os.environ.get("FTPSGATE_TEST_PG", "")
+BACKEND = "postgresql" if TEST_PG else "sqlite"
+
+
+def pg_admin(sql, dbname="postgres"):
+    """Run SQL on the test PostgreSQL server as its administrator."""
+    url = TEST_PG.rsplit("/", 1)[0] + "/" + dbname
+    out = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode:
+        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
+    return out.stdout
+
+
+def pg_url(dbname):
+    return TEST_PG.rsplit("/", 1)[0] + "/" + dbname
+
+
+def pg_database_for(data_dir):
+    """The test database of a data directory: made at its first start,
+    kept for its restarts."""
+    name_file = os.path.join(data_dir, "pg-database")
+    if os.path.exists(name_file):
+        with open(name_file) as f:
+            return f.read().strip()
+    name = "t_" + os.urandom(8).hex()
+    pg_admin("CREATE DATABASE %s" % name)
+    with open(name_file, "w") as f:
+        f.write(name)
+    return name
+
+
+def skip_unless_sqlite(why):
+    """For tests of what only the SQLite backend has (its file, its locks)."""
+    import unittest
+    return unittest.skipIf(BACKEND != "sqlite", why)
+
+
 class PortTaken(Exception):
     pass
 
@@ -125,6 +167,8 @@ class Gateway:
             # A transfer a test left hanging must not hold its stop long.
             "FTPSGATE_SHUTDOWN_GRACE_S": "2",
         })
+        if TEST_PG and "FTPSGATE_DATABASE_URL" not in self.extra_env:
+            e["FTPSGATE_DATABASE_URL"] = pg_url(pg_database_for(self.data_dir))
         e.update(self.extra_env)
         return e
 
@@ -199,6 +243,10 @@ class Gateway:
     def cleanup(self):
         self.stop()
         if self.own_dir and not os.environ.get("FTPSGATE_KEEP"):
+            name_file = os.path.join(self.data_dir, "pg-database")
+            if TEST_PG and os.path.exists(name_file):
+                with open(name_file) as f:
+                    pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % f.read().strip())
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def __enter__(self):

@@ -6,6 +6,8 @@ import time
 import subprocess
 import unittest
 
+import harness
+
 import ftps
 from harness import TOKEN, Gateway
 
@@ -28,7 +30,10 @@ class AdminTest(unittest.TestCase):
 
     def test_health_needs_no_token(self):
         status, doc, _ = self.gw.api("GET", "/health", auth=False)
-        self.assertEqual((status, doc), (200, {"status": "ok"}))
+        self.assertEqual((status, doc["status"]), (200, "ok"))
+        self.assertEqual(doc["dependencies"]["records"],
+                         {"backend": harness.BACKEND, "status": "up"})
+        self.assertTrue(doc["node"])
 
     def test_token_required(self):
         for token in (None, "wrong", TOKEN + "x", ""):

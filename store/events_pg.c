@@ -1,0 +1,309 @@
+/* events_pg.c - one event feed for every node on a PostgreSQL database.
+ *
+ * With PostgreSQL, store_emit() does not number an event itself: it
+ * queues it here, and this file's thread writes it to the events table
+ * and NOTIFYs; every node's thread LISTENs, reads what is new in id
+ * order and puts it in its ring (events.c), numbered by its id. So every
+ * node's GET /events shows every node's changes in one order, and an
+ * event id a client saw on one node resumes its stream on any other.
+ *
+ * Inserts take a transaction-wide advisory lock, so ids become visible
+ * in the order they were given and a reader that has seen id n never
+ * finds a smaller one later. While the database cannot be reached,
+ * events wait in a bounded queue and are written when it is back.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "gw.h"
+#include "records_pg.h"
+#include "store_int.h"
+
+#define QUEUE_MAX 8192
+#define BATCH_MAX 256
+#define READ_MAX 1000
+#define KEEP_EVENTS 100000 /* rows the table keeps; older ones are dropped */
+#define EVENTS_LOCK "SELECT pg_advisory_xact_lock(hashtext('ftpsgate.events'))"
+
+struct store_events_pg {
+	pthread_t thread;
+	bool started;
+	int wake_fd;
+	volatile int stopping;
+	pthread_mutex_t lock; /* guards the queue */
+	struct store_event *queue;
+	size_t n_queued;
+	unsigned long dropped;
+	PGconn *conn; /* the thread's own: it LISTENs */
+	uint64_t last_id;
+	int64_t next_prune_ms;
+};
+
+void store_pg_event_queue(struct store *st, const char *kind, int64_t id, int64_t account_id,
+			  const char *state)
+{
+	struct store_events_pg *ep = st->evpg;
+	struct store_event *e;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&ep->lock);
+	if (ep->n_queued == QUEUE_MAX) {
+		/* the database has been away long: the oldest goes */
+		memmove(ep->queue, ep->queue + 1, (QUEUE_MAX - 1) * sizeof(*ep->queue));
+		ep->n_queued--;
+		if (ep->dropped++ % 1000 == 0)
+			gw_warn("events.dropped", "the database is away: %lu event(s) not kept",
+				ep->dropped);
+	}
+	e = &ep->queue[ep->n_queued++];
+	memset(e, 0, sizeof(*e));
+	e->at_ms = gw_now_ms();
+	gw_strlcpy(e->kind, kind, sizeof(e->kind));
+	e->id = id;
+	e->account_id = account_id;
+	gw_strlcpy(e->state, state, sizeof(e->state));
+	pthread_mutex_unlock(&ep->lock);
+	if (write(ep->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		gw_warn("events.wake", "cannot wake the event writer: %s", strerror(errno));
+}
+
+static bool ok(PGresult *res)
+{
+	ExecStatusType s = PQresultStatus(res);
+	bool good = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	return good;
+}
+
+static void drop_conn(struct store_events_pg *ep)
+{
+	PQfinish(ep->conn);
+	ep->conn = NULL;
+}
+
+static bool connect_conn(struct store *st, struct store_events_pg *ep)
+{
+	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *values[] = { "3", "ftpsgate-events", store_pg_url(st), NULL };
+
+	ep->conn = PQconnectdbParams(keys, values, 1);
+	if (!ep->conn || PQstatus(ep->conn) != CONNECTION_OK ||
+	    !ok(PQexec(ep->conn, "SET statement_timeout = 10000; LISTEN ftpsgate_events"))) {
+		drop_conn(ep);
+		return false;
+	}
+	PQsetnonblocking(ep->conn, 0);
+	return true;
+}
+
+/* Write what is queued, in order; false when the database refused it
+ * (it stays queued). */
+static bool flush(struct store *st, struct store_events_pg *ep)
+{
+	struct store_event batch[BATCH_MAX];
+	size_t n, i;
+
+	pthread_mutex_lock(&ep->lock);
+	n = ep->n_queued < BATCH_MAX ? ep->n_queued : BATCH_MAX;
+	memcpy(batch, ep->queue, n * sizeof(*batch));
+	pthread_mutex_unlock(&ep->lock);
+	if (!n)
+		return true;
+	if (!ok(PQexec(ep->conn, "BEGIN")) || !ok(PQexec(ep->conn, EVENTS_LOCK)))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		struct pg_args a = { 0 };
+
+		pg_arg_i64(&a, batch[i].at_ms);
+		pg_arg_text(&a, batch[i].kind);
+		pg_arg_i64(&a, batch[i].id);
+		pg_arg_i64(&a, batch[i].account_id);
+		pg_arg_text(&a, batch[i].state);
+		pg_arg_text(&a, st->node);
+		if (!ok(PQexecParams(ep->conn, "INSERT INTO events(at, kind, object_id, account_id,"
+				     " state, node) VALUES ($1::bigint, $2, $3::bigint, $4::bigint,"
+				     " $5, $6)", a.n, NULL, a.v, NULL, NULL, 0)))
+			goto fail;
+	}
+	if (!ok(PQexec(ep->conn, "NOTIFY ftpsgate_events")) || !ok(PQexec(ep->conn, "COMMIT")))
+		goto fail;
+	pthread_mutex_lock(&ep->lock);
+	memmove(ep->queue, ep->queue + n, (ep->n_queued - n) * sizeof(*ep->queue));
+	ep->n_queued -= n;
+	pthread_mutex_unlock(&ep->lock);
+	return true;
+fail:
+	gw_warn("events.write", "cannot write %zu event(s) yet: %s", n, PQerrorMessage(ep->conn));
+	if (PQstatus(ep->conn) == CONNECTION_OK)
+		PQclear(PQexec(ep->conn, "ROLLBACK"));
+	drop_conn(ep);
+	return false;
+}
+
+/* Read what every node wrote since the last one seen, into the ring. */
+static bool follow(struct store *st, struct store_events_pg *ep)
+{
+	int rows;
+
+	do {
+		struct pg_args a = { 0 };
+		PGresult *res;
+		int i;
+
+		pg_arg_i64(&a, (int64_t)ep->last_id);
+		pg_arg_i64(&a, READ_MAX);
+		res = PQexecParams(ep->conn, "SELECT id, at, kind, object_id, account_id, state,"
+				   " node FROM events WHERE id > $1::bigint ORDER BY id"
+				   " LIMIT $2::bigint", a.n, NULL, a.v, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			PQclear(res);
+			drop_conn(ep);
+			return false;
+		}
+		rows = PQntuples(res);
+		for (i = 0; i < rows; i++) {
+			struct store_event e;
+
+			memset(&e, 0, sizeof(e));
+			e.seq = (uint64_t)pg_i64(res, i, 0);
+			e.at_ms = pg_i64(res, i, 1);
+			pg_text(res, i, 2, e.kind, sizeof(e.kind));
+			e.id = pg_i64(res, i, 3);
+			e.account_id = pg_i64(res, i, 4);
+			pg_text(res, i, 5, e.state, sizeof(e.state));
+			store_events_put(st, &e);
+			ep->last_id = e.seq;
+			/* ftpd here hears of another node's change to an account */
+			if (!strcmp(e.kind, "account") && strcmp(PQgetvalue(res, i, 6), st->node))
+				store_account_changed_elsewhere(st, e.id);
+		}
+		PQclear(res);
+	} while (rows == READ_MAX);
+	return true;
+}
+
+static void prune(struct store_events_pg *ep)
+{
+	struct pg_args a = { 0 };
+
+	if (gw_mono_ms() < ep->next_prune_ms)
+		return;
+	ep->next_prune_ms = gw_mono_ms() + 60 * 1000;
+	pg_arg_i64(&a, KEEP_EVENTS);
+	PQclear(PQexecParams(ep->conn, "DELETE FROM events WHERE id <"
+			     " (SELECT max(id) FROM events) - $1::bigint", a.n, NULL, a.v, NULL,
+			     NULL, 0));
+}
+
+static void wait_for_news(struct store_events_pg *ep, int timeout_ms)
+{
+	struct pollfd fds[2] = { { ep->wake_fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
+	uint64_t v;
+	PGnotify *n;
+
+	if (ep->conn)
+		fds[1].fd = PQsocket(ep->conn);
+	if (poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout_ms) > 0 && (fds[0].revents & POLLIN) &&
+	    read(ep->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		gw_warn("events.wake", "cannot read the wake-up: %s", strerror(errno));
+	if (ep->conn && PQconsumeInput(ep->conn))
+		while ((n = PQnotifies(ep->conn)) != NULL)
+			PQfreemem(n);
+}
+
+static void *run(void *arg)
+{
+	struct store *st = arg;
+	struct store_events_pg *ep = st->evpg;
+	bool good;
+
+	while (!__atomic_load_n(&ep->stopping, __ATOMIC_RELAXED)) {
+		if (!ep->conn && !connect_conn(st, ep)) {
+			wait_for_news(ep, 500);
+			continue;
+		}
+		good = flush(st, ep) && follow(st, ep);
+		if (good)
+			prune(ep);
+		/* a notification, a queued event, or a second: read again (a
+		 * missed notification costs at most that second) */
+		wait_for_news(ep, good ? 1000 : 500);
+	}
+	if (ep->conn)
+		flush(st, ep); /* what this node did last reaches the others */
+	return NULL;
+}
+
+/* Start at the newest event: the ring gets the last ones, so a client
+ * resuming from an id another node gave it finds what followed. */
+static int load_recent(struct store *st, struct store_events_pg *ep)
+{
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pg_arg_i64(&a, STORE_EVENTS_KEPT);
+	r = pg_run(st, "SELECT COALESCE(max(id), 0) - $1::bigint FROM events", &a, &res,
+		   "cannot read the event feed");
+	if (r < 0)
+		return r;
+	ep->last_id = (uint64_t)(pg_i64(res, 0, 0) > 0 ? pg_i64(res, 0, 0) : 0);
+	PQclear(res);
+	if (!connect_conn(st, ep) || !follow(st, ep))
+		return -EAGAIN;
+	return 0;
+}
+
+int store_pg_events_start(struct store *st)
+{
+	struct store_events_pg *ep = calloc(1, sizeof(*ep));
+	int r;
+
+	if (!ep)
+		return -ENOMEM;
+	ep->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ep->queue = calloc(QUEUE_MAX, sizeof(*ep->queue));
+	pthread_mutex_init(&ep->lock, NULL);
+	st->evpg = ep;
+	if (ep->wake_fd < 0 || !ep->queue)
+		return -ENOMEM;
+	r = load_recent(st, ep);
+	if (r < 0)
+		return r;
+	r = pthread_create(&ep->thread, NULL, run, st);
+	if (r) {
+		drop_conn(ep);
+		return -r;
+	}
+	ep->started = true;
+	return 0;
+}
+
+void store_pg_events_stop(struct store *st)
+{
+	struct store_events_pg *ep = st->evpg;
+	uint64_t one = 1;
+
+	if (!ep)
+		return;
+	if (ep->started) {
+		__atomic_store_n(&ep->stopping, 1, __ATOMIC_RELAXED);
+		if (write(ep->wake_fd, &one, sizeof(one)) < 0)
+			gw_warn("events.wake", "cannot wake the event writer: %s", strerror(errno));
+		pthread_join(ep->thread, NULL);
+	}
+	drop_conn(ep);
+	if (ep->wake_fd >= 0)
+		close(ep->wake_fd);
+	pthread_mutex_destroy(&ep->lock);
+	free(ep->queue);
+	free(ep);
+	st->evpg = NULL;
+}

@@ -1,0 +1,95 @@
+/* records_pg.h - the PostgreSQL records backend's files, to each other.
+ * Not for other parts.
+ *
+ * Statements go through a bounded pool of connections (pg.c). A call
+ * takes a connection for one statement (pg_run) or one transaction
+ * (pg_take .. pg_give), never longer; every statement is bounded by the
+ * statement timeout. Parameters and results travel as text.
+ */
+#ifndef FTPSGATE_STORE_RECORDS_PG_H
+#define FTPSGATE_STORE_RECORDS_PG_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store_records.h"
+
+struct store;
+
+/* Parameters of one statement, as text ($1 .. $n). */
+#define PG_ARGS_MAX 12
+struct pg_args {
+	int n;
+	const char *v[PG_ARGS_MAX];
+	char num[PG_ARGS_MAX][24];
+};
+
+void pg_arg_i64(struct pg_args *a, int64_t v);
+void pg_arg_text(struct pg_args *a, const char *s); /* NULL: SQL NULL */
+void pg_arg_bool(struct pg_args *a, bool v);
+/* v, or NULL when !present */
+void pg_arg_i64_or_null(struct pg_args *a, int64_t v, bool present);
+
+struct pg_conn;
+
+/* One statement on a connection of the pool. *res (when wanted, and on
+ * success only) is the caller's to PQclear. Errors are logged with what
+ * and mapped: -EEXIST (unique violation), -EAGAIN (unreachable, timed
+ * out, no connection free, serialization), -EROFS (a read-only server,
+ * e.g. a standby after failover), -ENOSPC, -EIO. */
+int pg_run(struct store *st, const char *sql, const struct pg_args *a, PGresult **res,
+	   const char *what);
+/* The rows a statement changed. */
+int64_t pg_changes(PGresult *res);
+
+/* A connection for several statements (BEGIN .. COMMIT by the caller). */
+int pg_take(struct store *st, struct pg_conn **out);
+int pg_exec(struct store *st, struct pg_conn *c, const char *sql, const struct pg_args *a,
+	    PGresult **res, const char *what);
+/* Give it back; after a failure inside a transaction, ROLLBACK first. */
+void pg_give(struct store *st, struct pg_conn *c, bool failed);
+
+/* Result helpers: NULL reads as 0 or "". */
+int64_t pg_i64(const PGresult *res, int row, int col);
+bool pg_null(const PGresult *res, int row, int col);
+void pg_text(const PGresult *res, int row, int col, char *out, size_t size);
+
+/* pg.c: the pool and the schema */
+int store_pg_open(struct store *st, const char *url, char *err, size_t err_size);
+void store_pg_close(struct store *st);
+
+/* records_pg_accounts.c */
+int store_pg_account_get(struct store *st, int64_t id, struct store_account *out);
+int store_pg_account_find(struct store *st, const char *username, struct store_account *out,
+			  char *hash, size_t hash_size);
+int store_pg_account_insert(struct store *st, const struct store_account_row *row,
+			    int64_t now_ms, int64_t *id);
+int store_pg_account_remove(struct store *st, int64_t id);
+int store_pg_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
+			  struct store_account *items, unsigned *n, bool *more);
+int store_pg_account_update(struct store *st, const struct store_account *a, int64_t now_ms);
+int store_pg_account_delete(struct store *st, int64_t id, int64_t now_ms, bool *changed);
+int store_pg_account_set_password(struct store *st, int64_t id, const char *hash, int64_t now_ms);
+int store_pg_key_insert(struct store *st, int64_t account_id, const char *recipient,
+			const uint8_t sealed[STORE_KEY_SEALED_LEN], int64_t now_ms, int64_t *id);
+int store_pg_key_get(struct store *st, int64_t account_id, int64_t key_id, struct store_key *out);
+int store_pg_key_list(struct store *st, int64_t account_id, int64_t after_id, unsigned max,
+		      struct store_key *items, unsigned *n, bool *more);
+int store_pg_key_revoke(struct store *st, int64_t account_id, int64_t key_id, int64_t now_ms);
+int store_pg_key_sealed(struct store *st, int64_t account_id, unsigned max, int64_t *ids,
+			uint8_t (*sealed)[STORE_KEY_SEALED_LEN], unsigned *n);
+int store_pg_token_by_hash(struct store *st, const char *hash, struct store_token *out);
+void store_pg_token_touch(struct store *st, int64_t id, int64_t now_ms);
+int store_pg_token_exists(struct store *st, const char *name, bool *exists);
+int store_pg_token_put(struct store *st, const char *name, const char *hash, const char *scope,
+		       int64_t now_ms, bool replace, int64_t *id);
+int store_pg_token_get(struct store *st, int64_t id, struct store_token *out);
+int store_pg_token_list(struct store *st, int64_t after_id, unsigned max,
+			struct store_token *items, unsigned *n, bool *more);
+int store_pg_token_revoke(struct store *st, int64_t id, int64_t now_ms);
+int store_pg_audit_insert(struct store *st, const struct store_audit *a);
+int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
+			struct store_audit *items, unsigned *n, bool *more);
+
+#endif
