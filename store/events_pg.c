@@ -90,16 +90,13 @@ static void drop_conn(struct store_events_pg *ep)
 
 static bool connect_conn(struct store *st, struct store_events_pg *ep)
 {
-	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *values[] = { "3", "ftpsgate-events", store_pg_url(st), NULL };
+	char why[256];
 
-	ep->conn = PQconnectdbParams(keys, values, 1);
-	if (!ep->conn || PQstatus(ep->conn) != CONNECTION_OK ||
-	    !ok(PQexec(ep->conn, "SET statement_timeout = 10000; LISTEN ftpsgate_events"))) {
+	ep->conn = pg_connect(store_pg_url(st), "ftpsgate-events", why, sizeof(why));
+	if (!ep->conn || !ok(PQexec(ep->conn, "SET statement_timeout = 10000; LISTEN ftpsgate_events"))) {
 		drop_conn(ep);
 		return false;
 	}
-	PQsetnonblocking(ep->conn, 0);
 	return true;
 }
 

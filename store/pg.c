@@ -206,15 +206,11 @@ static void note_up(struct store_pg *pg)
 	pthread_mutex_unlock(&pg->lock);
 }
 
-/* A new connection with this pool's settings; NULL with why. */
-static PGconn *connect_one(struct store_pg *pg, char *why, size_t why_size)
+PGconn *pg_connect(const char *url, const char *app, char *why, size_t why_size)
 {
-	/* Defaults first: what the URL says overrides them. */
 	static const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *values[] = { PG_CONNECT_TIMEOUT_S, "ftpsgate", pg->url, NULL };
-	char set[160];
+	const char *values[] = { PG_CONNECT_TIMEOUT_S, app, url, NULL };
 	PGconn *c = PQconnectdbParams(keys, values, 1);
-	PGresult *res;
 
 	if (!c || PQstatus(c) != CONNECTION_OK) {
 		snprintf(why, why_size, "%s", c ? PQerrorMessage(c) : "out of memory");
@@ -222,6 +218,18 @@ static PGconn *connect_one(struct store_pg *pg, char *why, size_t why_size)
 		PQfinish(c);
 		return NULL;
 	}
+	return c;
+}
+
+/* A new connection with this pool's settings; NULL with why. */
+static PGconn *connect_one(struct store_pg *pg, char *why, size_t why_size)
+{
+	char set[160];
+	PGconn *c = pg_connect(pg->url, "ftpsgate", why, why_size);
+	PGresult *res;
+
+	if (!c)
+		return NULL;
 	/* Bounded statements, locks and idle transactions: a stuck
 	 * statement frees its connection rather than hold the pool. */
 	snprintf(set, sizeof(set), "SET statement_timeout = %u; SET lock_timeout = %u;"

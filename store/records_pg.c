@@ -23,7 +23,6 @@
 
 /* The database's clock in ms, for leases. */
 #define PG_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
-#define PG_HELD_BYTES "COALESCE(SUM(GREATEST(COALESCE(size, bytes_received), reserved_bytes)), 0)"
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \

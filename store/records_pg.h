@@ -17,6 +17,10 @@
 
 struct store;
 
+/* SQL for the bytes an account's uploads hold against its quota (as
+ * STORE_HELD_BYTES in SQLite). */
+#define PG_HELD_BYTES "COALESCE(SUM(GREATEST(COALESCE(size, bytes_received), reserved_bytes)), 0)"
+
 /* Parameters of one statement, as text ($1 .. $n). */
 #define PG_ARGS_MAX 12
 struct pg_args {
@@ -54,6 +58,10 @@ void pg_give(struct store *st, struct pg_conn *c, bool failed);
 int64_t pg_i64(const PGresult *res, int row, int col);
 bool pg_null(const PGresult *res, int row, int col);
 void pg_text(const PGresult *res, int row, int col, char *out, size_t size);
+
+/* A new connection to the database (defaults first, the URL overrides
+ * them), or NULL with why. */
+PGconn *pg_connect(const char *url, const char *app, char *why, size_t why_size);
 
 /* pg.c: the pool and the schema */
 int store_pg_open(struct store *st, const char *url, char *err, size_t err_size);

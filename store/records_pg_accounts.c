@@ -12,9 +12,6 @@
 #include "records_pg.h"
 #include "store_int.h"
 
-/* The bytes an account's uploads hold against its quota (as
- * STORE_HELD_BYTES in SQLite). */
-#define PG_HELD_BYTES "COALESCE(SUM(GREATEST(COALESCE(size, bytes_received), reserved_bytes)), 0)"
 
 #define ACCOUNT_COLUMNS                                                                    \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
