@@ -99,6 +99,7 @@ struct reply {
 	char allow[64];     /* 405: the methods the path has */
 	char etag[32];      /* "" = none */
 	int retry_after_s;  /* 429 */
+	bool document;      /* json is the answer itself, not a problem, at any status */
 	struct MHD_Response *raw; /* instead of json: a ready response (SSE, files) */
 };
 

@@ -89,7 +89,7 @@ enum MHD_Result admin_send_reply(struct MHD_Connection *conn, struct reply *r)
 			return MHD_NO;
 		}
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-					r->status >= 400 ? "application/problem+json"
+					r->status >= 400 && !r->document ? "application/problem+json"
 							 : "application/json");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");

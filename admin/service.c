@@ -13,14 +13,17 @@ struct reply admin_get_health(struct ctx *x)
 {
 	char why[256];
 	bool down = store_records_status(x->store, true, why, sizeof(why)) < 0;
+	struct reply r;
 	json_t *records = json_pack("{s:s, s:s}", "backend", store_records_name(x->store), "status",
 				    down ? "down" : "up");
 
 	if (records && down)
 		json_object_set_new(records, "error", json_string(why));
-	return admin_ok(down ? 503 : 200,
-			json_pack("{s:s, s:s, s:{s:o}}", "status", down ? "degraded" : "ok", "node",
-				  store_node_id(x->store), "dependencies", "records", records));
+	r = admin_ok(down ? 503 : 200,
+		     json_pack("{s:s, s:s, s:{s:o}}", "status", down ? "degraded" : "ok", "node",
+			       store_node_id(x->store), "dependencies", "records", records));
+	r.document = true; /* 503 too: the health document, not a problem */
+	return r;
 }
 
 struct reply admin_get_openapi(struct ctx *x)

@@ -29,6 +29,8 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	admin_text_str_or_null(b, u->sha256);
 	gw_buf_adds(b, ",\"client_address\":");
 	admin_text_str(b, u->client_address);
+	gw_buf_adds(b, ",\"node\":");
+	admin_text_str(b, u->node);
 	gw_buf_adds(b, ",\"started_at\":");
 	admin_text_time(b, u->started_at_ms);
 	gw_buf_adds(b, ",\"completed_at\":");

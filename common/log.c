@@ -45,6 +45,16 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
+bool gw_is_utf8(const char *s)
+{
+	size_t n;
+
+	for (; *s; s += n)
+		if ((n = utf8_len((const unsigned char *)s)) == 0)
+			return false;
+	return true;
+}
+
 /* A JSON string of s. Bytes that are not UTF-8 (a file name a client
  * sent in another encoding) become the text \xNN, so that the line
  * stays valid JSON and still shows what was sent. */

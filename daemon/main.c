@@ -29,10 +29,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: ftpsgate [--config FILE]\n"
+		   "       ftpsgate [--config FILE] migrate-records --from sqlite:[DATA_DIR]"
+		   " --to postgresql://...\n"
 		   "\n"
 		   "FTPS intake gateway: implicit FTPS uploads, stored durably, with an admin REST API.\n"
 		   "Settings come from FILE (JSON) and FTPSGATE_* environment variables;\n"
-		   "see docs/operations.md.\n");
+		   "see docs/operations.md.\n"
+		   "\n"
+		   "migrate-records copies every record of a stopped gateway's SQLite database\n"
+		   "(DATA_DIR, default the configured data_dir) into an empty PostgreSQL database;\n"
+		   "the nodes on PostgreSQL then need the same master key.\n");
 }
 
 static void set_log_level(const char *level)
@@ -188,10 +194,67 @@ static int fail(const char *err)
 	return 1;
 }
 
+static void store_params_from(const struct gw_config *cfg, struct store_params *sp)
+{
+	sp->data_dir = cfg->data_dir;
+	sp->master_key_hex = cfg->master_key;
+	sp->master_key_file = cfg->master_key_file;
+	sp->argon2_t_cost = cfg->argon2_t_cost;
+	sp->argon2_m_cost_kib = cfg->argon2_m_cost_kib;
+	sp->argon2_parallelism = cfg->argon2_parallelism;
+	sp->min_free_bytes = (uint64_t)cfg->min_free_mib * 1024 * 1024;
+	sp->login_cache_s = cfg->login_cache_s;
+	sp->database_url = cfg->database_url;
+	sp->database_pool = cfg->database_pool;
+	sp->database_timeout_ms = cfg->database_timeout_ms;
+	sp->node_id = cfg->node_id;
+	sp->import_lease_s = cfg->import_lease_s;
+}
+
+/* ftpsgate migrate-records --from sqlite:[DIR] --to postgresql://... */
+static int migrate_records(struct gw_config *cfg, int argc, char **argv)
+{
+	const char *from = NULL, *to = NULL;
+	int64_t copied[STORE_MIGRATE_TABLES];
+	struct store_params sp;
+	char err[1024];
+	size_t i;
+	int r;
+
+	for (int k = 0; k < argc; k++) {
+		if (!strcmp(argv[k], "--from") && k + 1 < argc) {
+			from = argv[++k];
+		} else if (!strcmp(argv[k], "--to") && k + 1 < argc) {
+			to = argv[++k];
+		} else {
+			fprintf(stderr, "ftpsgate: migrate-records: unknown argument '%s'\n", argv[k]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!from || strncmp(from, "sqlite:", 7) || !to) {
+		fprintf(stderr, "ftpsgate: migrate-records needs --from sqlite:[DATA_DIR]"
+				" and --to postgresql://...\n");
+		return 2;
+	}
+	if (from[7] && gw_strlcpy(cfg->data_dir, from + 7, sizeof(cfg->data_dir)) < 0)
+		return fail("the data directory's name is too long");
+	store_params_from(cfg, &sp);
+	r = store_migrate_records(&sp, to, copied, err, sizeof(err));
+	explicit_bzero(cfg->master_key, sizeof(cfg->master_key));
+	if (r < 0)
+		return fail(err);
+	printf("copied from '%s' to PostgreSQL:", cfg->data_dir);
+	for (i = 0; i < STORE_MIGRATE_TABLES; i++)
+		printf("%s %lld %s", i ? "," : "", (long long)copied[i], store_migrate_table_name(i));
+	printf("\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct gw_config cfg;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *command = NULL;
 	char err[1024], cert[4096], key[4096];
 	char token[STORE_TOKEN_LEN + 1];
 	struct store_params sp;
@@ -209,6 +272,9 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc) {
 			config_path = argv[++i];
+		} else if (!strcmp(argv[i], "migrate-records")) {
+			command = argv[i++];
+			break;
 		} else if (!strcmp(argv[i], "--version")) {
 			printf("ftpsgate %s\n", FTPSGATE_VERSION);
 			return 0;
@@ -244,24 +310,14 @@ int main(int argc, char **argv)
 	if (gw_config_load(&cfg, config_path, (const char *const *)environ, err, sizeof(err)) < 0)
 		return fail(err);
 	set_log_level(cfg.log_level);
+	if (command) /* migrate-records: its arguments follow it */
+		return migrate_records(&cfg, argc - i, argv + i);
 	raise_fd_limit();
 	fit_sessions(&cfg, false);
 	if (gw_live_set(&cfg) < 0)
 		return fail("out of memory");
 
-	sp.data_dir = cfg.data_dir;
-	sp.master_key_hex = cfg.master_key;
-	sp.master_key_file = cfg.master_key_file;
-	sp.argon2_t_cost = cfg.argon2_t_cost;
-	sp.argon2_m_cost_kib = cfg.argon2_m_cost_kib;
-	sp.argon2_parallelism = cfg.argon2_parallelism;
-	sp.min_free_bytes = (uint64_t)cfg.min_free_mib * 1024 * 1024;
-	sp.login_cache_s = cfg.login_cache_s;
-	sp.database_url = cfg.database_url;
-	sp.database_pool = cfg.database_pool;
-	sp.database_timeout_ms = cfg.database_timeout_ms;
-	sp.node_id = cfg.node_id;
-	sp.import_lease_s = cfg.import_lease_s;
+	store_params_from(&cfg, &sp);
 	r = store_open(&sp, &st, err, sizeof(err));
 	explicit_bzero(cfg.master_key, sizeof(cfg.master_key));
 	explicit_bzero(cfg.database_url, sizeof(cfg.database_url)); /* it may hold a password */

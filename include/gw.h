@@ -206,6 +206,8 @@ void gw_log_limited(struct gw_log_limit *lim, enum gw_log_level level, const cha
 		    const char *fmt, ...) GW_PRINTF(4, 5);
 /* Append s to b as a JSON string literal (with quotes). */
 int gw_json_quote(struct gw_buf *b, const char *s);
+/* s is well-formed UTF-8 (RFC 3629) all through. */
+bool gw_is_utf8(const char *s);
 
 /* A bug of ours: log and abort. */
 #define GW_BUG(...) gw_bug(__FILE__, __LINE__, __VA_ARGS__)

@@ -56,6 +56,17 @@ struct store_params {
 int store_open(const struct store_params *p, struct store **out, char *err, size_t err_size);
 void store_close(struct store *st);
 
+/* BLOCKING. Copy every record of the SQLite database of p->data_dir
+ * (accounts, keys, tokens, audit, uploads; ids kept, bytes exact) into
+ * the PostgreSQL database at to_url, which must hold no records yet, in
+ * one transaction; the uploads become p->node_id's. Both schemas are
+ * brought to this binary's version first. copied[i]: the rows of table
+ * store_migrate_table_name(i). The gateway must not run meanwhile. */
+#define STORE_MIGRATE_TABLES 5
+int store_migrate_records(const struct store_params *p, const char *to_url,
+			  int64_t copied[STORE_MIGRATE_TABLES], char *err, size_t err_size);
+const char *store_migrate_table_name(size_t i);
+
 /* The records backend: "sqlite" or "postgresql". */
 const char *store_records_name(struct store *st);
 /* 0 when the records backend answers, or -EAGAIN and why it does not;
@@ -163,6 +174,7 @@ struct store_upload_info {
 	char state[16];
 	char sha256[65];        /* "" until complete */
 	char client_address[64];
+	char node[65];          /* the node that received it (node_id) */
 	char error[256];
 	char hook_output[4097]; /* its output's tail */
 };

@@ -1,14 +1,14 @@
 #!/bin/sh
 # Build ftpsgate and run the whole test suite: unit and end-to-end tests
-# on a normal build, then again under AddressSanitizer + UBSan, and under
-# ThreadSanitizer.
+# on a normal build, on both records backends (SQLite, and PostgreSQL on
+# a throwaway server), then again under AddressSanitizer + UBSan, and
+# under ThreadSanitizer.
 #   scripts/test.sh            everything
 #   SKIP_SANITIZE=1 scripts/test.sh   without the ASan + UBSan run
 #   SKIP_TSAN=1                       without the ThreadSanitizer run
 #   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
 #   SKIP_LINT=1                       without clang-tidy and cppcheck
-#   WITH_PG=1                         also run the end-to-end suite on PostgreSQL
-#                                     (not yet by default: some tests still fail there)
+#   SKIP_PG=1                         the end-to-end suite on SQLite only
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # A throwaway PostgreSQL server: the end-to-end suite runs on it too
 # (tests/CMakeLists.txt registers e2e_pg.* when FTPSGATE_TEST_PG is set).
-if [ "${WITH_PG:-0}" = 1 ]; then
+if [ "${SKIP_PG:-0}" != 1 ]; then
 	pg_env=$(sh scripts/pg-local.sh start)
 	PG_DIR=$(echo "$pg_env" | sed -n 's/^PG_DIR=//p')
 	PG_PORT=$(echo "$pg_env" | sed -n 's/^PG_PORT=//p')

@@ -10,10 +10,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -309,6 +309,61 @@ static void keep_tail(struct gw_buf *tail, const char *data, size_t n)
 	gw_buf_add(tail, data, n);
 }
 
+/* Start the hook: no shell, the environment given, its own process group
+ * (a timeout kills all of it), signals as a new program expects them, and
+ * a parent-death signal: a gateway killed with SIGKILL takes its hook with
+ * it, so that when another node takes the upload after the lease, two
+ * hooks for one upload never run at once (posix_spawn cannot ask for
+ * that). Between fork and exec the child makes only system calls. in_fd
+ * < 0: /dev/null. 0 or a positive errno. */
+static int spawn_hook(const char *command, char *const argv[], char *const envp[], int in_fd,
+		      int out_fd, pid_t *out)
+{
+	pid_t parent = getpid(), pid;
+	int report[2], err = 0;
+	ssize_t n;
+
+	if (pipe2(report, O_CLOEXEC) < 0)
+		return errno;
+	pid = fork();
+	if (pid < 0) {
+		err = errno;
+		close(report[0]);
+		close(report[1]);
+		return err;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd0 = in_fd;
+
+		sigemptyset(&none);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127); /* the gateway is already gone */
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		pthread_sigmask(SIG_SETMASK, &none, NULL);
+		if (fd0 < 0)
+			fd0 = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd0 >= 0 && dup2(fd0, 0) == 0 && dup2(out_fd, 1) == 1 && dup2(out_fd, 2) == 2)
+			execve(command, argv, envp);
+		err = errno;
+		n = write(report[1], &err, sizeof(err));
+		(void)n;
+		_exit(127);
+	}
+	close(report[1]);
+	do
+		n = read(report[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	close(report[0]);
+	if (n == (ssize_t)sizeof(err)) { /* it could not start */
+		waitpid(pid, NULL, 0);
+		return err;
+	}
+	*out = pid;
+	return 0;
+}
+
 /* Run the hook for one upload: its exit status (>= 0), or -1 when it was
  * killed, with why. */
 static int run_hook(struct store_pipeline *pl, const struct store_work *w, struct gw_buf *tail,
@@ -316,18 +371,16 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 {
 	struct store *st = pl->st;
 	static char path_env[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char env[8][PATH_MAX + 128], file[PATH_MAX + 48];
-	char *envp[10], *argv[2];
+	char env[9][PATH_MAX + 128], file[PATH_MAX + 48];
+	char *envp[11], *argv[2];
 	struct store_bytes_reader *src = NULL;
 	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, status = 0, rc = -1;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	struct age_reader *r = NULL;
 	struct feed feed;
 	bool exited = false, out_open = true, file_done = false;
 	int64_t deadline = gw_mono_ms() + (int64_t)pl->p.timeout_s * 1000;
 	struct lease lease;
-	pid_t pid;
+	pid_t pid = -1;
 	size_t i;
 
 	gw_buf_init(&feed.pending, 1 << 20);
@@ -340,10 +393,11 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 	snprintf(env[5], sizeof(env[5]), "FTPSGATE_UPLOAD_KEY_ID=%lld", (long long)w->key_id);
 	snprintf(env[6], sizeof(env[6]), "FTPSGATE_UPLOAD_FILE=%s", file);
 	snprintf(env[7], sizeof(env[7]), "FTPSGATE_UPLOAD_ATTEMPT=%d", w->attempts);
-	for (i = 0; i < 8; i++)
+	snprintf(env[8], sizeof(env[8]), "FTPSGATE_NODE_ID=%s", st->node);
+	for (i = 0; i < 9; i++)
 		envp[i] = env[i];
-	envp[8] = path_env;
-	envp[9] = NULL;
+	envp[9] = path_env;
+	envp[10] = NULL;
 	argv[0] = pl->command;
 	argv[1] = NULL;
 
@@ -369,19 +423,7 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 		}
 		explicit_bzero(secrets, sizeof(secrets));
 	}
-	posix_spawn_file_actions_init(&fa);
-	if (pl->p.stdin_plaintext)
-		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	else
-		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setpgroup(&attr, 0); /* its own group: a timeout kills all of it */
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	rc = posix_spawn(&pid, pl->command, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn_hook(pl->command, argv, envp, pl->p.stdin_plaintext ? in[0] : -1, out[1], &pid);
 	close(out[1]);
 	out[1] = -1;
 	if (in[0] >= 0) {

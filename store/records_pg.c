@@ -26,13 +26,13 @@
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
-		       " key_id, attempts, hook_exit, hook_output, client_modified_at"
+		       " key_id, attempts, hook_exit, hook_output, client_modified_at, node"
 
 static void row_to_info(const PGresult *res, int i, struct store_upload_info *u)
 {
 	u->id = pg_i64(res, i, 0);
 	u->account_id = pg_i64(res, i, 1);
-	pg_text(res, i, 2, u->path, sizeof(u->path));
+	pg_bytes(res, i, 2, u->path, sizeof(u->path));
 	pg_text(res, i, 3, u->state, sizeof(u->state));
 	u->size = pg_null(res, i, 4) ? -1 : pg_i64(res, i, 4);
 	u->bytes_received = pg_i64(res, i, 5);
@@ -40,14 +40,15 @@ static void row_to_info(const PGresult *res, int i, struct store_upload_info *u)
 	pg_text(res, i, 7, u->client_address, sizeof(u->client_address));
 	u->started_at_ms = pg_i64(res, i, 8);
 	u->completed_at_ms = pg_i64(res, i, 9);
-	pg_text(res, i, 10, u->error, sizeof(u->error));
+	pg_bytes(res, i, 10, u->error, sizeof(u->error));
 	u->updated_at_ms = pg_null(res, i, 11) ? u->started_at_ms : pg_i64(res, i, 11);
 	u->purged_at_ms = pg_i64(res, i, 12);
 	u->key_id = pg_i64(res, i, 13);
 	u->attempts = (int)pg_i64(res, i, 14);
 	u->hook_exit = pg_null(res, i, 15) ? -1 : (int)pg_i64(res, i, 15);
-	pg_text(res, i, 16, u->hook_output, sizeof(u->hook_output));
+	pg_bytes(res, i, 16, u->hook_output, sizeof(u->hook_output));
 	u->client_modified_at_ms = pg_i64(res, i, 17);
+	pg_text(res, i, 18, u->node, sizeof(u->node));
 }
 
 /* A write; *changed when it changed a row (NULL: not wanted). */
@@ -121,12 +122,12 @@ static int upload_insert(struct store *st, int64_t account_id, const char *path,
 	int r;
 
 	pg_arg_i64(&a, account_id);
-	pg_arg_text(&a, path);
+	pg_arg_bytes(&a, path);
 	pg_arg_text(&a, client_address);
 	pg_arg_i64(&a, now_ms);
 	pg_arg_text(&a, st->node);
 	r = pg_run(st, "INSERT INTO uploads(account_id, path, state, client_address, started_at,"
-		       " updated_at, node) VALUES ($1::bigint, $2, 'receiving', $3, $4::bigint,"
+		       " updated_at, node) VALUES ($1::bigint, $2::bytea, 'receiving', $3, $4::bigint,"
 		       " $4::bigint, $5) RETURNING id", &a, &res, "cannot record upload");
 	if (r == 0)
 		*id = pg_i64(res, 0, 0);
@@ -145,13 +146,13 @@ static int upload_end(struct store *st, const struct store_upload_end *e, int64_
 	pg_arg_i64(&a, (int64_t)e->bytes);
 	pg_arg_text(&a, e->sha256);
 	pg_arg_i64_or_null(&a, now_ms, e->sha256 != NULL);
-	pg_arg_text(&a, e->error && e->error[0] ? e->error : NULL);
+	pg_arg_bytes(&a, e->error && e->error[0] ? e->error : NULL);
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, e->id);
 	pg_arg_i64_or_null(&a, e->key_id, e->key_id != 0);
 	pg_arg_bool(&a, late);
 	r = write_one(st, "UPDATE uploads SET state = $1, size = $2::bigint, bytes_received = $3::bigint,"
-			  " sha256 = $4, completed_at = $5::bigint, error = $6, updated_at = $7::bigint,"
+			  " sha256 = $4, completed_at = $5::bigint, error = $6::bytea, updated_at = $7::bigint,"
 			  " key_id = COALESCE($9::bigint, key_id), reserved_bytes = 0"
 			  " WHERE id = $8::bigint AND (NOT $10::boolean OR state = 'receiving')",
 		      &a, late ? "cannot record a transfer's end (again)" : "cannot update upload", NULL);
@@ -183,24 +184,28 @@ static int upload_claim_partial(struct store *st, int64_t id, const char *client
 	return r;
 }
 
-/* What the account's quota leaves, on connection c (in its transaction
- * when lock: the account's row stays locked until it ends). */
+/* What the account's quota leaves, on connection c. With lock, the
+ * account's row is locked first, in a statement of its own, until the
+ * transaction ends: under READ COMMITTED the sum that follows then sees
+ * every hold committed before the lock was granted (one statement would
+ * read them as of its start, before its wait for the lock). */
 static int room_on(struct store *st, struct pg_conn *c, int64_t account_id, int64_t own,
 		   bool lock, uint64_t *room)
 {
-	struct pg_args a = { 0 };
+	struct pg_args a = { 0 }, l = { 0 };
 	PGresult *res = NULL;
 	int r;
 
 	*room = UINT64_MAX;
+	pg_arg_i64(&l, account_id);
+	if (lock && (r = pg_exec(st, c, "SELECT 1 FROM accounts WHERE id = $1::bigint FOR UPDATE",
+				 &l, NULL, "cannot lock the account's quota")) < 0)
+		return r;
 	pg_arg_i64(&a, account_id);
 	pg_arg_i64(&a, own);
-	r = pg_exec(st, c, lock ? "SELECT quota_bytes, (SELECT " PG_HELD_BYTES " FROM uploads"
-				  " WHERE account_id = $1::bigint AND id != $2::bigint"
-				  " AND purged_at IS NULL) FROM accounts WHERE id = $1::bigint FOR UPDATE"
-				: "SELECT quota_bytes, (SELECT " PG_HELD_BYTES " FROM uploads"
-				  " WHERE account_id = $1::bigint AND id != $2::bigint"
-				  " AND purged_at IS NULL) FROM accounts WHERE id = $1::bigint",
+	r = pg_exec(st, c, "SELECT quota_bytes, (SELECT " PG_HELD_BYTES " FROM uploads"
+			   " WHERE account_id = $1::bigint AND id != $2::bigint"
+			   " AND purged_at IS NULL) FROM accounts WHERE id = $1::bigint",
 		    &a, &res, "cannot read the account's quota");
 	if (r < 0)
 		return r;
@@ -268,10 +273,10 @@ static int upload_candidates(struct store *st, int64_t account_id, const char *p
 
 	*n = 0;
 	pg_arg_i64(&a, account_id);
-	pg_arg_text(&a, path);
+	pg_arg_bytes(&a, path);
 	pg_arg_i64(&a, max);
 	r = pg_run(st, "SELECT id, state, size, sha256 FROM uploads WHERE account_id = $1::bigint"
-		       " AND path = $2 AND purged_at IS NULL ORDER BY id DESC LIMIT $3::bigint",
+		       " AND path = $2::bytea AND purged_at IS NULL ORDER BY id DESC LIMIT $3::bigint",
 		   &a, &res, "cannot read the uploads of a path");
 	if (r < 0)
 		return r;
@@ -380,8 +385,8 @@ static int recover(struct store *st, store_bytes_size_fn *size_of, unsigned *n)
 		pg_arg_bool(&b, has_file);
 		r = write_one(st, "UPDATE uploads SET state = 'partial', bytes_received = $1::bigint,"
 				  " reserved_bytes = 0, error = CASE WHEN $3::boolean THEN"
-				  " 'transfer interrupted: the gateway stopped' ELSE 'transfer"
-				  " interrupted before its file was created: the gateway stopped' END"
+				  " 'transfer interrupted: the gateway stopped'::bytea ELSE 'transfer"
+				  " interrupted before its file was created: the gateway stopped'::bytea END"
 				  " WHERE id = $2::bigint AND state = 'receiving'",
 			      &b, "cannot recover upload", NULL);
 		if (r == 0) {
@@ -397,12 +402,13 @@ static int recover(struct store *st, store_bytes_size_fn *size_of, unsigned *n)
 
 static int work_claim(struct store *st, bool import, int64_t now_ms, struct store_work *w)
 {
-	/* the next due piece, or one whose holder's lease ended */
+	/* the next due piece, or one whose holder's lease ended (or that
+	 * has none: work moved from another records store) */
 	static const char verify_sql[] =
 		"UPDATE uploads SET state = 'verifying', updated_at = $1::bigint, lease_owner = $2,"
 		" lease_until = " PG_NOW " + $3::bigint WHERE id ="
 		" (SELECT id FROM uploads WHERE purged_at IS NULL AND (state = 'received'"
-		"  OR (state = 'verifying' AND lease_until < " PG_NOW "))"
+		"  OR (state = 'verifying' AND COALESCE(lease_until, 0) < " PG_NOW "))"
 		"  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING id, account_id, path, size, key_id, sha256, attempts";
 	static const char import_sql[] =
@@ -410,7 +416,7 @@ static int work_claim(struct store *st, bool import, int64_t now_ms, struct stor
 		" updated_at = $1::bigint, lease_owner = $2, lease_until = " PG_NOW " + $3::bigint"
 		" WHERE id = (SELECT id FROM uploads WHERE purged_at IS NULL AND"
 		"  ((state = 'verified' AND COALESCE(next_attempt_at, 0) <= $1::bigint)"
-		"  OR (state = 'importing' AND lease_until < " PG_NOW "))"
+		"  OR (state = 'importing' AND COALESCE(lease_until, 0) < " PG_NOW "))"
 		"  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
 		" RETURNING id, account_id, path, size, key_id, sha256, attempts";
 	struct pg_args a = { 0 };
@@ -427,7 +433,7 @@ static int work_claim(struct store *st, bool import, int64_t now_ms, struct stor
 		memset(w, 0, sizeof(*w));
 		w->id = pg_i64(res, 0, 0);
 		w->account_id = pg_i64(res, 0, 1);
-		pg_text(res, 0, 2, w->path, sizeof(w->path));
+		pg_bytes(res, 0, 2, w->path, sizeof(w->path));
 		w->size = pg_i64(res, 0, 3);
 		w->key_id = pg_i64(res, 0, 4);
 		pg_text(res, 0, 5, w->sha256, sizeof(w->sha256));
@@ -479,18 +485,18 @@ static int work_set(struct store *st, int64_t id, const struct store_work_state 
 	int r;
 
 	pg_arg_text(&a, s->state);
-	pg_arg_text(&a, s->error);
+	pg_arg_bytes(&a, s->error);
 	pg_arg_i64_or_null(&a, s->next_attempt_ms, s->next_attempt_ms != 0);
 	pg_arg_i64(&a, now_ms);
 	pg_arg_bool(&a, s->hook);
 	pg_arg_i64(&a, s->hook_exit);
-	pg_arg_text(&a, s->hook_output ? s->hook_output : "");
+	pg_arg_bytes(&a, s->hook_output ? s->hook_output : "");
 	pg_arg_i64(&a, id);
 	pg_arg_text(&a, st->lease_owner);
-	r = write_one(st, "UPDATE uploads SET state = $1, error = $2, next_attempt_at = $3::bigint,"
+	r = write_one(st, "UPDATE uploads SET state = $1, error = $2::bytea, next_attempt_at = $3::bigint,"
 			  " updated_at = $4::bigint,"
 			  " hook_exit = CASE WHEN $5::boolean THEN $6::int ELSE hook_exit END,"
-			  " hook_output = CASE WHEN $5::boolean THEN $7 ELSE hook_output END,"
+			  " hook_output = CASE WHEN $5::boolean THEN $7::bytea ELSE hook_output END,"
 			  " lease_owner = NULL, lease_until = NULL"
 			  " WHERE id = $8::bigint AND lease_owner = $9",
 		      &a, again ? "cannot record the import state (again)"

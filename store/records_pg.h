@@ -21,16 +21,24 @@ struct store;
  * STORE_HELD_BYTES in SQLite). */
 #define PG_HELD_BYTES "COALESCE(SUM(GREATEST(COALESCE(size, bytes_received), reserved_bytes)), 0)"
 
-/* Parameters of one statement, as text ($1 .. $n). */
-#define PG_ARGS_MAX 12
+/* Parameters of one statement ($1 .. $n): text, or bytes (binary). */
+#define PG_ARGS_MAX 32
 struct pg_args {
 	int n;
 	const char *v[PG_ARGS_MAX];
+	int len[PG_ARGS_MAX];
+	int binary[PG_ARGS_MAX];
 	char num[PG_ARGS_MAX][24];
 };
 
 void pg_arg_i64(struct pg_args *a, int64_t v);
 void pg_arg_text(struct pg_args *a, const char *s); /* NULL: SQL NULL */
+/* s's bytes, exactly, for a BYTEA column: what clients name (paths)
+ * and what programs print (hook output, errors) need not be UTF-8,
+ * which a TEXT column refuses. NULL: SQL NULL. */
+void pg_arg_bytes(struct pg_args *a, const char *s);
+/* len bytes at data, for a BYTEA column (borrowed until the statement ran) */
+void pg_arg_blob(struct pg_args *a, const void *data, size_t len);
 void pg_arg_bool(struct pg_args *a, bool v);
 /* v, or NULL when !present */
 void pg_arg_i64_or_null(struct pg_args *a, int64_t v, bool present);
@@ -58,6 +66,9 @@ void pg_give(struct store *st, struct pg_conn *c, bool failed);
 int64_t pg_i64(const PGresult *res, int row, int col);
 bool pg_null(const PGresult *res, int row, int col);
 void pg_text(const PGresult *res, int row, int col, char *out, size_t size);
+/* A BYTEA column (hex output, as every connection sets) as a string;
+ * cut at size - 1 bytes or at a NUL. */
+void pg_bytes(const PGresult *res, int row, int col, char *out, size_t size);
 
 /* A new connection to the database (defaults first, the URL overrides
  * them), or NULL with why. */

@@ -104,6 +104,11 @@ int store_pg_account_find(struct store *st, const char *username, struct store_a
 	PGresult *res = NULL;
 	int r;
 
+	/* Names are made through the API (JSON, so UTF-8); a login's name
+	 * in another encoding names no account, and PostgreSQL would refuse
+	 * it as a parameter. */
+	if (!gw_is_utf8(username))
+		return -ENOENT;
 	pg_arg_text(&a, username);
 	r = pg_run(st, "SELECT " ACCOUNT_COLUMNS ", a.password_hash FROM accounts a"
 		       " WHERE a.username = $1", &a, &res, "cannot read account");
@@ -479,12 +484,12 @@ int store_pg_audit_insert(struct store *st, const struct store_audit *au)
 	pg_arg_text(&a, au->token_name);
 	pg_arg_text(&a, au->client_address);
 	pg_arg_text(&a, au->method);
-	pg_arg_text(&a, au->path);
+	pg_arg_bytes(&a, au->path);
 	pg_arg_i64(&a, au->status);
-	pg_arg_text(&a, au->detail);
+	pg_arg_bytes(&a, au->detail);
 	return write_one(st, "INSERT INTO audit(at, token_id, token_name, client_address, method,"
-			     " path, status, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6,"
-			     " $7::int, $8)", &a, "cannot record audit entry", NULL);
+			     " path, status, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6::bytea,"
+			     " $7::int, $8::bytea)", &a, "cannot record audit entry", NULL);
 }
 
 int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
@@ -513,9 +518,9 @@ int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
 		pg_text(res, i, 3, e->token_name, sizeof(e->token_name));
 		pg_text(res, i, 4, e->client_address, sizeof(e->client_address));
 		pg_text(res, i, 5, e->method, sizeof(e->method));
-		pg_text(res, i, 6, e->path, sizeof(e->path));
+		pg_bytes(res, i, 6, e->path, sizeof(e->path));
 		e->status = (int)pg_i64(res, i, 7);
-		pg_text(res, i, 8, e->detail, sizeof(e->detail));
+		pg_bytes(res, i, 8, e->detail, sizeof(e->detail));
 	}
 	*n = (unsigned)i;
 	PQclear(res);

@@ -15,7 +15,7 @@
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \
 		       " key_id, attempts, hook_exit, hook_output, client_modified_at"
 
-static void row_to_info(sqlite3_stmt *q, struct store_upload_info *u)
+static void row_to_info(struct store *st, sqlite3_stmt *q, struct store_upload_info *u)
 {
 	/* every field is set below: no memset of the 5 KiB */
 	u->id = sqlite3_column_int64(q, 0);
@@ -37,6 +37,7 @@ static void row_to_info(sqlite3_stmt *q, struct store_upload_info *u)
 	u->hook_exit = sqlite3_column_type(q, 15) == SQLITE_NULL ? -1 : sqlite3_column_int(q, 15);
 	store_sqlite_text(q, 16, u->hook_output, sizeof(u->hook_output));
 	u->client_modified_at_ms = sqlite3_column_int64(q, 17);
+	gw_strlcpy(u->node, st->node, sizeof(u->node)); /* one node: this one */
 }
 
 static int upload_get(struct store *st, int64_t id, struct store_upload_info *out)
@@ -51,7 +52,7 @@ static int upload_get(struct store *st, int64_t id, struct store_upload_info *ou
 	sqlite3_bind_int64(q, 1, id);
 	switch (sqlite3_step(q)) {
 	case SQLITE_ROW:
-		row_to_info(q, out);
+		row_to_info(st, q, out);
 		break;
 	case SQLITE_DONE:
 		r = -ENOENT;
@@ -92,7 +93,7 @@ static int upload_list(struct store *st, const struct store_upload_filter *f, in
 			*more = true;
 			break;
 		}
-		row_to_info(q, &items[count++]);
+		row_to_info(st, q, &items[count++]);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = store_db_error(st, "cannot list uploads");

@@ -6,6 +6,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import tempfile
@@ -134,6 +135,15 @@ def skip_unless_sqlite(why):
     return unittest.skipIf(BACKEND != "sqlite", why)
 
 
+def hook(tmp, name, body):
+    """An import hook: a shell script in tmp."""
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body)
+    os.chmod(path, 0o755)
+    return path
+
+
 class PortTaken(Exception):
     pass
 
@@ -141,7 +151,8 @@ class PortTaken(Exception):
 class Gateway:
     """One daemon. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, data_dir=None, env=None, passive=None):
+    def __init__(self, data_dir=None, env=None, passive=None, host="127.0.0.1"):
+        self.host = host  # the loopback address it listens on
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="ftpsgate-e2e-")
         self.ftps_port = free_port()
@@ -157,9 +168,9 @@ class Gateway:
         e = {k: v for k, v in os.environ.items() if not k.startswith("FTPSGATE_")}
         e.update({
             "FTPSGATE_DATA_DIR": os.path.join(self.data_dir, "var"),
-            "FTPSGATE_FTPS_LISTEN": "127.0.0.1:%d" % self.ftps_port,
+            "FTPSGATE_FTPS_LISTEN": "%s:%d" % (self.host, self.ftps_port),
             "FTPSGATE_PASSIVE_PORTS": "%d-%d" % self.passive,
-            "FTPSGATE_ADMIN_LISTEN": "127.0.0.1:%d" % self.admin_port,
+            "FTPSGATE_ADMIN_LISTEN": "%s:%d" % (self.host, self.admin_port),
             "FTPSGATE_ADMIN_TOKEN": TOKEN,
             # Cheaper argon2id keeps the suite quick; production uses the default.
             "FTPSGATE_ARGON2_M_COST_KIB": "4096",
@@ -203,7 +214,7 @@ class Gateway:
                 # up, before the daemon has become its user (daemon.ready
                 # comes after that).
                 if self.api("GET", "/health", auth=False)[0] == 200 and self.ready(since):
-                    with socket.create_connection(("127.0.0.1", self.ftps_port), 1):
+                    with socket.create_connection((self.host, self.ftps_port), 1):
                         return self
             except (OSError, urllib.error.URLError):
                 pass
@@ -249,6 +260,84 @@ class Gateway:
                     pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % f.read().strip())
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def records_sql(self, sql, params=()):
+        """Run one statement on this gateway's records database, whichever
+        backend holds them; `?` marks each parameter (int, str or None).
+        Returns the rows as tuples of strings (None for NULL)."""
+        if BACKEND == "sqlite":
+            db = sqlite3.connect(os.path.join(self.data_dir, "var", "ftpsgate.db"), timeout=30)
+            try:
+                with db:
+                    rows = db.execute(sql, params).fetchall()
+            finally:
+                db.close()
+            return [tuple(None if v is None else str(v) for v in r) for r in rows]
+        parts = sql.split("?")
+        if len(parts) != len(params) + 1:
+            raise ValueError("%d parameters for %r" % (len(params), sql))
+        text = parts[0]
+        for value, rest in zip(params, parts[1:]):
+            if value is None:
+                text += "NULL"
+            elif isinstance(value, int):
+                text += str(int(value))
+            else:
+                text += "'" + str(value).replace("'", "''") + "'"
+            text += rest
+        out = subprocess.run(["psql", "-X", "-q", "-At", "-F", "\x1f", "-v", "ON_ERROR_STOP=1",
+                              "--pset=null=\x1e", pg_url(pg_database_for(self.data_dir)),
+                              "-c", text], capture_output=True, timeout=60)
+        if out.returncode:
+            raise RuntimeError("psql %r: %s" % (text, out.stderr.decode(errors="replace")))
+        rows = out.stdout.decode(errors="surrogateescape").splitlines()
+        return [tuple(None if v == "\x1e" else v for v in r.split("\x1f")) for r in rows]
+
+    def hold_upload_writes(self):
+        """Another client holds the records' write lock on uploads (a
+        backup tool, an admin's shell) until the returned function is
+        called: reads go on, writes wait their timeout and fail."""
+        if BACKEND == "sqlite":
+            db = sqlite3.connect(os.path.join(self.data_dir, "var", "ftpsgate.db"), timeout=10,
+                                 isolation_level=None)
+            db.execute("BEGIN EXCLUSIVE")
+
+            def release():
+                db.execute("COMMIT")
+                db.close()
+            return release
+        proc = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1",
+                                 pg_url(pg_database_for(self.data_dir))],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        proc.stdin.write("BEGIN; LOCK TABLE uploads IN EXCLUSIVE MODE; SELECT 'held';\n")
+        proc.stdin.flush()
+        if proc.stdout.readline().strip() != "held":
+            raise RuntimeError("psql could not lock the uploads table")
+
+        def release_pg():
+            proc.stdin.write("COMMIT;\n")
+            proc.stdin.close()
+            proc.wait(30)
+        return release_pg
+
+    # What the gateway logs when a write met the lock above.
+    LOCKED_MESSAGE = {"sqlite": "database is locked",
+                      "postgresql": "canceling statement due to"}[BACKEND]
+
+    def records_bytes(self):
+        """Everything the records database holds, as bytes: the SQLite file
+        (and its log), or a dump of the PostgreSQL database."""
+        if BACKEND == "sqlite":
+            data = b""
+            for name in ("ftpsgate.db", "ftpsgate.db-wal"):
+                path = os.path.join(self.data_dir, "var", name)
+                if os.path.exists(path):
+                    with open(path, "rb") as f:
+                        data += f.read()
+            return data
+        out = subprocess.run(["pg_dump", "--no-owner", pg_url(pg_database_for(self.data_dir))],
+                             capture_output=True, timeout=120, check=True)
+        return out.stdout
+
     def __enter__(self):
         return self.start()
 
@@ -270,7 +359,7 @@ class Gateway:
     @property
     def admin_url(self):
         scheme = "http" if self.env().get("FTPSGATE_ADMIN_PLAIN_HTTP") == "true" else "https"
-        return "%s://127.0.0.1:%d/api/v1" % (scheme, self.admin_port)
+        return "%s://%s:%d/api/v1" % (scheme, self.host, self.admin_port)
 
     def api(self, method, path, body=None, auth=True, token=TOKEN, raw=None,
             content_type="application/json"):
@@ -308,7 +397,7 @@ class Gateway:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection("127.0.0.1", self.admin_port, context=ctx, timeout=30)
+        conn = http.client.HTTPSConnection(self.host, self.admin_port, context=ctx, timeout=30)
         headers = {"Authorization": "Bearer " + token}
         if last_event_id is not None:
             headers["Last-Event-ID"] = str(last_event_id)

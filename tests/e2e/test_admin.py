@@ -1,6 +1,7 @@
 """The admin REST API over HTTPS: auth, accounts, passwords, uploads, and
 strict handling of bad requests."""
 import hashlib
+import socket
 import json
 import time
 import subprocess
@@ -168,8 +169,10 @@ class AdminTest(unittest.TestCase):
         status, doc, _ = self.gw.api("GET", "/uploads/%d" % items[0]["id"])
         self.assertEqual(status, 200)
         self.assertEqual(set(doc), {"id", "account_id", "path", "state", "size", "bytes_received",
-                                    "sha256", "client_address", "started_at", "completed_at",
-                                    "updated_at", "purged_at", "error", "client_modified_at", "import"})
+                                    "sha256", "client_address", "node", "started_at",
+                                    "completed_at", "updated_at", "purged_at", "error",
+                                    "client_modified_at", "import"})
+        self.assertEqual(doc["node"], socket.gethostname())  # node_id's default
         self.assertEqual(doc["size"], 4)
         self.assertEqual(doc["sha256"], hashlib.sha256(b"zzzz").hexdigest())
 

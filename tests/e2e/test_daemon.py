@@ -124,8 +124,7 @@ class StartupTest(unittest.TestCase):
         try:
             self.assertEqual(gw.logs().count(token), 1)  # not printed again
             self.assertEqual(gw.api("GET", "/accounts", token=token)[0], 200)
-            with open(os.path.join(self.dir, "var", "ftpsgate.db"), "rb") as f:
-                self.assertNotIn(token.encode(), f.read())
+            self.assertNotIn(token.encode(), gw.records_bytes())
         finally:
             gw.stop()
 

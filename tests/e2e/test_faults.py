@@ -13,7 +13,6 @@ import os
 import random
 import shutil
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import threading
@@ -154,8 +153,8 @@ class DiskTest(unittest.TestCase):
 
 class DatabaseTest(unittest.TestCase):
     def test_database_locked_by_another_process(self):
-        """Another process holds the database's write lock (a backup tool,
-        an admin's sqlite3 shell): reads go on, a write waits its busy
+        """Another process holds the records' write lock (a backup tool,
+        an admin's shell): reads go on, a write waits its busy
         timeout and fails cleanly, and what it could not record is
         written once the lock is gone."""
         with Gateway() as gw:
@@ -166,9 +165,7 @@ class DatabaseTest(unittest.TestCase):
             conn = ftp.transfercmd("STOR held.bin")
             conn.sendall(data[:MiB])
             gw.wait_upload(lambda u: u["path"] == "/held.bin" and u["bytes_received"] == MiB)
-            lock = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"), timeout=10,
-                                   isolation_level=None)
-            lock.execute("BEGIN EXCLUSIVE")
+            release = gw.hold_upload_writes()
             try:
                 # The transfer breaks (no close_notify): its end cannot be
                 # recorded while the lock is held.
@@ -182,8 +179,7 @@ class DatabaseTest(unittest.TestCase):
                 # A new upload needs a write: a temporary failure, 451.
                 self.assertEqual(store_cut_short(other, "new.bin", b"n")[:4], "451 ")
             finally:
-                lock.execute("COMMIT")
-                lock.close()
+                release()
             rec = gw.wait_upload(lambda u: u["path"] == "/held.bin" and u["state"] == "partial")
             self.assertEqual(rec["bytes_received"], MiB)
             self.assertEqual(ftp.storbinary("STOR held.bin", io.BytesIO(data[MiB:]), rest=MiB),
@@ -195,7 +191,7 @@ class DatabaseTest(unittest.TestCase):
             ftp.quit()
             other.quit()
             logs = gw.logs()
-            self.assertIn("database is locked", logs)
+            self.assertIn(gw.LOCKED_MESSAGE, logs)
             self.assertIn("upload 1 will be recorded as partial once the database takes writes",
                           logs)
             self.assertIn("upload 1 recorded as partial", logs)

@@ -7,22 +7,13 @@ import io
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
 import unittest
 
 import ftps
-from harness import Gateway
-
-
-def hook(tmp, name, body):
-    path = os.path.join(tmp, name)
-    with open(path, "w") as f:
-        f.write("#!/bin/sh\n" + body)
-    os.chmod(path, 0o755)
-    return path
+from harness import Gateway, hook
 
 
 def upload(gw, acct, name, data):
@@ -224,20 +215,14 @@ class RetentionTest(unittest.TestCase):
             old = wait_state(gw, "/old.bin", ("imported",))
             wait_state(gw, "/new.bin", ("imported",))
             gw.stop()
-            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
             two_days_ago = int((time.time() - 2 * 86400) * 1000)
-            with db:
-                db.execute("UPDATE uploads SET completed_at = ? WHERE id = ?", (two_days_ago, old["id"]))
-            db.close()
+            gw.records_sql("UPDATE uploads SET completed_at = ? WHERE id = ?", (two_days_ago, old["id"]))
             gw.start()
             rec = gw.wait_upload(lambda u: u["id"] == old["id"] and u["purged_at"])
             self.assertFalse(os.path.exists(os.path.join(gw.data_dir, "var", "uploads", str(rec["id"]))))
             self.assertIsNone([u for u in gw.uploads() if u["path"] == "/new.bin"][0]["purged_at"])
             gw.stop()
-            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
-            with db:
-                db.execute("UPDATE uploads SET purged_at = ? WHERE id = ?", (two_days_ago, old["id"]))
-            db.close()
+            gw.records_sql("UPDATE uploads SET purged_at = ? WHERE id = ?", (two_days_ago, old["id"]))
             gw.start()
             deadline = time.time() + 10
             while any(u["id"] == old["id"] for u in gw.uploads()) and time.time() < deadline:
@@ -268,11 +253,8 @@ class CrashTest(unittest.TestCase):
             wait_state(gw, "/c0.bin", ("importing",))
             gw.kill9()
             # and one record left 'verifying' as if the kill came then
-            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
-            with db:
-                db.execute("UPDATE uploads SET state = 'verifying' WHERE path = '/c2.bin'"
+            gw.records_sql("UPDATE uploads SET state = 'verifying' WHERE path = '/c2.bin'"
                            " AND state != 'imported'")
-            db.close()
             gw.start()
             for i in range(3):
                 rec = wait_state(gw, "/c%d.bin" % i, ("imported", "failed"), timeout=60)

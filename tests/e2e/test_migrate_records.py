@@ -1,0 +1,115 @@
+"""`ftpsgate migrate-records`: a deployment that ran on SQLite moves its
+records to PostgreSQL and goes on there: the same accounts, passwords,
+keys, tokens, audit and uploads (ids and bytes exact, names that are not
+UTF-8 included), new ids after the old ones, a refused second copy.
+Only where the suite runs on PostgreSQL."""
+import io
+import os
+import subprocess
+import unittest
+
+import ftps
+from harness import BACKEND, BIN, TOKEN, Gateway, pg_admin, pg_url
+
+
+def age(*args, data):
+    return subprocess.run(["age"] + list(args), input=data, capture_output=True, check=True,
+                          timeout=60).stdout
+
+
+@unittest.skipIf(BACKEND != "postgresql", "moves records into PostgreSQL (FTPSGATE_TEST_PG)")
+class MigrateRecordsTest(unittest.TestCase):
+    def test_sqlite_deployment_moves_to_postgresql(self):
+        gw = Gateway(env={"FTPSGATE_DATABASE_URL": "sqlite:"})
+        name = "t_" + os.urandom(8).hex()
+        pg_admin("CREATE DATABASE %s" % name)
+        url = pg_url(name)
+        try:
+            gw.start()
+            acct = gw.create_account(username="mover", require_encryption=True)
+            recipient = gw.api("GET", "/accounts/%d/keys/%d" % (acct["id"], acct["key"]["id"]))[1]
+            plain = os.urandom(300000)
+            enc = age("-r", recipient["recipient"], data=plain)
+            viewer = gw.api("POST", "/tokens", {"name": "viewer", "scope": "read"})[1]
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "mover", acct["password"])
+            self.assertEqual(ftp.storbinary("STOR mail.age", io.BytesIO(enc)),
+                             "226 Transfer complete.")
+            # a name in another encoding (Latin-1), and a partial upload
+            ftp.encoding = "latin-1"
+            self.assertEqual(ftp.storbinary("STOR caf\xe9.age", io.BytesIO(enc)),
+                             "226 Transfer complete.")
+            ftp.encoding = "utf-8"
+            conn = ftp.transfercmd("STOR half.age")
+            conn.sendall(enc[:100000])
+            conn.close()  # no close_notify: partial
+            try:
+                ftp.voidresp()
+            except Exception:  # noqa: BLE001 - a 426 is what it should say
+                pass
+            ftp.quit()
+            mail = gw.wait_upload(lambda u: u["path"] == "/mail.age" and u["state"] == "imported")
+            gw.wait_upload(lambda u: u["path"].startswith("/caf") and u["state"] == "imported")
+            gw.wait_upload(lambda u: u["path"] == "/half.age" and u["state"] == "partial")
+            gw.stop()
+            gw.start()  # what the API shows of it at rest
+            before = gw.api("GET", "/uploads?limit=1000")[1]["items"]
+            audit = gw.api("GET", "/audit?limit=1000")[1]["items"]
+            gw.stop()
+
+            env = gw.env()
+            env["FTPSGATE_DATABASE_URL"] = "sqlite:"
+            env["FTPSGATE_NODE_ID"] = "moved"
+            out = subprocess.run([BIN, "migrate-records", "--from", "sqlite:", "--to", url],
+                                 env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("1 accounts", out.stdout)
+            self.assertIn("3 uploads", out.stdout)
+            # a second copy into the same database is refused, changing nothing
+            again = subprocess.run([BIN, "migrate-records", "--from", "sqlite:", "--to", url],
+                                   env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("already holds", again.stderr)
+            bad = subprocess.run([BIN, "migrate-records", "--from", "mysql:", "--to", url],
+                                 env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(bad.returncode, 2, bad.stderr)
+
+            # the same data directory, now on PostgreSQL
+            gw.extra_env["FTPSGATE_DATABASE_URL"] = url
+            gw.extra_env["FTPSGATE_NODE_ID"] = "moved"
+            gw.start()
+            after = gw.api("GET", "/uploads?limit=1000")[1]["items"]
+            strip = lambda items: [{k: v for k, v in u.items() if k not in ("node", "updated_at")}
+                                   for u in items]
+            self.assertEqual(strip(after), strip(before))
+            self.assertEqual(gw.api("GET", "/audit?limit=1000")[1]["items"][-len(audit):], audit)
+            self.assertEqual(gw.api("GET", "/uploads/%d" % mail["id"])[1]["sha256"], mail["sha256"])
+            # the read token still reads, and only reads
+            self.assertEqual(gw.api("GET", "/accounts", token=viewer["token"])[0], 200)
+            self.assertEqual(gw.api("POST", "/accounts", {}, token=viewer["token"])[0], 403)
+            # the password, the key and the partial upload work on
+            ftp = ftps.login("127.0.0.1", gw.ftps_port, "mover", acct["password"])
+            have = ftp.size("half.age")
+            self.assertEqual(have, [u for u in before if u["path"] == "/half.age"][0]["bytes_received"])
+            self.assertEqual(ftp.storbinary("STOR half.age", io.BytesIO(enc[have:]), rest=have),
+                             "226 Transfer complete.")
+            ftp.encoding = "latin-1"
+            self.assertEqual(ftp.size("caf\xe9.age"), len(enc))
+            ftp.encoding = "utf-8"
+            self.assertEqual(ftp.storbinary("STOR again.age", io.BytesIO(enc)),
+                             "226 Transfer complete.")
+            ftp.quit()
+            half = gw.wait_upload(lambda u: u["path"] == "/half.age" and u["state"] == "imported")
+            new = gw.wait_upload(lambda u: u["path"] == "/again.age" and u["state"] == "imported")
+            self.assertEqual(half["sha256"], mail["sha256"])
+            self.assertGreater(new["id"], max(u["id"] for u in before))
+            self.assertEqual(new["node"], "moved")
+            other = gw.create_account(username="fresh")
+            self.assertGreater(other["id"], acct["id"])
+            self.assertEqual(gw.api("GET", "/accounts", token=TOKEN)[0], 200)
+        finally:
+            gw.cleanup()
+            pg_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
+if __name__ == "__main__":
+    unittest.main()
