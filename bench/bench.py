@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api storm attack
+                        api storm attack pg
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
 """
@@ -581,7 +581,7 @@ def scenario_parallel(res, servers, src, n, mib, rounds, key):
     res[key + "_wall"] = {k: median(v) for k, v in walls.items()}
 
 
-def scenario_sessions(res, servers):
+def scenario_sessions(res, servers, key="sessions"):
     log("\n== %d sessions at once (login, STOR 64 KiB, QUIT), %d rounds" % (SESSIONS, SESSION_ROUNDS))
     payload = os.urandom(64 * 1024)
     out = {s.name: {"wall": [], "failed": []} for s in servers}
@@ -597,7 +597,7 @@ def scenario_sessions(res, servers):
                                                            failures[:2] if failures else ""))
     for s in servers:
         s.clear()
-    res["sessions"] = {k: {"wall": median(v["wall"]), "failed": max(v["failed"])} for k, v in out.items()}
+    res[key] = {k: {"wall": median(v["wall"]), "failed": max(v["failed"])} for k, v in out.items()}
 
 
 def scenario_idle(res, gw, others):
@@ -629,20 +629,29 @@ def scenario_idle(res, gw, others):
     res["idle"] = out
 
 
-def scenario_api(res):
-    log("\n== admin API: GET /uploads?limit=100 over %d records with wrk while %d uploads run"
-        % (RECORDS, PARALLEL))
+def scenario_api(res, database_url=None, key="api"):
+    log("\n== admin API: GET /uploads?limit=100 over %d records with wrk while %d uploads run%s"
+        % (RECORDS, PARALLEL, " (records on PostgreSQL)" if database_url else ""))
     import sqlite3
-    g = Ftpsgate("ftpsgate api")
+    g = Ftpsgate("ftpsgate " + key, env={"FTPSGATE_DATABASE_URL": database_url} if database_url else None)
     g.gw.stop()  # the daemon only: its database gets the records
-    db = sqlite3.connect(os.path.join(g.dir, "var", "ftpsgate.db"))
     now = int(time.time() * 1000)
-    db.executemany("INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
-                   " client_address, started_at, completed_at, updated_at) VALUES"
-                   " (?, ?, 'imported', 1048576, 1048576, ?, '127.0.0.1', ?, ?, ?)",
-                   ((g.acct["id"], "/file%06d.nsf" % i, "%064x" % i, now, now, now) for i in range(RECORDS)))
-    db.commit()
-    db.close()
+    if database_url:
+        run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", database_url, "-c",
+             "INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
+             " client_address, started_at, completed_at, updated_at)"
+             " SELECT %d, convert_to('/file' || lpad(i::text, 6, '0') || '.nsf', 'UTF8'),"
+             " 'imported', 1048576, 1048576, lpad(to_hex(i), 64, '0'), '127.0.0.1', %d, %d, %d"
+             " FROM generate_series(0, %d) i" % (g.acct["id"], now, now, now, RECORDS - 1)])
+        run(["psql", "-X", "-q", database_url, "-c", "VACUUM ANALYZE uploads"])
+    else:
+        db = sqlite3.connect(os.path.join(g.dir, "var", "ftpsgate.db"))
+        db.executemany("INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
+                       " client_address, started_at, completed_at, updated_at) VALUES"
+                       " (?, ?, 'imported', 1048576, 1048576, ?, '127.0.0.1', ?, ?, ?)",
+                       ((g.acct["id"], "/file%06d.nsf" % i, "%064x" % i, now, now, now) for i in range(RECORDS)))
+        db.commit()
+        db.close()
     g.gw.start()
     src = os.path.join(WORK, "parallel.bin")
     stop = threading.Event()
@@ -667,9 +676,31 @@ def scenario_api(res):
     value, unit = re.search(r"99%\s+([0-9.]+)(us|ms|s)", text).groups()
     p99_ms = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-    res["api"] = {"rps": rps, "p99_ms": p99_ms, "non_2xx": int(errors.group(1)) if errors else 0}
-    log("  %.0f requests/s, p99 %.1f ms, %d non-2xx" % (rps, p99_ms, res["api"]["non_2xx"]))
+    res[key] = {"rps": rps, "p99_ms": p99_ms, "non_2xx": int(errors.group(1)) if errors else 0}
+    log("  %.0f requests/s, p99 %.1f ms, %d non-2xx" % (rps, p99_ms, res[key]["non_2xx"]))
     g.stop()
+
+
+def scenario_pg(res):
+    """Records on PostgreSQL (a server of its own from scripts/pg-local.sh,
+    fsync on) beside SQLite: the session storm alternating the two, and
+    the API over as many records."""
+    pg_local = os.path.join(ROOT, "scripts", "pg-local.sh")
+    started = run(["sh", pg_local, "start"])
+    conf = dict(l.split("=", 1) for l in started.stdout.splitlines() if "=" in l)
+    url = conf["FTPSGATE_DATABASE_URL"]
+    res["machine"]["postgresql"] = run(["psql", "-X", "-At", url, "-c", "SHOW server_version"]).stdout.strip()
+    try:
+        lite = Ftpsgate("ftpsgate sqlite")
+        pg = Ftpsgate("ftpsgate postgresql", env={"FTPSGATE_DATABASE_URL": url})
+        try:
+            scenario_sessions(res, [lite, pg], key="pg_sessions")
+        finally:
+            lite.stop()
+            pg.stop()
+        scenario_api(res, database_url=url, key="pg_api")
+    finally:
+        run(["sh", pg_local, "stop", conf["PG_DIR"]])
 
 
 def scenario_storm(res):
@@ -795,6 +826,15 @@ def report(res):
     if "api" in res:
         checks.append(("API requests/s >= 2000", res["api"]["rps"], 2000))
         checks.append(("API p99 ms <= 50", res["api"]["p99_ms"], -50))
+    if "pg_sessions" in res:
+        ps = res["pg_sessions"]
+        checks.append(("PostgreSQL: sessions wall <= 1.5 x SQLite's",
+                       ps["ftpsgate postgresql"]["wall"] / ps["ftpsgate sqlite"]["wall"], -1.5))
+        checks.append(("PostgreSQL: sessions failed (must be 0)",
+                       ps["ftpsgate postgresql"]["failed"] + ps["ftpsgate sqlite"]["failed"], -0))
+    if "pg_api" in res:
+        checks.append(("PostgreSQL: API requests/s >= 2000", res["pg_api"]["rps"], 2000))
+        checks.append(("PostgreSQL: API p99 ms <= 50", res["pg_api"]["p99_ms"], -50))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
@@ -934,6 +974,8 @@ def main():
         scenario_storm(res)
     if want("attack"):
         scenario_attack(res, os.path.join(WORK, "attack.bin"))
+    if want("pg"):
+        scenario_pg(res)
     res["seconds"] = time.time() - t0
     table = report(res)
     log("\n" + table)

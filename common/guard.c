@@ -21,6 +21,8 @@ struct entry {
 
 struct gw_guard {
 	pthread_mutex_t lock;
+	gw_guard_change_fn *watch_fn; /* set before threads share the guard */
+	void *watch_arg;
 	size_t n[2], max; /* entries of each kind, at most max of each */
 	struct entry *buckets[BUCKETS];
 };
@@ -140,6 +142,8 @@ bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *ke
 	}
 out:
 	pthread_mutex_unlock(&g->lock);
+	if (banned_now && g->watch_fn)
+		g->watch_fn(g->watch_arg, kind, key, (int64_t)policy->ban_s * 1000);
 	return banned_now;
 }
 
@@ -173,7 +177,45 @@ bool gw_guard_lift(struct gw_guard *g, enum gw_guard_kind kind, const char *key)
 		free(e);
 	}
 	pthread_mutex_unlock(&g->lock);
+	if (found && g->watch_fn)
+		g->watch_fn(g->watch_arg, kind, key, 0);
 	return found;
+}
+
+void gw_guard_ban(struct gw_guard *g, enum gw_guard_kind kind, const char *key, int64_t left_ms,
+		  int64_t now_ms)
+{
+	struct entry **p, *e;
+
+	if (strlen(key) > GW_GUARD_KEY_MAX)
+		return;
+	pthread_mutex_lock(&g->lock);
+	p = find(g, kind, key);
+	e = *p;
+	if (left_ms <= 0) {
+		if (e) {
+			*p = e->next;
+			g->n[kind]--;
+			free(e);
+		}
+	} else {
+		if (!e && g->n[kind] < g->max && (e = calloc(1, sizeof(*e))) != NULL) {
+			e->kind = kind;
+			gw_strlcpy(e->key, key, sizeof(e->key));
+			e->since_ms = now_ms;
+			*p = e;
+			g->n[kind]++;
+		}
+		if (e && e->banned_until_ms < now_ms + left_ms)
+			e->banned_until_ms = now_ms + left_ms;
+	}
+	pthread_mutex_unlock(&g->lock);
+}
+
+void gw_guard_watch(struct gw_guard *g, gw_guard_change_fn *fn, void *arg)
+{
+	g->watch_fn = fn;
+	g->watch_arg = arg;
 }
 
 size_t gw_guard_list(struct gw_guard *g, int64_t now_ms, unsigned window_s,

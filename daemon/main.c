@@ -194,6 +194,19 @@ static int fail(const char *err)
 	return 1;
 }
 
+/* Address bans reach every node on the same records (store's event
+ * feed): one made here goes out, one made elsewhere comes in. */
+static void ban_made_here(void *arg, enum gw_guard_kind kind, const char *key, int64_t left_ms)
+{
+	if (kind == GW_GUARD_ADDRESS)
+		store_share_ban(arg, key, left_ms);
+}
+
+static void ban_made_elsewhere(void *arg, const char *address, int64_t left_ms)
+{
+	gw_guard_ban(arg, GW_GUARD_ADDRESS, address, left_ms, gw_mono_ms());
+}
+
 static void store_params_from(const struct gw_config *cfg, struct store_params *sp)
 {
 	sp->data_dir = cfg->data_dir;
@@ -361,6 +374,8 @@ int main(int argc, char **argv)
 		snprintf(err, sizeof(err), "cannot set up login guard: %s", strerror(-r));
 		goto fail;
 	}
+	gw_guard_watch(guard, ban_made_here, st);
+	store_watch_bans(st, ban_made_elsewhere, guard);
 	if (ftpd_start(&cfg, cert, key, st, pool, guard, &ftpd, err, sizeof(err)) < 0)
 		goto fail;
 	if (admin_start(&cfg, cert, key, st, guard, &admin, err, sizeof(err)) < 0)
@@ -415,6 +430,7 @@ int main(int argc, char **argv)
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	store_watch_bans(st, NULL, NULL);
 	gw_guard_free(guard);
 	store_close(st);
 	gw_info("daemon.stopped", "stopped");
@@ -424,6 +440,7 @@ fail:
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	ftpd_free(ftpd);
+	store_watch_bans(st, NULL, NULL);
 	gw_guard_free(guard);
 	store_pipeline_stop(pipeline);
 	store_close(st);

@@ -136,6 +136,17 @@ bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *ke
 void gw_guard_succeeded(struct gw_guard *g, enum gw_guard_kind kind, const char *key);
 /* Lift key's ban and forget its failures: false when it had none. */
 bool gw_guard_lift(struct gw_guard *g, enum gw_guard_kind kind, const char *key);
+/* A ban made elsewhere (another node): key is banned for left_ms more
+ * (a longer ban it has stays), or with left_ms 0 its ban is lifted. The
+ * watcher is not told. */
+void gw_guard_ban(struct gw_guard *g, enum gw_guard_kind kind, const char *key, int64_t left_ms,
+		  int64_t now_ms);
+/* Told, outside the guard's lock, when a failure bans key (left_ms: for
+ * how long) and when gw_guard_lift lifts its ban (left_ms 0). Set it
+ * before other threads use the guard. */
+typedef void gw_guard_change_fn(void *arg, enum gw_guard_kind kind, const char *key,
+				int64_t left_ms);
+void gw_guard_watch(struct gw_guard *g, gw_guard_change_fn *fn, void *arg);
 /* Entries with failures in the window or a ban; fills up to max of them
  * and returns how many there are. */
 size_t gw_guard_list(struct gw_guard *g, int64_t now_ms, unsigned window_s,

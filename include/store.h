@@ -335,11 +335,21 @@ void store_pipeline_stop(struct store_pipeline *pl);
 struct store_event {
 	uint64_t seq;
 	int64_t at_ms;
-	char kind[8]; /* "upload" | "account" */
-	int64_t id;
+	char kind[8]; /* "upload" | "account" | "ban" */
+	int64_t id;   /* the upload's, the account's; a ban: how long in ms (0: lifted) */
 	int64_t account_id;
-	char state[16]; /* upload state; account: created, updated, disabled, deleted, password */
+	char state[48]; /* upload state; account: created, updated, disabled, deleted,
+			 * password; a ban: the client address */
 };
+
+/* A client address this node banned (for left_ms; 0: an admin lifted
+ * its ban): on the event feed, so that every node on the same records
+ * database bans it too. Does not block. */
+void store_share_ban(struct store *st, const char *address, int64_t left_ms);
+/* fn is told of bans other nodes made or lifted (from the events
+ * thread; it must not block). */
+typedef void store_ban_fn(void *arg, const char *address, int64_t left_ms);
+void store_watch_bans(struct store *st, store_ban_fn *fn, void *arg);
 
 /* Copy up to max events after seq `after` to out, waiting up to
  * timeout_ms for the first. *n is how many; *next_seq what to ask for

@@ -55,6 +55,40 @@ void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_
 	pthread_mutex_unlock(&st->ev_lock);
 }
 
+void store_share_ban(struct store *st, const char *address, int64_t left_ms)
+{
+	store_emit(st, "ban", left_ms, 0, address);
+}
+
+void store_watch_bans(struct store *st, store_ban_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&st->watch_lock);
+	st->ban_fn = fn;
+	st->ban_arg = arg;
+	pthread_mutex_unlock(&st->watch_lock);
+}
+
+void store_ban_elsewhere(struct store *st, const struct store_event *e)
+{
+	int64_t left = e->id;
+	store_ban_fn *fn;
+	void *arg;
+
+	if (left > 0) { /* what is left of it now */
+		left -= gw_now_ms() - e->at_ms;
+		if (left <= 0)
+			return;
+	}
+	/* under the lock: once store_watch_bans(st, NULL, NULL) returns, fn's
+	 * arg is never used again */
+	pthread_mutex_lock(&st->watch_lock);
+	fn = st->ban_fn;
+	arg = st->ban_arg;
+	if (fn)
+		fn(arg, e->state, left);
+	pthread_mutex_unlock(&st->watch_lock);
+}
+
 void store_events_put(struct store *st, const struct store_event *e)
 {
 	pthread_mutex_lock(&st->ev_lock);

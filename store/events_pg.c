@@ -177,9 +177,14 @@ static bool follow(struct store *st, struct store_events_pg *ep)
 			pg_text(res, i, 5, e.state, sizeof(e.state));
 			store_events_put(st, &e);
 			ep->last_id = e.seq;
-			/* ftpd here hears of another node's change to an account */
-			if (!strcmp(e.kind, "account") && strcmp(PQgetvalue(res, i, 6), st->node))
+			/* ftpd here hears of another node's change to an account,
+			 * and of its bans */
+			if (!strcmp(PQgetvalue(res, i, 6), st->node))
+				continue;
+			if (!strcmp(e.kind, "account"))
 				store_account_changed_elsewhere(st, e.id);
+			else if (!strcmp(e.kind, "ban"))
+				store_ban_elsewhere(st, &e);
 		}
 		PQclear(res);
 	} while (rows == READ_MAX);

@@ -50,6 +50,8 @@ struct store {
 	pthread_mutex_t watch_lock; /* guards watch_fn and watch_arg */
 	store_account_change_fn *watch_fn;
 	void *watch_arg;
+	store_ban_fn *ban_fn; /* under watch_lock too */
+	void *ban_arg;
 	/* events: a ring of the last STORE_EVENTS_KEPT */
 	pthread_mutex_t ev_lock;
 	pthread_cond_t ev_cond;
@@ -80,6 +82,8 @@ const char *store_pg_url(struct store *st);
 int store_pg_status(struct store *st, bool ping, char *why, size_t why_size);
 /* accounts.c: another node changed account id: tell the watcher (ftpd) */
 void store_account_changed_elsewhere(struct store *st, int64_t id);
+/* events.c: another node banned an address, or lifted its ban */
+void store_ban_elsewhere(struct store *st, const struct store_event *e);
 
 
 /* Slots of the verified-credential cache; a name takes the slot its hash

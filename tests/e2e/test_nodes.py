@@ -4,9 +4,12 @@ every node sees; import work is leased, so no upload's hook runs twice at
 once and a node that dies mid-import loses nothing; the schema is
 migrated by one node only. Runs on PostgreSQL (FTPSGATE_TEST_PG) only:
 SQLite is one node's own file."""
+import ftplib
 import io
 import os
 import shutil
+import socket
+import ssl
 import tempfile
 import threading
 import time
@@ -117,6 +120,46 @@ class SharedRecordsTest(unittest.TestCase):
             ftp.close()
             with self.assertRaises(Exception):
                 ftps.login(b.host, b.ftps_port, "shared", acct["password"])
+        finally:
+            b.cleanup()
+            a.cleanup()
+
+    def test_a_ban_made_on_one_node_holds_on_the_other_and_is_lifted_on_both(self):
+        a, b = two_nodes({"FTPSGATE_BAN_AFTER_FAILURES": "3", "FTPSGATE_BAN_DURATION_S": "600"})
+        a.start()
+        try:
+            b.start()
+            acct = a.create_account(username="guarded")
+
+            def refused_at_connect(gw, source):
+                raw = socket.create_connection((gw.host, gw.ftps_port), 5,
+                                               source_address=(source, 0))
+                try:
+                    ftps.client_context().wrap_socket(raw, server_hostname="x").recv(1)
+                    return False
+                except (ssl.SSLError, OSError):
+                    return True
+                finally:
+                    raw.close()
+            # three failed logins on a from 127.0.0.3
+            for _ in range(3):
+                with self.assertRaises(ftplib.Error):
+                    ftps.login(a.host, a.ftps_port, "guarded", "wrong", source="127.0.0.3")
+            self.assertTrue(refused_at_connect(a, "127.0.0.3"))
+            # b refuses the address too, at once, and serves everyone else
+            deadline = time.time() + 10
+            while not refused_at_connect(b, "127.0.0.3") and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertTrue(refused_at_connect(b, "127.0.0.3"))
+            ftps.login(b.host, b.ftps_port, "guarded", acct["password"], source="127.0.0.4").quit()
+            entry = [e for e in b.api("GET", "/bans")[1]["items"] if e["key"] == "127.0.0.3"][0]
+            self.assertIsNotNone(entry["banned_until"])
+            # lifted on b: a takes the address again as well
+            self.assertEqual(b.api("DELETE", "/bans?address=127.0.0.3")[0], 204)
+            deadline = time.time() + 10
+            while refused_at_connect(a, "127.0.0.3") and time.time() < deadline:
+                time.sleep(0.1)
+            ftps.login(a.host, a.ftps_port, "guarded", acct["password"], source="127.0.0.3").quit()
         finally:
             b.cleanup()
             a.cleanup()
