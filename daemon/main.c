@@ -378,6 +378,12 @@ int main(int argc, char **argv)
 	store_watch_bans(st, ban_made_elsewhere, guard);
 	if (ftpd_start(&cfg, cert, key, st, pool, guard, &ftpd, err, sizeof(err)) < 0)
 		goto fail;
+	{
+		struct gw_counter *per_account, *per_address;
+
+		ftpd_session_counters(ftpd, &per_account, &per_address);
+		store_share_counters(st, per_account, per_address); /* limits across nodes */
+	}
 	if (admin_start(&cfg, cert, key, st, guard, &admin, err, sizeof(err)) < 0)
 		goto fail;
 	if (drop_privileges(&cfg, err, sizeof(err)) < 0)
@@ -429,6 +435,7 @@ int main(int argc, char **argv)
 	admin_stop(admin);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
+	store_share_counters(st, NULL, NULL);
 	ftpd_free(ftpd);
 	store_watch_bans(st, NULL, NULL);
 	gw_guard_free(guard);
@@ -439,6 +446,7 @@ fail:
 	admin_stop(admin);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
+	store_share_counters(st, NULL, NULL);
 	ftpd_free(ftpd);
 	store_watch_bans(st, NULL, NULL);
 	gw_guard_free(guard);

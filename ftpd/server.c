@@ -455,6 +455,13 @@ int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, 
 	return 0;
 }
 
+void ftpd_session_counters(struct ftpd_server *srv, struct gw_counter **per_account,
+			   struct gw_counter **per_address)
+{
+	*per_account = srv->per_account;
+	*per_address = srv->per_address;
+}
+
 unsigned ftpd_drain(struct ftpd_server *srv)
 {
 	__atomic_store_n(&srv->draining, 1, __ATOMIC_RELAXED);

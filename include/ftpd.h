@@ -29,6 +29,10 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
  * running ones go on with theirs. On failure the old one stays. */
 int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, char *err,
 		    size_t err_size);
+/* The server's session counts per account (keys: account ids) and per
+ * client address: borrowed, valid until ftpd_free. */
+void ftpd_session_counters(struct ftpd_server *srv, struct gw_counter **per_account,
+			   struct gw_counter **per_address);
 /* SIGTERM: accept no new sessions (within a second); returns how many
  * transfers are still running. Call again to watch them end. */
 unsigned ftpd_drain(struct ftpd_server *srv);

@@ -106,6 +106,15 @@ int gw_counter_new(struct gw_counter **out);
 bool gw_counter_take(struct gw_counter *c, const char *key, unsigned max);
 void gw_counter_give(struct gw_counter *c, const char *key);
 void gw_counter_free(struct gw_counter *c);
+/* What other nodes hold counts too: gw_counter_take refuses when this
+ * process's count and theirs together reach max. Replaces the last
+ * set: n keys with their counts. -ENOMEM leaves the last set. */
+int gw_counter_set_others(struct gw_counter *c, const char *const *keys, const unsigned *counts,
+			  size_t n);
+/* This process's counts, one fn call per key holding any, under the
+ * counter's lock: fn must not block or use the counter. */
+typedef void gw_counter_each_fn(void *arg, const char *key, unsigned count);
+void gw_counter_each(struct gw_counter *c, gw_counter_each_fn *fn, void *arg);
 
 /* ---------------------------------------------------------------- guard */
 

@@ -351,6 +351,16 @@ void store_share_ban(struct store *st, const char *address, int64_t left_ms);
 typedef void store_ban_fn(void *arg, const char *address, int64_t left_ms);
 void store_watch_bans(struct store *st, store_ban_fn *fn, void *arg);
 
+/* Session counts per account and per client address that hold across
+ * the nodes of one records database (PostgreSQL): each node publishes
+ * its own about every second, and learns the others' into the counters
+ * (gw_counter_set_others), so that a limit counts every node's sessions.
+ * Borrowed until called again with NULLs (before they are freed). With
+ * SQLite (one node) nothing is shared. */
+struct gw_counter;
+void store_share_counters(struct store *st, struct gw_counter *per_account,
+			  struct gw_counter *per_address);
+
 /* Copy up to max events after seq `after` to out, waiting up to
  * timeout_ms for the first. *n is how many; *next_seq what to ask for
  * next. When events after `after` were already dropped, *missed is set. */

@@ -232,14 +232,18 @@ static void *run(void *arg)
 			continue;
 		}
 		good = flush(st, ep) && follow(st, ep);
-		if (good)
+		if (good) {
 			prune(ep);
+			store_pg_nodes_tick(st, ep->conn);
+		}
 		/* a notification, a queued event, or a second: read again (a
 		 * missed notification costs at most that second) */
 		wait_for_news(ep, good ? 1000 : 500);
 	}
-	if (ep->conn)
+	if (ep->conn) {
 		flush(st, ep); /* what this node did last reaches the others */
+		store_pg_nodes_leave(st, ep->conn);
+	}
 	return NULL;
 }
 

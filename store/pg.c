@@ -130,6 +130,19 @@ static const char *const migrations[] = {
 	"  state TEXT NOT NULL,"
 	"  node TEXT NOT NULL"
 	");",
+	/* 2: the nodes alive, and their sessions per account ('a') and per
+	 * client address ('d'), for limits across nodes (nodes_pg.c) */
+	"CREATE TABLE nodes ("
+	"  node TEXT PRIMARY KEY,"
+	"  seen_at BIGINT NOT NULL"
+	");"
+	"CREATE TABLE node_sessions ("
+	"  node TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('a', 'd')),"
+	"  key TEXT NOT NULL,"
+	"  sessions INTEGER NOT NULL,"
+	"  PRIMARY KEY (node, kind, key)"
+	");",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

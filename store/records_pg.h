@@ -74,6 +74,12 @@ void pg_bytes(const PGresult *res, int row, int col, char *out, size_t size);
  * them), or NULL with why. */
 PGconn *pg_connect(const char *url, const char *app, char *why, size_t why_size);
 
+/* nodes_pg.c, from the events thread on its connection: this node's
+ * heartbeat and session counts out, the other nodes' in (about once a
+ * second); at its end, this node's counts withdrawn. */
+void store_pg_nodes_tick(struct store *st, PGconn *conn);
+void store_pg_nodes_leave(struct store *st, PGconn *conn);
+
 /* pg.c: the pool and the schema */
 int store_pg_open(struct store *st, const char *url, char *err, size_t err_size);
 void store_pg_close(struct store *st);

@@ -45,6 +45,11 @@ struct store {
 	 * locked, read-only): written again until it takes them. Guarded by
 	 * unsaved_lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
 	pthread_mutex_t unsaved_lock;
+	/* session counts shared with the other nodes (nodes_pg.c) */
+	pthread_mutex_t share_lock; /* guards the two counters' pointers */
+	struct gw_counter *share_account, *share_address;
+	int64_t next_share_ms;   /* the events thread's only */
+	uint64_t shared_digest;  /* of the counts last written; the events thread's only */
 	struct store_unsaved *unsaved;
 	size_t n_unsaved;
 	pthread_mutex_t watch_lock; /* guards watch_fn and watch_arg */
