@@ -57,16 +57,17 @@ static void changed(struct store *st, const struct store_account *a, const char 
 	void *arg;
 
 	store_emit(st, "account", a->id, a->id, what);
-	pthread_mutex_lock(&st->watch_lock);
-	fn = st->watch_fn;
-	arg = st->watch_arg;
-	pthread_mutex_unlock(&st->watch_lock);
-	if (!fn)
-		return;
 	ch.account_id = a->id;
 	ch.can_login = can_login(a);
 	ch.expires_at_ms = a->expires_at_ms;
-	fn(arg, &ch);
+	/* under the lock: once store_watch_accounts(st, NULL, NULL) has
+	 * returned, the watcher's arg is never used again */
+	pthread_mutex_lock(&st->watch_lock);
+	fn = st->watch_fn;
+	arg = st->watch_arg;
+	if (fn)
+		fn(arg, &ch);
+	pthread_mutex_unlock(&st->watch_lock);
 }
 
 void store_account_changed_elsewhere(struct store *st, int64_t id)
@@ -78,14 +79,18 @@ void store_account_changed_elsewhere(struct store *st, int64_t id)
 
 	pthread_mutex_lock(&st->watch_lock);
 	fn = st->watch_fn;
-	arg = st->watch_arg;
 	pthread_mutex_unlock(&st->watch_lock);
-	if (!fn || st->rec->account_get(st, id, &a) < 0)
+	if (!fn || st->rec->account_get(st, id, &a) < 0) /* no watcher: no need to read */
 		return;
 	ch.account_id = a.id;
 	ch.can_login = can_login(&a);
 	ch.expires_at_ms = a.expires_at_ms;
-	fn(arg, &ch);
+	pthread_mutex_lock(&st->watch_lock); /* as in changed() */
+	fn = st->watch_fn;
+	arg = st->watch_arg;
+	if (fn)
+		fn(arg, &ch);
+	pthread_mutex_unlock(&st->watch_lock);
 }
 
 static int make_root(struct store *st, int64_t id)
