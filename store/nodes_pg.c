@@ -23,7 +23,6 @@
 
 #define SHARE_EVERY_MS 1000
 #define ALIVE_MS "5000"
-#define PG_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 void store_share_counters(struct store *st, struct gw_counter *per_account,
 			  struct gw_counter *per_address)
@@ -78,7 +77,7 @@ static bool publish(struct store *st, PGconn *conn, struct snapshot *s)
 	uint64_t h = digest(&s->counts, digest(&s->keys, digest(&s->kinds, 14695981039346656037ull)));
 	bool good;
 
-	if (!ok(PQexecParams(conn, "INSERT INTO nodes(node, seen_at) VALUES ($1, " PG_NOW_MS ")"
+	if (!ok(PQexecParams(conn, "INSERT INTO nodes(node, seen_at) VALUES ($1, " PG_NOW ")"
 				   " ON CONFLICT (node) DO UPDATE SET seen_at = EXCLUDED.seen_at",
 			     1, NULL, v, NULL, NULL, 0)))
 		return false;
@@ -103,7 +102,7 @@ static void learn(struct store *st, PGconn *conn)
 	const char *v[1] = { st->node };
 	PGresult *res = PQexecParams(conn, "SELECT s.kind, s.key, sum(s.sessions)::int"
 					   " FROM node_sessions s JOIN nodes n ON n.node = s.node"
-					   " WHERE s.node <> $1 AND n.seen_at > " PG_NOW_MS " - " ALIVE_MS
+					   " WHERE s.node <> $1 AND n.seen_at > " PG_NOW " - " ALIVE_MS
 					   " GROUP BY s.kind, s.key", 1, NULL, v, NULL, NULL, 0);
 	const char **keys[2] = { NULL, NULL };
 	unsigned *counts[2] = { NULL, NULL };

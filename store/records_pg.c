@@ -21,8 +21,6 @@
 #include "records_pg.h"
 #include "store_int.h"
 
-/* The database's clock in ms, for leases. */
-#define PG_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
 
 #define UPLOAD_COLUMNS "id, account_id, path, state, size, bytes_received, sha256," \
 		       " client_address, started_at, completed_at, error, updated_at, purged_at," \

@@ -17,6 +17,10 @@
 
 struct store;
 
+/* The database's clock in ms: leases and heartbeats use it, not a
+ * node's. */
+#define PG_NOW "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
 /* SQL for the bytes an account's uploads hold against its quota (as
  * STORE_HELD_BYTES in SQLite). */
 #define PG_HELD_BYTES "COALESCE(SUM(GREATEST(COALESCE(size, bytes_received), reserved_bytes)), 0)"
