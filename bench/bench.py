@@ -698,7 +698,10 @@ def scenario_pg(res):
         finally:
             lite.stop()
             pg.stop()
-        scenario_api(res, database_url=url, key="pg_api")
+        # a database of its own: the storm's gateway has its account
+        run(["psql", "-X", "-q", "postgresql://postgres@127.0.0.1:%s/postgres" % conf["PG_PORT"],
+             "-c", "CREATE DATABASE ftpsgate_api OWNER ftpsgate"])
+        scenario_api(res, database_url=url.rsplit("/", 1)[0] + "/ftpsgate_api", key="pg_api")
     finally:
         run(["sh", pg_local, "stop", conf["PG_DIR"]])
 
