@@ -102,6 +102,7 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	pthread_mutex_init(&st->watch_lock, NULL);
 	pthread_mutex_init(&st->unsaved_lock, NULL);
 	pthread_mutex_init(&st->share_lock, NULL);
+	pthread_mutex_init(&st->token_lock, NULL);
 	st->rec = records_for(p->database_url, err, err_size);
 	r = !st->rec ? -EINVAL : store_events_init(st);
 	if (r < 0) {
@@ -205,6 +206,7 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->watch_lock);
 	pthread_mutex_destroy(&st->unsaved_lock);
 	pthread_mutex_destroy(&st->share_lock);
+	pthread_mutex_destroy(&st->token_lock);
 	if (st->cache)
 		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);
 	free(st->cache);

@@ -45,6 +45,13 @@ struct store {
 	 * locked, read-only): written again until it takes them. Guarded by
 	 * unsaved_lock; beyond UNSAVED_MAX the restart's recovery sets them right. */
 	pthread_mutex_t unsaved_lock;
+	/* valid admin tokens seen lately (admin.c) */
+	pthread_mutex_t token_lock;
+	struct store_token_cached {
+		char hash[65];
+		struct store_token who;
+		int64_t at_ms; /* 0: empty */
+	} token_cache[16];
 	/* session counts shared with the other nodes (nodes_pg.c) */
 	pthread_mutex_t share_lock; /* guards the two counters' pointers */
 	struct gw_counter *share_account, *share_address;

@@ -226,6 +226,21 @@ class SharedRecordsTest(unittest.TestCase):
             b.cleanup()
             a.cleanup()
 
+    def test_a_token_revoked_on_one_node_is_refused_on_the_other(self):
+        a, b = two_nodes()
+        a.start()
+        try:
+            b.start()
+            tok = a.api("POST", "/tokens", {"name": "roaming", "scope": "read"})[1]
+            self.assertEqual(b.api("GET", "/accounts", token=tok["token"])[0], 200)
+            self.assertEqual(a.api("DELETE", "/tokens/%d" % tok["id"])[0], 200)
+            self.assertEqual(a.api("GET", "/accounts", token=tok["token"])[0], 401)  # at once
+            time.sleep(1.2)  # b may have seen it valid within the last second
+            self.assertEqual(b.api("GET", "/accounts", token=tok["token"])[0], 401)
+        finally:
+            b.cleanup()
+            a.cleanup()
+
     def test_migration_run_by_two_nodes_at_once_applies_once(self):
         for _ in range(3):
             a, b = two_nodes(share_data=False)
