@@ -12,6 +12,7 @@ Settings (environment):
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
                         api storm attack pg
+  BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
 """
@@ -693,7 +694,10 @@ def scenario_pg(res):
     res["machine"]["postgresql"] = run(["psql", "-X", "-At", url, "-c", "SHOW server_version"]).stdout.strip()
     try:
         lite = Ftpsgate("ftpsgate sqlite")
-        pg = Ftpsgate("ftpsgate postgresql", env={"FTPSGATE_DATABASE_URL": url})
+        pg_env = {"FTPSGATE_DATABASE_URL": url}
+        if os.environ.get("BENCH_PG_POOL"):
+            pg_env["FTPSGATE_DATABASE_POOL"] = os.environ["BENCH_PG_POOL"]
+        pg = Ftpsgate("ftpsgate postgresql", env=pg_env)
         try:
             scenario_sessions(res, [lite, pg], key="pg_sessions")
         finally:

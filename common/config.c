@@ -124,7 +124,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->shutdown_grace_s = 30;
 	c->min_free_mib = 64;
 	c->login_cache_s = 300;
-	c->database_pool = 8;
+	c->database_pool = 16;
 	c->database_timeout_ms = 5000;
 	c->import_lease_s = 60;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));

@@ -44,7 +44,7 @@ struct store_params {
 	 * "postgresql://..." or "postgres://..." = that PostgreSQL database
 	 * (a libpq URI), shared by every node that names it. */
 	const char *database_url;
-	uint32_t database_pool;       /* PostgreSQL connections at most (0: 8) */
+	uint32_t database_pool;       /* PostgreSQL connections at most (0: 16) */
 	uint32_t database_timeout_ms; /* a statement's limit (0: 5000) */
 	const char *node_id;          /* this node's id (NULL/"": the host name) */
 	uint32_t import_lease_s;      /* a claim on import work, unrenewed (0: 60) */

@@ -545,7 +545,7 @@ int store_pg_open(struct store *st, const char *url, char *err, size_t err_size)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&pg->freed, &attr);
 	pthread_condattr_destroy(&attr);
-	pg->size = st->db_pool ? st->db_pool : 8;
+	pg->size = st->db_pool ? st->db_pool : 16;
 	pg->timeout_ms = st->db_timeout_ms ? st->db_timeout_ms : 5000;
 	pg->url = strdup(url);
 	pg->conns = calloc(pg->size, sizeof(*pg->conns));
