@@ -72,7 +72,7 @@ class SharedRecordsTest(unittest.TestCase):
             # b knows the account, and refuses a wrong password, at once
             ftp = ftps.login(b.host, b.ftps_port, "shared", acct["password"])
             ftp.quit()
-            with self.assertRaises(Exception):
+            with self.assertRaises(ftplib.error_perm):  # 530
                 ftps.login(b.host, b.ftps_port, "shared", "wrong" + acct["password"])
             # b streams what happens on a, in order, with ids to resume from
             resp, conn = b.open_events()
@@ -118,7 +118,7 @@ class SharedRecordsTest(unittest.TestCase):
             self.assertEqual(ftp.getline(),
                              "421 This account can no longer be used; the session ends.")
             ftp.close()
-            with self.assertRaises(Exception):
+            with self.assertRaises(ftplib.error_perm):  # 530: disabled
                 ftps.login(b.host, b.ftps_port, "shared", acct["password"])
         finally:
             b.cleanup()
