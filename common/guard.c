@@ -85,6 +85,35 @@ static struct entry **find(struct gw_guard *g, enum gw_guard_kind kind, const ch
 	return p;
 }
 
+/* A new entry for key at *p (the end of its chain), or NULL. */
+static struct entry *add_at(struct gw_guard *g, struct entry **p, enum gw_guard_kind kind,
+			    const char *key, int64_t now_ms)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->kind = kind;
+	gw_strlcpy(e->key, key, sizeof(e->key));
+	e->since_ms = now_ms;
+	*p = e;
+	g->n[kind]++;
+	return e;
+}
+
+/* Forget key: false when it had no entry. Under the lock. */
+static bool drop(struct gw_guard *g, enum gw_guard_kind kind, const char *key)
+{
+	struct entry **p = find(g, kind, key), *e = *p;
+
+	if (!e)
+		return false;
+	*p = e->next;
+	g->n[kind]--;
+	free(e);
+	return true;
+}
+
 int64_t gw_guard_banned(struct gw_guard *g, enum gw_guard_kind kind, const char *key,
 			int64_t now_ms)
 {
@@ -102,7 +131,7 @@ int64_t gw_guard_banned(struct gw_guard *g, enum gw_guard_kind kind, const char 
 bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *key,
 		     const struct gw_guard_policy *policy, int64_t now_ms)
 {
-	struct entry **p, *e;
+	struct entry *e;
 	bool banned_now = false;
 
 	if (strlen(key) > GW_GUARD_KEY_MAX)
@@ -117,15 +146,10 @@ bool gw_guard_failed(struct gw_guard *g, enum gw_guard_kind kind, const char *ke
 			gw_metric_add(GW_M_GUARD_FULL, 1);
 			goto out;
 		}
-		e = calloc(1, sizeof(*e));
+		/* find again: the sweep may have changed the chain */
+		e = add_at(g, find(g, kind, key), kind, key, now_ms);
 		if (!e)
 			goto out;
-		e->kind = kind;
-		gw_strlcpy(e->key, key, sizeof(e->key));
-		e->since_ms = now_ms;
-		p = find(g, kind, key); /* the sweep may have changed the chain */
-		*p = e;
-		g->n[kind]++;
 	}
 	if (e->since_ms + (int64_t)policy->window_s * 1000 <= now_ms) {
 		e->since_ms = now_ms;
@@ -164,18 +188,10 @@ void gw_guard_succeeded(struct gw_guard *g, enum gw_guard_kind kind, const char 
 
 bool gw_guard_lift(struct gw_guard *g, enum gw_guard_kind kind, const char *key)
 {
-	struct entry **p, *e;
 	bool found;
 
 	pthread_mutex_lock(&g->lock);
-	p = find(g, kind, key);
-	e = *p;
-	found = e != NULL;
-	if (e) {
-		*p = e->next;
-		g->n[kind]--;
-		free(e);
-	}
+	found = drop(g, kind, key);
 	pthread_mutex_unlock(&g->lock);
 	if (found && g->watch_fn)
 		g->watch_fn(g->watch_arg, kind, key, 0);
@@ -190,22 +206,13 @@ void gw_guard_ban(struct gw_guard *g, enum gw_guard_kind kind, const char *key, 
 	if (strlen(key) > GW_GUARD_KEY_MAX)
 		return;
 	pthread_mutex_lock(&g->lock);
-	p = find(g, kind, key);
-	e = *p;
 	if (left_ms <= 0) {
-		if (e) {
-			*p = e->next;
-			g->n[kind]--;
-			free(e);
-		}
+		drop(g, kind, key);
 	} else {
-		if (!e && g->n[kind] < g->max && (e = calloc(1, sizeof(*e))) != NULL) {
-			e->kind = kind;
-			gw_strlcpy(e->key, key, sizeof(e->key));
-			e->since_ms = now_ms;
-			*p = e;
-			g->n[kind]++;
-		}
+		p = find(g, kind, key);
+		e = *p;
+		if (!e && g->n[kind] < g->max)
+			e = add_at(g, p, kind, key, now_ms);
 		if (e && e->banned_until_ms < now_ms + left_ms)
 			e->banned_until_ms = now_ms + left_ms;
 	}
