@@ -418,18 +418,27 @@ int store_pg_token_exists(struct store *st, const char *name, bool *exists)
 int store_pg_token_put(struct store *st, const char *name, const char *hash, const char *scope,
 		       int64_t now_ms, bool replace, int64_t *id)
 {
+	static const char put[] = "INSERT INTO admin_tokens(name, token_hash, created_at, scope)"
+				  " VALUES ($1, $2, $3::bigint, $4) ON CONFLICT(name) DO UPDATE"
+				  " SET token_hash = $2, revoked_at = NULL RETURNING id";
 	struct pg_args a = { 0 };
+	int r;
 
 	pg_arg_text(&a, name);
 	pg_arg_text(&a, hash);
 	pg_arg_i64(&a, now_ms);
 	pg_arg_text(&a, scope);
-	return insert_id(st, replace ? "INSERT INTO admin_tokens(name, token_hash, created_at, scope)"
-				       " VALUES ($1, $2, $3::bigint, $4) ON CONFLICT(name) DO UPDATE"
-				       " SET token_hash = $2, revoked_at = NULL RETURNING id"
-				     : "INSERT INTO admin_tokens(name, token_hash, created_at, scope)"
-				       " VALUES ($1, $2, $3::bigint, $4) RETURNING id",
-			 &a, "cannot store admin token", id);
+	if (!replace)
+		return insert_id(st, "INSERT INTO admin_tokens(name, token_hash, created_at, scope)"
+				     " VALUES ($1, $2, $3::bigint, $4) RETURNING id",
+				 &a, "cannot store admin token", id);
+	r = insert_id(st, put, &a, "cannot store admin token", id);
+	/* Two nodes starting at once put the same bootstrap token: the one
+	 * that waited meets the other's row on token_hash, which ON CONFLICT
+	 * does not cover; now that row is there, the update path takes it. */
+	if (r == -EEXIST)
+		r = insert_id(st, put, &a, "cannot store admin token", id);
+	return r;
 }
 
 int store_pg_token_get(struct store *st, int64_t id, struct store_token *out)

@@ -270,7 +270,7 @@ class SharedRecordsTest(unittest.TestCase):
                     t.start()
                 for t in threads:
                     t.join(60)
-                self.assertEqual(failed, [])
+                self.assertEqual(failed, [], "\n".join(failed))
                 # one node applied each step, the other none
                 migrated = [g.logs().count("database schema now at version") for g in (a, b)]
                 self.assertEqual(min(migrated), 0, migrated)
