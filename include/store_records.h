@@ -85,9 +85,12 @@ struct store_records_ops {
 	void (*close)(struct store *st);
 
 	/* ------------------------------------------------ accounts */
-	/* -ENOENT; a deleted account has status "deleted". */
-	int (*account_get)(struct store *st, int64_t id, struct store_account *out);
-	/* By user name, with its password hash (hash_size >= 160). */
+	/* -ENOENT; a deleted account has status "deleted". With usage, also
+	 * used_bytes (a sum over its uploads: only what the API shows needs
+	 * it; without, used_bytes is 0). */
+	int (*account_get)(struct store *st, int64_t id, bool usage, struct store_account *out);
+	/* By user name, with its password hash (hash_size >= 160); a login,
+	 * so without used_bytes (0). */
 	int (*account_find)(struct store *st, const char *username, struct store_account *out,
 			    char *hash, size_t hash_size);
 	/* -EEXIST when the name is taken (also by a deleted account). */

@@ -80,7 +80,7 @@ void store_account_changed_elsewhere(struct store *st, int64_t id)
 	pthread_mutex_lock(&st->watch_lock);
 	fn = st->watch_fn;
 	pthread_mutex_unlock(&st->watch_lock);
-	if (!fn || st->rec->account_get(st, id, &a) < 0) /* no watcher: no need to read */
+	if (!fn || st->rec->account_get(st, id, false, &a) < 0) /* no watcher: no need to read */
 		return;
 	ch.account_id = a.id;
 	ch.can_login = can_login(&a);
@@ -150,7 +150,7 @@ int store_account_create(struct store *st, const struct store_account_spec *spec
 		st->rec->account_remove(st, id);
 		goto out;
 	}
-	r = st->rec->account_get(st, id, out);
+	r = st->rec->account_get(st, id, true, out);
 out:
 	if (r == 0)
 		changed(st, out, "created");
@@ -161,7 +161,7 @@ out:
 
 int store_account_get(struct store *st, int64_t id, struct store_account *out)
 {
-	return st->rec->account_get(st, id, out);
+	return st->rec->account_get(st, id, true, out);
 }
 
 int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
@@ -181,7 +181,7 @@ int store_account_update(struct store *st, int64_t id, const struct store_accoun
 		return -EINVAL;
 	if (spec->description && strlen(spec->description) > GW_DESCRIPTION_MAX)
 		return -EINVAL;
-	r = st->rec->account_get(st, id, &cur);
+	r = st->rec->account_get(st, id, false, &cur);
 	if (r < 0)
 		return r;
 	if (!strcmp(cur.status, "deleted"))
@@ -202,7 +202,7 @@ int store_account_update(struct store *st, int64_t id, const struct store_accoun
 	/* only if nobody changed it since it was read (its version) */
 	r = st->rec->account_update(st, &next, gw_now_ms());
 	if (r == 0)
-		r = st->rec->account_get(st, id, out);
+		r = st->rec->account_get(st, id, true, out);
 	if (r < 0)
 		return r;
 	if (spec->status && strcmp(spec->status, cur.status))
@@ -219,7 +219,7 @@ int store_account_delete(struct store *st, int64_t id)
 
 	r = st->rec->account_delete(st, id, gw_now_ms(), &now_deleted);
 	if (r == 0)
-		r = st->rec->account_get(st, id, &a); /* -ENOENT; deleting twice is fine */
+		r = st->rec->account_get(st, id, false, &a); /* -ENOENT; deleting twice is fine */
 	if (r == 0 && now_deleted)
 		changed(st, &a, "deleted");
 	return r;

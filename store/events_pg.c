@@ -100,12 +100,33 @@ static bool connect_conn(struct store *st, struct store_events_pg *ep)
 	return true;
 }
 
-/* Write what is queued, in order; false when the database refused it
- * (it stays queued). */
+/* One element of a PostgreSQL array literal: quoted, " and \\ escaped. */
+static void array_add(struct gw_buf *b, size_t i, const char *s)
+{
+	gw_buf_adds(b, i ? ",\"" : "{\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			gw_buf_add(b, "\\", 1);
+		gw_buf_add(b, s, 1);
+	}
+	gw_buf_add(b, "\"", 1);
+}
+
+static void array_add_int(struct gw_buf *b, size_t i, int64_t v)
+{
+	gw_buf_adds(b, i ? "," : "{");
+	gw_buf_add_int(b, v);
+}
+
+/* Write what is queued, in order, in one statement and one transaction;
+ * false when the database refused it (it stays queued). */
 static bool flush(struct store *st, struct store_events_pg *ep)
 {
 	struct store_event batch[BATCH_MAX];
-	size_t n, i;
+	struct gw_buf col[5]; /* at, kind, object_id, account_id, state */
+	const char *v[6];
+	size_t n, i, k;
+	bool good;
 
 	pthread_mutex_lock(&ep->lock);
 	n = ep->n_queued < BATCH_MAX ? ep->n_queued : BATCH_MAX;
@@ -113,35 +134,44 @@ static bool flush(struct store *st, struct store_events_pg *ep)
 	pthread_mutex_unlock(&ep->lock);
 	if (!n)
 		return true;
-	if (!ok(PQexec(ep->conn, "BEGIN")) || !ok(PQexec(ep->conn, EVENTS_LOCK)))
-		goto fail;
+	for (k = 0; k < 5; k++)
+		gw_buf_init(&col[k], 64 * 1024);
 	for (i = 0; i < n; i++) {
-		struct pg_args a = { 0 };
-
-		pg_arg_i64(&a, batch[i].at_ms);
-		pg_arg_text(&a, batch[i].kind);
-		pg_arg_i64(&a, batch[i].id);
-		pg_arg_i64(&a, batch[i].account_id);
-		pg_arg_text(&a, batch[i].state);
-		pg_arg_text(&a, st->node);
-		if (!ok(PQexecParams(ep->conn, "INSERT INTO events(at, kind, object_id, account_id,"
-				     " state, node) VALUES ($1::bigint, $2, $3::bigint, $4::bigint,"
-				     " $5, $6)", a.n, NULL, a.v, NULL, NULL, 0)))
-			goto fail;
+		array_add_int(&col[0], i, batch[i].at_ms);
+		array_add(&col[1], i, batch[i].kind);
+		array_add_int(&col[2], i, batch[i].id);
+		array_add_int(&col[3], i, batch[i].account_id);
+		array_add(&col[4], i, batch[i].state);
 	}
-	if (!ok(PQexec(ep->conn, "NOTIFY ftpsgate_events")) || !ok(PQexec(ep->conn, "COMMIT")))
-		goto fail;
+	for (k = 0; k < 5; k++) {
+		gw_buf_add(&col[k], "}", 1);
+		v[k] = gw_buf_str(&col[k]);
+	}
+	v[5] = st->node;
+	/* the lock: see the top of this file */
+	good = ok(PQexec(ep->conn, "BEGIN; " EVENTS_LOCK)) &&
+	       ok(PQexecParams(ep->conn, "INSERT INTO events(at, kind, object_id, account_id,"
+					 " state, node) SELECT t.at, t.kind, t.object_id,"
+					 " t.account_id, t.state, $6 FROM unnest($1::bigint[],"
+					 " $2::text[], $3::bigint[], $4::bigint[], $5::text[])"
+					 " WITH ORDINALITY AS t(at, kind, object_id, account_id,"
+					 " state, i) ORDER BY t.i", 6, NULL, v, NULL, NULL, 0)) &&
+	       ok(PQexec(ep->conn, "NOTIFY ftpsgate_events; COMMIT"));
+	for (k = 0; k < 5; k++)
+		gw_buf_release(&col[k]);
+	if (!good) {
+		gw_warn("events.write", "cannot write %zu event(s) yet: %s", n,
+			PQerrorMessage(ep->conn));
+		if (PQstatus(ep->conn) == CONNECTION_OK)
+			PQclear(PQexec(ep->conn, "ROLLBACK"));
+		drop_conn(ep);
+		return false;
+	}
 	pthread_mutex_lock(&ep->lock);
 	memmove(ep->queue, ep->queue + n, (ep->n_queued - n) * sizeof(*ep->queue));
 	ep->n_queued -= n;
 	pthread_mutex_unlock(&ep->lock);
 	return true;
-fail:
-	gw_warn("events.write", "cannot write %zu event(s) yet: %s", n, PQerrorMessage(ep->conn));
-	if (PQstatus(ep->conn) == CONNECTION_OK)
-		PQclear(PQexec(ep->conn, "ROLLBACK"));
-	drop_conn(ep);
-	return false;
 }
 
 /* Read what every node wrote since the last one seen, into the ring. */

@@ -137,7 +137,7 @@ int store_key_create(struct store *st, int64_t account_id, struct store_key *out
 	int64_t now = gw_now_ms(), id = 0;
 	int r;
 
-	r = store_account_get(st, account_id, &a);
+	r = st->rec->account_get(st, account_id, false, &a);
 	if (r < 0)
 		return r;
 	if (!strcmp(a.status, "deleted"))

@@ -147,7 +147,7 @@ static void verify(struct store_pipeline *pl, struct store_work *w)
 	struct lease lease;
 	int rc;
 
-	if (w->key_id || store_account_get(st, w->account_id, &a) < 0 || !a.require_encryption) {
+	if (w->key_id || st->rec->account_get(st, w->account_id, false, &a) < 0 || !a.require_encryption) {
 		gw_info("upload.verified", "upload %lld of account %lld verified (%s)", (long long)w->id,
 			(long long)w->account_id, w->key_id ? "an age file for one of its keys, checked as"
 							      " it arrived" : "no encryption required");
@@ -610,6 +610,39 @@ static void retain(struct store_pipeline *pl)
 	}
 }
 
+/* An upload received or (again) verified is work; the other events,
+ * most of them, are not. On PostgreSQL every claim is a round trip, and
+ * every worker woken by each of an upload's six events and trying both
+ * claims made 24 of them an upload. */
+static bool makes_work(const struct store_event *e)
+{
+	return !strcmp(e->kind, "upload") && (!strcmp(e->state, "received") ||
+					     !strcmp(e->state, "verified"));
+}
+
+static void wait_for_work(struct store *st, uint64_t seen)
+{
+	int64_t until = gw_mono_ms() + 1000;
+	struct store_event ev[32];
+	unsigned n, i;
+	bool missed;
+
+	for (;;) {
+		int64_t left = until - gw_mono_ms();
+
+		if (left <= 0)
+			return;
+		store_events_wait(st, seen, ev, GW_ARRAY_SIZE(ev), (int)left, &n, &missed);
+		if (missed || n == 0) /* too many to look at; the time is up; closed */
+			return;
+		for (i = 0; i < n; i++) {
+			if (makes_work(&ev[i]))
+				return;
+			seen = ev[i].seq;
+		}
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct store_pipeline *pl = arg;
@@ -621,8 +654,6 @@ static void *worker(void *arg)
 	while (!__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
 		uint64_t seen = store_events_last(st);
 		struct store_work w;
-		unsigned n;
-		bool missed;
 
 		if (st->rec->work_claim(st, false, gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "verifying");
@@ -640,8 +671,9 @@ static void *worker(void *arg)
 			retain(pl);
 			next_retention = gw_mono_ms() + 60 * 1000;
 		}
-		/* Nothing to do: wait for the next change (or a retry's time). */
-		store_events_wait(st, seen, NULL, 0, 1000, &n, &missed);
+		/* Nothing to do: wait for a change that makes work, or a
+		 * second (a retry's time, another node's lease ended). */
+		wait_for_work(st, seen);
 	}
 	return NULL;
 }

@@ -201,9 +201,11 @@ static int room_on(struct store *st, struct pg_conn *c, int64_t account_id, int6
 		return r;
 	pg_arg_i64(&a, account_id);
 	pg_arg_i64(&a, own);
-	r = pg_exec(st, c, "SELECT quota_bytes, (SELECT " PG_HELD_BYTES " FROM uploads"
-			   " WHERE account_id = $1::bigint AND id != $2::bigint"
-			   " AND purged_at IS NULL) FROM accounts WHERE id = $1::bigint",
+	/* the sum only for an account with a quota */
+	r = pg_exec(st, c, "SELECT quota_bytes, CASE WHEN quota_bytes IS NULL THEN 0 ELSE"
+			   " (SELECT " PG_HELD_BYTES " FROM uploads WHERE account_id = $1::bigint"
+			   "  AND id != $2::bigint AND purged_at IS NULL) END"
+			   " FROM accounts WHERE id = $1::bigint",
 		    &a, &res, "cannot read the account's quota");
 	if (r < 0)
 		return r;

@@ -89,7 +89,8 @@ int store_pg_open(struct store *st, const char *url, char *err, size_t err_size)
 void store_pg_close(struct store *st);
 
 /* records_pg_accounts.c */
-int store_pg_account_get(struct store *st, int64_t id, struct store_account *out);
+int store_pg_account_get(struct store *st, int64_t id, bool usage,
+			struct store_account *out);
 int store_pg_account_find(struct store *st, const char *username, struct store_account *out,
 			  char *hash, size_t hash_size);
 int store_pg_account_insert(struct store *st, const struct store_account_row *row,

@@ -13,11 +13,15 @@
 #include "store_int.h"
 
 
-#define ACCOUNT_COLUMNS                                                                    \
+/* The account's columns, and the bytes its uploads hold (a sum over
+ * them: only where it is shown) or 0. */
+#define ACCOUNT_FIELDS                                                                     \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
-	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"    \
-	" (SELECT " PG_HELD_BYTES " FROM uploads u"                                       \
-	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
+	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"
+#define ACCOUNT_COLUMNS                                                                    \
+	ACCOUNT_FIELDS " (SELECT " PG_HELD_BYTES " FROM uploads u"                        \
+		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
+#define ACCOUNT_COLUMNS_NO_USAGE ACCOUNT_FIELDS " 0"
 
 static void row_to_account(const PGresult *res, int i, struct store_account *a)
 {
@@ -88,13 +92,16 @@ static void account_row(const PGresult *res, void *out)
 	row_to_account(res, 0, out);
 }
 
-int store_pg_account_get(struct store *st, int64_t id, struct store_account *out)
+int store_pg_account_get(struct store *st, int64_t id, bool usage, struct store_account *out)
 {
 	struct pg_args a = { 0 };
 
 	pg_arg_i64(&a, id);
-	return read_one(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1::bigint", &a,
-			account_row, out, "cannot read account");
+	return read_one(st,
+			usage ? "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = $1::bigint"
+			      : "SELECT " ACCOUNT_COLUMNS_NO_USAGE
+				" FROM accounts a WHERE a.id = $1::bigint",
+			&a, account_row, out, "cannot read account");
 }
 
 int store_pg_account_find(struct store *st, const char *username, struct store_account *out,
@@ -110,7 +117,7 @@ int store_pg_account_find(struct store *st, const char *username, struct store_a
 	if (!gw_is_utf8(username))
 		return -ENOENT;
 	pg_arg_text(&a, username);
-	r = pg_run(st, "SELECT " ACCOUNT_COLUMNS ", a.password_hash FROM accounts a"
+	r = pg_run(st, "SELECT " ACCOUNT_COLUMNS_NO_USAGE ", a.password_hash FROM accounts a"
 		       " WHERE a.username = $1", &a, &res, "cannot read account");
 	if (r < 0)
 		return r;

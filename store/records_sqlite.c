@@ -205,8 +205,10 @@ static int quota_room_locked(struct store *st, int64_t account_id, int64_t own, 
 	int r;
 
 	*room = UINT64_MAX;
-	r = store_prepare(st, "SELECT quota_bytes, (SELECT " STORE_HELD_BYTES " FROM uploads"
-			      " WHERE account_id = ?1 AND id != ?2 AND purged_at IS NULL)"
+	/* the sum only for an account with a quota */
+	r = store_prepare(st, "SELECT quota_bytes, CASE WHEN quota_bytes IS NULL THEN 0 ELSE"
+			      " (SELECT " STORE_HELD_BYTES " FROM uploads WHERE account_id = ?1"
+			      "  AND id != ?2 AND purged_at IS NULL) END"
 			      " FROM accounts WHERE id = ?1", &q);
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, account_id);

@@ -35,7 +35,8 @@ void store_sqlite_close(struct store *st);
 void store_sqlite_text(sqlite3_stmt *q, int i, char *out, size_t size);
 
 /* records_sqlite_accounts.c: accounts, keys, admin tokens, audit */
-int store_sqlite_account_get(struct store *st, int64_t id, struct store_account *out);
+int store_sqlite_account_get(struct store *st, int64_t id, bool usage,
+			struct store_account *out);
 int store_sqlite_account_find(struct store *st, const char *username, struct store_account *out,
 			      char *hash, size_t hash_size);
 int store_sqlite_account_insert(struct store *st, const struct store_account_row *row,

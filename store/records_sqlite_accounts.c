@@ -11,11 +11,15 @@
 #include "records_sqlite.h"
 #include "store_int.h"
 
-#define ACCOUNT_COLUMNS                                                                    \
+/* The account's columns, and the bytes its uploads hold (a sum over
+ * them: only where it is shown) or 0. */
+#define ACCOUNT_FIELDS                                                                     \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
-	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"    \
-	" (SELECT " STORE_HELD_BYTES " FROM uploads u"                                    \
-	"  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
+	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"
+#define ACCOUNT_COLUMNS                                                                    \
+	ACCOUNT_FIELDS " (SELECT " STORE_HELD_BYTES " FROM uploads u"                     \
+		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
+#define ACCOUNT_COLUMNS_NO_USAGE ACCOUNT_FIELDS " 0"
 
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 {
@@ -80,10 +84,12 @@ static void account_row(sqlite3_stmt *q, void *out)
 	row_to_account(q, out);
 }
 
-int store_sqlite_account_get(struct store *st, int64_t id, struct store_account *out)
+int store_sqlite_account_get(struct store *st, int64_t id, bool usage,
+			     struct store_account *out)
 {
-	return read_one(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?", id, 0,
-			false, account_row, out, "cannot read account");
+	return read_one(st, usage ? "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?"
+				  : "SELECT " ACCOUNT_COLUMNS_NO_USAGE " FROM accounts a WHERE a.id = ?",
+			id, 0, false, account_row, out, "cannot read account");
 }
 
 int store_sqlite_account_find(struct store *st, const char *username, struct store_account *out,
@@ -93,7 +99,7 @@ int store_sqlite_account_find(struct store *st, const char *username, struct sto
 	int r;
 
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS ", a.password_hash FROM accounts a"
+	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS_NO_USAGE ", a.password_hash FROM accounts a"
 			      " WHERE a.username = ?", &q);
 	if (r == 0) {
 		sqlite3_bind_text(q, 1, username, -1, SQLITE_TRANSIENT);

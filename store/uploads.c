@@ -375,7 +375,7 @@ static int verifier(struct store *st, struct store_upload *up)
 	size_t n = 0;
 	int r;
 
-	r = store_account_get(st, up->account_id, &a);
+	r = st->rec->account_get(st, up->account_id, false, &a);
 	if (r < 0 || !a.require_encryption)
 		return r;
 	r = store_key_secrets(st, up->account_id, secrets, up->key_ids, KEYS_MAX, &n);
