@@ -347,7 +347,8 @@ struct store_event {
  * database bans it too. Does not block. */
 void store_share_ban(struct store *st, const char *address, int64_t left_ms);
 /* fn is told of bans other nodes made or lifted (from the events
- * thread; it must not block). */
+ * thread; it must not block); on PostgreSQL, at once also of those made
+ * before this call that still hold (this call then reads the database). */
 typedef void store_ban_fn(void *arg, const char *address, int64_t left_ms);
 void store_watch_bans(struct store *st, store_ban_fn *fn, void *arg);
 

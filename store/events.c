@@ -66,6 +66,8 @@ void store_watch_bans(struct store *st, store_ban_fn *fn, void *arg)
 	st->ban_fn = fn;
 	st->ban_arg = arg;
 	pthread_mutex_unlock(&st->watch_lock);
+	if (fn && st->evpg) /* a node that starts late learns what holds */
+		store_pg_replay_bans(st);
 }
 
 void store_ban_elsewhere(struct store *st, const struct store_event *e)

@@ -174,6 +174,34 @@ static bool flush(struct store *st, struct store_events_pg *ep)
 	return true;
 }
 
+void store_pg_replay_bans(struct store *st)
+{
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int i, rows;
+
+	/* the newest of the table's ban events, applied oldest first (a
+	 * lift after a ban wins); store_ban_elsewhere skips those past */
+	pg_arg_i64(&a, READ_MAX);
+	if (pg_run(st, "SELECT id, at, object_id, state FROM (SELECT id, at, object_id, state"
+		       " FROM events WHERE kind = 'ban' ORDER BY id DESC LIMIT $1::bigint) AS b"
+		       " ORDER BY id", &a, &res, "cannot read the bans made before this start") < 0)
+		return;
+	rows = PQntuples(res);
+	for (i = 0; i < rows; i++) {
+		struct store_event e;
+
+		memset(&e, 0, sizeof(e));
+		e.seq = (uint64_t)pg_i64(res, i, 0);
+		e.at_ms = pg_i64(res, i, 1);
+		gw_strlcpy(e.kind, "ban", sizeof(e.kind));
+		e.id = pg_i64(res, i, 2);
+		pg_text(res, i, 3, e.state, sizeof(e.state));
+		store_ban_elsewhere(st, &e);
+	}
+	PQclear(res);
+}
+
 /* Read what every node wrote since the last one seen, into the ring. */
 static bool follow(struct store *st, struct store_events_pg *ep)
 {

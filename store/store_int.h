@@ -89,6 +89,9 @@ int store_pg_events_start(struct store *st);
 void store_pg_events_stop(struct store *st);
 void store_pg_event_queue(struct store *st, const char *kind, int64_t id, int64_t account_id,
 			  const char *state);
+/* The bans other nodes (or this one before a restart) made that still
+ * hold, to the ban watcher. Blocks: at start only. */
+void store_pg_replay_bans(struct store *st);
 /* pg.c: the database's URL (the events thread's connection); down or not */
 const char *store_pg_url(struct store *st);
 int store_pg_status(struct store *st, bool ping, char *why, size_t why_size);

@@ -61,6 +61,18 @@ def wait_all(gw, pred, n, timeout=60):
                          % (n, sorted((u["id"], u["state"]) for u in all_uploads(gw))))
 
 
+def refused_at_connect(gw, source):
+    """The gateway closes a connection from source before TLS (a ban)."""
+    raw = socket.create_connection((gw.host, gw.ftps_port), 5, source_address=(source, 0))
+    try:
+        ftps.client_context().wrap_socket(raw, server_hostname="x").recv(1)
+        return False
+    except (ssl.SSLError, OSError):
+        return True
+    finally:
+        raw.close()
+
+
 @needs_pg
 class SharedRecordsTest(unittest.TestCase):
     def test_made_on_one_node_seen_and_streamed_on_the_other(self):
@@ -131,16 +143,6 @@ class SharedRecordsTest(unittest.TestCase):
             b.start()
             acct = a.create_account(username="guarded")
 
-            def refused_at_connect(gw, source):
-                raw = socket.create_connection((gw.host, gw.ftps_port), 5,
-                                               source_address=(source, 0))
-                try:
-                    ftps.client_context().wrap_socket(raw, server_hostname="x").recv(1)
-                    return False
-                except (ssl.SSLError, OSError):
-                    return True
-                finally:
-                    raw.close()
             # three failed logins on a from 127.0.0.3
             for _ in range(3):
                 with self.assertRaises(ftplib.Error):
@@ -160,6 +162,26 @@ class SharedRecordsTest(unittest.TestCase):
             while refused_at_connect(a, "127.0.0.3") and time.time() < deadline:
                 time.sleep(0.1)
             ftps.login(a.host, a.ftps_port, "guarded", acct["password"], source="127.0.0.3").quit()
+        finally:
+            b.cleanup()
+            a.cleanup()
+
+    def test_a_node_that_starts_later_learns_the_bans_that_hold(self):
+        a, b = two_nodes({"FTPSGATE_BAN_AFTER_FAILURES": "2", "FTPSGATE_BAN_DURATION_S": "600"})
+        a.start()
+        try:
+            acct = a.create_account(username="late")
+            # on a, before b starts: 127.0.0.3 banned; 127.0.0.5 banned, then lifted
+            for source in ("127.0.0.3", "127.0.0.5"):
+                for _ in range(2):  # 530, then 421 and the ban
+                    with self.assertRaises(ftplib.Error):
+                        ftps.login(a.host, a.ftps_port, "late", "wrong", source=source)
+                self.assertTrue(refused_at_connect(a, source))
+            self.assertEqual(a.api("DELETE", "/bans?address=127.0.0.5")[0], 204)
+            b.start()
+            self.assertTrue(refused_at_connect(b, "127.0.0.3"))
+            ftps.login(b.host, b.ftps_port, "late", acct["password"], source="127.0.0.5").quit()
+            ftps.login(b.host, b.ftps_port, "late", acct["password"], source="127.0.0.4").quit()
         finally:
             b.cleanup()
             a.cleanup()
