@@ -9,23 +9,41 @@
 #   SKIP_FUZZ=1, SKIP_IMAGE=1         without the fuzzers, without the image test
 #   SKIP_LINT=1                       without clang-tidy and cppcheck
 #   SKIP_PG=1                         the end-to-end suite on SQLite only
+#   SKIP_S3=1                         without the S3 store's tests
 set -eu
 cd "$(dirname "$0")/.."
 
 sh scripts/deps.sh
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# A throwaway PostgreSQL server: the end-to-end suite runs on it too
-# (tests/CMakeLists.txt registers e2e_pg.* when FTPSGATE_TEST_PG is set).
+# Throwaway servers, stopped at the end: PostgreSQL (the end-to-end suite
+# runs on it too: tests/CMakeLists.txt registers e2e_pg.* when
+# FTPSGATE_TEST_PG is set) and an S3-compatible store (s3.* when
+# FTPSGATE_TEST_S3 names its settings).
+PG_DIR=""
+S3_DIR=""
+stop_servers() {
+	[ -z "$PG_DIR" ] || sh scripts/pg-local.sh stop "$PG_DIR"
+	[ -z "$S3_DIR" ] || sh scripts/s3-local.sh stop "$S3_DIR"
+}
+trap stop_servers EXIT INT TERM
 if [ "${SKIP_PG:-0}" != 1 ]; then
 	pg_env=$(sh scripts/pg-local.sh start)
 	PG_DIR=$(echo "$pg_env" | sed -n 's/^PG_DIR=//p')
 	PG_PORT=$(echo "$pg_env" | sed -n 's/^PG_PORT=//p')
-	trap 'sh scripts/pg-local.sh stop "$PG_DIR"' EXIT INT TERM
 	export FTPSGATE_TEST_PG="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 	echo "== PostgreSQL 15 for the tests on 127.0.0.1:$PG_PORT"
 else
 	unset FTPSGATE_TEST_PG
+fi
+if [ "${SKIP_S3:-0}" != 1 ]; then
+	s3_env=$(sh scripts/s3-local.sh start)
+	S3_DIR=$(echo "$s3_env" | sed -n 's/^S3_DIR=//p')
+	export FTPSGATE_TEST_S3="$S3_DIR/env"
+	echo "== S3 (Swift $(dpkg-query -W -f='${Version}' swift-proxy)) for the tests on" \
+		"$(echo "$s3_env" | sed -n 's/^FTPSGATE_S3_ENDPOINT=//p')"
+else
+	unset FTPSGATE_TEST_S3
 fi
 
 echo "== lint openapi/openapi.json"
@@ -70,8 +88,8 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_FUZZ=ON \
 		-DFTPSGATE_SANITIZE=ON >/dev/null
 	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path fuzz_age fuzz_config \
-		fuzz_admin_json
-	for t in session path age config admin_json; do
+		fuzz_admin_json fuzz_s3_xml
+	for t in session path age config admin_json s3_xml; do
 		scratch=$(mktemp -d)
 		if ! ./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
 			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" >"$scratch.log" 2>&1; then
