@@ -36,7 +36,9 @@ struct store_bytes_ops {
 	 * they held before the call. */
 	int (*append)(struct store_bytes_writer *w, const void *buf, size_t len);
 	int (*commit)(struct store_bytes_writer *w);
-	int (*keep)(struct store_bytes_writer *w);
+	/* *kept: how many bytes a resume finds (all of them in a directory;
+	 * in object storage those of the parts it confirmed). */
+	int (*keep)(struct store_bytes_writer *w, uint64_t *kept);
 	/* After its record says received: the bytes never change again. */
 	void (*seal)(struct store_bytes_writer *w);
 	/* End the writer (after commit or keep, or to give up). */
@@ -57,6 +59,46 @@ struct store_bytes_ops {
 struct store_bytes {
 	const struct store_bytes_ops *ops;
 };
+
+/* ---------------------------------------------------------------- object storage */
+
+/* A part of an upload's bytes that the object store confirmed. */
+struct store_bytes_part {
+	unsigned number; /* 1, 2, ... in order */
+	uint64_t size;
+	char etag[80];
+};
+
+/* What the object-storage backend keeps in the records store, through
+ * these calls (made from its own threads; each may block). */
+struct store_bytes_journal {
+	void *arg;
+	/* Upload id's bytes go to the store's multipart upload upload_id. */
+	int (*begun)(void *arg, int64_t id, const char *upload_id);
+	/* Its part `number` is in the store (a number confirmed again
+	 * replaces what was recorded for it). */
+	int (*confirmed)(void *arg, int64_t id, const struct store_bytes_part *part);
+	/* What is recorded of upload id: its multipart upload and its parts,
+	 * numbers 1..n in order (-ENOENT: none begun; parts NULL and max 0:
+	 * only the upload). */
+	int (*load)(void *arg, int64_t id, char *upload_id, size_t upload_id_size,
+		    struct store_bytes_part *parts, unsigned max, unsigned *n);
+};
+
+struct s3;
+
+struct store_bytes_s3_params {
+	size_t part_bytes;       /* >= 5 MiB; each part in flight holds one in memory */
+	unsigned per_upload;     /* parts in flight per upload */
+	unsigned per_node;       /* parts in flight in all: the sending threads */
+};
+
+/* Uploads as objects PREFIX/<id> of an S3-compatible store (s3 borrowed),
+ * each written as a multipart upload, part by part, while it arrives;
+ * what keep() leaves is the bytes of the confirmed parts, and any node
+ * with the same journal resumes there. */
+int store_bytes_s3_new(struct s3 *s3, const struct store_bytes_journal *journal,
+		       const struct store_bytes_s3_params *p, struct store_bytes **out);
 
 /* The data directory's uploads/ (opened by the caller, borrowed): each
  * upload's bytes are the file uploads/<id>. Appends leave min_free bytes

@@ -184,8 +184,9 @@ static void dir_seal(struct store_bytes_writer *w)
 			strerror(errno));
 }
 
-static int dir_keep(struct store_bytes_writer *w)
+static int dir_keep(struct store_bytes_writer *w, uint64_t *kept)
 {
+	*kept = w->bytes;
 	/* on disk before its record says how much there is */
 	if (fdatasync(w->fd) < 0) {
 		gw_warn("store.upload", "cannot sync partial upload %lld: %s", (long long)w->id,

@@ -638,10 +638,13 @@ int store_upload_reject(struct store *st, struct store_upload *up)
 
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
 {
-	/* Keep what arrived for a resume: it is on disk before the record
-	 * says how much there is. */
-	if (up->w)
-		st->bytes->ops->keep(up->w);
+	uint64_t kept;
+
+	/* Keep what arrived for a resume: it is durable before the record
+	 * says how much there is (in object storage, what its confirmed
+	 * parts hold). */
+	if (up->w && st->bytes->ops->keep(up->w, &kept) == 0)
+		up->bytes = kept;
 	if (finish_record(st, up, "partial", NULL, reason) < 0)
 		remember_unsaved(st, up, "partial", reason);
 	return 0;

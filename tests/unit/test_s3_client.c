@@ -1,9 +1,11 @@
-/* The S3 client against a real S3-compatible server: the one
- * scripts/s3-local.sh starts (OpenStack Swift's S3 API from Debian),
- * named by FTPSGATE_TEST_S3, the file of its KEY=VALUE lines. Multipart
- * uploads, ranged reads, listing and aborting, deletes, and what each
- * refusal comes back as. Skipped (exit 0, said) without a server. */
+/* The S3 client and the S3 bytes backend against a real S3-compatible
+ * server: the one scripts/s3-local.sh starts (OpenStack Swift's S3 API
+ * from Debian), named by FTPSGATE_TEST_S3, the file of its KEY=VALUE
+ * lines. Multipart uploads, ranged reads, listing and aborting, deletes,
+ * what each refusal comes back as; an upload's bytes kept part by part
+ * on one "node" and resumed on another that shares its journal. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "check.h"
 #include "gw.h"
 #include "s3.h"
+#include "store_bytes.h"
 
 #define MiB (1024 * 1024)
 
@@ -220,12 +223,186 @@ static void refused(const struct s3_config *good)
 	s3_free(s);
 }
 
+/* ---------------------------------------------------------------- the bytes backend */
+
+/* The journal the records store keeps, here in memory: shared by the
+ * two "nodes" below as the database would be. */
+struct journal {
+	pthread_mutex_t lock; /* the senders write at once */
+	int64_t id;
+	char upload_id[S3_UPLOAD_ID_MAX];
+	struct store_bytes_part parts[16];
+	unsigned n;
+	int confirmed_calls;
+};
+
+static int j_begun(void *arg, int64_t id, const char *upload_id)
+{
+	struct journal *j = arg;
+
+	pthread_mutex_lock(&j->lock);
+	j->id = id;
+	gw_strlcpy(j->upload_id, upload_id, sizeof(j->upload_id));
+	j->n = 0;
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+static int j_confirmed(void *arg, int64_t id, const struct store_bytes_part *part)
+{
+	struct journal *j = arg;
+
+	int r = 0;
+
+	pthread_mutex_lock(&j->lock);
+	if (id != j->id || part->number < 1 || part->number > 16) {
+		r = -EINVAL;
+	} else {
+		j->parts[part->number - 1] = *part;
+		if (part->number > j->n)
+			j->n = part->number;
+		j->confirmed_calls++;
+	}
+	pthread_mutex_unlock(&j->lock);
+	return r;
+}
+
+static int j_load(void *arg, int64_t id, char *upload_id, size_t size,
+		  struct store_bytes_part *parts, unsigned max, unsigned *n)
+{
+	struct journal *j = arg;
+	unsigned i;
+
+	pthread_mutex_lock(&j->lock);
+	if (id != j->id) {
+		pthread_mutex_unlock(&j->lock);
+		return -ENOENT;
+	}
+	gw_strlcpy(upload_id, j->upload_id, size);
+	for (i = 0; i < j->n && i < max; i++)
+		parts[i] = j->parts[i];
+	*n = i;
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
+static int read_all(struct store_bytes *b, int64_t id, unsigned char *out, size_t cap, size_t *len)
+{
+	struct store_bytes_reader *rd;
+	ssize_t n;
+	int r = b->ops->open_read(b, id, &rd);
+
+	*len = 0;
+	if (r < 0)
+		return r;
+	/* odd sizes, across the reader's spans */
+	while ((n = b->ops->read(rd, out + *len, cap - *len < 3 * MiB + 5 ? cap - *len
+							     : 3 * MiB + 5)) > 0)
+		*len += (size_t)n;
+	b->ops->close_read(rd);
+	return n < 0 ? (int)n : 0;
+}
+
+static void bytes_backend(const struct s3_config *c, const unsigned char *data, size_t total)
+{
+	struct journal j = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct store_bytes_journal jo = { &j, j_begun, j_confirmed, j_load };
+	struct store_bytes_s3_params p = { 5 * MiB, 2, 4 };
+	struct s3 *sa, *sb;
+	struct store_bytes *a, *b;
+	struct store_bytes_writer *w;
+	unsigned char *got = malloc(total + 1);
+	int64_t id = 1000000 + getpid();
+	uint64_t kept = 0, size = 0;
+	size_t len = 0, i;
+
+	CHECK_INT(s3_new(c, &sa), 0);
+	CHECK_INT(s3_new(c, &sb), 0);
+	CHECK_INT(store_bytes_s3_new(sa, &jo, &p, &a), 0);
+	CHECK_INT(store_bytes_s3_new(sb, &jo, &p, &b), 0);
+	p.part_bytes = 1 * MiB;
+	CHECK_INT(store_bytes_s3_new(sa, &jo, &p, &(struct store_bytes *){ NULL }), -EINVAL);
+	/* node a: 13 MiB + 3 in odd pieces; the transfer breaks there */
+	CHECK_INT(a->ops->create(a, id, &w), 0);
+	for (i = 0; i < 13 * MiB + 3; i += 1 * MiB + 7) {
+		size_t n = 13 * MiB + 3 - i < 1 * MiB + 7 ? 13 * MiB + 3 - i : 1 * MiB + 7;
+
+		CHECK_INT(a->ops->append(w, data + i, n), 0);
+	}
+	/* kept: two parts of 5 MiB; the 3 MiB + 3 after them are not a part */
+	CHECK_INT(a->ops->keep(w, &kept), 0);
+	CHECK_INT(kept, 10 * MiB);
+	a->ops->close(w);
+	pthread_mutex_lock(&j.lock);
+	CHECK_INT(j.n, 2);
+	CHECK_INT(j.confirmed_calls, 2);
+	pthread_mutex_unlock(&j.lock);
+	/* what is there so far, on either node */
+	CHECK_INT(b->ops->size(b, id, &size), 0);
+	CHECK_INT(size, 10 * MiB);
+	/* node b resumes there, and only there */
+	CHECK_INT(b->ops->resume(b, id, 10 * MiB + 1, &w), -ERANGE);
+	CHECK_INT(b->ops->resume(b, id, 5 * MiB, &w), -ERANGE);
+	CHECK_INT(b->ops->resume(b, id + 1, 0, &w), -ENOENT);
+	CHECK_INT(b->ops->resume(b, id, 10 * MiB, &w), 0);
+	CHECK_INT(b->ops->append(w, data + 10 * MiB, total - 10 * MiB), 0);
+	CHECK_INT(b->ops->commit(w), 0);
+	b->ops->close(w);
+	CHECK_INT(a->ops->size(a, id, &size), 0);
+	CHECK_INT(size, total);
+	/* read back on a, whole and exact */
+	CHECK_INT(read_all(a, id, got, total + 1, &len), 0);
+	CHECK_INT(len, total);
+	CHECK(len == total && !memcmp(got, data, total));
+	CHECK_INT(a->ops->remove(a, id), 0);
+	CHECK_INT(a->ops->size(a, id, &size), 0); /* the journal still has its parts */
+	CHECK_INT(a->ops->open_read(a, id, &(struct store_bytes_reader *){ NULL }), -ENOENT);
+	/* an empty upload is an empty object */
+	CHECK_INT(a->ops->create(a, id + 1, &w), 0);
+	CHECK_INT(a->ops->commit(w), 0);
+	a->ops->close(w);
+	CHECK_INT(read_all(b, id + 1, got, total, &len), 0);
+	CHECK_INT(len, 0);
+	CHECK_INT(b->ops->remove(b, id + 1), 0);
+	/* a part the store refuses: the upload keeps what was confirmed */
+	{
+		struct s3_config bad = *c;
+		struct s3 *sx;
+		struct store_bytes *x;
+
+		CHECK_INT(a->ops->create(a, id + 2, &w), 0);
+		CHECK_INT(a->ops->append(w, data, 5 * MiB), 0);
+		CHECK_INT(a->ops->keep(w, &kept), 0);
+		CHECK_INT(kept, 5 * MiB);
+		a->ops->close(w);
+		gw_strlcpy(bad.secret_key, "wrong", sizeof(bad.secret_key));
+		CHECK_INT(s3_new(&bad, &sx), 0);
+		p.part_bytes = 5 * MiB;
+		CHECK_INT(store_bytes_s3_new(sx, &jo, &p, &x), 0);
+		CHECK_INT(x->ops->resume(x, id + 2, 5 * MiB, &w), 0);
+		CHECK_INT(x->ops->append(w, data, 5 * MiB), 0); /* sent in the background */
+		CHECK_INT(x->ops->keep(w, &kept), 0);
+		CHECK_INT(kept, 5 * MiB);
+		CHECK_INT(x->ops->append(w, data, 1), -EACCES);
+		CHECK_INT(x->ops->commit(w), -EACCES);
+		x->ops->close(w);
+		x->ops->free(x);
+		s3_free(sx);
+		CHECK_INT(a->ops->remove(a, id + 2), 0);
+	}
+	a->ops->free(a);
+	b->ops->free(b);
+	s3_free(sa);
+	s3_free(sb);
+	free(got);
+}
+
 int main(void)
 {
 	const char *env = getenv("FTPSGATE_TEST_S3");
 	struct s3_config c;
 	struct s3 *s;
-	size_t total = 6 * MiB + 7, i;
+	size_t total = 17 * MiB + 7, i;
 	uint64_t seed = 0x9e3779b97f4a7c15ull ^ (uint64_t)getpid();
 	unsigned char *data;
 
@@ -245,11 +422,12 @@ int main(void)
 		data[i] = (unsigned char)seed;
 	}
 	CHECK_INT(s3_new(&c, &s), 0);
-	multipart(s, data, total);
+	multipart(s, data, 6 * MiB + 7);
 	aborted(s, data);
 	small(s);
 	s3_free(s);
 	refused(&c);
+	bytes_backend(&c, data, total);
 	free(data);
 	return check_report("test_s3_client");
 }
