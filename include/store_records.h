@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "store_bytes.h"
 
 struct store;
 
@@ -178,6 +179,15 @@ struct store_records_ops {
 	/* At start: what was 'receiving' becomes 'partial' at the size of
 	 * its bytes (an event each), and no room stays held. *n: how many. */
 	int (*recover)(struct store *st, store_bytes_size_fn *size, unsigned *n);
+
+	/* ------------------------------------------------ bytes in object storage */
+	/* The journal of store_bytes.h: upload id's multipart upload (its
+	 * parts recorded so far forgotten), a part confirmed (replacing one
+	 * of the same number), and what is recorded (-ENOENT: none). */
+	int (*object_begun)(struct store *st, int64_t id, const char *upload_id);
+	int (*object_part)(struct store *st, int64_t id, const struct store_bytes_part *part);
+	int (*object_load)(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
+			   struct store_bytes_part *parts, unsigned max, unsigned *n);
 
 	/* ------------------------------------------------ import work */
 	/* Take the next received upload to verify (-> verifying) or the

@@ -151,6 +151,16 @@ static const char *const migrations[] = {
 	"  sessions INTEGER NOT NULL,"
 	"  PRIMARY KEY (node, kind, key)"
 	");",
+	/* 4: bytes in object storage: an upload's multipart upload and the
+	 * parts the store confirmed (bytes_s3.c) */
+	"ALTER TABLE uploads ADD COLUMN object_upload TEXT;"
+	"CREATE TABLE upload_parts ("
+	"  upload_id BIGINT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL,"
+	"  size BIGINT NOT NULL,"
+	"  etag TEXT NOT NULL,"
+	"  PRIMARY KEY (upload_id, number)"
+	");",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

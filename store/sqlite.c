@@ -94,6 +94,16 @@ static const char *const migrations[] = {
 	"ALTER TABLE uploads ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;",
 	/* 5: the client's modification time (MFMT) */
 	"ALTER TABLE uploads ADD COLUMN client_modified_at INTEGER;",
+	/* 6: bytes in object storage: an upload's multipart upload and the
+	 * parts the store confirmed (bytes_s3.c) */
+	"ALTER TABLE uploads ADD COLUMN object_upload TEXT;"
+	"CREATE TABLE upload_parts ("
+	"  upload_id INTEGER NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,"
+	"  number INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  etag TEXT NOT NULL,"
+	"  PRIMARY KEY (upload_id, number)"
+	");",
 };
 
 int store_db_error(struct store *st, const char *what)

@@ -82,6 +82,8 @@ int store_master_key_load(struct store *st, const struct store_params *p, char *
 int store_key_secrets(struct store *st, int64_t account_id, uint8_t (*secrets)[32], int64_t *ids,
 		      size_t max, size_t *n);
 void store_events_release(struct store *st);
+/* records_objects.c: the S3 backend's journal, kept in st's records */
+void store_bytes_journal_init(struct store *st, struct store_bytes_journal *j);
 /* Put an event numbered elsewhere (events_pg.c) in the ring. */
 void store_events_put(struct store *st, const struct store_event *e);
 /* events_pg.c */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "age.h"
+#include "store_int.h"
 #include "check.h"
 #include "gw.h"
 #include "store.h"
@@ -22,7 +24,7 @@
 
 static char dir[64];
 
-static struct store *open_store(void)
+static struct store *open_store_at(const char *database_url)
 {
 	struct store_params p = { 0 };
 	struct store *st = NULL;
@@ -35,11 +37,43 @@ static struct store *open_store(void)
 	p.argon2_m_cost_kib = 8;
 	p.argon2_parallelism = 1;
 	p.login_cache_s = 60;
+	p.database_url = database_url;
 	r = store_open(&p, &st, err, sizeof(err));
 	CHECK_INT(r, 0);
 	if (r < 0)
 		fprintf(stderr, "store_open: %s\n", err);
 	return st;
+}
+
+static struct store *open_store(void)
+{
+	return open_store_at(NULL);
+}
+
+/* A new database on the test server (admin: its administrator's URL,
+ * FTPSGATE_TEST_PG), for the records tests on PostgreSQL. */
+static char *pg_database(const char *admin)
+{
+	static char url[512];
+	char sql[96], name[40];
+	const char *slash;
+	PGconn *c;
+	PGresult *res;
+	bool ok;
+
+	if (!(slash = strrchr(admin, '/')))
+		return NULL;
+	snprintf(name, sizeof(name), "t_store_%d", (int)getpid());
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	c = PQconnectdb(admin);
+	res = PQexec(c, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "cannot make a test database: %s", PQerrorMessage(c));
+	PQclear(res);
+	PQfinish(c);
+	snprintf(url, sizeof(url), "%.*s/%s", (int)(slash - admin), admin, name);
+	return ok ? url : NULL;
 }
 
 static void sha256_hex(const void *data, size_t len, char out[65])
@@ -248,6 +282,48 @@ static void test_uploads(struct store *st, const struct store_account *a)
 	close(root);
 }
 
+/* The S3 backend's journal, kept in the records: a multipart upload per
+ * upload, its parts in order, a part confirmed twice recorded once, a
+ * new multipart upload forgetting the parts of the last. */
+static void test_journal(struct store *st, const struct store_account *a)
+{
+	static const char data[] = "journal";
+	struct store_bytes_journal j;
+	struct store_bytes_part parts[4], p1 = { 1, 5u << 20, "\"e1\"" }, p2 = { 2, 7, "\"e2\"" };
+	char upload_id[128];
+	unsigned n = 9;
+	int64_t id = 0;
+	int root = root_of(st, a->id);
+
+	CHECK_INT(upload(st, a->id, root, "/journal.bin", STORE_UPLOAD_NEW, 0, data, sizeof(data) - 1,
+			 &id), 0);
+	store_bytes_journal_init(st, &j);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), -ENOENT);
+	CHECK_INT(j.begun(j.arg, id, "mpu-1"), 0);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), 0);
+	CHECK_STR(upload_id, "mpu-1");
+	CHECK_INT(n, 0);
+	CHECK_INT(j.confirmed(j.arg, id, &p2), 0);
+	CHECK_INT(j.confirmed(j.arg, id, &p1), 0);
+	p2.size = 8;
+	CHECK_INT(j.confirmed(j.arg, id, &p2), 0); /* sent again: replaces */
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), 0);
+	CHECK_INT(n, 2);
+	CHECK_INT(parts[0].number, 1);
+	CHECK_INT(parts[0].size, 5u << 20);
+	CHECK_STR(parts[0].etag, "\"e1\"");
+	CHECK_INT(parts[1].number, 2);
+	CHECK_INT(parts[1].size, 8);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 1, &n), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), NULL, 0, &n), 0);
+	CHECK_INT(j.begun(j.arg, id, "mpu-2"), 0);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), 0);
+	CHECK_STR(upload_id, "mpu-2");
+	CHECK_INT(n, 0);
+	close(root);
+}
+
 static int to_buf(void *arg, const uint8_t *data, size_t len)
 {
 	return gw_buf_add(arg, data, len);
@@ -367,7 +443,10 @@ int main(void)
 	struct store_account a;
 	char pw[STORE_PASSWORD_LEN + 1];
 	struct store *st;
+	const char *pg = getenv("FTPSGATE_TEST_PG");
 
+	if (pg && !*pg)
+		pg = NULL;
 	snprintf(dir, sizeof(dir), "/tmp/ftpsgate-store-XXXXXX");
 	if (!mkdtemp(dir))
 		return 2;
@@ -378,10 +457,27 @@ int main(void)
 	test_bytes_dir();
 	test_accounts(st, &a, pw);
 	test_uploads(st, &a);
+	test_journal(st, &a);
 	test_encrypted(st);
 	test_tokens(st);
 	test_crash(&st, &a);
 	store_close(st);
+	/* the records contract on PostgreSQL too, when a server was given */
+	if (pg) {
+		char *url = pg_database(pg);
+		size_t base = strlen(dir);
+
+		CHECK(url != NULL);
+		/* bytes of their own: upload ids start again at 1 there */
+		snprintf(dir + base, sizeof(dir) - base, "/pg");
+		st = url ? open_store_at(url) : NULL;
+		dir[base] = '\0';
+		if (st) {
+			test_accounts(st, &a, pw);
+			test_journal(st, &a);
+			store_close(st);
+		}
+	}
 	/* kept to look at when a check failed */
 	if (check_failures == 0 && nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "cannot remove %s\n", dir);
