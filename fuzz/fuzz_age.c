@@ -1,6 +1,7 @@
-/* Fuzz the age reader: any bytes, fed whole or in pieces, must give the
- * same verdict at the same stage, and never a crash or a read past what
- * was given. The corpus holds test vectors for the test key. */
+/* Fuzz the age reader: any bytes, fed whole, in pieces, or in two halves
+ * with the reader's state saved and restored between them (a resumed
+ * upload), must give the same verdict, and never a crash or a read past
+ * what was given. The corpus holds test vectors for the test key. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,40 @@ static int verdict(const uint8_t *key, const uint8_t *data, size_t size, size_t 
 	return rc;
 }
 
+/* Fed up to cut; then, when the reader is in the payload, its state
+ * saved and taken up by a new reader; then the rest. */
+static int resumed(const uint8_t *key, const uint8_t *data, size_t size, size_t cut)
+{
+	static uint8_t state[AGE_STATE_MAX];
+	uint8_t file_key[16];
+	struct age_reader *r, *again;
+	size_t len;
+	int rc;
+
+	if (age_reader_new((const uint8_t(*)[AGE_KEY_LEN])key, 1, true, NULL, NULL, &r) < 0)
+		abort();
+	rc = age_reader_feed(r, data, cut);
+	if (rc == 0 && age_reader_save(r, state, sizeof(state), &len, file_key) == 0) {
+		if (age_reader_restore(state, len, file_key, NULL, NULL, &again) < 0)
+			abort(); /* a state just saved is always taken */
+		age_reader_free(r);
+		r = again;
+	}
+	if (rc == 0)
+		rc = age_reader_feed(r, data + cut, size - cut);
+	if (rc == 0)
+		rc = age_reader_finish(r);
+	age_reader_free(r);
+	return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t key[AGE_KEY_LEN];
 	static int ready;
 	enum age_stage whole, pieces;
 	size_t step;
+	int rc;
 
 	if (!ready) {
 		/* the key of the public test vectors */
@@ -48,8 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	step = 1 + data[0] % 97;
-	if (verdict(key, data + 1, size - 1, size, &whole) != verdict(key, data + 1, size - 1, step, &pieces) ||
-	    whole != pieces)
+	rc = verdict(key, data + 1, size - 1, size, &whole);
+	if (rc != verdict(key, data + 1, size - 1, step, &pieces) || whole != pieces)
+		abort();
+	if (rc != resumed(key, data + 1, size - 1, (size - 1) * data[0] / 256))
 		abort();
 	return 0;
 }

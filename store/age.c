@@ -544,6 +544,115 @@ int age_reader_feed(struct age_reader *r, const uint8_t *data, size_t len)
 	return r->armored ? feed_armor(r, data, len) : feed_binary(r, data, len);
 }
 
+/* ---------------------------------------------------------------- state */
+
+/* The state: "AGS1", flags, armor state, key index, header length,
+ * counter, offset, the payload nonce, the armor line and the chunk
+ * filled so far; integers little-endian. No secret: the file key goes
+ * apart. */
+static const uint8_t state_magic[4] = { 'A', 'G', 'S', '1' };
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+#define STATE_FIXED (4 + 6 + 8 + 8 + 8 + 8 + 16 + 2 + 4)
+
+int age_reader_save(const struct age_reader *r, uint8_t *out, size_t cap, size_t *len,
+		    uint8_t file_key[16])
+{
+	uint8_t *p = out;
+
+	if (r->state != R_PAYLOAD)
+		return r->state == R_FAILED ? -EBADMSG : -EAGAIN;
+	if (cap < STATE_FIXED + r->line_len + r->chunk_len)
+		return -E2BIG;
+	memcpy(p, state_magic, sizeof(state_magic));
+	p += 4;
+	*p++ = r->armored;
+	*p++ = r->force_armor;
+	*p++ = r->allow_armor;
+	*p++ = r->line_too_long;
+	*p++ = r->last_line_short;
+	*p++ = (uint8_t)r->astate;
+	put_u64(p, (uint64_t)(int64_t)r->key);
+	put_u64(p + 8, r->header_len);
+	put_u64(p + 16, r->counter);
+	put_u64(p + 24, r->offset);
+	p += 32;
+	memcpy(p, r->nonce, 16);
+	p += 16;
+	*p++ = (uint8_t)(r->line_len & 0xff);
+	*p++ = (uint8_t)(r->line_len >> 8);
+	for (int i = 0; i < 4; i++)
+		*p++ = (uint8_t)(r->chunk_len >> (8 * i));
+	memcpy(p, r->line, r->line_len);
+	p += r->line_len;
+	memcpy(p, r->chunk, r->chunk_len);
+	p += r->chunk_len;
+	*len = (size_t)(p - out);
+	memcpy(file_key, r->file_key, 16);
+	return 0;
+}
+
+int age_reader_restore(const uint8_t *state, size_t len, const uint8_t file_key[16],
+		       age_plain_fn *plain, void *arg, struct age_reader **out)
+{
+	struct age_reader *r;
+	const uint8_t *p = state;
+	size_t line_len, chunk_len;
+	int rc;
+
+	if (len < STATE_FIXED || memcmp(p, state_magic, sizeof(state_magic)) != 0)
+		return -EBADMSG;
+	/* the lengths, after magic, flags, four integers and the nonce */
+	line_len = (size_t)p[58] | (size_t)p[59] << 8;
+	chunk_len = (size_t)p[60] | (size_t)p[61] << 8 | (size_t)p[62] << 16 | (size_t)p[63] << 24;
+	if (p[9] > A_TRAILING || line_len > ARMOR_COLUMNS + 4 || chunk_len > FULL_CHUNK ||
+	    len != STATE_FIXED + line_len + chunk_len)
+		return -EBADMSG;
+	rc = age_reader_new(NULL, 0, p[6] != 0, plain, arg, &r);
+	if (rc < 0)
+		return rc;
+	r->armored = p[4] != 0;
+	r->force_armor = p[5] != 0;
+	r->line_too_long = p[7] != 0;
+	r->last_line_short = p[8] != 0;
+	r->astate = (enum astate)p[9];
+	p += 10;
+	r->key = (int)(int64_t)get_u64(p);
+	r->header_len = (size_t)get_u64(p + 8);
+	r->counter = get_u64(p + 16);
+	r->offset = get_u64(p + 24);
+	p += 32;
+	memcpy(r->nonce, p, 16);
+	r->nonce_len = 16;
+	p += 16 + 2 + 4;
+	r->line_len = line_len;
+	memcpy(r->line, p, line_len);
+	p += line_len;
+	r->chunk_len = chunk_len;
+	memcpy(r->chunk, p, chunk_len);
+	memcpy(r->file_key, file_key, 16);
+	if (r->header_len > AGE_HEADER_MAX || open_payload(r) < 0) {
+		age_reader_free(r);
+		return -EBADMSG;
+	}
+	*out = r;
+	return 0;
+}
+
 int age_reader_finish(struct age_reader *r)
 {
 	if (r->state == R_FAILED)

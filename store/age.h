@@ -54,6 +54,16 @@ int age_reader_key(const struct age_reader *r);
 /* Whether the header has been read and authenticated. */
 bool age_reader_header_done(const struct age_reader *r);
 void age_reader_free(struct age_reader *r);
+/* The reader's state within the payload, to go on in another process
+ * (a resumed upload): the state into out[cap] (*len bytes, at most
+ * AGE_STATE_MAX, no secret in it) and the file's key (a secret: keep it
+ * sealed). -EAGAIN before the payload, -EBADMSG once failed. */
+#define AGE_STATE_MAX (AGE_CHUNK + 256)
+int age_reader_save(const struct age_reader *r, uint8_t *out, size_t cap, size_t *len,
+		    uint8_t file_key[16]);
+/* A reader that goes on from a saved state (-EBADMSG: not one). */
+int age_reader_restore(const uint8_t *state, size_t len, const uint8_t file_key[16],
+		       age_plain_fn *plain, void *arg, struct age_reader **out);
 
 /* Encrypt to one recipient; the age file goes to out. */
 struct age_writer;

@@ -114,6 +114,19 @@ struct login_cached {
 /* Write the final states the database refused before (uploads.c). */
 void store_flush_unsaved(struct store *st);
 void store_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* sha256_state.c: SHA-256 with a state that can be saved and loaded
+ * (ctx holds OpenSSL's SHA256_CTX, which store/ alone sees). */
+struct store_sha256 {
+	_Alignas(8) unsigned char ctx[112];
+};
+#define STORE_SHA256_STATE 112 /* the most store_sha256_save() writes */
+void store_sha256_start(struct store_sha256 *s);
+void store_sha256_add(struct store_sha256 *s, const void *data, size_t len);
+void store_sha256_end(struct store_sha256 *s, uint8_t md[32]);
+size_t store_sha256_save(const struct store_sha256 *s, uint8_t out[STORE_SHA256_STATE]);
+/* -EBADMSG: not a saved state */
+int store_sha256_load(struct store_sha256 *s, const uint8_t *in, size_t len);
 int store_hash_password(struct store *st, const char *password, char *out, size_t out_size);
 
 #endif
