@@ -62,7 +62,7 @@ void store_close(struct store *st);
  * one transaction; the uploads become p->node_id's. Both schemas are
  * brought to this binary's version first. copied[i]: the rows of table
  * store_migrate_table_name(i). The gateway must not run meanwhile. */
-#define STORE_MIGRATE_TABLES 5
+#define STORE_MIGRATE_TABLES 6
 int store_migrate_records(const struct store_params *p, const char *to_url,
 			  int64_t copied[STORE_MIGRATE_TABLES], char *err, size_t err_size);
 const char *store_migrate_table_name(size_t i);

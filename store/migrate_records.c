@@ -1,6 +1,7 @@
 /* migrate_records.c - moving a deployment's records from SQLite to
  * PostgreSQL (`ftpsgate migrate-records`): every account, key, token,
- * audit entry and upload record, byte for byte and with its id, in one
+ * audit entry and upload record (and the parts of uploads in object
+ * storage), byte for byte and with its id, in one
  * transaction, into a PostgreSQL database that holds no records yet.
  *
  * Both ends are opened as the gateway opens them (so each schema is at
@@ -21,9 +22,24 @@
 #include "records_sqlite.h"
 #include "store_int.h"
 
-/* In the order their references need. Events are not moved: they are
- * the live feed, not records. */
-static const char *const tables[] = { "accounts", "keys", "admin_tokens", "audit", "uploads" };
+/* In the order their references need, each with the order its rows are
+ * read in and whether new rows take ids from a sequence. Events are not
+ * moved: they are the live feed, not records. */
+static const struct {
+	const char *name;
+	const char *order;
+	bool has_id;
+} tables[] = {
+	{ "accounts", "id", true },
+	{ "keys", "id", true },
+	{ "admin_tokens", "id", true },
+	{ "audit", "id", true },
+	{ "uploads", "id", true },
+	{ "upload_parts", "upload_id, number", false }, /* object storage's journal */
+};
+
+_Static_assert(sizeof(tables) / sizeof(tables[0]) == STORE_MIGRATE_TABLES,
+	       "store.h counts the tables copied");
 
 #define COLUMNS_MAX PG_ARGS_MAX
 
@@ -71,24 +87,25 @@ static const struct column *find_column(const struct column *cols, unsigned n, c
 	return NULL;
 }
 
-/* Copy one table's rows; *copied counts them. */
-static int copy_table(struct store *lite, struct store *pg, struct pg_conn *c, const char *table,
+/* Copy table t's rows; *copied counts them. */
+static int copy_table(struct store *lite, struct store *pg, struct pg_conn *c, size_t t,
 		      int64_t *copied, char *err, size_t err_size)
 {
+	const char *table = tables[t].name;
 	struct column pcols[COLUMNS_MAX];
 	const struct column *to[COLUMNS_MAX];
 	bool is_uploads = !strcmp(table, "uploads");
 	unsigned n_pcols = 0, n, i;
 	struct gw_buf sql;
 	sqlite3_stmt *q = NULL;
-	char select[64];
+	char select[96];
 	int r, step;
 
 	memset(pcols, 0, sizeof(pcols));
 	r = pg_columns(pg, c, table, pcols, &n_pcols, err, err_size);
 	if (r < 0)
 		return r;
-	snprintf(select, sizeof(select), "SELECT * FROM %s ORDER BY id", table);
+	snprintf(select, sizeof(select), "SELECT * FROM %s ORDER BY %s", table, tables[t].order);
 	r = store_prepare(lite, select, &q);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot read table '%s' of the SQLite database", table);
@@ -154,6 +171,8 @@ static int copy_table(struct store *lite, struct store *pg, struct pg_conn *c, c
 		goto out;
 	}
 	/* new records continue after the copied ids */
+	if (!tables[t].has_id)
+		goto out;
 	gw_buf_reset(&sql);
 	gw_buf_addf(&sql, "SELECT setval(pg_get_serial_sequence('%s', 'id'),"
 			  " COALESCE(max(id), 0) + 1, false) FROM %s", table, table);
@@ -221,7 +240,7 @@ int store_migrate_records(const struct store_params *p, const char *to_url,
 	if (r == 0)
 		r = check_empty(pg, c, err, err_size);
 	for (i = 0; r == 0 && i < GW_ARRAY_SIZE(tables); i++)
-		r = copy_table(lite, pg, c, tables[i], &copied[i], err, err_size);
+		r = copy_table(lite, pg, c, i, &copied[i], err, err_size);
 	if (r == 0 && (r = pg_exec(pg, c, "COMMIT", NULL, NULL, "cannot commit the copy")) < 0)
 		snprintf(err, err_size, "cannot commit the copy");
 	pg_give(pg, c, true); /* ROLLBACK when it did not commit */
@@ -233,5 +252,5 @@ out:
 
 const char *store_migrate_table_name(size_t i)
 {
-	return i < GW_ARRAY_SIZE(tables) ? tables[i] : NULL;
+	return i < GW_ARRAY_SIZE(tables) ? tables[i].name : NULL;
 }

@@ -5,6 +5,7 @@ UTF-8 included), new ids after the old ones, a refused second copy.
 Only where the suite runs on PostgreSQL."""
 import io
 import os
+import sqlite3
 import subprocess
 import unittest
 
@@ -56,6 +57,16 @@ class MigrateRecordsTest(unittest.TestCase):
             audit = gw.api("GET", "/audit?limit=1000")[1]["items"]
             gw.stop()
 
+            # an upload in object storage keeps its multipart upload and
+            # its confirmed parts in the records: they move too
+            half = [u for u in before if u["path"] == "/half.age"][0]
+            db = sqlite3.connect(os.path.join(gw.data_dir, "var", "ftpsgate.db"))
+            with db:
+                db.execute("UPDATE uploads SET object_upload = 'mpu-1' WHERE id = ?", (half["id"],))
+                db.execute("INSERT INTO upload_parts(upload_id, number, size, etag)"
+                           " VALUES (?, 1, 5242880, '\"e1\"'), (?, 2, 5242880, '\"e2\"')",
+                           (half["id"], half["id"]))
+            db.close()
             env = gw.env()
             env["FTPSGATE_DATABASE_URL"] = "sqlite:"
             env["FTPSGATE_NODE_ID"] = "moved"
@@ -64,6 +75,7 @@ class MigrateRecordsTest(unittest.TestCase):
             self.assertEqual(out.returncode, 0, out.stderr)
             self.assertIn("1 accounts", out.stdout)
             self.assertIn("3 uploads", out.stdout)
+            self.assertIn("2 upload_parts", out.stdout)
             # a second copy into the same database is refused, changing nothing
             again = subprocess.run([BIN, "migrate-records", "--from", "sqlite:", "--to", url],
                                    env=env, capture_output=True, text=True, timeout=120)
@@ -73,6 +85,11 @@ class MigrateRecordsTest(unittest.TestCase):
                                  env=env, capture_output=True, text=True, timeout=60)
             self.assertEqual(bad.returncode, 2, bad.stderr)
 
+            self.assertEqual(pg_admin("SELECT u.object_upload, p.number, p.size, p.etag FROM uploads u"
+                                      " JOIN upload_parts p ON p.upload_id = u.id"
+                                      " WHERE u.id = %d ORDER BY p.number" % half["id"],
+                                      dbname=url.rsplit("/", 1)[1]),
+                             'mpu-1|1|5242880|"e1"\nmpu-1|2|5242880|"e2"\n')
             # the same data directory, now on PostgreSQL
             gw.extra_env["FTPSGATE_DATABASE_URL"] = url
             gw.extra_env["FTPSGATE_NODE_ID"] = "moved"
