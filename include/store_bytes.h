@@ -93,6 +93,16 @@ struct store_bytes_s3_params {
 	unsigned per_node;       /* parts in flight in all: the sending threads */
 };
 
+/* Whether the multipart upload upload_id of upload id is still wanted
+ * (its upload is partial and may yet be resumed). */
+typedef bool store_bytes_wanted_fn(void *arg, int64_t id, const char *upload_id);
+
+/* Abort the store's multipart uploads under the prefix that began
+ * before before_ms and that wanted() does not want (and those that
+ * name no upload); *aborted: how many. Their parts are gone. */
+int store_bytes_s3_sweep(struct store_bytes *b, int64_t before_ms, store_bytes_wanted_fn *wanted,
+			 void *arg, unsigned *aborted);
+
 /* Uploads as objects PREFIX/<id> of an S3-compatible store (s3 borrowed),
  * each written as a multipart upload, part by part, while it arrives;
  * what keep() leaves is the bytes of the confirmed parts, and any node

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #define PARTS_MAX S3_MAX_PARTS
 
 struct send;
+
+static const struct store_bytes_ops s3_ops;
 
 struct s3_bytes {
 	struct store_bytes base;
@@ -81,14 +84,19 @@ static void key_of(const struct s3_bytes *b, int64_t id, char key[S3_KEY_MAX])
 	s3_key(b->s3, name, key);
 }
 
+/* What failed (of upload id, when there is one), and what the store said. */
 static void log_refusal(const char *what, int64_t id, int r, const struct s3_error *e)
 {
+	char of[40] = "";
+
+	if (id)
+		snprintf(of, sizeof(of), " of upload %lld", (long long)id);
 	if (r == -EACCES)
-		gw_error("s3.credentials", "cannot %s of upload %lld: the object store refused the"
-			 " credentials (%ld %s: %s)", what, (long long)id, e->status, e->code, e->message);
+		gw_error("s3.credentials", "cannot %s%s: the object store refused the credentials"
+			 " (%ld %s: %s)", what, of, e->status, e->code, e->message);
 	else
-		gw_error("s3.request", "cannot %s of upload %lld: %s (%ld %s %s)", what, (long long)id,
-			 strerror(-r), e->status, e->code, e->message);
+		gw_error("s3.request", "cannot %s%s: %s (%ld %s %s)", what, of, strerror(-r),
+			 e->status, e->code, e->message);
 }
 
 /* ---------------------------------------------------------------- sending */
@@ -508,6 +516,95 @@ static int s3b_remove(struct store_bytes *sb, int64_t id)
 	r = s3_delete(b->s3, key, &e);
 	if (r < 0)
 		log_refusal("delete", id, r, &e);
+	return r;
+}
+
+struct sweep {
+	struct s3_bytes *b;
+	char prefix[S3_KEY_MAX];
+	size_t prefix_len;
+	int64_t before_ms;
+	store_bytes_wanted_fn *wanted;
+	void *arg;
+	unsigned aborted;
+	/* what to abort, gathered first: the listing is paged by key */
+	struct doomed {
+		char key[S3_KEY_MAX];
+		char upload_id[S3_UPLOAD_ID_MAX];
+	} *doomed;
+	unsigned n, cap;
+};
+
+/* The upload id a key names ("PREFIX/123"), or 0. */
+static int64_t id_of(const struct sweep *w, const char *key)
+{
+	const char *p = key + w->prefix_len;
+	int64_t id = 0;
+
+	if (strncmp(key, w->prefix, w->prefix_len) != 0 || !*p)
+		return 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9' || id > (INT64_MAX - 9) / 10)
+			return 0;
+		id = id * 10 + (*p - '0');
+	}
+	return id;
+}
+
+static void consider(void *arg, const char *key, const char *upload_id, int64_t initiated_ms)
+{
+	struct sweep *w = arg;
+	int64_t id = id_of(w, key);
+
+	if (!initiated_ms || initiated_ms >= w->before_ms)
+		return; /* recent (or of unknown age): left alone */
+	if (id && w->wanted(w->arg, id, upload_id))
+		return;
+	if (w->n == w->cap) {
+		unsigned cap = w->cap ? 2 * w->cap : 64;
+		struct doomed *d = realloc(w->doomed, cap * sizeof(*d));
+
+		if (!d)
+			return; /* the next sweep takes it */
+		w->doomed = d;
+		w->cap = cap;
+	}
+	gw_strlcpy(w->doomed[w->n].key, key, S3_KEY_MAX);
+	gw_strlcpy(w->doomed[w->n].upload_id, upload_id, S3_UPLOAD_ID_MAX);
+	w->n++;
+}
+
+int store_bytes_s3_sweep(struct store_bytes *sb, int64_t before_ms, store_bytes_wanted_fn *wanted,
+			 void *arg, unsigned *aborted)
+{
+	struct s3_bytes *b = (struct s3_bytes *)sb;
+	struct sweep w = { 0 };
+	struct s3_error e = { 0 };
+	unsigned i;
+	int r;
+
+	*aborted = 0;
+	if (sb->ops != &s3_ops)
+		return -EINVAL;
+	w.b = b;
+	w.before_ms = before_ms;
+	w.wanted = wanted;
+	w.arg = arg;
+	s3_key(b->s3, "", w.prefix);
+	w.prefix_len = strlen(w.prefix);
+	r = s3_multipart_list(b->s3, w.prefix, consider, &w, &e);
+	if (r < 0)
+		log_refusal("list the multipart uploads", 0, r, &e);
+	for (i = 0; r == 0 && i < w.n; i++) {
+		r = s3_multipart_abort(b->s3, w.doomed[i].key, w.doomed[i].upload_id, &e);
+		if (r < 0)
+			log_refusal("abort an abandoned multipart upload", id_of(&w, w.doomed[i].key), r,
+				    &e);
+		else
+			w.aborted++;
+	}
+	free(w.doomed);
+	*aborted = w.aborted;
 	return r;
 }
 

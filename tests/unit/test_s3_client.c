@@ -303,6 +303,78 @@ static int read_all(struct store_bytes *b, int64_t id, unsigned char *out, size_
 	return n < 0 ? (int)n : 0;
 }
 
+static bool wants(void *arg, int64_t id, const char *upload_id)
+{
+	(void)upload_id;
+	return id == *(const int64_t *)arg;
+}
+
+struct listed {
+	const char *prefix;
+	int n;
+};
+
+static void under(void *arg, const char *key, const char *upload_id, int64_t initiated_ms)
+{
+	struct listed *l = arg;
+
+	(void)upload_id;
+	(void)initiated_ms;
+	if (!strncmp(key, l->prefix, strlen(l->prefix)))
+		l->n++;
+}
+
+/* Abandoned multipart uploads: those not wanted, begun before the
+ * cutoff, are aborted; a wanted one and recent ones stay. */
+static void sweep(const struct s3_config *base, const struct store_bytes_journal *jo, int64_t first)
+{
+	struct s3_config c = *base;
+	struct store_bytes_s3_params p = { 5 * MiB, 2, 2 };
+	struct store_bytes *a;
+	struct s3 *s;
+	struct store_bytes_writer *w;
+	struct s3_error e;
+	char key[S3_KEY_MAX], id[S3_UPLOAD_ID_MAX], prefix[S3_KEY_MAX];
+	int64_t keep = first;
+	unsigned aborted = 9;
+	struct listed l = { prefix, 0 };
+
+	/* a prefix of its own: a sweep takes whatever is under it */
+	{
+		size_t n = strlen(c.prefix);
+
+		CHECK(n + 20 < sizeof(c.prefix));
+		snprintf(c.prefix + n, sizeof(c.prefix) - n, "/sweep-%d", (int)getpid());
+	}
+	CHECK_INT(s3_new(&c, &s), 0);
+	CHECK_INT(store_bytes_s3_new(s, jo, &p, &a), 0);
+	CHECK_INT(a->ops->create(a, first, &w), 0);
+	CHECK_INT(a->ops->append(w, "x", 1), 0);
+	a->ops->close(w); /* neither completed nor kept: left in the store */
+	CHECK_INT(a->ops->create(a, first + 1, &w), 0);
+	a->ops->close(w);
+	s3_key(s, "not-an-upload", key); /* under the prefix, names no upload */
+	CHECK_INT(s3_multipart_start(s, key, id, &e), 0);
+	s3_key(s, "", prefix);
+	CHECK_INT(store_bytes_s3_sweep(a, (int64_t)(time(NULL) - 3600) * 1000, wants, &keep, &aborted),
+		  0);
+	CHECK_INT(aborted, 0); /* all recent */
+	CHECK_INT(store_bytes_s3_sweep(a, (int64_t)(time(NULL) + 3600) * 1000, wants, &keep, &aborted),
+		  0);
+	CHECK_INT(aborted, 2);
+	CHECK_INT(s3_multipart_list(s, prefix, under, &l, &e), 0);
+	CHECK_INT(l.n, 1);
+	keep = 0; /* no longer wanted (its upload was purged, say) */
+	CHECK_INT(store_bytes_s3_sweep(a, (int64_t)(time(NULL) + 3600) * 1000, wants, &keep, &aborted),
+		  0);
+	CHECK_INT(aborted, 1);
+	l.n = 0;
+	CHECK_INT(s3_multipart_list(s, prefix, under, &l, &e), 0);
+	CHECK_INT(l.n, 0);
+	a->ops->free(a);
+	s3_free(s);
+}
+
 static void bytes_backend(const struct s3_config *c, const unsigned char *data, size_t total)
 {
 	struct journal j = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -390,6 +462,7 @@ static void bytes_backend(const struct s3_config *c, const unsigned char *data, 
 		s3_free(sx);
 		CHECK_INT(a->ops->remove(a, id + 2), 0);
 	}
+	sweep(c, &jo, id + 10);
 	a->ops->free(a);
 	b->ops->free(b);
 	s3_free(sa);
