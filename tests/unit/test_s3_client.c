@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -375,6 +376,96 @@ static void sweep(const struct s3_config *base, const struct store_bytes_journal
 	s3_free(s);
 }
 
+/* The store down: scripts/s3-local.sh stops and starts its proxy. */
+static int run_proxy(const char *what)
+{
+	const char *script = FTPSGATE_SOURCE_DIR "/scripts/s3-local.sh";
+	int status = -1;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execlp("sh", "sh", script, what, getenv("S3_DIR"), (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return status;
+}
+
+static void proxy(const char *what)
+{
+	CHECK_INT(run_proxy(what), 0);
+}
+
+/* (checked by the thread that joins it: the checks count in one thread) */
+static void *resume_later(void *arg)
+{
+	int *status = arg;
+
+	usleep(1000 * 1000);
+	*status = run_proxy("resume");
+	return NULL;
+}
+
+/* Parts sent while the store is away: tried again until it is back; past
+ * the tries, the upload keeps the parts confirmed before, and goes on
+ * from them once the store answers again. */
+static void outage(const struct s3_config *base, const struct store_bytes_journal *jo,
+		   const unsigned char *data, int64_t id)
+{
+	struct s3_config c = *base;
+	struct store_bytes_s3_params p = { 5 * MiB, 2, 2 };
+	struct store_bytes *b, *brief;
+	struct store_bytes_writer *w;
+	struct s3 *patient, *impatient;
+	pthread_t t;
+	uint64_t kept = 0, size = 0;
+	int resumed = -1;
+
+	c.retries = 11; /* 50 ms doubling to 5 s: some 25 s */
+	c.backoff_ms = 50;
+	CHECK_INT(s3_new(&c, &patient), 0);
+	CHECK_INT(store_bytes_s3_new(patient, jo, &p, &b), 0);
+	c.retries = 1;
+	CHECK_INT(s3_new(&c, &impatient), 0);
+	CHECK_INT(store_bytes_s3_new(impatient, jo, &p, &brief), 0);
+	/* away for a while: the part waits it out */
+	CHECK_INT(b->ops->create(b, id, &w), 0);
+	CHECK_INT(b->ops->append(w, data, 5 * MiB), 0);
+	CHECK_INT(b->ops->keep(w, &kept), 0);
+	CHECK_INT(kept, 5 * MiB);
+	proxy("pause");
+	CHECK_INT(pthread_create(&t, NULL, resume_later, &resumed), 0);
+	CHECK_INT(b->ops->append(w, data + 5 * MiB, 5 * MiB), 0);
+	CHECK_INT(b->ops->keep(w, &kept), 0);
+	CHECK_INT(kept, 10 * MiB);
+	pthread_join(t, NULL);
+	CHECK_INT(resumed, 0);
+	b->ops->close(w);
+	/* away for longer than the tries: what was confirmed stays */
+	CHECK_INT(brief->ops->resume(brief, id, 10 * MiB, &w), 0);
+	proxy("pause");
+	CHECK_INT(brief->ops->append(w, data + 10 * MiB, 5 * MiB), 0);
+	CHECK_INT(brief->ops->keep(w, &kept), 0);
+	CHECK_INT(kept, 10 * MiB);
+	CHECK_INT(brief->ops->append(w, data, 1), -EIO);
+	brief->ops->close(w);
+	CHECK_INT(brief->ops->create(brief, id + 1, &w), -EIO); /* nothing new meanwhile */
+	proxy("resume");
+	/* and on from there once it is back */
+	CHECK_INT(b->ops->resume(b, id, 10 * MiB, &w), 0);
+	CHECK_INT(b->ops->append(w, data + 10 * MiB, 5 * MiB + 3), 0);
+	CHECK_INT(b->ops->commit(w), 0);
+	b->ops->close(w);
+	CHECK_INT(b->ops->size(b, id, &size), 0);
+	CHECK_INT(size, 15 * MiB + 3);
+	CHECK_INT(b->ops->remove(b, id), 0);
+	b->ops->free(b);
+	brief->ops->free(brief);
+	s3_free(patient);
+	s3_free(impatient);
+}
+
 static void bytes_backend(const struct s3_config *c, const unsigned char *data, size_t total)
 {
 	struct journal j = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -463,6 +554,7 @@ static void bytes_backend(const struct s3_config *c, const unsigned char *data, 
 		CHECK_INT(a->ops->remove(a, id + 2), 0);
 	}
 	sweep(c, &jo, id + 10);
+	outage(c, &jo, data, id + 20);
 	a->ops->free(a);
 	b->ops->free(b);
 	s3_free(sa);
