@@ -243,6 +243,7 @@ struct request {
 	bool ranged;
 	s3_sink_fn *sink;          /* a 2xx GET's bytes */
 	void *sink_arg;
+	bool sent_range;           /* this try asked for a range: 206 or nothing */
 	/* answers */
 	long status;
 	struct gw_buf answer;      /* a non-2xx body, or an XML answer */
@@ -282,7 +283,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	if (q->sink && q->status / 100 == 2) {
-		int r = q->sink(q->sink_arg, p, len);
+		int r;
+
+		if (q->sent_range && q->status != 206) {
+			/* the whole object where a range was asked: not what
+			 * goes after the bytes already read */
+			q->sink_error = -EIO;
+			return 0;
+		}
+		r = q->sink(q->sink_arg, p, len);
 
 		if (r < 0) {
 			q->sink_error = r;
@@ -340,6 +349,17 @@ static size_t on_body_first(char *p, size_t size, size_t n, void *arg)
 	return on_body(p, size, n, w->q);
 }
 
+/* Append a header line; false (the list kept as it was) without memory. */
+static bool add_header(struct curl_slist **hs, const char *line)
+{
+	struct curl_slist *more = curl_slist_append(*hs, line);
+
+	if (!more)
+		return false;
+	*hs = more;
+	return true;
+}
+
 /* One try: 0 with q->status set, or a curl failure as -EIO (may pass)
  * or -ENOMEM. */
 static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size)
@@ -349,6 +369,7 @@ static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size
 	char line[4200], sha[65];
 	struct with_handle w = { q, NULL };
 	CURLcode cc;
+	bool ok;
 	int r = 0;
 
 	gw_buf_init(&url, 4096);
@@ -364,18 +385,19 @@ static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size
 	if (q->body_len)
 		store_sha256_hex(q->body, q->body_len, sha);
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", q->body_len ? sha : EMPTY_SHA256);
-	hs = curl_slist_append(hs, line);
+	ok = add_header(&hs, line);
 	if (s->c.session_token[0]) {
 		snprintf(line, sizeof(line), "x-amz-security-token: %s", s->c.session_token);
-		hs = curl_slist_append(hs, line);
+		ok = ok && add_header(&hs, line);
 	}
 	/* (a header removed with "Name:" would be signed by libcurl 7.88,
 	 * empty, yet not sent: none is) */
 	if (q->content_type) {
 		snprintf(line, sizeof(line), "Content-Type: %s", q->content_type);
-		hs = curl_slist_append(hs, line);
+		ok = ok && add_header(&hs, line);
 	}
-	if (q->ranged || q->delivered) { /* a retry goes on after what was read */
+	q->sent_range = q->ranged || q->delivered; /* a retry goes on after what was read */
+	if (q->sent_range) {
 		uint64_t from = q->range_from + q->delivered;
 
 		if (q->range_len)
@@ -383,9 +405,9 @@ static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size
 				 (unsigned long long)(q->range_from + q->range_len - 1));
 		else
 			snprintf(line, sizeof(line), "Range: bytes=%llu-", (unsigned long long)from);
-		hs = curl_slist_append(hs, line);
+		ok = ok && add_header(&hs, line);
 	}
-	if (!hs) {
+	if (!ok) {
 		r = -ENOMEM;
 		goto out;
 	}
