@@ -50,14 +50,14 @@ struct store_bytes_writer {
 	char upload_id[S3_UPLOAD_ID_MAX];
 	unsigned char *fill; /* the part being filled */
 	size_t fill_len;
-	uint64_t bytes;      /* appended in all, from the start of the upload */
+	uint64_t bytes;	      /* appended in all, from the start of the upload */
 	pthread_mutex_t lock; /* guards what the senders change: */
 	pthread_cond_t done;
 	unsigned in_flight;
-	int error;           /* the first part that failed: what every call says */
+	int error;			/* the first part that failed: what every call says */
 	struct store_bytes_part *parts; /* confirmed, index number - 1 */
-	unsigned nparts;     /* parts numbered so far (sent or being sent) */
-	bool finished;       /* completed or given up: close() aborts nothing */
+	unsigned nparts;		/* parts numbered so far (sent or being sent) */
+	bool finished;			/* completed or given up: close() aborts nothing */
 };
 
 struct send {
@@ -92,8 +92,10 @@ static void log_refusal(const char *what, int64_t id, int r, const struct s3_err
 	if (id)
 		snprintf(of, sizeof(of), " of upload %lld", (long long)id);
 	if (r == -EACCES)
-		gw_error("s3.credentials", "cannot %s%s: the object store refused the credentials"
-			 " (%ld %s: %s)", what, of, e->status, e->code, e->message);
+		gw_error("s3.credentials",
+			 "cannot %s%s: the object store refused the credentials"
+			 " (%ld %s: %s)",
+			 what, of, e->status, e->code, e->message);
 	else
 		gw_error("s3.request", "cannot %s%s: %s (%ld %s %s)", what, of, strerror(-r),
 			 e->status, e->code, e->message);
@@ -108,8 +110,8 @@ static void *sender(void *arg)
 	for (;;) {
 		struct send *s;
 		struct store_bytes_writer *w;
-		struct store_bytes_part part = { 0 };
-		struct s3_error e = { 0 };
+		struct store_bytes_part part = {0};
+		struct s3_error e = {0};
 		int r;
 
 		pthread_mutex_lock(&b->lock);
@@ -127,8 +129,8 @@ static void *sender(void *arg)
 		w = s->w;
 		part.number = s->number;
 		part.size = s->len;
-		r = s3_multipart_part(b->s3, w->key, w->upload_id, s->number, s->buf, s->len, part.etag,
-				      &e);
+		r = s3_multipart_part(b->s3, w->key, w->upload_id, s->number, s->buf, s->len,
+				      part.etag, &e);
 		if (r < 0)
 			log_refusal("send a part", w->id, r, &e);
 		else
@@ -234,7 +236,7 @@ static int s3b_create(struct store_bytes *sb, int64_t id, struct store_bytes_wri
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
 	struct store_bytes_writer *w;
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	int r = writer_new(b, id, &w);
 
 	if (r < 0)
@@ -318,7 +320,7 @@ static int s3b_commit(struct store_bytes_writer *w)
 {
 	struct s3_bytes *b = w->b;
 	struct s3_part *list = NULL;
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	unsigned i;
 	int r = 0;
 
@@ -404,7 +406,7 @@ static int s3b_open_read(struct store_bytes *sb, int64_t id, struct store_bytes_
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
 	struct store_bytes_reader *r = calloc(1, sizeof(*r));
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	int rc;
 
 	if (!r)
@@ -429,7 +431,7 @@ static ssize_t s3b_read(struct store_bytes_reader *r, void *buf, size_t len)
 	size_t n;
 
 	if (r->pos == r->len) {
-		struct s3_error e = { 0 };
+		struct s3_error e = {0};
 		uint64_t want = r->size - r->at < READ_SPAN ? r->size - r->at : READ_SPAN;
 		int rc;
 
@@ -467,7 +469,7 @@ static int s3b_size(struct store_bytes *sb, int64_t id, uint64_t *size)
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
 	struct store_bytes_part *parts;
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	char key[S3_KEY_MAX], upload_id[S3_UPLOAD_ID_MAX];
 	unsigned n = 0, i;
 	int r;
@@ -499,7 +501,7 @@ static int s3b_room(struct store_bytes *sb, uint64_t len)
 static int s3b_remove(struct store_bytes *sb, int64_t id)
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	char key[S3_KEY_MAX], upload_id[S3_UPLOAD_ID_MAX];
 	unsigned n = 0;
 	int r;
@@ -531,7 +533,7 @@ struct sweep {
 	struct doomed {
 		char key[S3_KEY_MAX];
 		char upload_id[S3_UPLOAD_ID_MAX];
-	} *doomed;
+	} * doomed;
 	unsigned n, cap;
 };
 
@@ -578,8 +580,8 @@ int store_bytes_s3_sweep(struct store_bytes *sb, int64_t before_ms, store_bytes_
 			 void *arg, unsigned *aborted)
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
-	struct sweep w = { 0 };
-	struct s3_error e = { 0 };
+	struct sweep w = {0};
+	struct s3_error e = {0};
 	unsigned i;
 	int r;
 
@@ -598,8 +600,8 @@ int store_bytes_s3_sweep(struct store_bytes *sb, int64_t before_ms, store_bytes_
 	for (i = 0; r == 0 && i < w.n; i++) {
 		r = s3_multipart_abort(b->s3, w.doomed[i].key, w.doomed[i].upload_id, &e);
 		if (r < 0)
-			log_refusal("abort an abandoned multipart upload", id_of(&w, w.doomed[i].key), r,
-				    &e);
+			log_refusal("abort an abandoned multipart upload",
+				    id_of(&w, w.doomed[i].key), r, &e);
 		else
 			w.aborted++;
 	}
@@ -626,21 +628,21 @@ static void s3b_free(struct store_bytes *sb)
 }
 
 static const struct store_bytes_ops s3_ops = {
-	.name = "s3",
-	.create = s3b_create,
-	.resume = s3b_resume,
-	.append = s3b_append,
-	.commit = s3b_commit,
-	.keep = s3b_keep,
-	.seal = s3b_seal,
-	.close = s3b_close,
-	.open_read = s3b_open_read,
-	.read = s3b_read,
-	.close_read = s3b_close_read,
-	.size = s3b_size,
-	.room = s3b_room,
-	.remove = s3b_remove,
-	.free = s3b_free,
+    .name = "s3",
+    .create = s3b_create,
+    .resume = s3b_resume,
+    .append = s3b_append,
+    .commit = s3b_commit,
+    .keep = s3b_keep,
+    .seal = s3b_seal,
+    .close = s3b_close,
+    .open_read = s3b_open_read,
+    .read = s3b_read,
+    .close_read = s3b_close_read,
+    .size = s3b_size,
+    .room = s3b_room,
+    .remove = s3b_remove,
+    .free = s3b_free,
 };
 
 int store_bytes_s3_new(struct s3 *s3, const struct store_bytes_journal *journal,

@@ -147,7 +147,8 @@ static void verify(struct store_pipeline *pl, struct store_work *w)
 	struct lease lease;
 	int rc;
 
-	if (w->key_id || st->rec->account_get(st, w->account_id, false, &a) < 0 || !a.require_encryption) {
+	if (w->key_id || st->rec->account_get(st, w->account_id, false, &a) < 0 ||
+	    !a.require_encryption) {
 		gw_info("upload.verified", "upload %lld of account %lld verified (%s)", (long long)w->id,
 			(long long)w->account_id, w->key_id ? "an age file for one of its keys, checked as"
 							      " it arrived" : "no encryption required");

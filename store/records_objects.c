@@ -43,21 +43,22 @@ static int sqlite_write(struct store *st, const char *sql, int64_t id, const cha
 
 int store_sqlite_object_begun(struct store *st, int64_t id, const char *upload_id)
 {
-	int r = sqlite_write(st, "UPDATE uploads SET object_upload = ?2 WHERE id = ?1", id, upload_id,
-			     NULL, "cannot record the upload's multipart upload");
+	int r = sqlite_write(st, "UPDATE uploads SET object_upload = ?2 WHERE id = ?1", id,
+			     upload_id, NULL, "cannot record the upload's multipart upload");
 
 	if (r == 0)
-		r = sqlite_write(st, "DELETE FROM upload_parts WHERE upload_id = ?1", id, NULL, NULL,
-				 "cannot record the upload's multipart upload");
+		r = sqlite_write(st, "DELETE FROM upload_parts WHERE upload_id = ?1", id, NULL,
+				 NULL, "cannot record the upload's multipart upload");
 	return r;
 }
 
 int store_sqlite_object_part(struct store *st, int64_t id, const struct store_bytes_part *part)
 {
-	return sqlite_write(st, "INSERT INTO upload_parts(upload_id, number, size, etag)"
+	return sqlite_write(st,
+			    "INSERT INTO upload_parts(upload_id, number, size, etag)"
 			    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (upload_id, number)"
-			    " DO UPDATE SET size = excluded.size, etag = excluded.etag", id, NULL,
-			    part, "cannot record a part of the upload");
+			    " DO UPDATE SET size = excluded.size, etag = excluded.etag",
+			    id, NULL, part, "cannot record a part of the upload");
 }
 
 int store_sqlite_object_load(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
@@ -79,8 +80,10 @@ int store_sqlite_object_load(struct store *st, int64_t id, char *upload_id, size
 	sqlite3_finalize(q);
 	q = NULL;
 	if (r == 0 && max)
-		r = store_prepare(st, "SELECT number, size, etag FROM upload_parts WHERE upload_id = ?1"
-				      " ORDER BY number LIMIT ?2", &q);
+		r = store_prepare(st,
+				  "SELECT number, size, etag FROM upload_parts WHERE upload_id = ?1"
+				  " ORDER BY number LIMIT ?2",
+				  &q);
 	if (r == 0 && q) {
 		sqlite3_bind_int64(q, 1, id);
 		sqlite3_bind_int64(q, 2, max);
@@ -101,7 +104,7 @@ int store_sqlite_object_load(struct store *st, int64_t id, char *upload_id, size
 
 int store_pg_object_begun(struct store *st, int64_t id, const char *upload_id)
 {
-	struct pg_args a = { 0 };
+	struct pg_args a = {0};
 	PGresult *res = NULL;
 	int r;
 
@@ -109,16 +112,17 @@ int store_pg_object_begun(struct store *st, int64_t id, const char *upload_id)
 	 * parts of an earlier one */
 	pg_arg_i64(&a, id);
 	pg_arg_text(&a, upload_id);
-	r = pg_run(st, "WITH gone AS (DELETE FROM upload_parts WHERE upload_id = $1::bigint)"
-		       " UPDATE uploads SET object_upload = $2 WHERE id = $1::bigint", &a, &res,
-		   "cannot record the upload's multipart upload");
+	r = pg_run(st,
+		   "WITH gone AS (DELETE FROM upload_parts WHERE upload_id = $1::bigint)"
+		   " UPDATE uploads SET object_upload = $2 WHERE id = $1::bigint",
+		   &a, &res, "cannot record the upload's multipart upload");
 	PQclear(res);
 	return r;
 }
 
 int store_pg_object_part(struct store *st, int64_t id, const struct store_bytes_part *part)
 {
-	struct pg_args a = { 0 };
+	struct pg_args a = {0};
 	PGresult *res = NULL;
 	int r;
 
@@ -126,10 +130,11 @@ int store_pg_object_part(struct store *st, int64_t id, const struct store_bytes_
 	pg_arg_i64(&a, part->number);
 	pg_arg_i64(&a, (int64_t)part->size);
 	pg_arg_text(&a, part->etag);
-	r = pg_run(st, "INSERT INTO upload_parts(upload_id, number, size, etag)"
-		       " VALUES ($1::bigint, $2::int, $3::bigint, $4) ON CONFLICT (upload_id, number)"
-		       " DO UPDATE SET size = EXCLUDED.size, etag = EXCLUDED.etag", &a, &res,
-		   "cannot record a part of the upload");
+	r = pg_run(st,
+		   "INSERT INTO upload_parts(upload_id, number, size, etag)"
+		   " VALUES ($1::bigint, $2::int, $3::bigint, $4) ON CONFLICT (upload_id, number)"
+		   " DO UPDATE SET size = EXCLUDED.size, etag = EXCLUDED.etag",
+		   &a, &res, "cannot record a part of the upload");
 	PQclear(res);
 	return r;
 }
@@ -137,7 +142,7 @@ int store_pg_object_part(struct store *st, int64_t id, const struct store_bytes_
 int store_pg_object_load(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
 			 struct store_bytes_part *parts, unsigned max, unsigned *n)
 {
-	struct pg_args a = { 0 };
+	struct pg_args a = {0};
 	PGresult *res = NULL;
 	int r, i, rows;
 
@@ -155,9 +160,10 @@ int store_pg_object_load(struct store *st, int64_t id, char *upload_id, size_t u
 	if (r < 0 || !max)
 		return r;
 	pg_arg_i64(&a, max);
-	r = pg_run(st, "SELECT number, size, etag FROM upload_parts WHERE upload_id = $1::bigint"
-		       " ORDER BY number LIMIT $2::bigint", &a, &res,
-		   "cannot read the upload's parts");
+	r = pg_run(st,
+		   "SELECT number, size, etag FROM upload_parts WHERE upload_id = $1::bigint"
+		   " ORDER BY number LIMIT $2::bigint",
+		   &a, &res, "cannot read the upload's parts");
 	if (r < 0)
 		return r;
 	rows = PQntuples(res);

@@ -87,8 +87,9 @@ static void account_row(sqlite3_stmt *q, void *out)
 int store_sqlite_account_get(struct store *st, int64_t id, bool usage,
 			     struct store_account *out)
 {
-	return read_one(st, usage ? "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?"
-				  : "SELECT " ACCOUNT_COLUMNS_NO_USAGE " FROM accounts a WHERE a.id = ?",
+	return read_one(st,
+			usage ? "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id = ?"
+			      : "SELECT " ACCOUNT_COLUMNS_NO_USAGE " FROM accounts a WHERE a.id = ?",
 			id, 0, false, account_row, out, "cannot read account");
 }
 

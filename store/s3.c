@@ -56,9 +56,12 @@ int s3_config_parse_url(const char *url, struct s3_config *c, char *err, size_t 
 	slash = strchr(b, '/');
 	n = slash ? (size_t)(slash - b) : strlen(b);
 	/* S3's bucket names: 3-63 of a-z 0-9 . - (what other stores take too) */
-	if (n < 3 || n >= sizeof(c->bucket) || strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789.-") < n) {
-		snprintf(err, err_size, "storage_url '%s': the bucket name must be 3 to 63 of"
-			 " a-z, 0-9, '.' and '-'", url);
+	if (n < 3 || n >= sizeof(c->bucket) ||
+	    strspn(b, "abcdefghijklmnopqrstuvwxyz0123456789.-") < n) {
+		snprintf(err, err_size,
+			 "storage_url '%s': the bucket name must be 3 to 63 of"
+			 " a-z, 0-9, '.' and '-'",
+			 url);
 		return -EINVAL;
 	}
 	memcpy(c->bucket, b, n);
@@ -71,8 +74,10 @@ int s3_config_parse_url(const char *url, struct s3_config *c, char *err, size_t 
 		while (m && p[m - 1] == '/')
 			m--;
 		if (m >= sizeof(c->prefix) || memchr(p, '\\', m) || (m && p[0] == '/')) {
-			snprintf(err, err_size, "storage_url '%s': the key prefix must be under %zu"
-				 " bytes, without '\\' or '//'", url, sizeof(c->prefix));
+			snprintf(err, err_size,
+				 "storage_url '%s': the key prefix must be under %zu"
+				 " bytes, without '\\' or '//'",
+				 url, sizeof(c->prefix));
 			return -EINVAL;
 		}
 		memcpy(c->prefix, p, m);
@@ -80,8 +85,10 @@ int s3_config_parse_url(const char *url, struct s3_config *c, char *err, size_t 
 		for (n = 0; n < m; n++) {
 			if ((unsigned char)c->prefix[n] < 0x20 ||
 			    (c->prefix[n] == '/' && n + 1 < m && c->prefix[n + 1] == '/')) {
-				snprintf(err, err_size, "storage_url '%s': the key prefix must be"
-					 " printable, without '//'", url);
+				snprintf(err, err_size,
+					 "storage_url '%s': the key prefix must be"
+					 " printable, without '//'",
+					 url);
 				return -EINVAL;
 			}
 		}
@@ -98,8 +105,10 @@ static int read_credentials_file(struct s3_config *c, const char *path, const ch
 	bool in = false, any = false;
 
 	if (!f) {
-		snprintf(err, err_size, "no S3 credentials: AWS_ACCESS_KEY_ID is not set and"
-			 " '%s' cannot be read: %s", path, strerror(errno));
+		snprintf(err, err_size,
+			 "no S3 credentials: AWS_ACCESS_KEY_ID is not set and"
+			 " '%s' cannot be read: %s",
+			 path, strerror(errno));
 		return -ENOENT;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -136,7 +145,8 @@ static int read_credentials_file(struct s3_config *c, const char *path, const ch
 	fclose(f);
 	explicit_bzero(line, sizeof(line));
 	if (!any || !c->secret_key[0]) {
-		snprintf(err, err_size, "no S3 credentials for profile '%s' in '%s'", profile, path);
+		snprintf(err, err_size, "no S3 credentials for profile '%s' in '%s'", profile,
+			 path);
 		return -ENOENT;
 	}
 	return 0;
@@ -150,12 +160,14 @@ int s3_config_credentials(struct s3_config *c, char *err, size_t err_size)
 
 	if (id && *id) {
 		if (!secret || !*secret) {
-			snprintf(err, err_size, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+			snprintf(err, err_size,
+				 "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
 			return -EINVAL;
 		}
 		if (gw_strlcpy(c->access_key, id, sizeof(c->access_key)) < 0 ||
 		    gw_strlcpy(c->secret_key, secret, sizeof(c->secret_key)) < 0 ||
-		    gw_strlcpy(c->session_token, token ? token : "", sizeof(c->session_token)) < 0) {
+		    gw_strlcpy(c->session_token, token ? token : "", sizeof(c->session_token)) <
+			0) {
 			snprintf(err, err_size, "an S3 credential is longer than this build takes");
 			return -EINVAL;
 		}
@@ -183,12 +195,13 @@ static int add_encoded(struct gw_buf *b, const char *s, bool keep_slash)
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
 
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' ||
+		    (keep_slash && ch == '/')) {
 			if (gw_buf_add(b, s, 1) < 0)
 				return -ENOMEM;
 		} else {
-			char e[3] = { '%', hex[ch >> 4], hex[ch & 15] };
+			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
 
 			if (gw_buf_add(b, e, 3) < 0)
 				return -ENOMEM;
@@ -235,21 +248,21 @@ void s3_key(const struct s3 *s, const char *name, char key[S3_KEY_MAX])
 struct request {
 	const char *method;
 	const char *key;
-	const char *query;         /* canonical */
+	const char *query; /* canonical */
 	const void *body;
 	size_t body_len;
 	const char *content_type;
 	uint64_t range_from, range_len; /* GET: range_len 0 and from 0: all */
 	bool ranged;
-	s3_sink_fn *sink;          /* a 2xx GET's bytes */
+	s3_sink_fn *sink; /* a 2xx GET's bytes */
 	void *sink_arg;
-	bool sent_range;           /* this try asked for a range: 206 or nothing */
+	bool sent_range; /* this try asked for a range: 206 or nothing */
 	/* answers */
 	long status;
-	struct gw_buf answer;      /* a non-2xx body, or an XML answer */
+	struct gw_buf answer; /* a non-2xx body, or an XML answer */
 	char etag[S3_ETAG_MAX];
-	uint64_t length;           /* Content-Length */
-	uint64_t delivered;        /* bytes given to sink */
+	uint64_t length;    /* Content-Length */
+	uint64_t delivered; /* bytes given to sink */
 	int sink_error;
 };
 
@@ -265,7 +278,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if (len > 5 && !strncasecmp(p, "ETag:", 5)) {
 		for (v = 5; v < len && (p[v] == ' ' || p[v] == '\t'); v++)
 			;
-		for (e = len; e > v && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '); e--)
+		for (e = len; e > v && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' ');
+		     e--)
 			;
 		if (e - v < sizeof(q->etag)) {
 			memcpy(q->etag, p + v, e - v);
@@ -367,7 +381,7 @@ static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size
 	struct gw_buf url;
 	struct curl_slist *hs = NULL;
 	char line[4200], sha[65];
-	struct with_handle w = { q, NULL };
+	struct with_handle w = {q, NULL};
 	CURLcode cc;
 	bool ok;
 	int r = 0;
@@ -401,10 +415,12 @@ static int send_once(struct s3 *s, struct request *q, char *why, size_t why_size
 		uint64_t from = q->range_from + q->delivered;
 
 		if (q->range_len)
-			snprintf(line, sizeof(line), "Range: bytes=%llu-%llu", (unsigned long long)from,
+			snprintf(line, sizeof(line), "Range: bytes=%llu-%llu",
+				 (unsigned long long)from,
 				 (unsigned long long)(q->range_from + q->range_len - 1));
 		else
-			snprintf(line, sizeof(line), "Range: bytes=%llu-", (unsigned long long)from);
+			snprintf(line, sizeof(line), "Range: bytes=%llu-",
+				 (unsigned long long)from);
 		ok = ok && add_header(&hs, line);
 	}
 	if (!ok) {
@@ -485,7 +501,7 @@ static void read_error(const struct request *q, struct s3_error *e)
  * which answers succeed. */
 static int perform(struct s3 *s, struct request *q, struct s3_error *err)
 {
-	struct s3_error e = { 0 };
+	struct s3_error e = {0};
 	unsigned attempt, wait_ms = s->c.backoff_ms ? s->c.backoff_ms : 200;
 	char why[256] = "";
 	int r = -EIO;
@@ -573,7 +589,8 @@ int s3_new(const struct s3_config *c, struct s3 **out)
 	s->c = *c;
 	if (!s->c.timeout_ms)
 		s->c.timeout_ms = 300000;
-	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", c->region[0] ? c->region : "us-east-1");
+	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3",
+		 c->region[0] ? c->region : "us-east-1");
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -607,8 +624,8 @@ int s3_multipart_start(struct s3 *s, const char *key, char upload_id[S3_UPLOAD_I
 	request_init(&q, "POST", key, "uploads=");
 	q.content_type = "application/octet-stream"; /* the object's, once complete */
 	r = perform(s, &q, err);
-	if (r == 0 && s3_xml_text(q.answer.data ? q.answer.data : "", q.answer.len, &pos, "UploadId",
-				  upload_id, S3_UPLOAD_ID_MAX) < 0) {
+	if (r == 0 && s3_xml_text(q.answer.data ? q.answer.data : "", q.answer.len, &pos,
+				  "UploadId", upload_id, S3_UPLOAD_ID_MAX) < 0) {
 		if (err)
 			snprintf(err->message, sizeof(err->message), "no UploadId in the answer");
 		r = -EIO;
@@ -711,8 +728,7 @@ int s3_multipart_complete(struct s3 *s, const char *key, const char *upload_id,
 	return r;
 }
 
-int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id,
-		       struct s3_error *err)
+int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id, struct s3_error *err)
 {
 	struct request q;
 	struct gw_buf query;
@@ -743,8 +759,8 @@ int s3_put(struct s3 *s, const char *key, const void *buf, size_t len, struct s3
 	return r;
 }
 
-int s3_get(struct s3 *s, const char *key, uint64_t offset, uint64_t len, s3_sink_fn *fn,
-	   void *arg, struct s3_error *err)
+int s3_get(struct s3 *s, const char *key, uint64_t offset, uint64_t len, s3_sink_fn *fn, void *arg,
+	   struct s3_error *err)
 {
 	struct request q;
 	int r;
@@ -819,24 +835,29 @@ int s3_multipart_list(struct s3 *s, const char *prefix, s3_upload_fn *fn, void *
 		request_init(&q, "GET", "", gw_buf_str(&query));
 		r = perform(s, &q, err);
 		xml = q.answer.data ? q.answer.data : "";
-		while (r == 0 && s3_xml_element(xml, q.answer.len, &pos, "Upload", &start, &end) == 0) {
+		while (r == 0 &&
+		       s3_xml_element(xml, q.answer.len, &pos, "Upload", &start, &end) == 0) {
 			char key[S3_KEY_MAX], id[S3_UPLOAD_ID_MAX], when[64];
 			size_t p = 0;
 			int64_t ms = 0;
 
-			if (s3_xml_text(xml + start, end - start, &p, "Key", key, sizeof(key)) < 0 ||
+			if (s3_xml_text(xml + start, end - start, &p, "Key", key, sizeof(key)) <
+				0 ||
 			    (p = 0, s3_xml_text(xml + start, end - start, &p, "UploadId", id,
 						sizeof(id))) < 0)
 				continue;
 			p = 0;
 			if (s3_xml_text(xml + start, end - start, &p, "Initiated", when,
-					sizeof(when)) < 0 || s3_xml_time(when, &ms) < 0)
+					sizeof(when)) < 0 ||
+			    s3_xml_time(when, &ms) < 0)
 				ms = 0;
 			fn(arg, key, id, ms);
 		}
 		pos = 0;
-		if (r == 0 && s3_xml_text(xml, q.answer.len, &pos, "IsTruncated", truncated,
-					  sizeof(truncated)) == 0 && !strcmp(truncated, "true")) {
+		if (r == 0 &&
+		    s3_xml_text(xml, q.answer.len, &pos, "IsTruncated", truncated,
+				sizeof(truncated)) == 0 &&
+		    !strcmp(truncated, "true")) {
 			size_t p1 = 0, p2 = 0;
 
 			if (s3_xml_text(xml, q.answer.len, &p1, "NextKeyMarker", key_marker,

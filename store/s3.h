@@ -21,29 +21,29 @@
 #define S3_KEY_MAX 512
 #define S3_UPLOAD_ID_MAX 512
 #define S3_ETAG_MAX 80
-#define S3_MIN_PART_BYTES (5u << 20)   /* every part but the last (S3's rule) */
+#define S3_MIN_PART_BYTES (5u << 20) /* every part but the last (S3's rule) */
 #define S3_MAX_PARTS 10000
 
 struct s3_config {
-	char endpoint[256];      /* scheme://host[:port] */
+	char endpoint[256]; /* scheme://host[:port] */
 	char region[64];
 	char bucket[64];
-	char prefix[256];        /* of every key, without '/' at either end; "" none */
-	bool virtual_host;       /* bucket.host/key rather than host/bucket/key */
+	char prefix[256];  /* of every key, without '/' at either end; "" none */
+	bool virtual_host; /* bucket.host/key rather than host/bucket/key */
 	char access_key[128];
 	char secret_key[128];
 	char session_token[4096];
-	char ca_file[256];       /* "" the system's */
-	bool insecure;           /* no TLS verification: tests only, never a default */
-	unsigned timeout_ms;     /* one request, connect to last byte */
+	char ca_file[256];   /* "" the system's */
+	bool insecure;	     /* no TLS verification: tests only, never a default */
+	unsigned timeout_ms; /* one request, connect to last byte */
 	unsigned retries;
-	unsigned backoff_ms;     /* the first wait; doubled each try, at most 5 s */
+	unsigned backoff_ms; /* the first wait; doubled each try, at most 5 s */
 };
 
 /* What the store said of a refused request. */
 struct s3_error {
-	long status;             /* HTTP status; 0: no answer */
-	char code[64];           /* "SlowDown", "NoSuchUpload", ... */
+	long status;   /* HTTP status; 0: no answer */
+	char code[64]; /* "SlowDown", "NoSuchUpload", ... */
 	char message[256];
 };
 
@@ -79,8 +79,7 @@ struct s3_part {
 int s3_multipart_complete(struct s3 *s, const char *key, const char *upload_id,
 			  const struct s3_part *parts, unsigned n, struct s3_error *err);
 /* None is fine (-ENOENT is 0). */
-int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id,
-		       struct s3_error *err);
+int s3_multipart_abort(struct s3 *s, const char *key, const char *upload_id, struct s3_error *err);
 
 /* One request, one object: for small ones. */
 int s3_put(struct s3 *s, const char *key, const void *buf, size_t len, struct s3_error *err);
@@ -91,15 +90,14 @@ typedef int s3_sink_fn(void *arg, const void *buf, size_t len);
 
 /* The object's bytes from offset to its end (len 0) or len of them. A
  * retry after some bytes went to fn goes on from the next one. */
-int s3_get(struct s3 *s, const char *key, uint64_t offset, uint64_t len, s3_sink_fn *fn,
-	   void *arg, struct s3_error *err);
+int s3_get(struct s3 *s, const char *key, uint64_t offset, uint64_t len, s3_sink_fn *fn, void *arg,
+	   struct s3_error *err);
 int s3_head(struct s3 *s, const char *key, uint64_t *size, struct s3_error *err);
 /* None is fine. */
 int s3_delete(struct s3 *s, const char *key, struct s3_error *err);
 
 /* Multipart uploads in progress under prefix, to fn, page by page. */
-typedef void s3_upload_fn(void *arg, const char *key, const char *upload_id,
-			  int64_t initiated_ms);
+typedef void s3_upload_fn(void *arg, const char *key, const char *upload_id, int64_t initiated_ms);
 int s3_multipart_list(struct s3 *s, const char *prefix, s3_upload_fn *fn, void *arg,
 		      struct s3_error *err);
 
@@ -109,8 +107,7 @@ int s3_multipart_list(struct s3 *s, const char *prefix, s3_upload_fn *fn, void *
  * entities decoded, into out[size]; *pos moves past it. -ENOENT when
  * there is none, -E2BIG when it does not fit, -EBADMSG when it is not
  * well formed. */
-int s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out,
-		size_t size);
+int s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out, size_t size);
 /* The span of the next <tag>...</tag> element's content at or after *pos
  * (for lists of elements); *pos moves past it. */
 int s3_xml_element(const char *xml, size_t len, size_t *pos, const char *tag, size_t *start,

@@ -15,8 +15,7 @@
 #define TAG_MAX 64
 
 /* The first "<tag>" or "<tag/>" at or after from. */
-static const char *find_open(const char *xml, size_t len, size_t from, const char *tag,
-			     bool *empty)
+static const char *find_open(const char *xml, size_t len, size_t from, const char *tag, bool *empty)
 {
 	char open[TAG_MAX + 4];
 	size_t n = strlen(tag);
@@ -113,7 +112,7 @@ static int entity(const char **pp, const char *end, char *out, size_t size, size
 	static const struct {
 		const char *name;
 		char c;
-	} named[] = { { "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' }, { "apos", '\'' } };
+	} named[] = {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
 	const char *p = *pp + 1, *semi = memchr(p, ';', (size_t)(end - p));
 	size_t n, i;
 
@@ -126,9 +125,10 @@ static int entity(const char **pp, const char *end, char *out, size_t size, size
 		bool hex = p[1] == 'x' || p[1] == 'X';
 
 		for (i = hex ? 2 : 1; i < n; i++) {
-			int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0'
+			int d = p[i] >= '0' && p[i] <= '9'	    ? p[i] - '0'
 				: hex && p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
-				: hex && p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10 : -1;
+				: hex && p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 10
+								    : -1;
 
 			if (d < 0)
 				return -EBADMSG;
@@ -151,8 +151,7 @@ static int entity(const char **pp, const char *end, char *out, size_t size, size
 	return -EBADMSG;
 }
 
-int s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out,
-		size_t size)
+int s3_xml_text(const char *xml, size_t len, size_t *pos, const char *tag, char *out, size_t size)
 {
 	size_t start, end, o = 0, at = *pos;
 	const char *p, *stop;

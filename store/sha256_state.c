@@ -31,7 +31,7 @@ void store_sha256_end(struct store_sha256 *s, uint8_t md[32])
 	SHA256_Final(md, (SHA256_CTX *)s->ctx);
 }
 
-static const uint8_t magic[4] = { 'S', '2', '5', '6' };
+static const uint8_t magic[4] = {'S', '2', '5', '6'};
 
 static void put32(uint8_t *p, uint32_t v)
 {
