@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api storm attack pg
+                        api storm attack pg s3
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
@@ -55,6 +55,9 @@ PARALLEL = knob("PARALLEL", 8, 8)
 PARALLEL_MIB = knob("PARALLEL_MIB", 1024, 64)
 PARALLEL_ROUNDS = knob("PARALLEL_ROUNDS", 3, 1)
 SESSIONS = knob("SESSIONS", 1000, 200)
+S3_MIB = knob("S3_MIB", 1024, 128)
+S3_ROUNDS = knob("S3_ROUNDS", 3, 1)
+S3_PARTS = (5, 8, 16, 32)
 SESSION_ROUNDS = knob("SESSION_ROUNDS", 3, 1)
 IDLE = knob("IDLE", 10000, 1000)
 IDLE_VSFTPD = knob("IDLE_VSFTPD", 500, 100)  # for every server that forks per session
@@ -717,6 +720,66 @@ def scenario_pg(res):
         run(["sh", pg_local, "stop", conf["PG_DIR"]])
 
 
+def scenario_s3(res):
+    """The S3 bytes backend alone (bench/s3put: a file appended in 1 MiB
+    pieces, parts sent while the next fills, completed) beside rclone's
+    multipart upload of the same file to the same store (a Swift S3
+    server of its own, scripts/s3-local.sh), part size by part size,
+    alternating; the fastest part size is the default's evidence."""
+    s3_local = os.path.join(ROOT, "scripts", "s3-local.sh")
+    started = run(["sh", s3_local, "start"])
+    conf = dict(l.split("=", 1) for l in started.stdout.splitlines() if "=" in l)
+    res["machine"]["swift"] = run(["dpkg-query", "-W", "-f=${Version}", "swift-proxy"]).stdout.strip()
+    res["machine"]["rclone"] = run(["rclone", "version"]).stdout.splitlines()[0]
+    env = dict(os.environ, **conf)
+    env.pop("AWS_CA_BUNDLE", None)  # rclone refuses one on a plain-HTTP endpoint
+    env.update(RCLONE_CONFIG_BENCH_TYPE="s3", RCLONE_CONFIG_BENCH_PROVIDER="Other",
+               RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=conf["AWS_ACCESS_KEY_ID"],
+               RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=conf["AWS_SECRET_ACCESS_KEY"],
+               RCLONE_CONFIG_BENCH_ENDPOINT=conf["FTPSGATE_S3_ENDPOINT"],
+               RCLONE_CONFIG_BENCH_REGION=conf["FTPSGATE_S3_REGION"],
+               RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE="true")
+    bucket = conf["FTPSGATE_STORAGE_URL"][len("s3://"):].split("/")[0]
+    src = os.path.join(WORK, "s3.bin")
+    if not os.path.exists(src) or os.path.getsize(src) != S3_MIB * MiB:
+        with open("/dev/urandom", "rb") as r, open(src, "wb") as w:
+            for _ in range(S3_MIB):
+                w.write(r.read(MiB))
+    s3put = os.path.join(ROOT, "build", "s3put")
+    log("\n== S3: %d MiB, 4 parts in flight, part size by part size; ftpsgate's backend and rclone,"
+        " alternating, %d rounds" % (S3_MIB, S3_ROUNDS))
+    res["s3"] = {}
+    try:
+        for part in S3_PARTS:
+            rates = {"ftpsgate": [], "rclone": []}
+            for _ in range(S3_ROUNDS):
+                out = subprocess.run([s3put, src, str(part), "4"], env=env, capture_output=True,
+                                     text=True, timeout=600)
+                if out.returncode == 0:
+                    secs, nbytes = out.stdout.split()
+                    rates["ftpsgate"].append(int(nbytes) / MiB / float(secs))
+                else:
+                    log("  s3put failed: %s" % out.stderr.strip()[-200:])
+                t0 = time.time()
+                out = subprocess.run(["rclone", "copyto", "-q", "--s3-chunk-size", "%dM" % part,
+                                      "--s3-upload-concurrency", "4", src,
+                                      "bench:%s/bench/rclone.bin" % bucket],
+                                     env=env, capture_output=True, text=True, timeout=600)
+                if out.returncode == 0:
+                    rates["rclone"].append(S3_MIB / (time.time() - t0))
+                else:
+                    log("  rclone failed: %s" % out.stderr.strip()[-200:])
+                subprocess.run(["rclone", "deletefile", "-q", "bench:%s/bench/rclone.bin" % bucket],
+                               env=env, capture_output=True, timeout=120)
+            entry = {k: median(v) if v else float("nan") for k, v in rates.items()}
+            entry["ratio"] = entry["ftpsgate"] / entry["rclone"]
+            res["s3"][str(part)] = entry
+            log("  %2d MiB parts: ftpsgate %.0f MiB/s, rclone %.0f MiB/s (%.2f)"
+                % (part, entry["ftpsgate"], entry["rclone"], entry["ratio"]))
+    finally:
+        run(["sh", s3_local, "stop", conf["S3_DIR"]])
+
+
 def scenario_storm(res):
     log("\n== login storm: 1,000 failed logins at once; peak daemon memory")
     g = Ftpsgate("ftpsgate storm")
@@ -853,6 +916,8 @@ def report(res):
     if "pg_api" in res:
         checks.append(("PostgreSQL: API requests/s, %d uploads running" % PARALLEL, res["pg_api"]["rps"], None))
         checks.append(("  the same / SQLite's", res["pg_api"]["rps"] / res["pg_sqlite_api"]["rps"], None))
+    for part, entry in sorted(res.get("s3", {}).items(), key=lambda kv: int(kv[0])):
+        checks.append(("S3 backend / rclone, %s MiB parts" % part, entry["ratio"], None))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
@@ -994,6 +1059,8 @@ def main():
         scenario_attack(res, os.path.join(WORK, "attack.bin"))
     if want("pg"):
         scenario_pg(res)
+    if want("s3"):
+        scenario_s3(res)
     res["seconds"] = time.time() - t0
     table = report(res)
     log("\n" + table)

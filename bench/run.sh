@@ -21,5 +21,5 @@ if [ -n "$need" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target ftpsgate >/dev/null
+cmake --build build -j "$(nproc)" --target ftpsgate s3put >/dev/null
 exec python3 bench/bench.py
