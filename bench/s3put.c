@@ -76,14 +76,14 @@ int main(int argc, char **argv)
 	struct store_bytes *b;
 	struct store_bytes_writer *w = NULL;
 	char err[256];
-	unsigned char *buf = malloc(1 << 20);
+	static unsigned char buf[1 << 20];
 	uint64_t total = 0;
 	int64_t id = 900000000 + getpid();
 	double t0;
 	ssize_t n;
 	int fd, r;
 
-	if (argc != 4 || !buf) {
+	if (argc != 4) {
 		fprintf(stderr, "usage: s3put FILE PART_MIB PARTS_IN_FLIGHT\n");
 		return 2;
 	}
@@ -124,6 +124,5 @@ int main(int argc, char **argv)
 	b->ops->free(b);
 	s3_free(s);
 	close(fd);
-	free(buf);
 	return r == 0 ? 0 : 1;
 }
