@@ -174,6 +174,20 @@ static bool flush(struct store *st, struct store_events_pg *ep)
 	return true;
 }
 
+/* An event row, its columns as EVENT_COLUMNS names them. */
+#define EVENT_COLUMNS "id, at, kind, object_id, account_id, state"
+
+static void row_to_event(const PGresult *res, int i, struct store_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->seq = (uint64_t)pg_i64(res, i, 0);
+	e->at_ms = pg_i64(res, i, 1);
+	pg_text(res, i, 2, e->kind, sizeof(e->kind));
+	e->id = pg_i64(res, i, 3);
+	e->account_id = pg_i64(res, i, 4);
+	pg_text(res, i, 5, e->state, sizeof(e->state));
+}
+
 void store_pg_replay_bans(struct store *st)
 {
 	struct pg_args a = { 0 };
@@ -183,20 +197,15 @@ void store_pg_replay_bans(struct store *st)
 	/* the newest of the table's ban events, applied oldest first (a
 	 * lift after a ban wins); store_ban_elsewhere skips those past */
 	pg_arg_i64(&a, READ_MAX);
-	if (pg_run(st, "SELECT id, at, object_id, state FROM (SELECT id, at, object_id, state"
-		       " FROM events WHERE kind = 'ban' ORDER BY id DESC LIMIT $1::bigint) AS b"
-		       " ORDER BY id", &a, &res, "cannot read the bans made before this start") < 0)
+	if (pg_run(st, "SELECT " EVENT_COLUMNS " FROM (SELECT " EVENT_COLUMNS " FROM events"
+		       " WHERE kind = 'ban' ORDER BY id DESC LIMIT $1::bigint) AS b ORDER BY id",
+		   &a, &res, "cannot read the bans made before this start") < 0)
 		return;
 	rows = PQntuples(res);
 	for (i = 0; i < rows; i++) {
 		struct store_event e;
 
-		memset(&e, 0, sizeof(e));
-		e.seq = (uint64_t)pg_i64(res, i, 0);
-		e.at_ms = pg_i64(res, i, 1);
-		gw_strlcpy(e.kind, "ban", sizeof(e.kind));
-		e.id = pg_i64(res, i, 2);
-		pg_text(res, i, 3, e.state, sizeof(e.state));
+		row_to_event(res, i, &e);
 		store_ban_elsewhere(st, &e);
 	}
 	PQclear(res);
@@ -214,9 +223,9 @@ static bool follow(struct store *st, struct store_events_pg *ep)
 
 		pg_arg_i64(&a, (int64_t)ep->last_id);
 		pg_arg_i64(&a, READ_MAX);
-		res = PQexecParams(ep->conn, "SELECT id, at, kind, object_id, account_id, state,"
-				   " node FROM events WHERE id > $1::bigint ORDER BY id"
-				   " LIMIT $2::bigint", a.n, NULL, a.v, NULL, NULL, 0);
+		res = PQexecParams(ep->conn, "SELECT " EVENT_COLUMNS ", node FROM events"
+				   " WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint",
+				   a.n, NULL, a.v, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			PQclear(res);
 			drop_conn(ep);
@@ -226,13 +235,7 @@ static bool follow(struct store *st, struct store_events_pg *ep)
 		for (i = 0; i < rows; i++) {
 			struct store_event e;
 
-			memset(&e, 0, sizeof(e));
-			e.seq = (uint64_t)pg_i64(res, i, 0);
-			e.at_ms = pg_i64(res, i, 1);
-			pg_text(res, i, 2, e.kind, sizeof(e.kind));
-			e.id = pg_i64(res, i, 3);
-			e.account_id = pg_i64(res, i, 4);
-			pg_text(res, i, 5, e.state, sizeof(e.state));
+			row_to_event(res, i, &e);
 			store_events_put(st, &e);
 			ep->last_id = e.seq;
 			/* ftpd here hears of another node's change to an account,
