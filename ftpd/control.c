@@ -206,18 +206,22 @@ static ssize_t ctrl_write(struct ctrl *c, const void *buf, size_t len, int *want
 	return n < 0 ? -EPIPE : n;
 }
 
-static void simple_done(struct ctrl *c, int r)
+/* A command on the names that could not even be started. */
+static void names_refused(struct ctrl *c, enum ftpd_req kind)
 {
-	ftpd_session_done(&c->core, r);
+	if (kind == FTPD_REQ_SIZE)
+		ftpd_session_size_done(&c->core, -ENOMEM, 0);
+	else if (kind == FTPD_REQ_MDTM)
+		ftpd_session_mdtm_done(&c->core, -ENOMEM, 0);
+	else if (kind == FTPD_REQ_MLST || kind == FTPD_REQ_STAT)
+		ftpd_session_text_done(&c->core, -ENOMEM, "");
+	else
+		ftpd_session_done(&c->core, -ENOMEM);
 }
 
 static void handle_request(struct ctrl *c, struct ftpd_request *req)
 {
-	struct gw_buf text;
 	struct job *j;
-	uint64_t size = 0;
-	int64_t mtime = 0;
-	int r;
 
 	switch (req->kind) {
 	case FTPD_REQ_NONE:
@@ -258,17 +262,6 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 	case FTPD_REQ_PASV:
 		ftpd_passive_open(c, req->extended);
 		break;
-	case FTPD_REQ_CWD:
-		simple_done(c, ftpd_view_check_dir(c->root_fd, req->path));
-		break;
-	case FTPD_REQ_SIZE:
-		r = ftpd_view_size(c->root_fd, req->path, &size);
-		ftpd_session_size_done(&c->core, r, size);
-		break;
-	case FTPD_REQ_MDTM:
-		r = ftpd_view_mtime(c->root_fd, req->path, &mtime);
-		ftpd_session_mdtm_done(&c->core, r, mtime);
-		break;
 	case FTPD_REQ_MFMT:
 		j = ftpd_job_new(c, &ftpd_job_mfmt);
 		if (!j) {
@@ -281,30 +274,27 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 		j->offset = req->offset;
 		ftpd_job_submit(c, j);
 		break;
+	case FTPD_REQ_CWD:
+	case FTPD_REQ_SIZE:
+	case FTPD_REQ_MDTM:
 	case FTPD_REQ_MLST:
 	case FTPD_REQ_STAT:
-		gw_buf_init(&text, GW_LISTING_MAX);
-		if (req->kind == FTPD_REQ_MLST)
-			r = ftpd_view_facts(c->root_fd, req->path, req->path, &text);
-		else
-			r = ftpd_view_list(c->root_fd, req->path, FTPD_VIEW_LS, gw_now_ms(), &text);
-		ftpd_session_text_done(&c->core, r, gw_buf_str(&text));
-		gw_buf_release(&text);
-		break;
 	case FTPD_REQ_DELE:
-		simple_done(c, ftpd_view_delete(c->root_fd, req->path));
-		break;
 	case FTPD_REQ_RNFR:
-		simple_done(c, ftpd_view_exists(c->root_fd, req->path));
-		break;
 	case FTPD_REQ_RNTO:
-		simple_done(c, ftpd_view_rename(c->root_fd, req->from, req->path));
-		break;
 	case FTPD_REQ_MKD:
-		simple_done(c, ftpd_view_mkdir(c->root_fd, req->path));
-		break;
 	case FTPD_REQ_RMD:
-		simple_done(c, ftpd_view_rmdir(c->root_fd, req->path));
+		j = ftpd_job_new(c, &ftpd_job_names);
+		if (!j) {
+			names_refused(c, req->kind);
+			break;
+		}
+		j->kind = req->kind;
+		gw_strlcpy(j->path, req->path, sizeof(j->path));
+		gw_strlcpy(j->from, req->from, sizeof(j->from));
+		j->root_fd = c->root_fd;
+		j->account_id = c->account_id;
+		ftpd_job_submit(c, j);
 		break;
 	case FTPD_REQ_LIST:
 	case FTPD_REQ_NLST:

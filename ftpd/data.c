@@ -57,6 +57,10 @@ void ftpd_data_reset(struct ctrl *c)
 	if (d->file_fd >= 0)
 		close(d->file_fd);
 	d->file_fd = -1;
+	store_name_close(d->reader);
+	d->reader = NULL;
+	d->reading = false;
+	d->gen++;
 	gw_buf_release(&d->listing);
 	ftpd_chunk_free(l, d->buf);
 	d->buf = NULL;
@@ -331,6 +335,10 @@ void ftpd_data_abort(struct ctrl *c)
 {
 	struct data *d = &c->d;
 
+	if (d->preparing) {
+		d->abort_requested = true; /* the preparation's end acts on it */
+		return;
+	}
 	switch (d->state) {
 	case D_NONE:
 	case D_LISTEN:
@@ -365,71 +373,129 @@ uint64_t ftpd_data_progress(const struct ctrl *c)
 		return store_upload_bytes(d->up);
 	if (d->writing)
 		return d->bytes_done;
-	if (d->file_fd >= 0)
+	if (d->file_fd >= 0 || d->reader || d->reading)
 		return d->file_pos - (d->buf_len - d->buf_pos);
 	return d->sent;
 }
 
 /* Check what can be checked before the 150, so that a refusal leaves the
  * data connection unused: make a listing, open a file to send, check an
- * upload's target (opened for real once the data TLS is up). */
-static enum ftpd_xfer transfer_prepare(struct ctrl *c, const struct ftpd_request *req)
+ * upload's target (opened for real once the data TLS is up). On a worker:
+ * the store may ask the records database. */
+static enum ftpd_xfer prepare(struct job *j)
 {
-	struct data *d = &c->d;
-	uint64_t size = 0;
+	const struct store_names ns = ftpd_job_names_of(j);
+	struct store_entry e;
 	int r;
 
-	switch (req->kind) {
+	switch (j->kind) {
 	case FTPD_REQ_STOR:
 	case FTPD_REQ_APPE:
-		r = ftpd_view_check_new_file(c->root_fd, req->path);
-		if (r == 0 && req->kind == FTPD_REQ_STOR && req->offset > 0) {
-			r = ftpd_view_size(c->root_fd, req->path, &size);
-			if (r == 0 && req->offset > size)
+		r = store_name_check_new_file(&ns, j->path);
+		if (r == 0 && j->kind == FTPD_REQ_STOR && j->offset > 0) {
+			r = store_name_stat(&ns, j->path, &e);
+			if (r == 0 && j->offset > e.size)
 				return FTPD_XFER_BAD_OFFSET;
 			if (r == -ENOENT)
 				return FTPD_XFER_NOT_FOUND;
 		}
+		if (r == -EAGAIN)
+			return FTPD_XFER_LOCAL_ERROR;
 		return r < 0 ? FTPD_XFER_OPEN_FAILED : FTPD_XFER_OK;
 	case FTPD_REQ_RETR:
-		r = ftpd_view_open_file(c->root_fd, req->path, &d->file_fd, &d->file_size);
-		if (r < 0)
-			return r == -ENOENT ? FTPD_XFER_NOT_FOUND : FTPD_XFER_OPEN_FAILED;
-		if (req->offset > d->file_size)
-			return FTPD_XFER_BAD_OFFSET;
-		d->file_pos = req->offset;
-		d->buf = ftpd_chunk_new(c->loop);
-		return d->buf ? FTPD_XFER_OK : FTPD_XFER_LOCAL_ERROR;
-	default:
-		gw_buf_reset(&d->listing);
-		r = ftpd_view_list(c->root_fd, req->path,
-				   req->kind == FTPD_REQ_NLST   ? FTPD_VIEW_NAMES
-				   : req->kind == FTPD_REQ_MLSD ? FTPD_VIEW_FACTS
-								: FTPD_VIEW_LS,
-				   gw_now_ms(), &d->listing);
+		r = store_name_open(&ns, j->path, j->offset, &j->file_fd, &j->reader, &j->size);
 		if (r == -ENOENT)
 			return FTPD_XFER_NOT_FOUND;
+		if (r == -EBUSY)
+			return FTPD_XFER_NOT_READY;
+		if (r == -EAGAIN || r == -EIO)
+			return FTPD_XFER_LOCAL_ERROR;
+		if (r < 0)
+			return FTPD_XFER_OPEN_FAILED;
+		return j->offset > j->size ? FTPD_XFER_BAD_OFFSET : FTPD_XFER_OK;
+	default:
+		r = ftpd_view_list(&ns, j->path,
+				   j->kind == FTPD_REQ_NLST   ? FTPD_VIEW_NAMES
+				   : j->kind == FTPD_REQ_MLSD ? FTPD_VIEW_FACTS
+							      : FTPD_VIEW_LS,
+				   gw_now_ms(), &j->text);
+		if (r == -ENOENT)
+			return FTPD_XFER_NOT_FOUND;
+		if (r == -EAGAIN)
+			return FTPD_XFER_LOCAL_ERROR;
 		return r < 0 ? FTPD_XFER_OPEN_FAILED : FTPD_XFER_OK;
 	}
 }
 
+static bool prepare_run(struct job *j)
+{
+	j->refused = prepare(j);
+	return true;
+}
+
+static void prepare_done(struct ctrl *c, struct job *j)
+{
+	struct data *d = &c->d;
+	struct gw_buf swap;
+
+	d->preparing = false;
+	if (d->abort_requested) {
+		ftpd_data_finish(c, FTPD_XFER_CLIENT_ABORT);
+		return;
+	}
+	if (d->state == D_NONE) {
+		ftpd_data_finish(c, FTPD_XFER_NO_CONNECTION); /* the passive port timed out */
+		return;
+	}
+	if (j->refused != FTPD_XFER_OK) {
+		ftpd_data_finish(c, j->refused);
+		return;
+	}
+	if (j->kind == FTPD_REQ_RETR) {
+		d->file_fd = j->file_fd;
+		d->reader = j->reader;
+		j->file_fd = -1;
+		j->reader = NULL;
+		d->file_size = j->size;
+		d->file_pos = j->offset;
+		d->buf = ftpd_chunk_new(c->loop);
+		if (!d->buf) {
+			ftpd_data_finish(c, FTPD_XFER_LOCAL_ERROR);
+			return;
+		}
+	} else if (j->kind != FTPD_REQ_STOR && j->kind != FTPD_REQ_APPE) {
+		swap = d->listing;
+		d->listing = j->text;
+		j->text = swap;
+	}
+	d->kind = j->kind;
+	d->offset = j->offset;
+	gw_strlcpy(d->path, j->path, sizeof(d->path));
+	if (d->state == D_CONNECTED)
+		data_begin(c); /* else data_on_accept starts it */
+}
+
+static const struct job_ops prepare_ops = { "prepare", prepare_run, prepare_done, false };
+
 void ftpd_transfer_request(struct ctrl *c, const struct ftpd_request *req)
 {
 	struct data *d = &c->d;
-	enum ftpd_xfer refused;
+	struct job *j;
 
 	if (d->state == D_NONE) {
 		ftpd_data_finish(c, FTPD_XFER_NO_CONNECTION); /* the passive port timed out */
 		return;
 	}
-	refused = transfer_prepare(c, req);
-	if (refused != FTPD_XFER_OK) {
-		ftpd_data_finish(c, refused);
+	j = ftpd_job_new(c, &prepare_ops);
+	if (!j) {
+		ftpd_data_finish(c, FTPD_XFER_LOCAL_ERROR);
 		return;
 	}
-	d->kind = req->kind;
-	d->offset = req->offset;
-	gw_strlcpy(d->path, req->path, sizeof(d->path));
-	if (d->state == D_CONNECTED)
-		data_begin(c); /* else data_on_accept starts it */
+	j->kind = req->kind;
+	j->offset = req->offset;
+	j->account_id = c->account_id;
+	j->root_fd = c->root_fd;
+	gw_strlcpy(j->path, req->path, sizeof(j->path));
+	d->preparing = true;
+	ftpd_job_submit(c, j);
 }

@@ -83,7 +83,11 @@ struct data {
 	struct store_upload *up;
 	struct gw_buf listing;
 	size_t sent;
-	int file_fd; /* RETR: the file being sent */
+	bool preparing; /* a job checks the transfer command (data.c) */
+	int file_fd; /* RETR: the file being sent, or */
+	struct store_name_reader *reader; /* ... its reader (object storage), */
+	bool reading; /* ... lent to a read job meanwhile */
+	unsigned gen; /* grows with every reset: a read job's transfer */
 	uint64_t file_pos, file_size;
 	size_t buf_len, buf_pos;
 	unsigned char *buf;
@@ -260,6 +264,17 @@ struct job {
 	struct job *pair; /* digest: its write job */
 	int parts;        /* write: of the two, how many still run */
 	char reason[160]; /* abort: why; HASH: the result */
+	/* the names job (a command on the account's names), and the
+	 * preparation of a transfer */
+	enum ftpd_req kind;
+	char from[GW_PATH_MAX + 1]; /* RNTO */
+	struct gw_buf text;         /* MLST, STAT, a listing to send */
+	uint64_t size;              /* SIZE; RETR: the file's size */
+	int64_t mtime_s;            /* MDTM */
+	enum ftpd_xfer refused;     /* a transfer's preparation: FTPD_XFER_OK or why not */
+	int file_fd;                /* RETR: a file on disk, or */
+	struct store_name_reader *reader; /* ... its reader (object storage) */
+	unsigned gen;               /* RETR read: the transfer it reads for */
 };
 
 /* ---------------------------------------------------------------- loop.c */
@@ -368,6 +383,8 @@ struct job *ftpd_job_pair_done(struct job *j);
  * are gone (here = true). */
 void ftpd_job_drop(struct job *j, const char *why, bool here);
 void ftpd_job_free_bufs(struct job *j);
-extern const struct job_ops ftpd_job_hash, ftpd_job_mfmt;
+extern const struct job_ops ftpd_job_hash, ftpd_job_mfmt, ftpd_job_names;
+/* The account's names as the job's session sees them. */
+struct store_names ftpd_job_names_of(const struct job *j);
 
 #endif

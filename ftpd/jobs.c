@@ -47,8 +47,26 @@ struct job *ftpd_job_new(struct ctrl *c, const struct job_ops *ops)
 	j->c = c;
 	j->ops = ops;
 	j->root_fd = -1;
+	j->file_fd = -1;
+	gw_buf_init(&j->text, GW_LISTING_MAX);
 	j->base.run = job_run;
 	return j;
+}
+
+struct store_names ftpd_job_names_of(const struct job *j)
+{
+	return (struct store_names){ j->c->loop->srv->store, j->account_id, j->root_fd };
+}
+
+/* What a job made that nobody took. */
+static void job_release(struct job *j)
+{
+	if (j->file_fd >= 0)
+		close(j->file_fd);
+	j->file_fd = -1;
+	store_name_close(j->reader);
+	j->reader = NULL;
+	gw_buf_release(&j->text);
 }
 
 /* Password checks and upload work run on different pools: a login storm
@@ -100,6 +118,7 @@ void ftpd_job_drop(struct job *j, const char *why, bool here)
 	if (j->up)
 		store_upload_free(j->up);
 	j->up = NULL;
+	job_release(j);
 }
 
 void ftpd_job_done(struct job *j)
@@ -116,6 +135,7 @@ void ftpd_job_done(struct job *j)
 		j->ops->done(c, j);
 	if (j->up)
 		store_upload_free(j->up);
+	job_release(j);
 	ftpd_ctrl_unref(c);
 	free(j);
 }
@@ -133,15 +153,11 @@ static void hash_answer(struct job *j, uint64_t size, const char *hex)
 static bool hash_read_run(struct job *j)
 {
 	struct ftpd_server *srv = j->c->loop->srv;
+	const struct store_names ns = ftpd_job_names_of(j);
 	char hex[65];
 	uint64_t size = 0;
-	int fd;
 
-	j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
-	if (j->err == 0) {
-		j->err = store_hash_fd(fd, &size, hex);
-		close(fd);
-	}
+	j->err = store_name_sha256(&ns, j->path, true, hex, &size);
 	gw_counter_give(srv->hashes_per_account, j->c->account_key);
 	gw_metric_add(GW_M_HASHES_READ, 1);
 	if (j->err == 0)
@@ -160,22 +176,18 @@ static const struct job_ops hash_read_ops = { "hash-read", hash_read_run, hash_d
 static bool hash_run(struct job *j)
 {
 	struct ftpd_server *srv = j->c->loop->srv;
+	const struct store_names ns = ftpd_job_names_of(j);
 	char hex[65];
 	uint64_t size = 0;
-	struct stat sb;
-	int fd;
 
-	j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
-	if (j->err < 0)
-		return true;
-	if (fstat(fd, &sb) == 0 &&
-	    store_upload_recorded_sha256(srv->store, j->account_id, j->path, &sb, hex) == 0) {
-		close(fd);
+	j->err = store_name_sha256(&ns, j->path, false, hex, &size);
+	if (j->err == 0) {
 		gw_metric_add(GW_M_HASHES_RECORDED, 1);
 		hash_answer(j, size, hex);
-		return true;
 	}
-	close(fd);
+	if (j->err != -EAGAIN)
+		return true;
+	j->err = 0;
 	if (!gw_counter_take(srv->hashes_per_account, j->c->account_key, 1)) {
 		j->err = -EBUSY;
 		return true;
@@ -193,20 +205,9 @@ const struct job_ops ftpd_job_hash = { "hash", hash_run, hash_done, false };
  * record; its bytes stay as they are. */
 static bool mfmt_run(struct job *j)
 {
-	struct timespec ts[2] = { { (time_t)j->offset, 0 }, { (time_t)j->offset, 0 } };
-	uint64_t size = 0;
-	struct stat sb;
-	int fd;
+	const struct store_names ns = ftpd_job_names_of(j);
 
-	j->err = ftpd_view_open_file(j->root_fd, j->path, &fd, &size);
-	if (j->err < 0)
-		return true;
-	if (futimens(fd, ts) < 0 || fstat(fd, &sb) < 0)
-		j->err = -errno;
-	close(fd);
-	if (j->err == 0)
-		j->err = store_upload_set_client_mtime(j->c->loop->srv->store, j->account_id, j->path,
-						       &sb, (int64_t)j->offset * 1000);
+	j->err = store_name_set_mtime(&ns, j->path, (int64_t)j->offset);
 	return true;
 }
 
@@ -217,3 +218,75 @@ static void mfmt_done(struct ctrl *c, struct job *j)
 }
 
 const struct job_ops ftpd_job_mfmt = { "mfmt", mfmt_run, mfmt_done, false };
+
+/* ---------------------------------------------------------------- names */
+
+/* CWD, SIZE, MDTM, MLST, STAT, DELE, RNFR, RNTO, MKD, RMD: the store may
+ * ask the records database, so never on the loop. */
+static bool names_run(struct job *j)
+{
+	const struct store_names ns = ftpd_job_names_of(j);
+	struct store_entry e;
+	int r = 0;
+
+	switch (j->kind) {
+	case FTPD_REQ_CWD:
+	case FTPD_REQ_SIZE:
+	case FTPD_REQ_MDTM:
+	case FTPD_REQ_MLST:
+	case FTPD_REQ_RNFR:
+		r = store_name_stat(&ns, j->path, &e);
+		if (r == 0 && j->kind == FTPD_REQ_CWD && !e.is_dir)
+			r = -ENOTDIR;
+		if (r == 0 && j->kind == FTPD_REQ_SIZE && e.is_dir)
+			r = -EISDIR;
+		if (r == 0 && j->kind == FTPD_REQ_MLST)
+			r = ftpd_view_facts(&e, j->path, &j->text);
+		if (r == 0) {
+			j->size = e.size;
+			j->mtime_s = e.mtime_s;
+		}
+		break;
+	case FTPD_REQ_STAT:
+		r = ftpd_view_list(&ns, j->path, FTPD_VIEW_LS, gw_now_ms(), &j->text);
+		break;
+	case FTPD_REQ_DELE:
+		r = store_name_delete(&ns, j->path);
+		break;
+	case FTPD_REQ_RNTO:
+		r = store_name_rename(&ns, j->from, j->path);
+		break;
+	case FTPD_REQ_MKD:
+		r = store_name_mkdir(&ns, j->path);
+		break;
+	case FTPD_REQ_RMD:
+		r = store_name_rmdir(&ns, j->path);
+		break;
+	default:
+		GW_BUG("names job of kind %d", (int)j->kind);
+	}
+	j->err = r;
+	return true;
+}
+
+static void names_done(struct ctrl *c, struct job *j)
+{
+	switch (j->kind) {
+	case FTPD_REQ_SIZE:
+		ftpd_session_size_done(&c->core, j->err, j->size);
+		break;
+	case FTPD_REQ_MDTM:
+		ftpd_session_mdtm_done(&c->core, j->err, j->mtime_s);
+		break;
+	case FTPD_REQ_MLST:
+	case FTPD_REQ_STAT:
+		ftpd_session_text_done(&c->core, j->err, gw_buf_str(&j->text));
+		break;
+	default:
+		ftpd_session_done(&c->core, j->err);
+		break;
+	}
+	ftpd_ctrl_wake(c);
+}
+
+const struct job_ops ftpd_job_names = { "names", names_run, names_done, false };

@@ -129,6 +129,8 @@ static enum ftpd_xfer open_refusal(const struct job *j)
 	switch (j->err) {
 	case -ERANGE:
 		return FTPD_XFER_BAD_OFFSET;
+	case -ESPIPE:
+		return FTPD_XFER_KEPT_ELSEWHERE;
 	case -EBUSY:
 		return FTPD_XFER_BUSY;
 	case -ENOENT:

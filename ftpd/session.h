@@ -103,6 +103,8 @@ enum ftpd_xfer {
 	FTPD_XFER_QUOTA,         /* 552: the account's quota is used up */
 	FTPD_XFER_REJECTED,      /* 553: not an age file for the account; see reason */
 	FTPD_XFER_NO_KEY,        /* 553: encryption required, but no key in use */
+	FTPD_XFER_NOT_READY,     /* 550: a partial upload in object storage cannot be read */
+	FTPD_XFER_KEPT_ELSEWHERE, /* 554: REST where the stored parts do not end */
 };
 
 struct ftpd_session {

@@ -296,6 +296,13 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 		ftpd_reply(s, 553, "This account needs uploads encrypted to its key, and has none yet;"
 			      " ask the transfer admin.");
 		break;
+	case FTPD_XFER_NOT_READY:
+		ftpd_reply(s, 550, "This upload is not complete; it can be read once it is.");
+		break;
+	case FTPD_XFER_KEPT_ELSEWHERE:
+		ftpd_reply(s, 554, "Restart position is not where the stored part of this upload"
+			      " ends; resume at the size SIZE reports.");
+		break;
 	}
 	s->reason[0] = '\0';
 }

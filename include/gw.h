@@ -231,6 +231,9 @@ bool gw_is_utf8(const char *s);
 
 /* A bug of ours: log and abort. */
 #define GW_BUG(...) gw_bug(__FILE__, __LINE__, __VA_ARGS__)
+/* A macro's value as a string literal. */
+#define GW_STR_(x) #x
+#define GW_STR(x) GW_STR_(x)
 _Noreturn void gw_bug(const char *file, int line, const char *fmt, ...) GW_PRINTF(3, 4);
 
 /* ---------------------------------------------------------------- worker pool */

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "gw_limits.h"
 
@@ -62,7 +63,7 @@ void store_close(struct store *st);
  * one transaction; the uploads become p->node_id's. Both schemas are
  * brought to this binary's version first. copied[i]: the rows of table
  * store_migrate_table_name(i). The gateway must not run meanwhile. */
-#define STORE_MIGRATE_TABLES 6
+#define STORE_MIGRATE_TABLES 7
 int store_migrate_records(const struct store_params *p, const char *to_url,
 			  int64_t copied[STORE_MIGRATE_TABLES], char *err, size_t err_size);
 const char *store_migrate_table_name(size_t i);
@@ -155,6 +156,66 @@ struct store_account_change {
 typedef void store_account_change_fn(void *arg, const struct store_account_change *change);
 void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *arg);
 
+/* ---------------------------------------------------------------- names */
+
+/* What an account's FTP session sees: its directories and files, each
+ * file the bytes of one upload. With bytes on the data disk they are the
+ * directories and hard links under accounts/<id>/ (root_fd, from
+ * store_account_root); with bytes in object storage they are records,
+ * the same on every node (root_fd is then not used). Paths are
+ * normalized FTP paths. All BLOCKING. Errors: -ENOENT, -ENOTDIR,
+ * -EISDIR, -EEXIST, -ENOTEMPTY, -EINVAL (a directory into itself),
+ * -EAGAIN (the records store does not answer). */
+struct store_entry {
+	char name[GW_PATH_COMPONENT_MAX + 1];
+	bool is_dir;
+	uint64_t size;   /* a partial upload: the bytes it keeps */
+	int64_t mtime_s; /* seconds since the epoch */
+	uint64_t unique; /* the same while it is the same file */
+};
+
+struct store_names {
+	struct store *st;
+	int64_t account_id;
+	int root_fd; /* borrowed */
+};
+
+int store_name_stat(const struct store_names *ns, const char *path, struct store_entry *out);
+/* Each entry of directory path, by name (byte order), leaving out the
+ * names the gateway reserves; fn's non-zero return stops there and is
+ * returned. -ENOTDIR when path is a file. */
+typedef int store_entry_fn(void *arg, const struct store_entry *e);
+int store_name_list(const struct store_names *ns, const char *path, store_entry_fn *fn, void *arg);
+/* 0 when a file can be stored at path: its directory exists and path is
+ * no directory. */
+int store_name_check_new_file(const struct store_names *ns, const char *path);
+int store_name_mkdir(const struct store_names *ns, const char *path);
+int store_name_rmdir(const struct store_names *ns, const char *path);
+/* Remove a file's name; its upload's bytes and record stay. */
+int store_name_delete(const struct store_names *ns, const char *path);
+/* A file replaces a file of that name; a directory takes its subtree. */
+int store_name_rename(const struct store_names *ns, const char *from, const char *to);
+/* The client's time for the file (MFMT): listings show it, its upload's
+ * record keeps it; its bytes are not touched. */
+int store_name_set_mtime(const struct store_names *ns, const char *path, int64_t mtime_s);
+/* SHA-256 of the file's bytes and their count: recorded for a completed
+ * upload; with read, otherwise computed (from the disk, or from the
+ * state kept with the last part in object storage). -EAGAIN without
+ * read when it would have to be computed. */
+int store_name_sha256(const struct store_names *ns, const char *path, bool read, char hex[65],
+		      uint64_t *size);
+
+/* A file's bytes, from offset: an fd (bytes on disk: *fd >= 0, to be
+ * read on any thread) or a reader (object storage: *fd = -1, read with
+ * store_name_read() on a worker). -ENOENT; -EBUSY for a file whose bytes
+ * cannot be read yet (a partial upload in object storage). */
+struct store_name_reader;
+int store_name_open(const struct store_names *ns, const char *path, uint64_t offset, int *fd,
+		    struct store_name_reader **reader, uint64_t *size);
+/* BLOCKING. Up to len bytes; 0 at the end. */
+ssize_t store_name_read(struct store_name_reader *r, void *buf, size_t len);
+void store_name_close(struct store_name_reader *r);
+
 /* ---------------------------------------------------------------- uploads */
 
 struct store_upload_info {
@@ -235,16 +296,6 @@ enum store_upload_mode {
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
 		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
 		       struct store_upload **out);
-/* BLOCKING. The SHA-256 recorded for the completed upload whose file is
- * `view` (fstat of the file at `path` in the account's view): 0, or
- * -ENOENT when that file is not a completed upload (a partial one). */
-int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
-				 const struct stat *view, char hex[65]);
-/* BLOCKING. Record the client's modification time (MFMT) on the upload
- * whose file is `view` (fstat of `path` in the account's view); its bytes
- * are not touched. -ENOENT when no upload has that file. */
-int store_upload_set_client_mtime(struct store *st, int64_t account_id, const char *path,
-				  const struct stat *view, int64_t mtime_ms);
 /* SHA-256 of everything fd holds from offset 0; its size in *size. */
 int store_hash_fd(int fd, uint64_t *size, char hex[65]);
 /* Add the next chunk to the upload's SHA-256 (only the digest is touched). */

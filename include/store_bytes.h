@@ -39,12 +39,21 @@ struct store_bytes_ops {
 	/* *kept: how many bytes a resume finds (all of them in a directory;
 	 * in object storage those of the parts it confirmed). */
 	int (*keep)(struct store_bytes_writer *w, uint64_t *kept);
+	/* Backends that keep bytes in parts (NULL otherwise): how many more
+	 * bytes the part being filled takes, and the state a resume at its
+	 * end goes on from (copied), given before the append that ends it
+	 * (or before keep, for what is filled): a part is kept only with
+	 * one. */
+	size_t (*part_room)(struct store_bytes_writer *w);
+	int (*part_state)(struct store_bytes_writer *w, const void *state, size_t len);
 	/* After its record says received: the bytes never change again. */
 	void (*seal)(struct store_bytes_writer *w);
 	/* End the writer (after commit or keep, or to give up). */
 	void (*close)(struct store_bytes_writer *w);
-	int (*open_read)(struct store_bytes *b, int64_t id, struct store_bytes_reader **out);
-	/* Up to len bytes from where the last read ended; 0 at the end. */
+	int (*open_read)(struct store_bytes *b, int64_t id, uint64_t offset,
+			 struct store_bytes_reader **out);
+	/* Up to len bytes from where the last read ended (at first: offset);
+	 * 0 at the end. */
 	ssize_t (*read)(struct store_bytes_reader *r, void *buf, size_t len);
 	void (*close_read)(struct store_bytes_reader *r);
 	int (*size)(struct store_bytes *b, int64_t id, uint64_t *size);
@@ -62,11 +71,17 @@ struct store_bytes {
 
 /* ---------------------------------------------------------------- object storage */
 
+/* The most parts one upload has (S3's limit). */
+#define STORE_BYTES_PARTS_MAX 10000
+
 /* A part of an upload's bytes that the object store confirmed. */
 struct store_bytes_part {
 	unsigned number; /* 1, 2, ... in order */
 	uint64_t size;
 	char etag[80];
+	/* what the writer gave with part_state() (NULL: none), borrowed */
+	const void *state;
+	size_t state_len;
 };
 
 /* What the object-storage backend keeps in the records store, through
@@ -83,6 +98,8 @@ struct store_bytes_journal {
 	 * only the upload). */
 	int (*load)(void *arg, int64_t id, char *upload_id, size_t upload_id_size,
 		    struct store_bytes_part *parts, unsigned max, unsigned *n);
+	/* Forget its parts numbered above `number` (they are sent again). */
+	int (*trim)(void *arg, int64_t id, unsigned number);
 };
 
 struct s3;

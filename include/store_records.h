@@ -37,6 +37,10 @@ struct store_upload_end {
 };
 
 /* A record that may own the file at a path of an account's view. */
+/* Parts whose resume state is kept, back from the newest: at least the
+ * parts one upload has in flight (store_bytes_s3_params.per_upload). */
+#define STORE_PART_STATES_KEPT 32
+
 struct store_view_candidate {
 	int64_t id;
 	char state[16];
@@ -188,6 +192,11 @@ struct store_records_ops {
 	int (*object_part)(struct store *st, int64_t id, const struct store_bytes_part *part);
 	int (*object_load)(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
 			   struct store_bytes_part *parts, unsigned max, unsigned *n);
+	/* Its parts above number go; the state kept with part number
+	 * (-ENOENT: none, -EMSGSIZE: more than cap). */
+	int (*object_trim)(struct store *st, int64_t id, unsigned number);
+	int (*object_state)(struct store *st, int64_t id, unsigned number, void *state, size_t cap,
+			    size_t *len);
 
 	/* ------------------------------------------------ import work */
 	/* Take the next received upload to verify (-> verifying) or the

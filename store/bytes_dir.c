@@ -206,7 +206,8 @@ static void dir_close(struct store_bytes_writer *w)
 	free(w);
 }
 
-static int dir_open_read(struct store_bytes *sb, int64_t id, struct store_bytes_reader **out)
+static int dir_open_read(struct store_bytes *sb, int64_t id, uint64_t offset,
+			 struct store_bytes_reader **out)
 {
 	struct dir_bytes *b = (struct dir_bytes *)sb;
 	struct store_bytes_reader *r;
@@ -217,6 +218,12 @@ static int dir_open_read(struct store_bytes *sb, int64_t id, struct store_bytes_
 	fd = openat(b->uploads_fd, obj, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	if (offset && lseek(fd, (off_t)offset, SEEK_SET) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
 	r = malloc(sizeof(*r));
 	if (!r) {
 		close(fd);

@@ -50,6 +50,8 @@ struct store_bytes_writer {
 	char upload_id[S3_UPLOAD_ID_MAX];
 	unsigned char *fill; /* the part being filled */
 	size_t fill_len;
+	void *fill_state; /* the state a resume at its end goes on from */
+	size_t fill_state_len;
 	uint64_t bytes;	      /* appended in all, from the start of the upload */
 	pthread_mutex_t lock; /* guards what the senders change: */
 	pthread_cond_t done;
@@ -66,6 +68,8 @@ struct send {
 	unsigned number;
 	unsigned char *buf;
 	size_t len;
+	void *state;
+	size_t state_len;
 };
 
 struct store_bytes_reader {
@@ -129,6 +133,8 @@ static void *sender(void *arg)
 		w = s->w;
 		part.number = s->number;
 		part.size = s->len;
+		part.state = s->state;
+		part.state_len = s->state_len;
 		r = s3_multipart_part(b->s3, w->key, w->upload_id, s->number, s->buf, s->len,
 				      part.etag, &e);
 		if (r < 0)
@@ -136,7 +142,10 @@ static void *sender(void *arg)
 		else
 			r = b->j.confirmed(b->j.arg, w->id, &part);
 		free(s->buf);
+		free(s->state);
 		free(s);
+		part.state = NULL;
+		part.state_len = 0;
 		pthread_mutex_lock(&w->lock);
 		if (r == 0)
 			w->parts[part.number - 1] = part;
@@ -175,8 +184,12 @@ static int send_part(struct store_bytes_writer *w)
 	s->number = ++w->nparts;
 	s->buf = w->fill;
 	s->len = w->fill_len;
+	s->state = w->fill_state;
+	s->state_len = w->fill_state_len;
 	w->fill = NULL;
 	w->fill_len = 0;
+	w->fill_state = NULL;
+	w->fill_state_len = 0;
 	pthread_mutex_lock(&b->lock);
 	if (b->tail)
 		b->tail->next = s;
@@ -228,6 +241,7 @@ static void writer_free(struct store_bytes_writer *w)
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->done);
 	free(w->fill);
+	free(w->fill_state);
 	free(w->parts);
 	free(w);
 }
@@ -271,13 +285,15 @@ static int s3b_resume(struct store_bytes *sb, int64_t id, uint64_t offset,
 	if (r < 0)
 		return r;
 	r = b->j.load(b->j.arg, id, w->upload_id, sizeof(w->upload_id), w->parts, PARTS_MAX, &n);
-	for (i = 0; r == 0 && i < n; i++) {
-		if (w->parts[i].number != i + 1)
-			r = -EIO; /* a gap: the journal is not what this file writes */
+	/* the parts from 1 on without a gap; those after a gap (confirmed
+	 * while an earlier one was not) are sent again */
+	for (i = 0; r == 0 && i < n && w->parts[i].number == i + 1; i++)
 		total += w->parts[i].size;
-	}
 	if (r == 0 && total != offset)
 		r = -ERANGE;
+	if (r == 0 && i < n)
+		r = b->j.trim(b->j.arg, id, i);
+	n = i;
 	if (r < 0) {
 		writer_free(w);
 		return r;
@@ -285,6 +301,24 @@ static int s3b_resume(struct store_bytes *sb, int64_t id, uint64_t offset,
 	w->nparts = n;
 	w->bytes = total;
 	*out = w;
+	return 0;
+}
+
+static size_t s3b_part_room(struct store_bytes_writer *w)
+{
+	return w->b->p.part_bytes - w->fill_len;
+}
+
+static int s3b_part_state(struct store_bytes_writer *w, const void *state, size_t len)
+{
+	void *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, state, len);
+	free(w->fill_state);
+	w->fill_state = copy;
+	w->fill_state_len = len;
 	return 0;
 }
 
@@ -356,14 +390,15 @@ static int s3b_commit(struct store_bytes_writer *w)
 }
 
 /* The confirmed parts stay; so does a filled part big enough to be one
- * (S3 takes no part under 5 MiB but the last); the rest is dropped. A
- * part that failed leaves out it and those after it. */
+ * (S3 takes no part under 5 MiB but the last) with the state to resume
+ * from at its end; the rest is dropped. A part that failed leaves out it
+ * and those after it. */
 static int s3b_keep(struct store_bytes_writer *w, uint64_t *kept)
 {
 	uint64_t total = 0;
 	unsigned i;
 
-	if (w->fill_len >= S3_MIN_PART_BYTES)
+	if (w->fill_len >= S3_MIN_PART_BYTES && w->fill_state)
 		send_part(w);
 	wait_sent(w);
 	/* what is confirmed from part 1 on, without a gap */
@@ -402,7 +437,8 @@ static int take_bytes(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-static int s3b_open_read(struct store_bytes *sb, int64_t id, struct store_bytes_reader **out)
+static int s3b_open_read(struct store_bytes *sb, int64_t id, uint64_t offset,
+			 struct store_bytes_reader **out)
 {
 	struct s3_bytes *b = (struct s3_bytes *)sb;
 	struct store_bytes_reader *r = calloc(1, sizeof(*r));
@@ -412,12 +448,15 @@ static int s3b_open_read(struct store_bytes *sb, int64_t id, struct store_bytes_
 	if (!r)
 		return -ENOMEM;
 	r->b = b;
+	r->at = offset;
 	key_of(b, id, r->key);
 	rc = s3_head(b->s3, r->key, &r->size, &e);
+	if (rc == 0 && offset > r->size)
+		rc = -ERANGE;
 	if (rc == 0 && !(r->buf = malloc(READ_SPAN)))
 		rc = -ENOMEM;
 	if (rc < 0) {
-		if (rc != -ENOENT)
+		if (rc != -ENOENT && rc != -ERANGE)
 			log_refusal("read", id, rc, &e);
 		free(r);
 		return rc;
@@ -484,7 +523,7 @@ static int s3b_size(struct store_bytes *sb, int64_t id, uint64_t *size)
 	r = b->j.load(b->j.arg, id, upload_id, sizeof(upload_id), parts, PARTS_MAX, &n);
 	if (r == 0) {
 		*size = 0;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n && parts[i].number == i + 1; i++)
 			*size += parts[i].size;
 	}
 	free(parts);
@@ -634,6 +673,8 @@ static const struct store_bytes_ops s3_ops = {
     .append = s3b_append,
     .commit = s3b_commit,
     .keep = s3b_keep,
+    .part_room = s3b_part_room,
+    .part_state = s3b_part_state,
     .seal = s3b_seal,
     .close = s3b_close,
     .open_read = s3b_open_read,

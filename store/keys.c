@@ -97,11 +97,17 @@ int store_master_key_load(struct store *st, const struct store_params *p, char *
 /* Seal or open an identity under the master key, bound to its account. */
 static int seal(struct store *st, bool enc, int64_t account_id, const uint8_t *in, uint8_t *out)
 {
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	char aad[48];
-	int n = 0, f = 0, r = -EIO;
 
 	snprintf(aad, sizeof(aad), "ftpsgate key of account %lld", (long long)account_id);
+	return store_seal32(st, enc, aad, in, out);
+}
+
+int store_seal32(struct store *st, bool enc, const char *aad, const uint8_t *in, uint8_t *out)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0, f = 0, r = -EIO;
+
 	if (!ctx)
 		return -ENOMEM;
 	if (enc) {

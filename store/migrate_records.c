@@ -36,6 +36,7 @@ static const struct {
 	{ "audit", "id", true },
 	{ "uploads", "id", true },
 	{ "upload_parts", "upload_id, number", false }, /* object storage's journal */
+	{ "names", "account_id, parent, name", false }, /* names kept as records */
 };
 
 _Static_assert(sizeof(tables) / sizeof(tables[0]) == STORE_MIGRATE_TABLES,

@@ -161,6 +161,19 @@ static const char *const migrations[] = {
 	"  etag TEXT NOT NULL,"
 	"  PRIMARY KEY (upload_id, number)"
 	");",
+	/* 5: the names of accounts' files and directories when the bytes
+	 * are in object storage (records_names.c), and the state a resume
+	 * goes on from, with the part it ends (uploads.c) */
+	"CREATE TABLE names ("
+	"  account_id BIGINT NOT NULL,"
+	"  parent BYTEA NOT NULL,"
+	"  name BYTEA NOT NULL,"
+	"  upload_id BIGINT,"
+	"  mtime_ms BIGINT NOT NULL,"
+	"  PRIMARY KEY (account_id, parent, name)"
+	");"
+	"CREATE INDEX names_upload ON names(upload_id);"
+	"ALTER TABLE upload_parts ADD COLUMN state BYTEA;",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

@@ -155,7 +155,7 @@ static void verify(struct store_pipeline *pl, struct store_work *w)
 		set_state(pl, w, "verified", NULL, 0, false, 0, NULL);
 		return;
 	}
-	if (st->bytes->ops->open_read(st->bytes, w->id, &rd) < 0)
+	if (st->bytes->ops->open_read(st->bytes, w->id, 0, &rd) < 0)
 		rd = NULL;
 	rc = store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);
 	if (rc == 0 && n && rd)
@@ -411,7 +411,7 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 		int64_t ids[KEYS_MAX];
 		size_t n = 0;
 
-		if (st->bytes->ops->open_read(st->bytes, w->id, &src) < 0)
+		if (st->bytes->ops->open_read(st->bytes, w->id, 0, &src) < 0)
 			src = NULL;
 		if (w->key_id)
 			store_key_secrets(st, w->account_id, secrets, ids, KEYS_MAX, &n);

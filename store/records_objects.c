@@ -32,6 +32,9 @@ static int sqlite_write(struct store *st, const char *sql, int64_t id, const cha
 			sqlite3_bind_int(q, 2, (int)part->number);
 			sqlite3_bind_int64(q, 3, (int64_t)part->size);
 			sqlite3_bind_text(q, 4, part->etag, -1, SQLITE_TRANSIENT);
+			if (part->state)
+				sqlite3_bind_blob(q, 5, part->state, (int)part->state_len,
+						  SQLITE_TRANSIENT);
 		}
 		if (sqlite3_step(q) != SQLITE_DONE)
 			r = store_db_error(st, what);
@@ -54,11 +57,59 @@ int store_sqlite_object_begun(struct store *st, int64_t id, const char *upload_i
 
 int store_sqlite_object_part(struct store *st, int64_t id, const struct store_bytes_part *part)
 {
-	return sqlite_write(st,
-			    "INSERT INTO upload_parts(upload_id, number, size, etag)"
-			    " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (upload_id, number)"
-			    " DO UPDATE SET size = excluded.size, etag = excluded.etag",
-			    id, NULL, part, "cannot record a part of the upload");
+	int r = sqlite_write(st,
+			     "INSERT INTO upload_parts(upload_id, number, size, etag, state)"
+			     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (upload_id, number)"
+			     " DO UPDATE SET size = excluded.size, etag = excluded.etag,"
+			     " state = excluded.state",
+			     id, NULL, part, "cannot record a part of the upload");
+
+	/* a resume goes on from the last part without a gap: states well
+	 * before this one are not needed again */
+	if (r == 0 && part->number > STORE_PART_STATES_KEPT)
+		sqlite_write(st,
+			     "UPDATE upload_parts SET state = NULL WHERE upload_id = ?1"
+			     " AND number < ?2 - " GW_STR(STORE_PART_STATES_KEPT) " AND state IS NOT NULL",
+			     id, NULL, &(struct store_bytes_part){ .number = part->number },
+			     "cannot record a part of the upload");
+	return r;
+}
+
+int store_sqlite_object_trim(struct store *st, int64_t id, unsigned number)
+{
+	return sqlite_write(st, "DELETE FROM upload_parts WHERE upload_id = ?1 AND number > ?2",
+			    id, NULL, &(struct store_bytes_part){ .number = number },
+			    "cannot forget parts of the upload");
+}
+
+int store_sqlite_object_state(struct store *st, int64_t id, unsigned number, void *state,
+			      size_t cap, size_t *len)
+{
+	sqlite3_stmt *q = NULL;
+	int r;
+
+	pthread_mutex_lock(&st->lock);
+	r = store_prepare(st, "SELECT state FROM upload_parts WHERE upload_id = ?1 AND number = ?2",
+			  &q);
+	if (r == 0) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, number);
+		if (sqlite3_step(q) != SQLITE_ROW || sqlite3_column_type(q, 0) == SQLITE_NULL) {
+			r = -ENOENT;
+		} else {
+			size_t n = (size_t)sqlite3_column_bytes(q, 0);
+
+			if (n > cap) {
+				r = -EMSGSIZE;
+			} else {
+				memcpy(state, sqlite3_column_blob(q, 0), n);
+				*len = n;
+			}
+		}
+	}
+	sqlite3_finalize(q);
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 int store_sqlite_object_load(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
@@ -130,12 +181,69 @@ int store_pg_object_part(struct store *st, int64_t id, const struct store_bytes_
 	pg_arg_i64(&a, part->number);
 	pg_arg_i64(&a, (int64_t)part->size);
 	pg_arg_text(&a, part->etag);
+	if (part->state)
+		pg_arg_blob(&a, part->state, part->state_len);
+	else
+		pg_arg_text(&a, NULL);
+	/* a resume goes on from the last part without a gap: states well
+	 * before this one are not needed again */
 	r = pg_run(st,
-		   "INSERT INTO upload_parts(upload_id, number, size, etag)"
-		   " VALUES ($1::bigint, $2::int, $3::bigint, $4) ON CONFLICT (upload_id, number)"
-		   " DO UPDATE SET size = EXCLUDED.size, etag = EXCLUDED.etag",
+		   "WITH old AS (UPDATE upload_parts SET state = NULL WHERE upload_id = $1::bigint"
+		   " AND number < $2::int - " GW_STR(STORE_PART_STATES_KEPT) " AND state IS NOT NULL)"
+		   " INSERT INTO upload_parts(upload_id, number, size, etag, state)"
+		   " VALUES ($1::bigint, $2::int, $3::bigint, $4, $5::bytea)"
+		   " ON CONFLICT (upload_id, number) DO UPDATE SET size = EXCLUDED.size,"
+		   " etag = EXCLUDED.etag, state = EXCLUDED.state",
 		   &a, &res, "cannot record a part of the upload");
 	PQclear(res);
+	return r;
+}
+
+int store_pg_object_trim(struct store *st, int64_t id, unsigned number)
+{
+	struct pg_args a = {0};
+	PGresult *res = NULL;
+	int r;
+
+	pg_arg_i64(&a, id);
+	pg_arg_i64(&a, number);
+	r = pg_run(st, "DELETE FROM upload_parts WHERE upload_id = $1::bigint AND number > $2::int",
+		   &a, &res, "cannot forget parts of the upload");
+	PQclear(res);
+	return r;
+}
+
+int store_pg_object_state(struct store *st, int64_t id, unsigned number, void *state, size_t cap,
+			  size_t *len)
+{
+	struct pg_args a = {0};
+	PGresult *res = NULL;
+	size_t n = 0;
+	unsigned char *raw;
+	int r;
+
+	pg_arg_i64(&a, id);
+	pg_arg_i64(&a, number);
+	r = pg_run(st,
+		   "SELECT state FROM upload_parts WHERE upload_id = $1::bigint AND number = $2::int",
+		   &a, &res, "cannot read the state of the upload's part");
+	if (r < 0)
+		return r;
+	if (PQntuples(res) != 1 || pg_null(res, 0, 0)) {
+		PQclear(res);
+		return -ENOENT;
+	}
+	raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &n);
+	PQclear(res);
+	if (!raw)
+		return -ENOMEM;
+	if (n > cap) {
+		r = -EMSGSIZE;
+	} else {
+		memcpy(state, raw, n);
+		*len = n;
+	}
+	PQfreemem(raw);
 	return r;
 }
 
@@ -201,9 +309,17 @@ static int journal_load(void *arg, int64_t id, char *upload_id, size_t upload_id
 	return st->rec->object_load(st, id, upload_id, upload_id_size, parts, max, n);
 }
 
+static int journal_trim(void *arg, int64_t id, unsigned number)
+{
+	struct store *st = arg;
+
+	return st->rec->object_trim(st, id, number);
+}
+
 void store_bytes_journal_init(struct store *st, struct store_bytes_journal *j)
 {
 	j->arg = st;
+	j->trim = journal_trim;
 	j->begun = journal_begun;
 	j->confirmed = journal_confirmed;
 	j->load = journal_load;

@@ -74,6 +74,9 @@ int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
 /* records_objects.c */
 int store_sqlite_object_begun(struct store *st, int64_t id, const char *upload_id);
 int store_sqlite_object_part(struct store *st, int64_t id, const struct store_bytes_part *part);
+int store_sqlite_object_trim(struct store *st, int64_t id, unsigned number);
+int store_sqlite_object_state(struct store *st, int64_t id, unsigned number, void *state,
+			      size_t cap, size_t *len);
 int store_sqlite_object_load(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
 			     struct store_bytes_part *parts, unsigned max, unsigned *n);
 

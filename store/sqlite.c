@@ -104,6 +104,19 @@ static const char *const migrations[] = {
 	"  etag TEXT NOT NULL,"
 	"  PRIMARY KEY (upload_id, number)"
 	");",
+	/* 7: the names of accounts' files and directories when the bytes
+	 * are in object storage (records_names.c), and the state a resume
+	 * goes on from, with the part it ends (uploads.c) */
+	"CREATE TABLE names ("
+	"  account_id INTEGER NOT NULL,"
+	"  parent BLOB NOT NULL,"
+	"  name BLOB NOT NULL,"
+	"  upload_id INTEGER,"
+	"  mtime_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, parent, name)"
+	");"
+	"CREATE INDEX names_upload ON names(upload_id);"
+	"ALTER TABLE upload_parts ADD COLUMN state BLOB;",
 };
 
 int store_db_error(struct store *st, const char *what)

@@ -32,6 +32,9 @@ struct store {
 	int accounts_fd; /* data_dir/accounts */
 	int uploads_fd;  /* data_dir/uploads: the bytes backend's, and the views' links */
 	struct store_bytes *bytes; /* where upload bytes live (store_bytes.h) */
+	/* bytes in object storage: accounts' names are records
+	 * (records_names.c), not the directories of accounts/ */
+	bool names_in_records;
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
 	uint8_t master[32]; /* seals the identities of encryption keys */
@@ -76,6 +79,10 @@ struct store {
 void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_id,
 		const char *state);
 int store_events_init(struct store *st);
+/* keys.c: 32 bytes sealed under the master key (out: nonce, sealed
+ * bytes, tag: STORE_KEY_SEALED_LEN), bound to the context aad; or opened
+ * (-EBADMSG: not sealed so). */
+int store_seal32(struct store *st, bool enc, const char *aad, const uint8_t *in, uint8_t *out);
 /* keys.c */
 int store_master_key_load(struct store *st, const struct store_params *p, char *err, size_t err_size);
 /* The identities of an account's keys in use, at most max. */
@@ -111,6 +118,23 @@ struct login_cached {
 	uint8_t tag[32];
 	int64_t at_ms;
 };
+/* names.c: the upload a name shows. */
+struct store_shown {
+	bool exists, is_dir;
+	int64_t id; /* the upload (0: none known) */
+	char state[16];
+	bool is_complete; /* size and SHA-256 recorded */
+	char sha256[65];
+	uint64_t size;
+	int64_t mtime_ms; /* names in records only */
+};
+int store_names_shown(const struct store_names *ns, const char *path, struct store_shown *out);
+/* Disk: what `view` (an fstat of path in the account's view) shows. */
+void store_names_shown_stat(struct store *st, int64_t account_id, const char *path,
+			    const struct stat *view, struct store_shown *out);
+/* uploads.c: the SHA-256 of what partial upload id keeps (object
+ * storage: from the state kept with its last part). */
+int store_upload_kept_sha256(struct store *st, int64_t id, char hex[65], uint64_t *size);
 /* Write the final states the database refused before (uploads.c). */
 void store_flush_unsaved(struct store *st);
 void store_sha256_hex(const void *data, size_t len, char out[65]);

@@ -1,14 +1,21 @@
 /* uploads.c - receiving uploads durably, and their records.
  *
- * An upload's bytes are kept by the bytes backend (store_bytes.h: the
- * data directory's uploads/<id>); the account's view gets a hard link to
- * that file at the path the client named. Replacing the link (a later
- * STOR of the same name), removing it or renaming it leaves the upload's
- * own file as it was recorded.
+ * An upload's bytes are kept by the bytes backend (store_bytes.h): the
+ * data directory's uploads/<id>, or an object in object storage. The
+ * account's names show it at the path the client named: a hard link to
+ * that file in the account's view on disk, or a name in the records
+ * (names.c). Replacing the name (a later STOR of the same name),
+ * removing it or renaming it leaves the upload's own bytes as they were
+ * recorded.
+ *
+ * In object storage the bytes go in parts, and the parts of an upload
+ * not yet completed cannot be read back: so the SHA-256 runs in the
+ * write path, and at the end of each part its state and the age
+ * verifier's are kept with the part (resume_state.c), for a resume on
+ * any node.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +25,8 @@
 
 #include "age.h"
 #include "gw.h"
+#include "records_names.h"
+#include "resume_state.h"
 #include "store_bytes.h"
 #include "store_int.h"
 #include "store_records.h"
@@ -44,12 +53,17 @@ struct store_upload {
 	uint64_t reserved;
 	uint64_t start; /* offset this transfer began at */
 	struct store_bytes_writer *w; /* its bytes, open for appending */
-	int parent_fd; /* directory of the link in the account view */
+	bool in_parts; /* the backend keeps bytes in parts (object storage) */
+	int parent_fd; /* disk: directory of the link in the account view */
 	char view_name[GW_PATH_COMPONENT_MAX + 1];
+	char path[GW_PATH_MAX + 1]; /* its name in the account's names */
+	bool named; /* records: path shows it */
 	int64_t prev_id; /* the upload whose file the view showed before, or 0 */
 	uint64_t bytes;
-	EVP_MD_CTX *sha;
+	struct store_sha256 sha;
 	char sha256[65];
+	uint8_t *state; /* in parts: room for a resume state */
+	int64_t resumed_key_id; /* the key a resumed verifier was opened with */
 	int write_error; /* first failed write, as a negative errno */
 	struct age_reader *age; /* when the account requires encryption */
 	int64_t key_ids[KEYS_MAX];
@@ -83,7 +97,9 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 	struct store_upload_end e = { up->id, state, up->bytes, sha256, error, 0 };
 	int r;
 
-	if (up->age && age_reader_key(up->age) >= 0)
+	if (up->resumed_key_id)
+		e.key_id = up->resumed_key_id;
+	else if (up->age && age_reader_key(up->age) >= 0)
 		e.key_id = up->key_ids[age_reader_key(up->age)];
 	r = st->rec->upload_end(st, &e, gw_now_ms(), false);
 	if (r == 0)
@@ -187,11 +203,13 @@ static ssize_t prefix_read(struct store *st, const struct prefix_source *src, vo
 	return n < 0 ? -errno : n;
 }
 
-/* Hash (and, with copy, append to the upload) the first len bytes of src. */
+static int feed(struct store_upload *up, const void *buf, size_t len);
+
+/* Hash and verify (and, with copy, append to the upload) the first len
+ * bytes of src. */
 static int take_prefix(struct store_upload *up, const struct prefix_source *src, uint64_t len,
 		       bool copy)
 {
-	const struct store_bytes_ops *ops = up->st->bytes->ops;
 	unsigned char *buf = malloc(1 << 20);
 	uint64_t done = 0;
 	int r = 0;
@@ -206,14 +224,18 @@ static int take_prefix(struct store_upload *up, const struct prefix_source *src,
 			r = n < 0 ? (int)n : -EIO; /* shorter than it said */
 			break;
 		}
-		if (copy && (r = ops->append(up->w, buf, (size_t)n)) < 0)
-			break;
-		EVP_DigestUpdate(up->sha, buf, (size_t)n);
-		if (up->age && age_reader_feed(up->age, buf, (size_t)n) < 0) {
+		if (!up->in_parts) /* in parts, feed() hashes */
+			store_sha256_add(&up->sha, buf, (size_t)n);
+		if (copy) {
+			r = feed(up, buf, (size_t)n);
+		} else if (up->age && age_reader_feed(up->age, buf, (size_t)n) < 0) {
 			snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
 			r = -EBADMSG;
-			break;
 		}
+		if (r < 0)
+			break;
+		if (copy)
+			up->bytes += (uint64_t)n;
 		done += (uint64_t)n;
 	}
 	free(buf);
@@ -222,65 +244,6 @@ static int take_prefix(struct store_upload *up, const struct prefix_source *src,
 		up->start = len;
 	}
 	return r;
-}
-
-/* The upload whose file is the one at `path` in the account's view
- * (`view` is its fstat): each upload has a file of its own, so at most one
- * record matches. Its id (0: none), and its state and whether it is
- * complete (size and SHA-256 recorded, in sha256). */
-struct view_upload {
-	int64_t id;
-	char state[16];
-	bool is_complete;
-	char sha256[65];
-};
-
-static void find_view_upload(struct store *st, int64_t account_id, const char *path,
-			     const struct stat *view, struct view_upload *out)
-{
-	struct store_view_candidate c[16];
-	unsigned n = 0, i;
-
-	memset(out, 0, sizeof(*out));
-	if (st->rec->upload_candidates(st, account_id, path, c, GW_ARRAY_SIZE(c), &n) < 0)
-		return;
-	for (i = 0; i < n; i++) {
-		char name[32];
-		struct stat sb;
-
-		snprintf(name, sizeof(name), "%lld", (long long)c[i].id);
-		if (fstatat(st->uploads_fd, name, &sb, 0) < 0 || sb.st_dev != view->st_dev ||
-		    sb.st_ino != view->st_ino)
-			continue;
-		out->id = c[i].id;
-		gw_strlcpy(out->state, c[i].state, sizeof(out->state));
-		out->is_complete = c[i].size >= 0 && c[i].sha256[0] && c[i].size == (int64_t)sb.st_size;
-		gw_strlcpy(out->sha256, out->is_complete ? c[i].sha256 : "", sizeof(out->sha256));
-		return;
-	}
-}
-
-int store_upload_recorded_sha256(struct store *st, int64_t account_id, const char *path,
-				 const struct stat *view, char hex[65])
-{
-	struct view_upload vu;
-
-	find_view_upload(st, account_id, path, view, &vu);
-	if (!vu.id || !vu.is_complete)
-		return -ENOENT;
-	gw_strlcpy(hex, vu.sha256, 65);
-	return 0;
-}
-
-int store_upload_set_client_mtime(struct store *st, int64_t account_id, const char *path,
-				  const struct stat *view, int64_t mtime_ms)
-{
-	struct view_upload vu;
-
-	find_view_upload(st, account_id, path, view, &vu);
-	if (!vu.id)
-		return -ENOENT;
-	return st->rec->upload_set_client_mtime(st, vu.id, mtime_ms, gw_now_ms());
 }
 
 /* Take a partial upload back into 'receiving', unless someone else did. */
@@ -294,25 +257,76 @@ static int claim_partial(struct store *st, int64_t id, const char *client_addres
 	return r;
 }
 
-static struct store_upload *upload_new(void)
+static struct store_upload *upload_new(struct store *st)
 {
 	struct store_upload *up = calloc(1, sizeof(*up));
 
 	if (!up)
 		return NULL;
+	up->st = st;
 	up->parent_fd = -1;
 	up->reserved = UINT64_MAX;
-	up->sha = EVP_MD_CTX_new();
-	if (!up->sha || !EVP_DigestInit_ex(up->sha, EVP_sha256(), NULL)) {
-		store_upload_free(up);
+	up->in_parts = st->bytes->ops->part_room != NULL;
+	store_sha256_start(&up->sha);
+	if (up->in_parts && !(up->state = malloc(STORE_RESUME_STATE_MAX))) {
+		free(up);
 		return NULL;
 	}
 	return up;
 }
 
-/* Continue the partial upload `id` in place at offset. */
+/* In parts: the hash and verifier as they were at offset, from the state
+ * kept with the last part (none at 0). */
+static int restore_state(struct store *st, struct store_upload *up, uint64_t offset)
+{
+	struct store_bytes_part *parts = NULL;
+	struct age_reader *age = NULL;
+	char upload_id[128];
+	size_t len = 0;
+	uint64_t at = 0;
+	int64_t key_id = 0;
+	unsigned n = 0;
+	int r;
+
+	if (offset == 0)
+		return 0;
+	parts = calloc(STORE_BYTES_PARTS_MAX, sizeof(*parts));
+	if (!parts)
+		return -ENOMEM;
+	r = st->rec->object_load(st, up->id, upload_id, sizeof(upload_id), parts,
+				 STORE_BYTES_PARTS_MAX, &n);
+	free(parts);
+	if (r == 0 && n == 0)
+		r = -EIO;
+	if (r == 0)
+		r = st->rec->object_state(st, up->id, n, up->state, STORE_RESUME_STATE_MAX, &len);
+	if (r == 0)
+		r = store_resume_state_load(st, up->id, up->state, len, &at, &up->sha, &age, &key_id);
+	if (r == 0 && at != offset)
+		r = -EIO;
+	if (r == 0 && up->age && !age)
+		r = -EIO; /* received unverified: cannot be verified now */
+	if (r < 0) {
+		age_reader_free(age);
+		gw_error("store.upload", "cannot read where upload %lld stopped: %s",
+			 (long long)up->id, r == -ENOENT ? "no state was kept with its last part"
+			 : strerror(-r));
+		return r == -ENOENT || r == -EBADMSG ? -EIO : r;
+	}
+	if (up->age) {
+		age_reader_free(up->age);
+		up->age = age;
+		up->resumed_key_id = key_id;
+	} else {
+		age_reader_free(age);
+	}
+	return 0;
+}
+
+/* Continue the partial upload `id` in place at offset; it kept `had`
+ * bytes. */
 static int resume_own(struct store *st, struct store_upload *up, int64_t id, uint64_t offset,
-		      const char *client_address)
+		      uint64_t had, const char *client_address)
 {
 	const struct store_bytes_ops *ops = st->bytes->ops;
 	struct prefix_source src = { -1, NULL };
@@ -323,11 +337,17 @@ static int resume_own(struct store *st, struct store_upload *up, int64_t id, uin
 		return r;
 	up->id = id;
 	r = ops->resume(st->bytes, id, offset, &up->w);
-	if (r == 0)
-		r = ops->open_read(st->bytes, id, &src.reader);
-	if (r == 0)
-		r = take_prefix(up, &src, offset, false);
-	ops->close_read(src.reader);
+	if (r == 0 && up->in_parts) {
+		r = restore_state(st, up, offset);
+		if (r == 0) {
+			up->bytes = up->start = offset;
+		}
+	} else if (r == 0) {
+		r = ops->open_read(st->bytes, id, 0, &src.reader);
+		if (r == 0)
+			r = take_prefix(up, &src, offset, false);
+		ops->close_read(src.reader);
+	}
 	if (r < 0)
 		goto fail;
 	gw_info("upload.resume", "upload %lld resumed at byte %llu", (long long)id,
@@ -338,8 +358,15 @@ fail:
 		store_upload_reject(st, up); /* what it held was no authentic age file */
 		return r;
 	}
+	if (r == -ERANGE && up->in_parts) {
+		/* its parts end elsewhere (another node kept more meanwhile):
+		 * nothing changed */
+		up->bytes = had;
+		finish_record(st, up, "partial", NULL, "resumed at an offset its parts do not end at");
+		return -ESPIPE;
+	}
 	gw_error("store.upload", "cannot resume upload %lld: %s", (long long)id, strerror(-r));
-	up->bytes = offset;
+	up->bytes = up->in_parts ? had : offset;
 	finish_record(st, up, "partial", NULL, "could not be resumed");
 	return r;
 }
@@ -387,26 +414,66 @@ static int verifier(struct store *st, struct store_upload *up)
 	return r;
 }
 
+/* What path shows now: in the view on disk (its directory opened in
+ * up->parent_fd, *sb its stat when *found), or in the records. */
+static int look_up(struct store_upload *up, const struct store_names *ns, const char *path,
+		   bool *found, struct store_shown *sh)
+{
+	const char *name;
+	struct stat sb;
+	int r;
+
+	memset(sh, 0, sizeof(*sh));
+	*found = false;
+	if (up->st->names_in_records) {
+		r = store_names_shown(ns, path, sh);
+		*found = r == 0;
+		return r == -ENOENT ? 0 : r;
+	}
+	r = gw_open_parent_beneath(ns->root_fd, path, &up->parent_fd, &name);
+	if (r < 0)
+		return r;
+	gw_strlcpy(up->view_name, name, sizeof(up->view_name));
+	if (fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (!S_ISREG(sb.st_mode))
+		return S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
+	*found = true;
+	store_names_shown_stat(up->st, ns->account_id, path, &sb, sh);
+	return 0;
+}
+
+/* The new upload takes the name (what it showed before: up->prev_id). */
+static int place(struct store_upload *up, const char *path)
+{
+	int r;
+
+	if (!up->st->names_in_records)
+		return link_into_view(up->st, up->id, up->parent_fd, up->view_name);
+	r = store_names_db_put(up->st, up->account_id, path, up->id, gw_now_ms(), &up->prev_id);
+	up->named = r == 0;
+	return r;
+}
+
 int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const char *path,
 		       const char *client_address, enum store_upload_mode mode, uint64_t offset,
 		       struct store_upload **out)
 {
-	struct store_upload *up;
-	const char *name;
+	const struct store_names ns = { st, account_id, root_fd };
 	const struct store_bytes_ops *ops = st->bytes->ops;
-	struct stat sb;
-	struct view_upload vu;
+	struct store_upload *up;
+	struct store_shown sh;
 	struct prefix_source src = { -1, NULL };
 	int r;
 	int64_t own = 0;
 	uint64_t room = UINT64_MAX;
-	bool sb_found;
+	bool found;
 
-	up = upload_new();
+	up = upload_new(st);
 	if (!up)
 		return -ENOMEM;
-	up->st = st;
 	up->account_id = account_id;
+	gw_strlcpy(up->path, path, sizeof(up->path));
 	store_flush_unsaved(st); /* a resume must see how the last transfer ended */
 	r = ops->room(st->bytes, 0);
 	if (r < 0)
@@ -414,43 +481,37 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	r = verifier(st, up);
 	if (r < 0)
 		goto fail;
-	r = gw_open_parent_beneath(root_fd, path, &up->parent_fd, &name);
+	r = look_up(up, &ns, path, &found, &sh);
+	if (r == 0 && found && sh.is_dir)
+		r = -EISDIR;
 	if (r < 0)
 		goto fail;
-	gw_strlcpy(up->view_name, name, sizeof(up->view_name));
-	sb_found = fstatat(up->parent_fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-	if (sb_found) {
-		if (!S_ISREG(sb.st_mode)) {
-			r = S_ISDIR(sb.st_mode) ? -EISDIR : -EACCES;
-			goto fail;
-		}
-		if (mode == STORE_UPLOAD_APPEND)
-			offset = (uint64_t)sb.st_size;
-	} else if (mode == STORE_UPLOAD_RESUME && offset > 0) {
+	if (found && mode == STORE_UPLOAD_APPEND) {
+		offset = sh.size;
+	} else if (!found && mode == STORE_UPLOAD_RESUME && offset > 0) {
 		r = -ENOENT;
 		goto fail;
-	} else {
+	} else if (!found) {
 		offset = 0;
 	}
 	if (offset > 0) {
-		if (offset > (uint64_t)sb.st_size) {
+		if (offset > sh.size) {
 			r = -ERANGE;
 			goto fail;
 		}
-		find_view_upload(st, account_id, path, &sb, &vu);
-		if (vu.id && !strcmp(vu.state, "receiving")) {
+		if (sh.id && !strcmp(sh.state, "receiving")) {
 			r = -EBUSY;
 			goto fail;
 		}
 		/* an upload still partial goes on in place */
-		own = !strcmp(vu.state, "partial") ? vu.id : 0;
+		own = !strcmp(sh.state, "partial") ? sh.id : 0;
 		r = quota_room(st, account_id, own, &room);
 		if (r == 0 && offset >= room && room != UINT64_MAX)
 			r = -EDQUOT;
 		if (r < 0)
 			goto fail;
 		if (own) {
-			r = resume_own(st, up, own, offset, client_address);
+			r = resume_own(st, up, own, offset, sh.size, client_address);
 			if (r < 0)
 				goto fail;
 			if (room != UINT64_MAX && (r = reserve(up, offset)) < 0) {
@@ -463,11 +524,15 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		}
 		/* Not a partial upload of ours: its bytes stay as they are,
 		 * and a copy of the first offset bytes starts a new upload. */
-		src.fd = openat(up->parent_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (src.fd < 0) {
-			r = -errno;
-			goto fail;
+		if (st->names_in_records) {
+			r = sh.id && sh.is_complete ? ops->open_read(st->bytes, sh.id, 0, &src.reader)
+						    : -ENOENT;
+		} else {
+			src.fd = openat(up->parent_fd, up->view_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			r = src.fd < 0 ? -errno : 0;
 		}
+		if (r < 0)
+			goto fail;
 	}
 	if (offset == 0) {
 		r = quota_room(st, account_id, 0, &room);
@@ -478,10 +543,7 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	}
 	/* A new upload takes the name: what the view showed there comes
 	 * back if this one is rejected. */
-	if (sb_found) {
-		find_view_upload(st, account_id, path, &sb, &vu);
-		up->prev_id = vu.id;
-	}
+	up->prev_id = sh.id;
 	r = insert_record(st, account_id, path, client_address, &up->id);
 	if (r < 0)
 		goto fail;
@@ -495,7 +557,7 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 				      : "cannot hold quota for it");
 		goto fail;
 	}
-	if (src.fd >= 0) {
+	if (src.fd >= 0 || src.reader) {
 		r = take_prefix(up, &src, offset, true);
 		if (r == -EBADMSG) {
 			store_upload_reject(st, up);
@@ -507,22 +569,75 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 			goto fail;
 		}
 	}
-	r = link_into_view(st, up->id, up->parent_fd, name);
+	r = place(up, path);
 	if (r < 0) {
-		gw_error("store.upload", "cannot link upload %lld at '%s': %s",
-			 (long long)up->id, path, strerror(-r));
+		if (r != -ENOENT && r != -ENOTDIR && r != -EISDIR)
+			gw_error("store.upload", "cannot name upload %lld '%s': %s",
+				 (long long)up->id, path, strerror(-r));
 		finish_record(st, up, "partial", NULL, "cannot place the file in the account");
 		goto fail;
 	}
 	if (src.fd >= 0)
 		close(src.fd);
+	ops->close_read(src.reader);
 	*out = up;
 	return 0;
 fail:
 	if (src.fd >= 0)
 		close(src.fd);
+	ops->close_read(src.reader);
 	store_upload_free(up);
 	return r;
+}
+
+/* In parts: the state a resume at `at` goes on from, with the part that
+ * ends there. A state that cannot be made (the age header not all
+ * there) leaves the part without one: it is then not kept. */
+static void give_state(struct store_upload *up, uint64_t at)
+{
+	size_t len = 0;
+	int r = store_resume_state_save(up->st, up->id, at, &up->sha, up->age, up->resumed_key_id ?
+					up->resumed_key_id : up->age && age_reader_key(up->age) >= 0 ?
+					up->key_ids[age_reader_key(up->age)] : 0,
+					up->state, STORE_RESUME_STATE_MAX, &len);
+
+	if (r == 0)
+		r = up->st->bytes->ops->part_state(up->w, up->state, len);
+	if (r < 0 && r != -EAGAIN)
+		gw_warn("store.upload", "upload %lld keeps no state to resume from at byte %llu: %s",
+			(long long)up->id, (unsigned long long)at, strerror(-r));
+}
+
+/* Verify and write a chunk (in parts: hash it too, and give each part
+ * that it ends its state). */
+static int feed(struct store_upload *up, const void *buf, size_t len)
+{
+	const struct store_bytes_ops *ops = up->st->bytes->ops;
+	const unsigned char *p = buf;
+	uint64_t at = up->bytes;
+	int r;
+
+	while (len) {
+		size_t room = up->in_parts ? ops->part_room(up->w) : len;
+		size_t n = len < room ? len : room;
+
+		if (up->in_parts)
+			store_sha256_add(&up->sha, p, n);
+		if (up->age && age_reader_feed(up->age, p, n) < 0) {
+			/* Not an authentic age file for this account: not kept. */
+			snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
+			return -EBADMSG;
+		}
+		at += n;
+		if (up->in_parts && n == room)
+			give_state(up, at);
+		r = ops->append(up->w, p, n);
+		if (r < 0)
+			return r;
+		p += n;
+		len -= n;
+	}
+	return 0;
 }
 
 int store_upload_write(struct store_upload *up, const void *buf, size_t len)
@@ -539,13 +654,7 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 			return up->write_error;
 		}
 	}
-	if (up->age && age_reader_feed(up->age, buf, len) < 0) {
-		/* Not an authentic age file for this account: not kept. */
-		snprintf(up->verdict, sizeof(up->verdict), "%s", age_reader_reason(up->age));
-		up->write_error = -EBADMSG;
-		return up->write_error;
-	}
-	r = up->st->bytes->ops->append(up->w, buf, len);
+	r = feed(up, buf, len);
 	if (r < 0) {
 		/* what part of this chunk did land is not counted */
 		up->write_error = r;
@@ -557,13 +666,13 @@ int store_upload_write(struct store_upload *up, const void *buf, size_t len)
 
 void store_upload_hash(struct store_upload *up, const void *buf, size_t len)
 {
-	EVP_DigestUpdate(up->sha, buf, len);
+	if (!up->in_parts) /* in parts the write hashes */
+		store_sha256_add(&up->sha, buf, len);
 }
 
 int store_upload_commit(struct store *st, struct store_upload *up)
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
+	uint8_t md[32];
 	int r;
 
 	if (up->write_error)
@@ -576,13 +685,13 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	if (r < 0)
 		return r;
 	/* the view's link to it, too */
-	if (gw_fsync_dir(up->parent_fd) < 0) {
+	if (!st->names_in_records && gw_fsync_dir(up->parent_fd) < 0) {
 		r = -errno;
 		gw_error("store.upload", "cannot make upload %lld durable: %s",
 			 (long long)up->id, strerror(errno));
 		return r;
 	}
-	EVP_DigestFinal_ex(up->sha, md, &mdlen);
+	store_sha256_end(&up->sha, md);
 	gw_hex(md, 32, up->sha256);
 	r = finish_record(st, up, "received", up->sha256, NULL);
 	if (r == 0)
@@ -611,6 +720,12 @@ static void unlink_view(struct store *st, const struct store_upload *up)
 	char obj[32];
 	struct stat ob;
 
+	if (st->names_in_records) {
+		if (up->named)
+			store_names_db_unput(st, up->account_id, up->path, up->id, up->prev_id);
+		st->bytes->ops->remove(st->bytes, up->id);
+		return;
+	}
 	snprintf(obj, sizeof(obj), "%lld", (long long)up->id);
 	if (fstatat(st->uploads_fd, obj, &ob, 0) < 0)
 		return;
@@ -642,7 +757,9 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 
 	/* Keep what arrived for a resume: it is durable before the record
 	 * says how much there is (in object storage, what its confirmed
-	 * parts hold). */
+	 * parts hold, and a filled part with the state at its end). */
+	if (up->w && up->in_parts && !up->write_error)
+		give_state(up, up->bytes);
 	if (up->w && st->bytes->ops->keep(up->w, &kept) == 0)
 		up->bytes = kept;
 	if (finish_record(st, up, "partial", NULL, reason) < 0)
@@ -678,8 +795,32 @@ void store_upload_free(struct store_upload *up)
 		up->st->bytes->ops->close(up->w);
 	if (up->parent_fd >= 0)
 		close(up->parent_fd);
-	EVP_MD_CTX_free(up->sha);
 	age_reader_free(up->age);
+	free(up->state);
 	free(up);
+}
+
+int store_upload_kept_sha256(struct store *st, int64_t id, char hex[65], uint64_t *size)
+{
+	struct store_upload *up = upload_new(st);
+	struct store_upload_info info;
+	uint8_t md[32];
+	int r;
+
+	if (!up)
+		return -ENOMEM;
+	up->id = id;
+	r = st->rec->upload_get(st, id, &info);
+	if (r == 0 && strcmp(info.state, "partial"))
+		r = -EBUSY;
+	if (r == 0)
+		r = restore_state(st, up, (uint64_t)info.bytes_received);
+	if (r == 0) {
+		store_sha256_end(&up->sha, md);
+		gw_hex(md, 32, hex);
+		*size = (uint64_t)info.bytes_received;
+	}
+	store_upload_free(up);
+	return r;
 }
 

@@ -66,6 +66,12 @@ class MigrateRecordsTest(unittest.TestCase):
                 db.execute("INSERT INTO upload_parts(upload_id, number, size, etag)"
                            " VALUES (?, 1, 5242880, '\"e1\"'), (?, 2, 5242880, '\"e2\"')",
                            (half["id"], half["id"]))
+                db.execute("UPDATE upload_parts SET state = X'00ff01' WHERE upload_id = ? AND number = 2",
+                           (half["id"],))
+                # names kept as records (object storage), byte for byte
+                db.execute("INSERT INTO names(account_id, parent, name, upload_id, mtime_ms)"
+                           " VALUES (?, X'2f', X'68616c662e616765', ?, 1), (?, X'2f', X'64ff', NULL, 2)",
+                           (half["account_id"], half["id"], half["account_id"]))
             db.close()
             env = gw.env()
             env["FTPSGATE_DATABASE_URL"] = "sqlite:"
@@ -76,6 +82,7 @@ class MigrateRecordsTest(unittest.TestCase):
             self.assertIn("1 accounts", out.stdout)
             self.assertIn("3 uploads", out.stdout)
             self.assertIn("2 upload_parts", out.stdout)
+            self.assertIn("2 names", out.stdout)
             # a second copy into the same database is refused, changing nothing
             again = subprocess.run([BIN, "migrate-records", "--from", "sqlite:", "--to", url],
                                    env=env, capture_output=True, text=True, timeout=120)
@@ -90,6 +97,11 @@ class MigrateRecordsTest(unittest.TestCase):
                                       " WHERE u.id = %d ORDER BY p.number" % half["id"],
                                       dbname=url.rsplit("/", 1)[1]),
                              'mpu-1|1|5242880|"e1"\nmpu-1|2|5242880|"e2"\n')
+            self.assertEqual(pg_admin("SELECT encode(state, 'hex') FROM upload_parts WHERE number = 2",
+                                      dbname=url.rsplit("/", 1)[1]), "00ff01\n")
+            self.assertEqual(pg_admin("SELECT encode(name, 'hex'), upload_id FROM names ORDER BY name",
+                                      dbname=url.rsplit("/", 1)[1]),
+                             "64ff|\n68616c662e616765|%d\n" % half["id"])
             # the same data directory, now on PostgreSQL
             gw.extra_env["FTPSGATE_DATABASE_URL"] = url
             gw.extra_env["FTPSGATE_NODE_ID"] = "moved"

@@ -287,11 +287,22 @@ static int j_load(void *arg, int64_t id, char *upload_id, size_t size,
 	return 0;
 }
 
+static int j_trim(void *arg, int64_t id, unsigned number)
+{
+	struct journal *j = arg;
+
+	pthread_mutex_lock(&j->lock);
+	if (id == j->id && number < j->n)
+		j->n = number;
+	pthread_mutex_unlock(&j->lock);
+	return 0;
+}
+
 static int read_all(struct store_bytes *b, int64_t id, unsigned char *out, size_t cap, size_t *len)
 {
 	struct store_bytes_reader *rd;
 	ssize_t n;
-	int r = b->ops->open_read(b, id, &rd);
+	int r = b->ops->open_read(b, id, 0, &rd);
 
 	*len = 0;
 	if (r < 0)
@@ -469,7 +480,7 @@ static void outage(const struct s3_config *base, const struct store_bytes_journa
 static void bytes_backend(const struct s3_config *c, const unsigned char *data, size_t total)
 {
 	struct journal j = { .lock = PTHREAD_MUTEX_INITIALIZER };
-	struct store_bytes_journal jo = { &j, j_begun, j_confirmed, j_load };
+	struct store_bytes_journal jo = { &j, j_begun, j_confirmed, j_load, j_trim };
 	struct store_bytes_s3_params p = { 5 * MiB, 2, 4 };
 	struct s3 *sa, *sb;
 	struct store_bytes *a, *b;
@@ -519,7 +530,7 @@ static void bytes_backend(const struct s3_config *c, const unsigned char *data, 
 	CHECK(len == total && !memcmp(got, data, total));
 	CHECK_INT(a->ops->remove(a, id), 0);
 	CHECK_INT(a->ops->size(a, id, &size), 0); /* the journal still has its parts */
-	CHECK_INT(a->ops->open_read(a, id, &(struct store_bytes_reader *){ NULL }), -ENOENT);
+	CHECK_INT(a->ops->open_read(a, id, 0, &(struct store_bytes_reader *){ NULL }), -ENOENT);
 	/* an empty upload is an empty object */
 	CHECK_INT(a->ops->create(a, id + 1, &w), 0);
 	CHECK_INT(a->ops->commit(w), 0);

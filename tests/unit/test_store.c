@@ -157,7 +157,7 @@ static void test_bytes_dir(void)
 	CHECK_INT(b->ops->keep(w, &size), 0);
 	CHECK_INT(size, 12); /* a directory keeps every byte */
 	b->ops->close(w);
-	CHECK_INT(b->ops->open_read(b, 7, &rd), 0);
+	CHECK_INT(b->ops->open_read(b, 7, 0, &rd), 0);
 	CHECK_INT(b->ops->read(rd, got, sizeof(got)), 12);
 	CHECK(memcmp(got, "aaaaaaaaaaXY", 12) == 0);
 	CHECK_INT(b->ops->read(rd, got, sizeof(got)), 0);
@@ -165,7 +165,7 @@ static void test_bytes_dir(void)
 	CHECK_INT(b->ops->remove(b, 7), 0);
 	CHECK_INT(b->ops->remove(b, 7), 0); /* none is fine */
 	CHECK_INT(b->ops->size(b, 7, &size), -ENOENT);
-	CHECK_INT(b->ops->open_read(b, 7, &rd), -ENOENT);
+	CHECK_INT(b->ops->open_read(b, 7, 0, &rd), -ENOENT);
 	CHECK_INT(b->ops->room(b, 1), 0);
 	b->ops->free(b);
 	close(fd);
@@ -289,8 +289,10 @@ static void test_journal(struct store *st, const struct store_account *a)
 {
 	static const char data[] = "journal";
 	struct store_bytes_journal j;
-	struct store_bytes_part parts[4], p1 = { 1, 5u << 20, "\"e1\"" }, p2 = { 2, 7, "\"e2\"" };
-	char upload_id[128];
+	struct store_bytes_part parts[4], p1 = { 1, 5u << 20, "\"e1\"", "s1", 2 },
+		p2 = { 2, 7, "\"e2\"", NULL, 0 };
+	char upload_id[128], state[8];
+	size_t len = 0;
 	unsigned n = 9;
 	int64_t id = 0;
 	int root = root_of(st, a->id);
@@ -317,6 +319,16 @@ static void test_journal(struct store *st, const struct store_account *a)
 	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 1, &n), 0);
 	CHECK_INT(n, 1);
 	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), NULL, 0, &n), 0);
+	/* the state kept with a part, byte for byte; none with part 2 */
+	CHECK_INT(st->rec->object_state(st, id, 1, state, sizeof(state), &len), 0);
+	CHECK_INT(len, 2);
+	CHECK(!memcmp(state, "s1", 2));
+	CHECK_INT(st->rec->object_state(st, id, 1, state, 1, &len), -EMSGSIZE);
+	CHECK_INT(st->rec->object_state(st, id, 2, state, sizeof(state), &len), -ENOENT);
+	/* parts past a gap are forgotten, to be sent again */
+	CHECK_INT(j.trim(j.arg, id, 1), 0);
+	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), 0);
+	CHECK_INT(n, 1);
 	CHECK_INT(j.begun(j.arg, id, "mpu-2"), 0);
 	CHECK_INT(j.load(j.arg, id, upload_id, sizeof(upload_id), parts, 4, &n), 0);
 	CHECK_STR(upload_id, "mpu-2");
