@@ -11,17 +11,24 @@
  * and if not, which dependency is down. */
 struct reply admin_get_health(struct ctx *x)
 {
-	char why[256];
+	char why[256], why_bytes[256];
 	bool down = store_records_status(x->store, true, why, sizeof(why)) < 0;
+	bool bytes_down = store_bytes_status(x->store, true, why_bytes, sizeof(why_bytes)) < 0;
 	struct reply r;
 	json_t *records = json_pack("{s:s, s:s}", "backend", store_records_name(x->store), "status",
 				    down ? "down" : "up");
+	json_t *storage = json_pack("{s:s, s:s}", "backend", store_bytes_name(x->store), "status",
+				    bytes_down ? "down" : "up");
 
 	if (records && down)
 		json_object_set_new(records, "error", json_string(why));
+	if (storage && bytes_down)
+		json_object_set_new(storage, "error", json_string(why_bytes));
+	down = down || bytes_down;
 	r = admin_ok(down ? 503 : 200,
-		     json_pack("{s:s, s:s, s:{s:o}}", "status", down ? "degraded" : "ok", "node",
-			       store_node_id(x->store), "dependencies", "records", records));
+		     json_pack("{s:s, s:s, s:{s:o, s:o}}", "status", down ? "degraded" : "ok", "node",
+			       store_node_id(x->store), "dependencies", "records", records,
+			       "storage", storage));
 	r.document = true; /* 503 too: the health document, not a problem */
 	return r;
 }

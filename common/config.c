@@ -80,6 +80,16 @@ static const struct setting settings[] = {
 	U32("database_timeout_ms", database_timeout_ms, 100, 600000),
 	STR("node_id", node_id),
 	U32("import_lease_s", import_lease_s, 3, 86400),
+	STR("storage_url", storage_url),
+	STR("s3_endpoint", s3_endpoint),
+	STR("s3_region", s3_region),
+	STR("s3_addressing", s3_addressing),
+	STR("s3_ca_file", s3_ca_file),
+	U32("s3_part_mib", s3_part_mib, 5, 5120),
+	U32("s3_parts_in_flight", s3_parts_in_flight, 1, 32),
+	U32("s3_senders", s3_senders, 1, 1024),
+	U32("s3_timeout_s", s3_timeout_s, 5, 3600),
+	U32("s3_abandon_after_s", s3_abandon_after_s, 10, 86400 * 3650),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };
@@ -127,6 +137,12 @@ void gw_config_defaults(struct gw_config *c)
 	c->database_pool = 16;
 	c->database_timeout_ms = 5000;
 	c->import_lease_s = 60;
+	gw_strlcpy(c->s3_region, "us-east-1", sizeof(c->s3_region));
+	c->s3_part_mib = 16; /* docs/benchmarks.md: the fastest of 5-32 MiB */
+	c->s3_parts_in_flight = 4;
+	c->s3_senders = 16;
+	c->s3_timeout_s = 300;
+	c->s3_abandon_after_s = 86400 * 7;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
 }
 
@@ -327,8 +343,9 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 		snprintf(err, err_size, "invalid data_dir: empty");
 		return -EINVAL;
 	}
-	if (strcmp(c->import_stdin, "none") && strcmp(c->import_stdin, "plaintext")) {
-		snprintf(err, err_size, "invalid import_stdin '%s': expected none or plaintext",
+	if (strcmp(c->import_stdin, "none") && strcmp(c->import_stdin, "plaintext") &&
+	    strcmp(c->import_stdin, "as-is")) {
+		snprintf(err, err_size, "invalid import_stdin '%s': expected none, plaintext or as-is",
 			 c->import_stdin);
 		return -EINVAL;
 	}

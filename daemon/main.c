@@ -222,6 +222,15 @@ static void store_params_from(const struct gw_config *cfg, struct store_params *
 	sp->database_timeout_ms = cfg->database_timeout_ms;
 	sp->node_id = cfg->node_id;
 	sp->import_lease_s = cfg->import_lease_s;
+	sp->storage_url = cfg->storage_url;
+	sp->s3_endpoint = cfg->s3_endpoint;
+	sp->s3_region = cfg->s3_region;
+	sp->s3_addressing = cfg->s3_addressing;
+	sp->s3_ca_file = cfg->s3_ca_file;
+	sp->s3_part_mib = cfg->s3_part_mib;
+	sp->s3_parts_in_flight = cfg->s3_parts_in_flight;
+	sp->s3_senders = cfg->s3_senders;
+	sp->s3_timeout_s = cfg->s3_timeout_s;
 }
 
 /* ftpsgate migrate-records --from sqlite:[DIR] --to postgresql://... */
@@ -347,11 +356,13 @@ int main(int argc, char **argv)
 	memset(&pp, 0, sizeof(pp));
 	pp.command = cfg.import_command;
 	pp.stdin_plaintext = !strcmp(cfg.import_stdin, "plaintext");
+	pp.stdin_as_is = !strcmp(cfg.import_stdin, "as-is");
 	pp.workers = cfg.import_workers;
 	pp.timeout_s = cfg.import_timeout_s;
 	pp.attempts = cfg.import_attempts;
 	pp.backoff_s = cfg.import_backoff_s;
 	pp.retention_days = cfg.retention_days;
+	pp.abandon_after_s = cfg.s3_abandon_after_s;
 	if (cfg.import_command[0] && access(cfg.import_command, X_OK) < 0) {
 		snprintf(err, sizeof(err), "cannot run import_command '%.512s': %s", cfg.import_command,
 			 strerror(errno));

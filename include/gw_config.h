@@ -75,6 +75,16 @@ struct gw_config {
 	uint32_t database_timeout_ms;   /* a statement's limit */
 	char node_id[65];               /* "" = the host name */
 	uint32_t import_lease_s;        /* a claim on import work, unrenewed */
+	char storage_url[1024];         /* "" or "file:" = data_dir; "s3://BUCKET[/PREFIX]" */
+	char s3_endpoint[256];          /* "" = AWS S3 in s3_region */
+	char s3_region[64];
+	char s3_addressing[16];         /* "" (path with an endpoint, else virtual), "path", "virtual" */
+	char s3_ca_file[PATH_MAX];      /* "" = the system's CAs */
+	uint32_t s3_part_mib;           /* bytes of each part but the last */
+	uint32_t s3_parts_in_flight;    /* per upload */
+	uint32_t s3_senders;            /* parts in flight on the node */
+	uint32_t s3_timeout_s;          /* one request */
+	uint32_t s3_abandon_after_s;    /* a partial upload untouched this long loses its parts */
 	char log_level[16];
 };
 

@@ -49,6 +49,19 @@ struct store_params {
 	uint32_t database_timeout_ms; /* a statement's limit (0: 5000) */
 	const char *node_id;          /* this node's id (NULL/"": the host name) */
 	uint32_t import_lease_s;      /* a claim on import work, unrenewed (0: 60) */
+	/* Where upload bytes live: NULL, "" or "file:" = data_dir/uploads;
+	 * "s3://BUCKET[/PREFIX]" = objects PREFIX/<upload id> in that bucket
+	 * of S3-compatible storage, with the account's names as records.
+	 * Credentials come from the AWS_* variables or credentials file. */
+	const char *storage_url;
+	const char *s3_endpoint;   /* scheme://host[:port]; NULL/"": AWS S3 in s3_region */
+	const char *s3_region;     /* NULL/"": us-east-1 */
+	const char *s3_addressing; /* "path", "virtual"; NULL/"": path with an endpoint */
+	const char *s3_ca_file;    /* NULL/"": the system's CAs */
+	uint32_t s3_part_mib;      /* 0: 16 */
+	uint32_t s3_parts_in_flight; /* per upload (0: 4) */
+	uint32_t s3_senders;       /* in flight on the node (0: 16) */
+	uint32_t s3_timeout_s;     /* one request (0: 300) */
 };
 
 /* BLOCKING. Create the data directory layout and database if needed, run
@@ -67,6 +80,15 @@ void store_close(struct store *st);
 int store_migrate_records(const struct store_params *p, const char *to_url,
 			  int64_t copied[STORE_MIGRATE_TABLES], char *err, size_t err_size);
 const char *store_migrate_table_name(size_t i);
+
+/* The bytes backend: "file" or "s3"; and 0 when it answers, or -EAGAIN
+ * and why it does not (ping: ask it now, BLOCKING). */
+const char *store_bytes_name(struct store *st);
+int store_bytes_status(struct store *st, bool ping, char *why, size_t why_size);
+/* BLOCKING. Object storage: abort the multipart uploads of partial
+ * uploads untouched for abandon_ms (each then says so in its record)
+ * and those no upload wants; *aborted: how many. 0 on disk. */
+int store_sweep_abandoned(struct store *st, int64_t abandon_ms, unsigned *aborted);
 
 /* The records backend: "sqlite" or "postgresql". */
 const char *store_records_name(struct store *st);
@@ -363,13 +385,16 @@ int store_key_revoke(struct store *st, int64_t account_id, int64_t key_id, struc
  * be idempotent, keyed by FTPSGATE_UPLOAD_ID). */
 struct store_pipeline_params {
 	const char *command; /* "" = file into data_dir/imported/<account>/ */
-	bool stdin_plaintext;
+	bool stdin_plaintext; /* the hook's stdin: the upload decrypted, */
+	bool stdin_as_is;     /* ... or its bytes as they are (else none) */
 	unsigned workers;
 	unsigned timeout_s;
 	unsigned attempts;
 	unsigned backoff_s;
 	unsigned retention_days; /* 0 = keep; else purge imported files, then
 				  * drop tombstones, that many days after */
+	unsigned abandon_after_s; /* object storage: a partial upload untouched
+				   * this long loses its parts (0: never) */
 };
 struct store_pipeline;
 int store_pipeline_start(struct store *st, const struct store_pipeline_params *p,

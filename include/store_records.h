@@ -41,6 +41,10 @@ struct store_upload_end {
  * parts one upload has in flight (store_bytes_s3_params.per_upload). */
 #define STORE_PART_STATES_KEPT 32
 
+/* A node not heard from for this long is gone: what it was receiving
+ * may be resumed elsewhere (its heartbeat comes every second). */
+#define STORE_NODE_GONE_MS 15000
+
 struct store_view_candidate {
 	int64_t id;
 	char state[16];
@@ -159,6 +163,12 @@ struct store_records_ops {
 	 * resume from client_address: -EBUSY when it is not partial. */
 	int (*upload_claim_partial)(struct store *st, int64_t id, const char *client_address,
 				    int64_t now_ms, int64_t *account_id);
+	/* Several nodes: upload id is 'receiving' on a node that stopped
+	 * answering (no heartbeat for STORE_NODE_GONE_MS). With take, it
+	 * becomes 'partial' at kept bytes (*account_id set). 1 when it is
+	 * (was taken), 0 when not. One node (SQLite): never. */
+	int (*upload_orphaned)(struct store *st, int64_t id, bool take, uint64_t kept,
+			       int64_t now_ms, int64_t *account_id);
 	/* Bytes the account's quota leaves for one more file, counting every
 	 * upload it keeps but `own` (UINT64_MAX: no quota). */
 	int (*quota_room)(struct store *st, int64_t account_id, int64_t own, uint64_t *room);

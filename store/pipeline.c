@@ -193,6 +193,92 @@ out:
 
 /* ---------------------------------------------------------------- default import */
 
+static int write_all(int fd, const unsigned char *p, size_t len)
+{
+	while (len) {
+		ssize_t k = write(fd, p, len);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		p += k;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Object storage: the upload's bytes copied to target (through a
+ * temporary name of the upload's own, made durable, then renamed), and
+ * checked against the SHA-256 recorded on the way. */
+static int copy_object(struct store_pipeline *pl, const struct store_work *w, const char *target,
+		       char *why, size_t why_size)
+{
+	struct store *st = pl->st;
+	char tmp[PATH_MAX + GW_PATH_MAX + 80], hex[65];
+	struct store_bytes_reader *src = NULL;
+	struct store_sha256 sha;
+	struct lease lease;
+	unsigned char *buf = malloc(1 << 20);
+	uint8_t md[32];
+	ssize_t n = 0;
+	int fd = -1, r;
+
+	/* beside it, under a name of the upload's own */
+	snprintf(tmp, sizeof(tmp), "%.*s/.%lld.part", (int)(strrchr(target, '/') - target), target,
+		 (long long)w->id);
+	store_sha256_start(&sha);
+	lease_begin(&lease);
+	r = buf ? st->bytes->ops->open_read(st->bytes, w->id, 0, &src) : -ENOMEM;
+	if (r < 0) {
+		snprintf(why, why_size, "cannot read its object: %s", strerror(-r));
+		goto out;
+	}
+	unlink(tmp); /* left by an attempt that was cut short */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0440);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, why_size, "cannot create '%.120s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	while ((n = st->bytes->ops->read(src, buf, 1 << 20)) > 0) {
+		/* stopping, or the claim lost: the copy goes no further (an
+		 * import cut short runs again) */
+		if (__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED) || !lease_keep(pl, w, &lease)) {
+			r = -ECANCELED;
+			break;
+		}
+		store_sha256_add(&sha, buf, (size_t)n);
+		if (write_all(fd, buf, (size_t)n) < 0) {
+			n = -errno;
+			break;
+		}
+	}
+	store_sha256_end(&sha, md);
+	gw_hex(md, 32, hex);
+	if (r < 0) {
+		/* cancelled */
+	} else if (n < 0) {
+		r = (int)n;
+		snprintf(why, why_size, "cannot copy its object: %s", strerror(-r));
+	} else if (strcmp(hex, w->sha256)) {
+		r = -EIO;
+		snprintf(why, why_size, "its object does not have the SHA-256 recorded");
+	} else if (fsync(fd) < 0 || rename(tmp, target) < 0) {
+		r = -errno;
+		snprintf(why, why_size, "cannot file it at '%.120s': %s", target, strerror(errno));
+	}
+	if (r < 0)
+		unlink(tmp);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (src)
+		st->bytes->ops->close_read(src);
+	free(buf);
+	return r;
+}
+
 /* File the upload as data_dir/imported/<account>/<id>/<path>, with its
  * manifest at imported/<account>/<id>.json. Every name the filing makes
  * starts with the upload's id, which no other upload has: nothing a user
@@ -206,11 +292,11 @@ static int file_locally(struct store_pipeline *pl, const struct store_work *w, c
 	char base[PATH_MAX], target[PATH_MAX + GW_PATH_MAX + 64], manifest[PATH_MAX + 48];
 	char tmp[PATH_MAX + 48], obj[32], *slash;
 	struct gw_buf body;
-	struct stat sb, ob;
+	struct stat sb, ob = { 0 };
 	int fd = -1, dfd = -1, n, r = -EIO;
 
 	snprintf(obj, sizeof(obj), "%lld", (long long)w->id);
-	if (fstatat(st->uploads_fd, obj, &ob, 0) < 0) {
+	if (!st->s3 && fstatat(st->uploads_fd, obj, &ob, 0) < 0) {
 		snprintf(why, why_size, "its file is gone: %s", strerror(errno));
 		return -ENOENT;
 	}
@@ -228,7 +314,11 @@ static int file_locally(struct store_pipeline *pl, const struct store_work *w, c
 		return -EIO;
 	}
 	*slash = '/';
-	if (linkat(st->uploads_fd, obj, AT_FDCWD, target, 0) < 0) {
+	if (st->s3) {
+		r = copy_object(pl, w, target, why, why_size);
+		if (r < 0)
+			return r;
+	} else if (linkat(st->uploads_fd, obj, AT_FDCWD, target, 0) < 0) {
 		/* Only an earlier attempt at this upload can have made it. */
 		if (errno != EEXIST || stat(target, &sb) < 0 || sb.st_ino != ob.st_ino ||
 		    sb.st_dev != ob.st_dev) {
@@ -372,27 +462,35 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 {
 	struct store *st = pl->st;
 	static char path_env[] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char env[9][PATH_MAX + 128], file[PATH_MAX + 48];
+	char env[9][PATH_MAX + 128], file[PATH_MAX + 64];
 	char *envp[11], *argv[2];
 	struct store_bytes_reader *src = NULL;
 	int out[2] = { -1, -1 }, in[2] = { -1, -1 }, status = 0, rc = -1;
 	struct age_reader *r = NULL;
 	struct feed feed;
 	bool exited = false, out_open = true, file_done = false;
+	bool stdin_fed = pl->p.stdin_plaintext || pl->p.stdin_as_is;
 	int64_t deadline = gw_mono_ms() + (int64_t)pl->p.timeout_s * 1000;
 	struct lease lease;
 	pid_t pid = -1;
 	size_t i;
 
 	gw_buf_init(&feed.pending, 1 << 20);
-	snprintf(file, sizeof(file), "%s/uploads/%lld", st->data_dir, (long long)w->id);
+	if (st->s3)
+		snprintf(file, sizeof(file), "FTPSGATE_UPLOAD_OBJECT=%s", "");
+	if (st->s3)
+		store_storage_object_url(st, w->id, file + strlen(file), sizeof(file) - strlen(file));
+	else
+		snprintf(file, sizeof(file), "FTPSGATE_UPLOAD_FILE=%s/uploads/%lld", st->data_dir,
+			 (long long)w->id);
 	snprintf(env[0], sizeof(env[0]), "FTPSGATE_UPLOAD_ID=%lld", (long long)w->id);
 	snprintf(env[1], sizeof(env[1]), "FTPSGATE_UPLOAD_ACCOUNT=%lld", (long long)w->account_id);
 	snprintf(env[2], sizeof(env[2]), "FTPSGATE_UPLOAD_PATH=%s", w->path);
 	snprintf(env[3], sizeof(env[3]), "FTPSGATE_UPLOAD_SIZE=%lld", (long long)w->size);
 	snprintf(env[4], sizeof(env[4]), "FTPSGATE_UPLOAD_SHA256=%s", w->sha256);
 	snprintf(env[5], sizeof(env[5]), "FTPSGATE_UPLOAD_KEY_ID=%lld", (long long)w->key_id);
-	snprintf(env[6], sizeof(env[6]), "FTPSGATE_UPLOAD_FILE=%s", file);
+	/* its bytes: a file in the data directory, or an object */
+	snprintf(env[6], sizeof(env[6]), "%s", file);
 	snprintf(env[7], sizeof(env[7]), "FTPSGATE_UPLOAD_ATTEMPT=%d", w->attempts);
 	snprintf(env[8], sizeof(env[8]), "FTPSGATE_NODE_ID=%s", st->node);
 	for (i = 0; i < 9; i++)
@@ -402,8 +500,12 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 	argv[0] = pl->command;
 	argv[1] = NULL;
 
-	if (pipe2(out, O_CLOEXEC) < 0 || (pl->p.stdin_plaintext && pipe2(in, O_CLOEXEC) < 0)) {
+	if (pipe2(out, O_CLOEXEC) < 0 || (stdin_fed && pipe2(in, O_CLOEXEC) < 0)) {
 		snprintf(why, why_size, "cannot make pipes: %s", strerror(errno));
+		goto out;
+	}
+	if (pl->p.stdin_as_is && st->bytes->ops->open_read(st->bytes, w->id, 0, &src) < 0) {
+		snprintf(why, why_size, "cannot read the upload for the hook");
 		goto out;
 	}
 	if (pl->p.stdin_plaintext) {
@@ -424,7 +526,7 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 		}
 		explicit_bzero(secrets, sizeof(secrets));
 	}
-	rc = spawn_hook(pl->command, argv, envp, pl->p.stdin_plaintext ? in[0] : -1, out[1], &pid);
+	rc = spawn_hook(pl->command, argv, envp, stdin_fed ? in[0] : -1, out[1], &pid);
 	close(out[1]);
 	out[1] = -1;
 	if (in[0] >= 0) {
@@ -555,7 +657,8 @@ static void import(struct store_pipeline *pl, struct store_work *w)
 	if (pl->command[0]) {
 		rc = run_hook(pl, w, &tail, why, sizeof(why));
 	} else {
-		rc = file_locally(pl, w, why, sizeof(why)) < 0 ? 1 : 0;
+		rc = file_locally(pl, w, why, sizeof(why));
+		rc = rc == -ECANCELED ? -2 : rc < 0 ? 1 : 0;
 	}
 	if (rc == -2) {
 		gw_buf_release(&tail);
@@ -648,7 +751,7 @@ static void *worker(void *arg)
 {
 	struct store_pipeline *pl = arg;
 	struct store *st = pl->st;
-	int64_t next_retention = 0;
+	int64_t next_retention = 0, next_sweep = 0;
 	/* the first worker also keeps retention */
 	bool janitor = __atomic_fetch_add(&pl->started, 1, __ATOMIC_RELAXED) == 0;
 
@@ -671,6 +774,13 @@ static void *worker(void *arg)
 		if (janitor && pl->p.retention_days && gw_mono_ms() >= next_retention) {
 			retain(pl);
 			next_retention = gw_mono_ms() + 60 * 1000;
+		}
+		if (janitor && pl->p.abandon_after_s && gw_mono_ms() >= next_sweep) {
+			unsigned aborted = 0, every_s = pl->p.abandon_after_s / 4;
+
+			store_sweep_abandoned(st, (int64_t)pl->p.abandon_after_s * 1000, &aborted);
+			every_s = every_s < 5 ? 5 : every_s > 600 ? 600 : every_s;
+			next_sweep = gw_mono_ms() + (int64_t)every_s * 1000;
 		}
 		/* Nothing to do: wait for a change that makes work, or a
 		 * second (a retry's time, another node's lease ended). */

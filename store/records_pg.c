@@ -182,6 +182,39 @@ static int upload_claim_partial(struct store *st, int64_t id, const char *client
 	return r;
 }
 
+static int upload_orphaned(struct store *st, int64_t id, bool take, uint64_t kept, int64_t now_ms,
+			   int64_t *account_id)
+{
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pg_arg_i64(&a, id);
+	pg_arg_text(&a, st->node);
+	if (take) {
+		pg_arg_i64(&a, (int64_t)kept);
+		pg_arg_i64(&a, now_ms);
+	}
+	r = pg_run(st, take ? "UPDATE uploads u SET state = 'partial', bytes_received = $3::bigint,"
+			      " reserved_bytes = 0, updated_at = $4::bigint,"
+			      " error = 'the node receiving it stopped answering'::bytea"
+			      " WHERE u.id = $1::bigint AND u.state = 'receiving' AND u.node <> $2"
+			      " AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = u.node AND n.seen_at > "
+			      PG_NOW " - " GW_STR(STORE_NODE_GONE_MS) ") RETURNING u.account_id"
+			    : "SELECT u.account_id FROM uploads u WHERE u.id = $1::bigint"
+			      " AND u.state = 'receiving' AND u.node <> $2"
+			      " AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = u.node AND n.seen_at > "
+			      PG_NOW " - " GW_STR(STORE_NODE_GONE_MS) ")",
+		   &a, &res, "cannot take over an upload of a node that is gone");
+	if (r < 0)
+		return r;
+	r = PQntuples(res) == 1;
+	if (r)
+		*account_id = pg_i64(res, 0, 0);
+	PQclear(res);
+	return r;
+}
+
 /* What the account's quota leaves, on connection c. With lock, the
  * account's row is locked first, in a statement of its own, until the
  * transaction ends: under READ COMMITTED the sum that follows then sees
@@ -584,6 +617,7 @@ const struct store_records_ops store_records_pg = {
 	.object_part = store_pg_object_part,
 	.object_load = store_pg_object_load,
 	.object_trim = store_pg_object_trim,
+	.upload_orphaned = upload_orphaned,
 	.object_state = store_pg_object_state,
 	.work_claim = work_claim,
 	.work_requeue = work_requeue,

@@ -265,6 +265,14 @@ out:
 	return r;
 }
 
+static int upload_orphaned(struct store *st, int64_t id, bool take, uint64_t kept, int64_t now_ms,
+			   int64_t *account_id)
+{
+	(void)st, (void)id, (void)take, (void)kept, (void)now_ms;
+	*account_id = 0;
+	return 0; /* one node: what it was receiving, its next start recovers */
+}
+
 static int upload_candidates(struct store *st, int64_t account_id, const char *path,
 			     struct store_view_candidate *c, unsigned max, unsigned *n)
 {
@@ -586,6 +594,7 @@ const struct store_records_ops store_records_sqlite = {
 	.object_part = store_sqlite_object_part,
 	.object_load = store_sqlite_object_load,
 	.object_trim = store_sqlite_object_trim,
+	.upload_orphaned = upload_orphaned,
 	.object_state = store_sqlite_object_state,
 	.work_claim = work_claim,
 	.work_requeue = work_requeue,

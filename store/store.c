@@ -142,11 +142,6 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	r = open_dir(st->data_dir, "uploads", &st->uploads_fd, err, err_size);
 	if (r < 0)
 		goto fail;
-	r = store_bytes_dir_new(st->uploads_fd, st->min_free_bytes, &st->bytes);
-	if (r < 0) {
-		snprintf(err, err_size, "cannot set up the bytes store: %s", strerror(-r));
-		goto fail;
-	}
 	r = set_node(st, p->node_id, err, err_size);
 	if (r < 0)
 		goto fail;
@@ -163,6 +158,10 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 		}
 	}
 	r = store_master_key_load(st, p, err, err_size);
+	if (r < 0)
+		goto fail;
+	/* object storage keeps its journal in the records: after them */
+	r = store_storage_open(st, p, err, err_size);
 	if (r < 0)
 		goto fail;
 	r = recover(st);
@@ -187,6 +186,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_storage_close(st); /* its senders write to the records */
 	if (st->rec_open) {
 		store_flush_unsaved(st); /* what stays unsaved, recover() sets right */
 		store_pg_events_stop(st);
@@ -197,8 +197,6 @@ void store_close(struct store *st)
 	free(st->unsaved);
 	if (st->accounts_fd >= 0)
 		close(st->accounts_fd);
-	if (st->bytes)
-		st->bytes->ops->free(st->bytes);
 	if (st->uploads_fd >= 0)
 		close(st->uploads_fd);
 	pthread_mutex_destroy(&st->lock);

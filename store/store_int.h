@@ -32,6 +32,7 @@ struct store {
 	int accounts_fd; /* data_dir/accounts */
 	int uploads_fd;  /* data_dir/uploads: the bytes backend's, and the views' links */
 	struct store_bytes *bytes; /* where upload bytes live (store_bytes.h) */
+	struct s3 *s3; /* the object store's client, when the bytes are there */
 	/* bytes in object storage: accounts' names are records
 	 * (records_names.c), not the directories of accounts/ */
 	bool names_in_records;
@@ -132,9 +133,18 @@ int store_names_shown(const struct store_names *ns, const char *path, struct sto
 /* Disk: what `view` (an fstat of path in the account's view) shows. */
 void store_names_shown_stat(struct store *st, int64_t account_id, const char *path,
 			    const struct stat *view, struct store_shown *out);
+/* uploads.c: an upload 'receiving' on a node that is gone becomes
+ * 'partial' at what its store kept, to be resumed here. */
+int store_upload_take_over(struct store *st, int64_t id);
 /* uploads.c: the SHA-256 of what partial upload id keeps (object
  * storage: from the state kept with its last part). */
 int store_upload_kept_sha256(struct store *st, int64_t id, char hex[65], uint64_t *size);
+/* storage.c: the bytes backend storage_url names (after the records:
+ * object storage keeps its journal there); closed before them. */
+int store_storage_open(struct store *st, const struct store_params *p, char *err, size_t err_size);
+void store_storage_close(struct store *st);
+/* Object storage: where upload id's object is, as s3://BUCKET/KEY. */
+void store_storage_object_url(struct store *st, int64_t id, char *out, size_t size);
 /* Write the final states the database refused before (uploads.c). */
 void store_flush_unsaved(struct store *st);
 void store_sha256_hex(const void *data, size_t len, char out[65]);

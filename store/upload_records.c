@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "gw.h"
+#include "records_names.h"
 #include "store_int.h"
 #include "store_records.h"
 
@@ -94,6 +95,20 @@ int store_upload_purge(struct store *st, int64_t id, struct store_upload_info *o
 		return r;
 	if (!changed && !out->purged_at_ms)
 		return -EBUSY; /* receiving, verifying or importing: out->state says */
+	if (st->names_in_records) {
+		/* its names go with it; the object (or the parts) too */
+		r = store_names_db_forget(st, id);
+		if (r == 0)
+			r = st->bytes->ops->remove(st->bytes, id);
+		if (r < 0) {
+			gw_error("store.purge", "cannot remove the bytes of upload %lld: %s",
+				 (long long)id, strerror(-r));
+			return r;
+		}
+		if (changed)
+			store_emit(st, "upload", id, out->account_id, "purged");
+		return 0;
+	}
 	snprintf(obj, sizeof(obj), "%lld", (long long)id);
 	snprintf(view, sizeof(view), "%lld", (long long)out->account_id);
 	/* The account's view loses its link only if it is still this file;

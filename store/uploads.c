@@ -494,7 +494,9 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 	} else if (!found) {
 		offset = 0;
 	}
-	if (offset > 0) {
+	/* a partial upload that kept nothing goes on as the same upload
+	 * when its name is stored again (REST 0 is no REST at all) */
+	if (offset > 0 || (found && sh.id && sh.size == 0 && !strcmp(sh.state, "partial"))) {
 		if (offset > sh.size) {
 			r = -ERANGE;
 			goto fail;
@@ -798,6 +800,30 @@ void store_upload_free(struct store_upload *up)
 	age_reader_free(up->age);
 	free(up->state);
 	free(up);
+}
+
+int store_upload_take_over(struct store *st, int64_t id)
+{
+	int64_t account = 0;
+	uint64_t kept = 0;
+	int r = st->rec->upload_orphaned(st, id, false, 0, 0, &account);
+
+	if (r <= 0)
+		return r;
+	r = st->bytes->ops->size(st->bytes, id, &kept);
+	if (r == -ENOENT) {
+		kept = 0; /* its multipart upload was not even begun */
+		r = 0;
+	}
+	if (r == 0)
+		r = st->rec->upload_orphaned(st, id, true, kept, gw_now_ms(), &account);
+	if (r == 1) {
+		gw_warn("upload.taken_over", "upload %lld: the node receiving it stopped answering;"
+			" partial at %llu bytes, resumable here", (long long)id,
+			(unsigned long long)kept);
+		store_emit(st, "upload", id, account, "partial");
+	}
+	return r < 0 ? r : 0;
 }
 
 int store_upload_kept_sha256(struct store *st, int64_t id, char hex[65], uint64_t *size)

@@ -129,6 +129,66 @@ def pg_database_for(data_dir):
     return name
 
 
+# Where upload bytes go: FTPSGATE_TEST_S3 names the settings file of an
+# S3 server (scripts/s3-local.sh writes one: FTPSGATE_STORAGE_URL,
+# FTPSGATE_S3_ENDPOINT, FTPSGATE_S3_REGION, AWS_* lines) and every gateway
+# keeps its bytes under a key prefix of its own there; unset, in its data
+# directory.
+TEST_S3 = os.environ.get("FTPSGATE_TEST_S3", "")
+S3 = {}
+if TEST_S3:
+    with open(TEST_S3) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.strip().split("=", 1)
+                S3[k] = v
+STORAGE = "s3" if TEST_S3 else "file"
+
+
+def s3_prefix_for(data_dir):
+    """The key prefix of a data directory's uploads: chosen at its first
+    start, kept for its restarts."""
+    name_file = os.path.join(data_dir, "s3-prefix")
+    if os.path.exists(name_file):
+        with open(name_file) as f:
+            return f.read().strip()
+    name = "t-" + os.urandom(8).hex()
+    with open(name_file, "w") as f:
+        f.write(name)
+    return name
+
+
+def s3_object(key):
+    """An object's bytes, read from the S3 server by rclone's S3 backend
+    (not the gateway's client); None when there is no such key."""
+    env = dict(os.environ, RCLONE_CONFIG_T_TYPE="s3", RCLONE_CONFIG_T_PROVIDER="Other",
+               RCLONE_CONFIG_T_ENDPOINT=S3["FTPSGATE_S3_ENDPOINT"],
+               RCLONE_CONFIG_T_REGION=S3["FTPSGATE_S3_REGION"],
+               RCLONE_CONFIG_T_ACCESS_KEY_ID=S3["AWS_ACCESS_KEY_ID"],
+               RCLONE_CONFIG_T_SECRET_ACCESS_KEY=S3["AWS_SECRET_ACCESS_KEY"],
+               RCLONE_CONFIG_T_FORCE_PATH_STYLE="true")
+    env.pop("AWS_CA_BUNDLE", None)
+    bucket = S3["FTPSGATE_STORAGE_URL"][5:].split("/", 1)[0]
+    listed = subprocess.run(["rclone", "lsjson", "--config", "/dev/null", "t:%s/%s" % (bucket, key)],
+                            env=env, capture_output=True, timeout=120)
+    if listed.returncode:
+        raise RuntimeError("rclone lsjson %s: %s" % (key, listed.stderr[-500:]))
+    if not json.loads(listed.stdout):
+        return None
+    out = subprocess.run(["rclone", "cat", "--config", "/dev/null", "t:%s/%s" % (bucket, key)],
+                         env=env, capture_output=True, timeout=300)
+    if out.returncode:
+        raise RuntimeError("rclone cat %s: %s" % (key, out.stderr[-500:]))
+    return out.stdout
+
+
+def skip_unless_file_storage(why):
+    """For tests of what only bytes in the data directory have (its files,
+    their links in the accounts' views)."""
+    import unittest
+    return unittest.skipIf(STORAGE != "file", why)
+
+
 def skip_unless_sqlite(why):
     """For tests of what only the SQLite backend has (its file, its locks)."""
     import unittest
@@ -180,8 +240,57 @@ class Gateway:
         })
         if TEST_PG and "FTPSGATE_DATABASE_URL" not in self.extra_env:
             e["FTPSGATE_DATABASE_URL"] = pg_url(pg_database_for(self.data_dir))
+        if TEST_S3:
+            e.update({k: v for k, v in S3.items() if k.startswith(("FTPSGATE_", "AWS_"))})
+            e["FTPSGATE_STORAGE_URL"] = "s3://%s/%s" % (S3["FTPSGATE_STORAGE_URL"][5:].split("/", 1)[0],
+                                                        self.s3_prefix())
+            # the smallest parts S3 takes: a test's uploads span several
+            e.setdefault("FTPSGATE_S3_PART_MIB", "5")
         e.update(self.extra_env)
         return e
+
+    def s3_prefix(self):
+        return s3_prefix_for(self.data_dir)
+
+    def object_bytes(self, upload_id):
+        """The bytes of an upload in object storage, read independently."""
+        return s3_object("%s/%d" % (self.s3_prefix(), upload_id))
+
+    def stored(self, upload_id):
+        """An upload's bytes where the gateway keeps them (its file in the
+        data directory, or its object), read past the gateway; None when
+        there are none (not yet, or no longer)."""
+        if STORAGE == "s3":
+            return self.object_bytes(upload_id)
+        try:
+            with open(os.path.join(self.data_dir, "var", "uploads", str(upload_id)), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def kept_bytes(self, upload_id):
+        """How many bytes of a partial upload are kept for a resume: its
+        file's size, or its confirmed parts from the first on."""
+        if STORAGE == "file":
+            return os.path.getsize(os.path.join(self.data_dir, "var", "uploads", str(upload_id)))
+        kept, want = 0, 1
+        for number, size in self.records_sql("SELECT number, size FROM upload_parts"
+                                             " WHERE upload_id = ? ORDER BY number", (upload_id,)):
+            if int(number) != want:
+                break  # a gap: what follows is sent again on resume
+            kept += int(size)
+            want += 1
+        return kept
+
+    def top_names(self, account_id):
+        """The names at the top of an account's files, past the gateway."""
+        if STORAGE == "file":
+            return os.listdir(os.path.join(self.data_dir, "var", "accounts", str(account_id)))
+        if BACKEND == "sqlite":
+            sql = "SELECT CAST(name AS TEXT) FROM names WHERE account_id = ? AND hex(parent) = '2F'"
+        else:
+            sql = "SELECT convert_from(name, 'UTF8') FROM names WHERE account_id = ? AND parent = '\\x2f'"
+        return [r[0] for r in self.records_sql(sql, (account_id,))]
 
     def start(self, timeout=20):
         for attempt in range(3):

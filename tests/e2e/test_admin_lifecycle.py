@@ -119,8 +119,7 @@ class LifecycleTest(unittest.TestCase):
         rec = [u for u in self.gw.uploads(account_id=a["id"])][0]
         self.assertIn(rec["state"], COMPLETE)
         self.assertEqual(rec["sha256"], hashlib.sha256(b"kept").hexdigest())
-        obj = os.path.join(self.gw.data_dir, "var", "uploads", str(rec["id"]))
-        self.assertTrue(os.path.exists(obj))
+        self.assertEqual(self.gw.stored(rec["id"]), b"kept")
 
     def test_quota(self):
         a = self.gw.create_account(username="quota", quota_bytes=100000)
@@ -152,7 +151,7 @@ class LifecycleTest(unittest.TestCase):
         self.assertIsNotNone(doc["purged_at"])
         self.assertEqual(doc["sha256"], rec["sha256"])  # the tombstone keeps the facts
         self.assertNotIn("p.bin", ftp.nlst())
-        self.assertFalse(os.path.exists(os.path.join(self.gw.data_dir, "var", "uploads", str(rec["id"]))))
+        self.assertIsNone(self.gw.stored(rec["id"]))
         self.assertEqual(self.api("DELETE", "/uploads/%d" % rec["id"])[0], 200)
         # a file stored again under the same name is not touched by purging the old record
         ftp.storbinary("STOR q.bin", io.BytesIO(b"old"))

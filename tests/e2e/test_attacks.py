@@ -117,9 +117,9 @@ class PurgeWhileImportingTest(unittest.TestCase):
             hook = os.path.join(tmp, "slow.sh")
             with open(hook, "w") as f:
                 f.write('#!/bin/sh\nwhile [ ! -e "%s" ]; do sleep 0.05; done\n'
-                        'sha256sum "$FTPSGATE_UPLOAD_FILE"\n' % gate)
+                        'sha256sum -\n' % gate)
             os.chmod(hook, 0o755)
-            with Gateway(env={"FTPSGATE_IMPORT_COMMAND": hook}) as gw:
+            with Gateway(env={"FTPSGATE_IMPORT_COMMAND": hook, "FTPSGATE_IMPORT_STDIN": "as-is"}) as gw:
                 a = gw.create_account(username="purger")
                 data = os.urandom(5000)
                 upload(gw, a, "p.bin", data)

@@ -96,8 +96,7 @@ class EncryptionTest(unittest.TestCase):
                 rec = self.final(a, name)
                 self.assertEqual(rec["state"], "rejected")
                 self.assertIn(why, rec["error"])
-                self.assertFalse(os.path.exists(os.path.join(self.gw.data_dir, "var", "uploads",
-                                                             str(rec["id"]))))
+                self.assertIsNone(self.gw.stored(rec["id"]))
         ftp = ftps.login("127.0.0.1", self.gw.ftps_port, a["username"], a["password"])
         names = ftp.nlst()
         for name, _, _ in cases:

@@ -20,7 +20,7 @@ import time
 import unittest
 
 import ftps
-from harness import COMPLETE, Gateway
+from harness import COMPLETE, STORAGE, Gateway, skip_unless_file_storage
 
 MiB = 1024 * 1024
 GW_DATA_CHUNK = 1024 * 1024  # include/gw_limits.h: the most one write call can leave unwritten
@@ -65,6 +65,7 @@ def final_reply(ftp):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "mounting a tmpfs needs root")
+@skip_unless_file_storage("the data disk fills: the bytes are not there in object storage")
 class DiskTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="ftpsgate-faults-")
@@ -152,6 +153,7 @@ class DiskTest(unittest.TestCase):
 
 
 class DatabaseTest(unittest.TestCase):
+    @skip_unless_file_storage("resumes at 1 MiB: object storage keeps whole parts of 5 MiB")
     def test_database_locked_by_another_process(self):
         """Another process holds the records' write lock (a backup tool,
         an admin's shell): reads go on, a write waits its busy
@@ -344,21 +346,24 @@ class CrashTest(unittest.TestCase):
             time.sleep(0.2)
         by_account = {a["id"]: c for c, a in enumerate(accounts)}
         objects = os.path.join(gw.data_dir, "var", "uploads")
-        on_disk = set(os.listdir(objects))
+        on_disk = set(os.listdir(objects)) if STORAGE == "file" else set()
         confirmed = set()
         for r in recs:
             self.assertIn(r["state"], ("partial", "imported"), r)
             c = by_account[r["account_id"]]
             name = r["path"].lstrip("/")
             data = acked[c][name]
-            path = os.path.join(objects, str(r["id"]))
+            if r["state"] == "partial" and STORAGE == "s3":
+                # its parts cannot be read back before it completes: what
+                # a resume continues from is what they hold
+                self.assertEqual(r["bytes_received"], gw.kept_bytes(r["id"]), r)
+                continue
             if r["state"] == "partial" and r["bytes_received"] == 0 and str(r["id"]) not in on_disk:
                 # killed between recording the upload and creating its file
                 self.assertIn("before its file was created", r["error"])
                 continue
-            self.assertIn(str(r["id"]), on_disk, "record without its file: %r" % r)
-            with open(path, "rb") as f:
-                got = f.read()
+            got = gw.stored(r["id"])
+            self.assertIsNotNone(got, "record without its bytes: %r" % r)
             if r["state"] == "partial":
                 # what a resume would continue from: the bytes sent so far
                 self.assertEqual(r["bytes_received"], len(got), r)

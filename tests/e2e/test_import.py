@@ -13,7 +13,7 @@ import time
 import unittest
 
 import ftps
-from harness import Gateway, hook
+from harness import S3, STORAGE, Gateway, hook
 
 
 def upload(gw, acct, name, data):
@@ -63,9 +63,11 @@ class ImportTest(unittest.TestCase):
 
     def test_hook_succeeds_with_the_facts(self):
         facts = os.path.join(self.tmp, "facts")
+        # its bytes on stdin as they are, and (on disk) its file too
         h = hook(self.tmp, "ok.sh", 'env | grep ^FTPSGATE_UPLOAD_ | sort > "%s"\n'
-                 'echo "imported $FTPSGATE_UPLOAD_PATH"\nsha256sum "$FTPSGATE_UPLOAD_FILE"\n' % facts)
-        with Gateway(env={"FTPSGATE_IMPORT_COMMAND": h}) as gw:
+                 'echo "imported $FTPSGATE_UPLOAD_PATH"\nsha256sum - | sed "s/-$/stdin/"\n'
+                 '[ -z "$FTPSGATE_UPLOAD_FILE" ] || sha256sum "$FTPSGATE_UPLOAD_FILE"\n' % facts)
+        with Gateway(env={"FTPSGATE_IMPORT_COMMAND": h, "FTPSGATE_IMPORT_STDIN": "as-is"}) as gw:
             a = gw.create_account(username="hooked")
             data = b"hook me" * 1000
             upload(gw, a, "h.bin", data)
@@ -73,9 +75,16 @@ class ImportTest(unittest.TestCase):
             self.assertEqual(rec["state"], "imported")
             self.assertEqual(rec["import"]["hook_exit"], 0)
             self.assertIn("imported /h.bin", rec["import"]["hook_output"])
-            self.assertIn(hashlib.sha256(data).hexdigest(), rec["import"]["hook_output"])
+            self.assertIn(hashlib.sha256(data).hexdigest() + "  stdin", rec["import"]["hook_output"])
             with open(facts) as f:
                 env = dict(line.strip().split("=", 1) for line in f)
+            if STORAGE == "file":
+                self.assertIn(hashlib.sha256(data).hexdigest() + "  " + env["FTPSGATE_UPLOAD_FILE"],
+                              rec["import"]["hook_output"])
+            else:
+                self.assertNotIn("FTPSGATE_UPLOAD_FILE", env)
+                self.assertEqual(env["FTPSGATE_UPLOAD_OBJECT"], "s3://%s/%s/%d" % (
+                    S3["FTPSGATE_STORAGE_URL"][5:].split("/", 1)[0], gw.s3_prefix(), rec["id"]))
             self.assertEqual(env["FTPSGATE_UPLOAD_ID"], str(rec["id"]))
             self.assertEqual(env["FTPSGATE_UPLOAD_ACCOUNT"], str(a["id"]))
             self.assertEqual(env["FTPSGATE_UPLOAD_PATH"], "/h.bin")
@@ -219,7 +228,7 @@ class RetentionTest(unittest.TestCase):
             gw.records_sql("UPDATE uploads SET completed_at = ? WHERE id = ?", (two_days_ago, old["id"]))
             gw.start()
             rec = gw.wait_upload(lambda u: u["id"] == old["id"] and u["purged_at"])
-            self.assertFalse(os.path.exists(os.path.join(gw.data_dir, "var", "uploads", str(rec["id"]))))
+            self.assertIsNone(gw.stored(rec["id"]))
             self.assertIsNone([u for u in gw.uploads() if u["path"] == "/new.bin"][0]["purged_at"])
             gw.stop()
             gw.records_sql("UPDATE uploads SET purged_at = ? WHERE id = ?", (two_days_ago, old["id"]))
@@ -259,9 +268,7 @@ class CrashTest(unittest.TestCase):
             for i in range(3):
                 rec = wait_state(gw, "/c%d.bin" % i, ("imported", "failed"), timeout=60)
                 self.assertEqual(rec["state"], "imported", rec)
-                obj = os.path.join(gw.data_dir, "var", "uploads", str(rec["id"]))
-                with open(obj, "rb") as f:
-                    self.assertEqual(hashlib.sha256(f.read()).hexdigest(), rec["sha256"])
+                self.assertEqual(hashlib.sha256(gw.stored(rec["id"])).hexdigest(), rec["sha256"])
             self.assertEqual(sorted(os.listdir(done)),
                              sorted(str(u["id"]) for u in gw.uploads()))
             for name in os.listdir(done):

@@ -12,7 +12,7 @@ import time
 import unittest
 
 import ftps
-from harness import COMPLETE, Gateway, free_range
+from harness import COMPLETE, Gateway, free_range, skip_unless_file_storage
 
 
 def tls_connect(port, source=None, timeout=20):
@@ -140,6 +140,7 @@ class LimitsTest(unittest.TestCase):
 
 
 class StatTest(unittest.TestCase):
+    @skip_unless_file_storage("6,000 files made straight in the account's directory on disk")
     def test_stat_of_a_large_directory_says_where_it_was_cut(self):
         # STAT sends its listing over the control connection, which holds
         # at most 256 KiB of replies: a longer one is cut at a line, and
