@@ -58,6 +58,8 @@ SESSIONS = knob("SESSIONS", 1000, 200)
 S3_MIB = knob("S3_MIB", 1024, 128)
 S3_ROUNDS = knob("S3_ROUNDS", 3, 1)
 S3_PARTS = (5, 8, 16, 32)
+S3_FTPS_MIB = knob("S3_FTPS_MIB", 2048, 128)  # one age-encrypted upload through FTPS into S3
+S3_PARALLEL_MIB = knob("S3_PARALLEL_MIB", 256, 32)  # each of 8 at once
 SESSION_ROUNDS = knob("SESSION_ROUNDS", 3, 1)
 IDLE = knob("IDLE", 10000, 1000)
 IDLE_VSFTPD = knob("IDLE_VSFTPD", 500, 100)  # for every server that forks per session
@@ -776,8 +778,116 @@ def scenario_s3(res):
             res["s3"][str(part)] = entry
             log("  %2d MiB parts: ftpsgate %.0f MiB/s, rclone %.0f MiB/s (%.2f)"
                 % (part, entry["ftpsgate"], entry["rclone"], entry["ratio"]))
+        s3_ftps(res, conf, env, bucket)
     finally:
         run(["sh", s3_local, "stop", conf["S3_DIR"]])
+
+
+def age_file(path, recipient, mib):
+    """mib MiB of random bytes, encrypted with Debian's age to recipient."""
+    with open("/dev/urandom", "rb") as r, open(path, "wb") as w:
+        p = subprocess.Popen(["age", "-r", recipient], stdin=subprocess.PIPE, stdout=w)
+        for _ in range(mib):
+            p.stdin.write(r.read(MiB))
+        p.stdin.close()
+        if p.wait() != 0:
+            raise RuntimeError("age failed")
+
+
+def s3_ftps(res, conf, env, bucket):
+    """age-encrypted uploads through FTPS into the S3 store (verified on
+    the way, 226 after the multipart upload is completed and recorded),
+    beside rclone's S3 upload of the same files to the same store: one
+    upload, then 8 at once; alternating. The gateway's default part size
+    and parts in flight; rclone with the same (16 MiB, 4)."""
+    g = Ftpsgate("ftpsgate s3", env=dict(
+        {k: v for k, v in conf.items() if k.startswith(("FTPSGATE_", "AWS_"))},
+        FTPSGATE_STORAGE_URL="s3://%s/gw" % bucket, FTPSGATE_IMPORT_COMMAND="/bin/true"))
+    sealed = g.gw.create_account(username="sealed", require_encryption=True)
+    g.user, g.password = "sealed", sealed["password"]
+    one = os.path.join(WORK, "s3-one.age")
+    age_file(one, sealed["key"]["recipient"], S3_FTPS_MIB)
+    many = os.path.join(WORK, "s3-many.age")
+    age_file(many, sealed["key"]["recipient"], S3_PARALLEL_MIB)
+    size_one, size_many = os.path.getsize(one) / MiB, os.path.getsize(many) / MiB
+
+    def rclone(src, name):
+        t0 = time.time()
+        out = subprocess.run(["rclone", "copyto", "-q", "--s3-chunk-size", "16M",
+                              "--s3-upload-concurrency", "4", src, "bench:%s/bench/%s" % (bucket, name)],
+                             env=env, capture_output=True, text=True, timeout=1800)
+        return out.returncode == 0, time.time() - t0
+
+    def purge():
+        """The uploads of the last round go (objects too): the store holds
+        the same for each round."""
+        g.settle()
+        for u in g.gw.uploads(limit=100):
+            g.gw.api("DELETE", "/uploads/%d" % u["id"])
+
+    def rclone_clear():
+        subprocess.run(["rclone", "delete", "-q", "bench:%s/bench" % bucket], env=env,
+                       capture_output=True, timeout=600)
+
+    log("\n== S3 through FTPS: one age-encrypted %d MiB upload, then 8 of %d MiB at once;"
+        " ftpsgate (curl, verified) and rclone, alternating, %d rounds" % (S3_FTPS_MIB, S3_PARALLEL_MIB, S3_ROUNDS))
+    rates = {"ftpsgate": [], "rclone": [], "ftpsgate8": [], "rclone8": []}
+    peak_per_upload = []
+    try:
+        for _ in range(S3_ROUNDS):
+            purge()
+            ok, t, _ = curl_upload(g, one, "one.age")
+            rates["ftpsgate"].append(size_one / t if ok else float("nan"))
+            ok, t = rclone(one, "one.age")
+            rates["rclone"].append(size_one / t if ok else float("nan"))
+            rclone_clear()
+            purge()
+            base = status_kib(g.gw.proc.pid, "VmRSS")
+            peak = [base]
+            done = threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak.append(status_kib(g.gw.proc.pid, "VmRSS"))
+                    time.sleep(0.05)
+
+            w = threading.Thread(target=watch)
+            w.start()
+            span, wall, ok = upload_streams(g, many, 8)
+            done.set()
+            w.join()
+            rates["ftpsgate8"].append(8 * size_many / wall if ok else float("nan"))
+            peak_per_upload.append((max(peak) - base) / 8 / 1024)
+            results = [None] * 8
+
+            def rc(i):
+                results[i] = rclone(many, "m%d.age" % i)
+
+            threads = [threading.Thread(target=rc, args=(i,)) for i in range(8)]
+            t0 = time.time()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            wall = time.time() - t0
+            rates["rclone8"].append(8 * size_many / wall if all(r[0] for r in results) else float("nan"))
+            rclone_clear()
+        entry = {k: median(v) for k, v in rates.items()}
+        entry["ratio"] = entry["ftpsgate"] / entry["rclone"]
+        entry["ratio8"] = entry["ftpsgate8"] / entry["rclone8"]
+        entry["rss_per_upload_mib"] = median(peak_per_upload)
+        entry["mib"], entry["parallel_mib"] = S3_FTPS_MIB, S3_PARALLEL_MIB
+        res["s3_ftps"] = entry
+        log("  one upload: ftpsgate %.0f MiB/s, rclone %.0f MiB/s (%.2f, target >= 0.80: %s)"
+            % (entry["ftpsgate"], entry["rclone"], entry["ratio"], "holds" if entry["ratio"] >= 0.8 else "MISSED"))
+        log("  8 at once: ftpsgate %.0f MiB/s, rclone %.0f MiB/s (%.2f, target >= 0.80: %s);"
+            " daemon memory while they ran: %.0f MiB per upload"
+            % (entry["ftpsgate8"], entry["rclone8"], entry["ratio8"],
+               "holds" if entry["ratio8"] >= 0.8 else "MISSED", entry["rss_per_upload_mib"]))
+    finally:
+        g.stop()
+        for f in (one, many):
+            os.unlink(f)
 
 
 def scenario_storm(res):

@@ -83,12 +83,10 @@ struct data {
 	struct store_upload *up;
 	struct gw_buf listing;
 	size_t sent;
-	bool preparing; /* a job checks the transfer command (data.c) */
-	int file_fd; /* RETR: the file being sent, or */
-	struct store_name_reader *reader; /* ... its reader (object storage), */
-	bool reading; /* ... lent to a read job meanwhile */
-	unsigned gen; /* grows with every reset: a read job's transfer */
+	struct store_name_reader *reader; /* RETR from object storage: its reader */
 	uint64_t file_pos, file_size;
+	int file_fd; /* RETR: the file being sent (on disk) */
+	unsigned gen; /* grows with every reset: a read job's transfer */
 	size_t buf_len, buf_pos;
 	unsigned char *buf;
 	/* Upload bytes are written by one worker (a write job) and hashed by
@@ -110,6 +108,9 @@ struct data {
 	uint64_t bytes_done;   /* the upload's size after the last write */
 	bool abort_requested; /* ABOR came while a job ran */
 	bool running;         /* counted in GW_M_TRANSFERS */
+	bool broken;          /* the connection broke: partial once all is written (stop_why) */
+	bool preparing;       /* a job checks the transfer command (data.c) */
+	bool reading;         /* the reader is lent to a read job */
 	int64_t deadline;
 	int64_t started;
 	int64_t last_io;

@@ -387,6 +387,22 @@ static void receive_commit(struct ctrl *c)
 	ftpd_job_submit(c, j);
 }
 
+/* The client's end (close_notify) or a broken connection: what arrived
+ * is written first, then the upload is committed, or kept partial. */
+static void end_after_writes(struct ctrl *c)
+{
+	struct data *d = &c->d;
+
+	if (d->writing)
+		return; /* write_done comes back here */
+	if (d->fill || d->nfull)
+		start_write(c, true);
+	else if (d->broken)
+		ftpd_receive_stop(c, d->stop_why, FTPD_XFER_ABORTED);
+	else
+		receive_commit(c);
+}
+
 void ftpd_data_receive(struct ctrl *c)
 {
 	struct data *d = &c->d;
@@ -435,18 +451,16 @@ void ftpd_data_receive(struct ctrl *c)
 		if (n == 0) {
 			/* close_notify: the client says this is all of it. */
 			d->eof = true;
-			ftpd_watch_set(c->loop, &d->w, 0);
-			if (d->writing)
-				return; /* write_done goes on */
-			if (d->fill || d->nfull)
-				start_write(c, true);
-			else
-				receive_commit(c);
-			return;
+		} else {
+			/* Broken: what arrived before is authentic (TLS
+			 * checked it): written before the upload stops. */
+			d->broken = true;
+			gw_strlcpy(d->stop_why, n == -EPROTO ? "TLS error on the data connection"
+				   : "data connection closed without TLS close_notify",
+				   sizeof(d->stop_why));
 		}
-		ftpd_receive_stop(c, n == -EPROTO ? "TLS error on the data connection"
-					     : "data connection closed without TLS close_notify",
-			     FTPD_XFER_ABORTED);
+		ftpd_watch_set(c->loop, &d->w, 0);
+		end_after_writes(c);
 		return;
 	}
 	/* Fair share used: let the other connections run, then continue. */
@@ -494,11 +508,8 @@ static void write_done(struct ctrl *c, struct job *j)
 		ftpd_receive_stop(c, d->stop_why, d->stop_result);
 		return;
 	}
-	if (d->eof) {
-		if (d->fill || d->nfull)
-			start_write(c, true);
-		else
-			receive_commit(c);
+	if (d->broken || d->eof) {
+		end_after_writes(c);
 		return;
 	}
 	if (d->paused) {

@@ -213,9 +213,9 @@ int store_sweep_abandoned(struct store *st, int64_t abandon_ms, unsigned *aborte
 	if (!st->s3)
 		return 0;
 	r = store_bytes_s3_sweep(st->bytes, a.before_ms, wanted, &a, aborted);
-	if (*aborted)
-		gw_info("store.sweep", "aborted %u multipart upload(s) nobody will resume (%u partial"
-			" upload(s) untouched for %lld h)", *aborted, a.tombstones,
-			(long long)(abandon_ms / 3600000));
+	if (*aborted || a.tombstones)
+		gw_info("store.sweep", "aborted %u multipart upload(s) nobody will resume; %u partial"
+			" upload(s) untouched for %lld s purged", *aborted, a.tombstones,
+			(long long)(abandon_ms / 1000));
 	return r;
 }

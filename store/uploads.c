@@ -336,6 +336,7 @@ static int resume_own(struct store *st, struct store_upload *up, int64_t id, uin
 	if (r < 0)
 		return r;
 	up->id = id;
+	up->named = st->names_in_records; /* its name shows it already */
 	r = ops->resume(st->bytes, id, offset, &up->w);
 	if (r == 0 && up->in_parts) {
 		r = restore_state(st, up, offset);
@@ -551,6 +552,8 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		goto fail;
 	r = ops->create(st->bytes, up->id, &up->w);
 	if (r < 0) {
+		if (r == -EACCES)
+			r = -EIO; /* the object store refused our credentials: ours to fix */
 		finish_record(st, up, "partial", NULL, "cannot create the upload file");
 		goto fail;
 	}

@@ -292,17 +292,19 @@ class Gateway:
             sql = "SELECT convert_from(name, 'UTF8') FROM names WHERE account_id = ? AND parent = '\\x2f'"
         return [r[0] for r in self.records_sql(sql, (account_id,))]
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, healthy=True):
+        """Started once the API answers /health (with 200 unless not
+        healthy: a dependency down is what the test is about)."""
         for attempt in range(3):
             try:
-                return self._start(timeout)
+                return self._start(timeout, healthy)
             except PortTaken:
                 # a port chosen free was taken before the daemon bound it
                 # (tests run in parallel): choose again
                 self.ftps_port, self.admin_port = free_port(), free_port()
-        return self._start(timeout)
+        return self._start(timeout, healthy)
 
-    def _start(self, timeout):
+    def _start(self, timeout, healthy=True):
         self.log = open(self.log_path, "ab")
         since = self.log.tell()  # this start's lines, not an earlier one's
         self.proc = subprocess.Popen([BIN], env=self.env(), stdout=self.log,
@@ -325,7 +327,8 @@ class Gateway:
                 # Started means ready: the API answers as soon as it is
                 # up, before the daemon has become its user (daemon.ready
                 # comes after that).
-                if self.api("GET", "/health", auth=False)[0] == 200 and (quiet or self.ready(since)):
+                if self.api("GET", "/health", auth=False)[0] in ((200,) if healthy else (200, 503)) \
+                        and (quiet or self.ready(since)):
                     with socket.create_connection((self.host, self.ftps_port), 1):
                         return self
             except (OSError, urllib.error.URLError):

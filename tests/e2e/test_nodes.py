@@ -16,7 +16,7 @@ import time
 import unittest
 
 import ftps
-from harness import BACKEND, Gateway, hook, pg_admin, pg_database_for, pg_url
+from harness import BACKEND, S3, STORAGE, Gateway, hook, pg_admin, pg_database_for, pg_url
 
 needs_pg = unittest.skipIf(BACKEND != "postgresql",
                            "nodes share records through PostgreSQL (FTPSGATE_TEST_PG)")
@@ -33,6 +33,10 @@ def two_nodes(env=None, share_data=True):
     b_env = dict(env, FTPSGATE_NODE_ID="node-b", FTPSGATE_DATABASE_URL=url)
     if share_data:
         b_env["FTPSGATE_DATA_DIR"] = os.path.join(a.data_dir, "var")
+    if STORAGE == "s3":
+        # the bytes in one bucket and prefix: node a's
+        b_env["FTPSGATE_STORAGE_URL"] = "s3://%s/%s" % (S3["FTPSGATE_STORAGE_URL"][5:].split("/", 1)[0],
+                                                        a.s3_prefix())
     return a, Gateway(host="127.0.0.2", env=b_env)
 
 

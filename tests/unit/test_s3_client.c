@@ -4,12 +4,17 @@
  * lines. Multipart uploads, ranged reads, listing and aborting, deletes,
  * what each refusal comes back as; an upload's bytes kept part by part
  * on one "node" and resumed on another that shares its journal. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -388,19 +393,81 @@ static void sweep(const struct s3_config *base, const struct store_bytes_journal
 }
 
 /* The store down: scripts/s3-local.sh stops and starts its proxy. */
-static int run_proxy(const char *what)
-{
-	const char *script = FTPSGATE_SOURCE_DIR "/scripts/s3-local.sh";
-	int status = -1;
-	pid_t pid = fork();
+/* The store made unreachable and reachable again: a relay of this
+ * test's own in front of it (tests/relay.py), stopped and started on the
+ * same port, so that other tests using the store at the same time go on. */
+static pid_t relay_pid = -1;
+static unsigned relay_port;
+static char relay_target[128];
 
-	if (pid == 0) {
-		execlp("sh", "sh", script, what, getenv("S3_DIR"), (char *)NULL);
+/* A free loopback port (0 on failure). */
+static unsigned free_port(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port = 0;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* Start the relay on relay_port (chosen when 0) and wait until it takes
+ * connections. */
+static int relay_start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char port[16];
+	int i;
+
+	if (!relay_port && !(relay_port = free_port()))
+		return -1;
+	snprintf(port, sizeof(port), "%u", relay_port);
+	relay_pid = fork();
+	if (relay_pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 1);
+		execlp("python3", "python3", FTPSGATE_SOURCE_DIR "/tests/relay.py", port, relay_target,
+		       (char *)NULL);
 		_exit(127);
 	}
-	if (pid > 0)
-		waitpid(pid, &status, 0);
-	return status;
+	if (relay_pid < 0)
+		return -1;
+	a.sin_port = htons((uint16_t)relay_port);
+	for (i = 0; i < 200; i++) { /* 10 s */
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&a, sizeof(a));
+
+		if (fd >= 0)
+			close(fd);
+		if (r == 0)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return -1;
+}
+
+static void relay_stop(void)
+{
+	if (relay_pid > 0) {
+		kill(relay_pid, SIGTERM);
+		waitpid(relay_pid, NULL, 0);
+	}
+	relay_pid = -1;
+}
+
+static int run_proxy(const char *what)
+{
+	if (!strcmp(what, "pause")) {
+		relay_stop();
+		return 0;
+	}
+	return relay_start();
 }
 
 static void proxy(const char *what)
@@ -433,6 +500,11 @@ static void outage(const struct s3_config *base, const struct store_bytes_journa
 	uint64_t kept = 0, size = 0;
 	int resumed = -1;
 
+	/* through a relay of its own */
+	gw_strlcpy(relay_target, strstr(base->endpoint, "://") + 3, sizeof(relay_target));
+	relay_port = 0;
+	CHECK_INT(relay_start(), 0);
+	snprintf(c.endpoint, sizeof(c.endpoint), "http://127.0.0.1:%u", relay_port);
 	c.retries = 11; /* 50 ms doubling to 5 s: some 25 s */
 	c.backoff_ms = 50;
 	CHECK_INT(s3_new(&c, &patient), 0);
@@ -475,6 +547,7 @@ static void outage(const struct s3_config *base, const struct store_bytes_journa
 	brief->ops->free(brief);
 	s3_free(patient);
 	s3_free(impatient);
+	relay_stop();
 }
 
 static void bytes_backend(const struct s3_config *c, const unsigned char *data, size_t total)
