@@ -1028,6 +1028,11 @@ def report(res):
         checks.append(("  the same / SQLite's", res["pg_api"]["rps"] / res["pg_sqlite_api"]["rps"], None))
     for part, entry in sorted(res.get("s3", {}).items(), key=lambda kv: int(kv[0])):
         checks.append(("S3 backend / rclone, %s MiB parts" % part, entry["ratio"], None))
+    if "s3_ftps" in res:
+        e = res["s3_ftps"]
+        checks.append(("S3: one %d MiB age upload via FTPS / rclone" % e["mib"], e["ratio"], 0.8))
+        checks.append(("S3: 8 x %d MiB age uploads via FTPS / rclone" % e["parallel_mib"], e["ratio8"], 0.8))
+        checks.append(("S3: daemon MiB per running upload", e["rss_per_upload_mib"], None))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))

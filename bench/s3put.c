@@ -59,6 +59,14 @@ static int load(void *arg, int64_t id, char *upload_id, size_t size, struct stor
 	return 0;
 }
 
+static int trim(void *arg, int64_t id, unsigned number)
+{
+	(void)arg;
+	(void)id;
+	(void)number;
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec t;
@@ -69,7 +77,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
-	struct store_bytes_journal j = { NULL, begun, confirmed, load };
+	struct store_bytes_journal j = { NULL, begun, confirmed, load, trim };
 	struct store_bytes_s3_params p = { 0 };
 	struct s3_config c;
 	struct s3 *s;
