@@ -10,6 +10,7 @@
 #include "age.h"
 #include "check.h"
 #include "gw.h"
+#include "resume_state.h"
 #include "store_int.h"
 
 static void fill(uint8_t *p, size_t n, uint64_t seed)
@@ -165,9 +166,77 @@ static void age_state(void)
 	free(plain);
 }
 
+/* What is kept with a part (resume_state.c): the hash, the verifier and
+ * the file key sealed for that upload alone. */
+static void sealed_state(void)
+{
+	static struct store st; /* what sealing needs of a store: its master key */
+	uint8_t secret[32], pub[32], *blob = malloc(STORE_RESUME_STATE_MAX), md1[32], md2[32];
+	size_t n = 2 * AGE_CHUNK + 99, cut, len = 0;
+	uint8_t *plain = malloc(n);
+	struct store_sha256 sha, back;
+	struct age_reader *a, *b = NULL;
+	struct gw_buf bin;
+	uint64_t at = 0;
+	int64_t key_id = 0;
+
+	memset(st.master, 0x42, sizeof(st.master));
+	fill(plain, n, 5);
+	CHECK_INT(age_keygen(secret, pub), 0);
+	gw_buf_init(&bin, 1 << 24);
+	{
+		struct age_writer *w;
+
+		CHECK_INT(age_writer_new(pub, out_bytes, &bin, &w), 0);
+		CHECK_INT(age_writer_feed(w, plain, n), 0);
+		CHECK_INT(age_writer_finish(w), 0);
+		age_writer_free(w);
+	}
+	cut = bin.len / 2;
+	CHECK_INT(age_reader_new((const uint8_t(*)[32])secret, 1, false, NULL, NULL, &a), 0);
+	CHECK_INT(age_reader_feed(a, (const uint8_t *)bin.data, cut), 0);
+	store_sha256_start(&sha);
+	store_sha256_add(&sha, bin.data, cut);
+	CHECK_INT(store_resume_state_save(&st, 5, cut, &sha, a, 9, blob, STORE_RESUME_STATE_MAX, &len), 0);
+	age_reader_free(a);
+	/* its own upload: goes on to the same digest and verdict */
+	CHECK_INT(store_resume_state_load(&st, 5, blob, len, &at, &back, &b, &key_id), 0);
+	CHECK_INT(at, cut);
+	CHECK_INT(key_id, 9);
+	CHECK(b != NULL);
+	if (b) {
+		CHECK_INT(age_reader_feed(b, (const uint8_t *)bin.data + cut, bin.len - cut), 0);
+		CHECK_INT(age_reader_finish(b), 0);
+		age_reader_free(b);
+	}
+	store_sha256_add(&sha, bin.data + cut, bin.len - cut);
+	store_sha256_add(&back, bin.data + cut, bin.len - cut);
+	store_sha256_end(&sha, md1);
+	store_sha256_end(&back, md2);
+	CHECK(!memcmp(md1, md2, 32));
+	/* another upload's, cut short, altered, or under another master key: not a state */
+	CHECK_INT(store_resume_state_load(&st, 6, blob, len, &at, &back, &b, &key_id), -EBADMSG);
+	CHECK_INT(store_resume_state_load(&st, 5, blob, len - 1, &at, &back, &b, &key_id), -EBADMSG);
+	blob[0] ^= 1;
+	CHECK_INT(store_resume_state_load(&st, 5, blob, len, &at, &back, &b, &key_id), -EBADMSG);
+	blob[0] ^= 1;
+	st.master[0] ^= 1;
+	CHECK_INT(store_resume_state_load(&st, 5, blob, len, &at, &back, &b, &key_id), -EBADMSG);
+	st.master[0] ^= 1;
+	/* unverified: the hash alone */
+	store_sha256_start(&sha);
+	CHECK_INT(store_resume_state_save(&st, 7, 0, &sha, NULL, 0, blob, STORE_RESUME_STATE_MAX, &len), 0);
+	CHECK_INT(store_resume_state_load(&st, 7, blob, len, &at, &back, &b, &key_id), 0);
+	CHECK(b == NULL);
+	gw_buf_release(&bin);
+	free(plain);
+	free(blob);
+}
+
 int main(void)
 {
 	sha256();
 	age_state();
+	sealed_state();
 	return check_report("test_resume_state");
 }
