@@ -55,6 +55,14 @@ void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_
 	pthread_mutex_unlock(&st->ev_lock);
 }
 
+void store_emit_before(struct store *st, const char *kind, int64_t id, int64_t account_id,
+		       const char *state)
+{
+	store_emit(st, kind, id, account_id, state);
+	if (st->evpg)
+		store_pg_events_written(st, 2000);
+}
+
 void store_share_ban(struct store *st, const char *address, int64_t left_ms)
 {
 	store_emit(st, "ban", left_ms, 0, address);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -36,9 +37,11 @@ struct store_events_pg {
 	bool started;
 	int wake_fd;
 	volatile int stopping;
-	pthread_mutex_t lock; /* guards the queue */
+	pthread_mutex_t lock; /* guards the queue and the counts: */
+	pthread_cond_t flushed_cond;
 	struct store_event *queue;
 	size_t n_queued;
+	uint64_t queued_total, flushed_total; /* events queued, and written, ever */
 	unsigned long dropped;
 	PGconn *conn; /* the thread's own: it LISTENs */
 	uint64_t last_id;
@@ -62,6 +65,7 @@ void store_pg_event_queue(struct store *st, const char *kind, int64_t id, int64_
 				ep->dropped);
 	}
 	e = &ep->queue[ep->n_queued++];
+	ep->queued_total++;
 	memset(e, 0, sizeof(*e));
 	e->at_ms = gw_now_ms();
 	gw_strlcpy(e->kind, kind, sizeof(e->kind));
@@ -170,8 +174,32 @@ static bool flush(struct store *st, struct store_events_pg *ep)
 	pthread_mutex_lock(&ep->lock);
 	memmove(ep->queue, ep->queue + n, (ep->n_queued - n) * sizeof(*ep->queue));
 	ep->n_queued -= n;
+	ep->flushed_total += n;
+	pthread_cond_broadcast(&ep->flushed_cond);
 	pthread_mutex_unlock(&ep->lock);
 	return true;
+}
+
+void store_pg_events_written(struct store *st, int timeout_ms)
+{
+	struct store_events_pg *ep = st->evpg;
+	struct timespec until;
+	uint64_t want;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&ep->lock);
+	/* dropped ones (the database long away) count as written: never wait for them */
+	want = ep->queued_total;
+	while (ep->flushed_total + ep->dropped < want && !ep->stopping &&
+	       pthread_cond_timedwait(&ep->flushed_cond, &ep->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&ep->lock);
 }
 
 /* An event row, its columns as EVENT_COLUMNS names them. */
@@ -338,6 +366,7 @@ int store_pg_events_start(struct store *st)
 	ep->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ep->queue = calloc(QUEUE_MAX, sizeof(*ep->queue));
 	pthread_mutex_init(&ep->lock, NULL);
+	pthread_cond_init(&ep->flushed_cond, NULL);
 	st->evpg = ep;
 	if (ep->wake_fd < 0 || !ep->queue)
 		return -ENOMEM;
@@ -370,6 +399,7 @@ void store_pg_events_stop(struct store *st)
 	if (ep->wake_fd >= 0)
 		close(ep->wake_fd);
 	pthread_mutex_destroy(&ep->lock);
+	pthread_cond_destroy(&ep->flushed_cond);
 	free(ep->queue);
 	free(ep);
 	st->evpg = NULL;

@@ -45,9 +45,13 @@ static int write_state(struct store *st, const struct store_work *w, const char 
 		       const char *hook_output, bool again)
 {
 	struct store_work_state ws = { state, error, next_attempt_ms, hook, hook_exit, hook_output };
-	int r = st->rec->work_set(st, w->id, &ws, gw_now_ms(), again);
+	bool makes_work = !strcmp(state, "verified");
+	int r;
 
-	if (r == 0)
+	if (makes_work && !again)
+		store_emit_before(st, "upload", w->id, w->account_id, state);
+	r = st->rec->work_set(st, w->id, &ws, gw_now_ms(), again);
+	if (r == 0 && !makes_work)
 		store_emit(st, "upload", w->id, w->account_id, state);
 	return r;
 }

@@ -79,6 +79,13 @@ struct store {
 /* Record an event (any thread, any lock held or not but ev_lock). */
 void store_emit(struct store *st, const char *kind, int64_t id, int64_t account_id,
 		const char *state);
+/* The event of a state that makes work for others (received, verified),
+ * emitted before that state is written: every node's feed has it before
+ * the event of whoever takes the work (BLOCKING on PostgreSQL, until the
+ * shared table has it, at most 2 s). Should the write then fail, the
+ * state that is recorded instead has its own event. */
+void store_emit_before(struct store *st, const char *kind, int64_t id, int64_t account_id,
+		       const char *state);
 int store_events_init(struct store *st);
 /* keys.c: 32 bytes sealed under the master key (out: nonce, sealed
  * bytes, tag: STORE_KEY_SEALED_LEN), bound to the context aad; or opened
@@ -99,6 +106,9 @@ int store_pg_events_start(struct store *st);
 void store_pg_events_stop(struct store *st);
 void store_pg_event_queue(struct store *st, const char *kind, int64_t id, int64_t account_id,
 			  const char *state);
+/* Until every event queued so far is in the shared table (at most
+ * timeout_ms: the database may be away). */
+void store_pg_events_written(struct store *st, int timeout_ms);
 /* The bans other nodes (or this one before a restart) made that still
  * hold, to the ban watcher. Blocks: at start only. */
 void store_pg_replay_bans(struct store *st);

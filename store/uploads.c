@@ -101,8 +101,11 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 		e.key_id = up->resumed_key_id;
 	else if (up->age && age_reader_key(up->age) >= 0)
 		e.key_id = up->key_ids[age_reader_key(up->age)];
+	/* received makes work for the verifiers, here or on another node */
+	if (!strcmp(state, "received"))
+		store_emit_before(st, "upload", up->id, up->account_id, state);
 	r = st->rec->upload_end(st, &e, gw_now_ms(), false);
-	if (r == 0)
+	if (r == 0 && strcmp(state, "received"))
 		store_emit(st, "upload", up->id, up->account_id, state);
 	return r;
 }
