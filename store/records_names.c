@@ -430,10 +430,10 @@ static void take_subdir(void *arg, const struct nq_row *w)
 /* Every row under directory from moves under to. */
 static int move_subtree(struct nq *t, int64_t account, const char *from, const char *to)
 {
-	char slash[GW_PATH_MAX + 2];
+	char slash[GW_PATH_MAX + 2] = "";
 	size_t len = strlen(from);
 	struct subdirs s = { NULL, 0, 0, false };
-	struct nq_arg a[] = { NQ_I(account), NQ_S(from), NQ_S(slash), NQ_I((int64_t)len + 1) };
+	struct nq_arg a[] = { NQ_I(account), NQ_S(from), NQ_I(0), NQ_I((int64_t)len + 1) };
 	unsigned i;
 	int r;
 
@@ -446,8 +446,8 @@ static int move_subtree(struct nq *t, int64_t account, const char *from, const c
 	if (r == 0 && s.overflow)
 		r = -ENOMEM;
 	for (i = 0; r == 0 && i < s.n; i++) {
-		char moved[GW_PATH_MAX + 1];
-		struct nq_arg b[] = { NQ_I(account), NQ_S(s.paths[i]), NQ_S(moved) };
+		char moved[GW_PATH_MAX + 1] = "";
+		struct nq_arg b[] = { NQ_I(account), NQ_S(s.paths[i]), NQ_I(0) };
 
 		if ((size_t)snprintf(moved, sizeof(moved), "%s%s", to, s.paths[i] + len) >=
 		    sizeof(moved)) {
