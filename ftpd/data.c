@@ -69,7 +69,7 @@ void ftpd_data_reset(struct ctrl *c)
 	while (d->nspare)
 		ftpd_chunk_free(l, d->spare[--d->nspare]);
 	d->fill = 0;
-	d->writing = d->paused = d->eof = d->stop_pending = d->broken = false;
+	d->writing = d->paused = d->eof = d->stop_pending = false;
 	d->bytes_done = 0;
 	d->sent = d->buf_len = d->buf_pos = 0;
 	d->abort_requested = false;

@@ -108,7 +108,6 @@ struct data {
 	uint64_t bytes_done;   /* the upload's size after the last write */
 	bool abort_requested; /* ABOR came while a job ran */
 	bool running;         /* counted in GW_M_TRANSFERS */
-	bool broken;          /* the connection broke: partial once all is written (stop_why) */
 	bool preparing;       /* a job checks the transfer command (data.c) */
 	bool reading;         /* the reader is lent to a read job */
 	int64_t deadline;

@@ -387,8 +387,8 @@ static void receive_commit(struct ctrl *c)
 	ftpd_job_submit(c, j);
 }
 
-/* The client's end (close_notify) or a broken connection: what arrived
- * is written first, then the upload is committed, or kept partial. */
+/* The client's end (close_notify): what arrived is written, then the
+ * upload is committed. */
 static void end_after_writes(struct ctrl *c)
 {
 	struct data *d = &c->d;
@@ -397,8 +397,6 @@ static void end_after_writes(struct ctrl *c)
 		return; /* write_done comes back here */
 	if (d->fill || d->nfull)
 		start_write(c, true);
-	else if (d->broken)
-		ftpd_receive_stop(c, d->stop_why, FTPD_XFER_ABORTED);
 	else
 		receive_commit(c);
 }
@@ -451,16 +449,17 @@ void ftpd_data_receive(struct ctrl *c)
 		if (n == 0) {
 			/* close_notify: the client says this is all of it. */
 			d->eof = true;
-		} else {
-			/* Broken: what arrived before is authentic (TLS
-			 * checked it): written before the upload stops. */
-			d->broken = true;
-			gw_strlcpy(d->stop_why, n == -EPROTO ? "TLS error on the data connection"
-				   : "data connection closed without TLS close_notify",
-				   sizeof(d->stop_why));
+			ftpd_watch_set(c->loop, &d->w, 0);
+			end_after_writes(c);
+			return;
 		}
-		ftpd_watch_set(c->loop, &d->w, 0);
-		end_after_writes(c);
+		/* Broken: what is written stays (partial); what waits to be
+		 * written goes. A client that resumes from SIZE sends it again,
+		 * and one killed just before its end does not find a partial
+		 * upload as long as its file, which it would take as done. */
+		ftpd_receive_stop(c, n == -EPROTO ? "TLS error on the data connection"
+					     : "data connection closed without TLS close_notify",
+			     FTPD_XFER_ABORTED);
 		return;
 	}
 	/* Fair share used: let the other connections run, then continue. */
@@ -508,7 +507,7 @@ static void write_done(struct ctrl *c, struct job *j)
 		ftpd_receive_stop(c, d->stop_why, d->stop_result);
 		return;
 	}
-	if (d->broken || d->eof) {
+	if (d->eof) {
 		end_after_writes(c);
 		return;
 	}

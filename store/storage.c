@@ -148,9 +148,13 @@ int store_bytes_status(struct store *st, bool ping, char *why, size_t why_size)
 	int r;
 
 	why[0] = '\0';
-	if (!st->s3)
-		return st->bytes->ops->room(st->bytes, 0) == -ENOSPC ? (snprintf(why, why_size,
-			"the data disk is full"), -EAGAIN) : 0;
+	if (!st->s3) {
+		/* past the reserve of min_free_mib: no upload can start here */
+		if (st->bytes->ops->room(st->bytes, 0) != -ENOSPC)
+			return 0;
+		snprintf(why, why_size, "the data disk is full");
+		return -EAGAIN;
+	}
 	if (!ping)
 		return 0;
 	/* a key that is never written: 404 says the store is there and
