@@ -446,10 +446,17 @@ def upload_streams(srv, src, n):
     transfer, whatever the server) is left out, for every server alike."""
     if isinstance(srv, Pipe):
         return srv.streams(src, n)
+    results, wall = at_once(lambda i: curl_upload(srv, src, "s%d.bin" % i), n)
+    return data_span([r[2] for r in results]), wall, all(r[0] for r in results)
+
+
+def at_once(fn, n):
+    """fn(0) .. fn(n - 1) in threads started together: their results, and
+    the wall seconds until the last ended."""
     results = [None] * n
 
     def one(i):
-        results[i] = curl_upload(srv, src, "s%d.bin" % i)
+        results[i] = fn(i)
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     t0 = time.time()
@@ -457,8 +464,7 @@ def upload_streams(srv, src, n):
         t.start()
     for t in threads:
         t.join()
-    wall = time.time() - t0
-    return data_span([r[2] for r in results]), wall, all(r[0] for r in results)
+    return results, time.time() - t0
 
 
 def session_storm(srv, n, payload):
@@ -858,18 +864,7 @@ def s3_ftps(res, conf, env, bucket):
             w.join()
             rates["ftpsgate8"].append(8 * size_many / wall if ok else float("nan"))
             peak_per_upload.append((max(peak) - base) / 8 / 1024)
-            results = [None] * 8
-
-            def rc(i):
-                results[i] = rclone(many, "m%d.age" % i)
-
-            threads = [threading.Thread(target=rc, args=(i,)) for i in range(8)]
-            t0 = time.time()
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            wall = time.time() - t0
+            results, wall = at_once(lambda i: rclone(many, "m%d.age" % i), 8)
             rates["rclone8"].append(8 * size_many / wall if all(r[0] for r in results) else float("nan"))
             rclone_clear()
         entry = {k: median(v) for k, v in rates.items()}
