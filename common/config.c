@@ -79,6 +79,8 @@ static const struct setting settings[] = {
 	U32("database_pool", database_pool, 1, 1000),
 	U32("database_timeout_ms", database_timeout_ms, 100, 600000),
 	STR("node_id", node_id),
+	STR("proxy_protocol", proxy_protocol),
+	STR("proxy_trusted", proxy_trusted),
 	U32("import_lease_s", import_lease_s, 3, 86400),
 	STR("storage_url", storage_url),
 	STR("s3_endpoint", s3_endpoint),
@@ -138,6 +140,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->database_timeout_ms = 5000;
 	c->import_lease_s = 60;
 	gw_strlcpy(c->s3_region, "us-east-1", sizeof(c->s3_region));
+	gw_strlcpy(c->proxy_protocol, "off", sizeof(c->proxy_protocol));
 	c->s3_part_mib = 16; /* docs/benchmarks.md: the fastest of 5-32 MiB */
 	c->s3_parts_in_flight = 4;
 	c->s3_senders = 16;
@@ -353,6 +356,28 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 		snprintf(err, err_size, "invalid tls_min_version '%s': expected 1.2 or 1.3",
 			 c->tls_min_version);
 		return -EINVAL;
+	}
+	if (strcmp(c->proxy_protocol, "off") && strcmp(c->proxy_protocol, "control") &&
+	    strcmp(c->proxy_protocol, "all")) {
+		snprintf(err, err_size, "invalid proxy_protocol '%s': expected off, control or all",
+			 c->proxy_protocol);
+		return -EINVAL;
+	}
+	{
+		struct gw_cidr list[GW_PROXY_TRUSTED_MAX];
+		char why[160];
+		size_t n = 0;
+
+		if (gw_cidr_list_parse(c->proxy_trusted, list, GW_ARRAY_SIZE(list), &n, why,
+				       sizeof(why)) < 0) {
+			snprintf(err, err_size, "invalid proxy_trusted: %s", why);
+			return -EINVAL;
+		}
+		if (strcmp(c->proxy_protocol, "off") && n == 0) {
+			snprintf(err, err_size, "invalid proxy_protocol '%s': proxy_trusted must list the"
+				 " load balancers' addresses (ADDRESS or ADDRESS/BITS)", c->proxy_protocol);
+			return -EINVAL;
+		}
 	}
 	if (!!c->tls_cert[0] != !!c->tls_key[0]) {
 		snprintf(err, err_size, "invalid TLS settings: tls_cert and tls_key must be set together");

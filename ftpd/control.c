@@ -314,6 +314,37 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 	explicit_bzero(req->arg, sizeof(req->arg));
 }
 
+/* The balancer's header names the client and the address it reached. */
+static void ctrl_proxied(struct ctrl *c, const struct gw_proxy_header *h)
+{
+	char balancer[INET6_ADDRSTRLEN];
+
+	if (h->local)
+		return; /* the balancer's own connection (a health check) */
+	gw_strlcpy(balancer, c->peer_ip, sizeof(balancer));
+	c->peer = h->src;
+	c->reached = h->dst;
+	ftpd_addr_ip(&c->peer, c->peer_ip, sizeof(c->peer_ip));
+	gw_debug("session.proxied", "connection from %s through the load balancer %s", c->peer_ip,
+		 balancer);
+}
+
+/* A PROXY protocol header from an address not in proxy_trusted: a client
+ * naming itself someone else. */
+static void refuse_header(struct ctrl *c, int r)
+{
+	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+
+	if (r != -EPROTO) {
+		ftpd_ctrl_close(c, "connection lost");
+		return;
+	}
+	gw_log_limited(&lim, GW_LOG_WARN, "ftpd.proxy_untrusted",
+		       "refused a PROXY protocol header from %s, which is not in proxy_trusted",
+		       c->peer_ip);
+	ftpd_ctrl_close(c, "PROXY protocol header from an address not trusted to send one");
+}
+
 enum line_result { LINE_NONE, LINE_DONE, LINE_WAIT };
 
 /* Handle the next complete line of input, if the session takes it now. */
@@ -344,6 +375,14 @@ static enum line_result next_line(struct ctrl *c)
 		return LINE_DONE;
 	}
 	memcpy(line, c->in.data, len);
+	if (c->proxy_check && c->state == C_PLAIN) {
+		/* the first line of an explicit session, PROXY protocol on */
+		if (gw_proxy_may_start((const uint8_t *)line, len < 6 ? len : 6) && len >= 6) {
+			refuse_header(c, -EPROTO);
+			return LINE_DONE;
+		}
+		c->proxy_check = false;
+	}
 	len = ftpd_strip_telnet(line, len);
 	if (!ftpd_session_takes(&c->core, line, len))
 		return LINE_WAIT; /* stays queued until the running request ends */
@@ -431,6 +470,38 @@ static void ctrl_pump(struct ctrl *c)
 		}
 		if (c->out.len)
 			break; /* the client reads slowly: read no more commands */
+		if (c->state == C_PROXY) {
+			struct gw_proxy_header h;
+			int r = ftpd_proxy_read(c->w.fd, &c->proxy, &h);
+
+			if (r == -EAGAIN) {
+				want |= FTPD_TLS_WANT_READ;
+				break;
+			}
+			if (r < 0) {
+				ftpd_ctrl_close(c, r == -EPROTO ? "not a PROXY protocol header from the load"
+								  " balancer (proxy_trusted)"
+							: "connection lost before its PROXY protocol header");
+				return;
+			}
+			ctrl_proxied(c, &h);
+			if (!ftpd_ctrl_admit(c))
+				return;
+			continue;
+		}
+		if (c->state == C_HANDSHAKE && c->proxy_check && !c->tls) {
+			int r = ftpd_proxy_check_none(c->w.fd);
+
+			if (r == -EAGAIN) {
+				want |= FTPD_TLS_WANT_READ;
+				break;
+			}
+			if (r < 0) {
+				refuse_header(c, r);
+				return;
+			}
+			c->proxy_check = false;
+		}
 		if (c->state == C_HANDSHAKE) {
 			int r;
 
@@ -511,6 +582,7 @@ void ftpd_ctrl_close(struct ctrl *c, const char *why)
 	ftpd_watch_close(l, &c->w);
 	ftpd_tls_free(c->tls);
 	c->tls = NULL;
+	ftpd_proxy_read_free(&c->proxy);
 	if (c->counted_account)
 		gw_counter_give(l->srv->per_account, c->account_key);
 	if (!c->over_limit)

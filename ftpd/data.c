@@ -54,6 +54,7 @@ void ftpd_data_reset(struct ctrl *c)
 		d->tls = NULL;
 	}
 	ftpd_watch_close(l, &d->w);
+	ftpd_proxy_read_free(&d->proxy);
 	if (d->file_fd >= 0)
 		close(d->file_fd);
 	d->file_fd = -1;
@@ -121,6 +122,61 @@ static void data_begin(struct ctrl *c)
 	ftpd_data_pump(c);
 }
 
+/* The data connection is the session's: no other is accepted. */
+static void data_taken(struct ctrl *c, int fd)
+{
+	struct data *d = &c->d;
+
+	ftpd_watch_close(c->loop, &d->lw);
+	ftpd_port_release(c);
+	if (d->w.fd != fd) {
+		ftpd_watch_close(c->loop, &d->w);
+		ftpd_watch_init(&d->w, fd, ftpd_data_on_event);
+	}
+	d->state = D_CONNECTED;
+	if (d->kind != FTPD_REQ_NONE)
+		data_begin(c);
+}
+
+static void refuse_foreign(struct ctrl *c, const struct sockaddr_storage *ss, bool proxied)
+{
+	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
+	char ip[INET6_ADDRSTRLEN];
+
+	ftpd_addr_ip(ss, ip, sizeof(ip));
+	gw_log_limited(&lim, GW_LOG_WARN, "ftpd.data_foreign",
+		       "refused data connection from %s%s to the passive port of %s", ip,
+		       proxied ? " (through the load balancer)" : "", c->peer_ip);
+}
+
+/* D_PROXY: the balancer's header names whose connection this is; the
+ * passive listener waits meanwhile. A foreign one is closed and the
+ * listener listens again. */
+static void data_proxy(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	struct gw_proxy_header h;
+	int r = ftpd_proxy_read(d->w.fd, &d->proxy, &h);
+
+	if (r == -EAGAIN) {
+		ftpd_watch_set(c->loop, &d->w, EPOLLIN);
+		return;
+	}
+	if (r == 0 && (h.local || ftpd_same_ip(&h.src, &c->peer))) {
+		data_taken(c, d->w.fd);
+		return;
+	}
+	if (r == 0)
+		refuse_foreign(c, &h.src, true);
+	else if (r == -EPROTO)
+		gw_warn("ftpd.proxy", "refused a data connection for %s from the load balancer: not"
+			" a PROXY protocol header", c->peer_ip);
+	ftpd_proxy_read_free(&d->proxy);
+	ftpd_watch_close(c->loop, &d->w);
+	d->state = D_LISTEN;
+	ftpd_watch_set(c->loop, &d->lw, EPOLLIN);
+}
+
 void ftpd_data_on_accept(struct watch *w, uint32_t events)
 {
 	struct data *d = container_of(w, struct data, lw);
@@ -131,30 +187,32 @@ void ftpd_data_on_accept(struct watch *w, uint32_t events)
 	for (;;) {
 		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
-		char ip[INET6_ADDRSTRLEN];
 		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int proxy;
 
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				gw_warn("ftpd.data", "cannot accept data connection: %s", strerror(errno));
 			return;
 		}
-		if (!ftpd_same_ip(&ss, &c->peer)) {
-			static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
-
-			ftpd_addr_ip(&ss, ip, sizeof(ip));
-			gw_log_limited(&lim, GW_LOG_WARN, "ftpd.data_foreign",
-				       "refused data connection from %s to the passive port of %s", ip,
-				       c->peer_ip);
+		proxy = ftpd_proxy_mode(l->srv, &ss, true);
+		if (proxy == FTPD_PROXY_EXPECT) {
+			ftpd_watch_set(l, &d->lw, 0);
+			ftpd_watch_init(&d->w, fd, ftpd_data_on_event);
+			d->state = D_PROXY;
+			data_proxy(c);
+			return;
+		}
+		/* Through a balancer that sends no header on data connections
+		 * (proxy_protocol "control"), the address is the balancer's:
+		 * the TLS session it must resume is what ties it to the
+		 * session (docs/security.md). */
+		if (proxy != FTPD_PROXY_BALANCER && !ftpd_same_ip(&ss, &c->peer)) {
+			refuse_foreign(c, &ss, false);
 			close(fd);
 			continue;
 		}
-		ftpd_watch_close(l, &d->lw);
-		ftpd_port_release(c);
-		ftpd_watch_init(&d->w, fd, ftpd_data_on_event);
-		d->state = D_CONNECTED;
-		if (d->kind != FTPD_REQ_NONE)
-			data_begin(c);
+		data_taken(c, fd);
 		return;
 	}
 }
@@ -318,6 +376,9 @@ void ftpd_data_pump(struct ctrl *c)
 	case D_RECEIVING:
 		ftpd_data_receive(c);
 		return;
+	case D_PROXY:
+		data_proxy(c);
+		return;
 	case D_NONE:
 	case D_LISTEN:
 	case D_CONNECTED:
@@ -342,6 +403,7 @@ void ftpd_data_abort(struct ctrl *c)
 	switch (d->state) {
 	case D_NONE:
 	case D_LISTEN:
+	case D_PROXY:
 	case D_CONNECTED:
 		if (d->kind == FTPD_REQ_NONE) {
 			ftpd_data_reset(c); /* no transfer: the core said 225 */

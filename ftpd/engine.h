@@ -53,6 +53,7 @@ struct watch {
 };
 
 enum cstate {
+	C_PROXY,     /* reading the PROXY protocol header of a trusted balancer */
 	C_PLAIN,     /* explicit listener, before AUTH TLS */
 	C_HANDSHAKE, /* TLS handshake on the control connection */
 	C_OPEN,
@@ -62,6 +63,7 @@ enum cstate {
 enum dstate {
 	D_NONE,
 	D_LISTEN,    /* passive listener open, nobody connected yet */
+	D_PROXY,     /* accepted from the balancer: reading its PROXY header */
 	D_CONNECTED, /* TCP connection accepted, waiting for the command */
 	D_HANDSHAKE, /* TLS handshake on the data connection */
 	D_OPENING,   /* upload being opened by a worker */
@@ -113,6 +115,7 @@ struct data {
 	int64_t deadline;
 	int64_t started;
 	int64_t last_io;
+	struct ftpd_proxy_read *proxy; /* D_PROXY: the header so far */
 };
 
 struct ctrl {
@@ -132,8 +135,13 @@ struct ctrl {
 	char account_key[24];
 	char close_why[160]; /* why it closed: the reason an upload it held stays partial */
 	int refs;
-	struct sockaddr_storage peer, local;
+	/* peer: the client (as a PROXY header names it); local: this socket's
+	 * own end; reached: the address the client connected to (the
+	 * balancer's, through one), which PASV names by default. */
+	struct sockaddr_storage peer, local, reached;
 	char peer_ip[INET6_ADDRSTRLEN];
+	struct ftpd_proxy_read *proxy; /* C_PROXY: the header so far */
+	bool proxy_check;  /* PROXY protocol on: no header from this untrusted peer */
 	int64_t deadline; /* handshake or login */
 	int64_t last_activity;
 	int64_t account_id;
@@ -193,6 +201,9 @@ struct ftpd_server {
 	unsigned nretired;
 	int listen_fd;
 	int explicit_fd; /* -1 without an explicit listener */
+	int proxy; /* enum ftpd_proxy: proxy_protocol */
+	struct gw_cidr proxy_trusted[GW_PROXY_TRUSTED_MAX];
+	size_t nproxy_trusted;
 	char passive_ipv4[INET_ADDRSTRLEN]; /* "" = the control's local address */
 	unsigned nloops;
 	struct loop *loops;
@@ -314,6 +325,7 @@ ssize_t ftpd_ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
 bool ftpd_ctrl_peer_gone(struct ctrl *c);
 /* Over a session limit: say which, then close. */
 void ftpd_limit_reply(struct ctrl *c);
+bool ftpd_ctrl_admit(struct ctrl *c);
 void ftpd_ctrl_close(struct ctrl *c, const char *why);
 void ftpd_ctrl_unref(struct ctrl *c);
 /* Say why (a 421), end any transfer (an upload stays partial), close. */
@@ -323,6 +335,27 @@ extern const struct job_ops ftpd_job_login;
 /* ---------------------------------------------------------------- ports.c */
 
 void ftpd_addr_ip(const struct sockaddr_storage *ss, char *out, size_t size);
+
+/* ---------------------------------------------------------------- PROXY protocol (proxy.c) */
+
+enum ftpd_proxy { FTPD_PROXY_OFF, FTPD_PROXY_CONTROL, FTPD_PROXY_ALL };
+/* What a connection from peer must do: */
+enum {
+	FTPD_PROXY_NONE,          /* PROXY protocol off */
+	FTPD_PROXY_EXPECT,        /* a trusted balancer: its header comes first */
+	FTPD_PROXY_BALANCER,      /* a data connection through it, without a header */
+	FTPD_PROXY_REFUSE_HEADER, /* anyone else: a header is refused */
+};
+int ftpd_proxy_mode(const struct ftpd_server *srv, const struct sockaddr_storage *peer, bool data);
+struct ftpd_proxy_read;
+/* Read the header from fd (*state keeps what came so far; freed once
+ * whole): 0 = out filled, -EAGAIN = wait for more, -EPROTO = not a
+ * header, else the connection failed. */
+int ftpd_proxy_read(int fd, struct ftpd_proxy_read **state, struct gw_proxy_header *out);
+void ftpd_proxy_read_free(struct ftpd_proxy_read **state);
+/* The first byte a client sent is not a header's: 0; -EPROTO = it is;
+ * -EAGAIN = nothing yet. */
+int ftpd_proxy_check_none(int fd);
 bool ftpd_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* PASV or EPSV: a listener on a free port of the range, and the reply. */
 void ftpd_passive_open(struct ctrl *c, bool extended);

@@ -144,6 +144,10 @@ static void tick(struct loop *l)
 			ftpd_ctrl_close(c, "TLS handshake timed out");
 			continue;
 		}
+		if (c->state == C_PROXY && now > c->deadline) {
+			ftpd_ctrl_close(c, "no PROXY protocol header from the load balancer in time");
+			continue;
+		}
 		if ((c->state == C_OPEN || c->state == C_PLAIN) && c->core.state != FTPD_S_READY &&
 		    c->core.state != FTPD_S_BUSY && c->core.state != FTPD_S_LOGIN &&
 		    now > c->deadline) {
@@ -159,12 +163,13 @@ static void tick(struct loop *l)
 		}
 		switch (d->state) {
 		case D_LISTEN:
+		case D_PROXY:
 		case D_HANDSHAKE:
 			if (now > d->deadline) {
 				if (d->kind == FTPD_REQ_NONE)
 					ftpd_data_reset(c);
 				else
-					ftpd_data_finish(c, d->state == D_LISTEN ? FTPD_XFER_NO_CONNECTION
+					ftpd_data_finish(c, d->state != D_HANDSHAKE ? FTPD_XFER_NO_CONNECTION
 									    : FTPD_XFER_TLS_FAILED);
 			}
 			continue;

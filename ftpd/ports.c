@@ -163,7 +163,7 @@ void ftpd_passive_open(struct ctrl *c, bool extended)
 	if (srv->passive_ipv4[0])
 		gw_strlcpy(ip, srv->passive_ipv4, sizeof(ip));
 	else
-		ftpd_addr_ip(&c->local, ip, sizeof(ip));
+		ftpd_addr_ip(&c->reached, ip, sizeof(ip));
 	if (!extended && !strchr(ip, '.')) {
 		/* PASV can only name an IPv4 address. */
 		ftpd_data_reset(c);

@@ -66,70 +66,6 @@ void ftpd_root_give(struct ftpd_server *srv, int64_t account_id)
 	pthread_mutex_unlock(&srv->root_lock);
 }
 
-static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer, bool is_explicit,
-		     bool server_full)
-{
-	const struct gw_config *cfg = l->srv->cfg;
-	struct ctrl *c = calloc(1, sizeof(*c));
-	socklen_t len = sizeof(c->local);
-	int one = 1, idle = 60, intvl = 20, cnt = 3;
-
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->refs = 1;
-	c->loop = l;
-	c->root_fd = -1;
-	c->is_explicit = is_explicit;
-	c->peer = *peer;
-	ftpd_addr_ip(peer, c->peer_ip, sizeof(c->peer_ip));
-	getsockname(fd, (struct sockaddr *)&c->local, &len);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-	gw_buf_init(&c->in, GW_FTP_INBUF_MAX);
-	gw_buf_init(&c->out, GW_FTP_OUTBUF_MAX);
-	ftpd_session_init(&c->core, &c->out);
-	c->core.downloads = cfg->downloads;
-	c->core.idle_timeout_s = gw_live()->idle_timeout_s;
-	ftpd_watch_init(&c->w, fd, ftpd_ctrl_on_event);
-	ftpd_watch_init(&c->d.lw, -1, ftpd_data_on_accept);
-	ftpd_watch_init(&c->d.w, -1, ftpd_data_on_event);
-	c->d.file_fd = -1;
-	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
-	/* Over the per-address limit: counted nowhere, told so with a 421
-	 * once TLS is up (before it, nothing can be said). */
-	c->server_full = server_full;
-	c->over_limit = server_full || !gw_counter_take(l->srv->per_address, c->peer_ip,
-							gw_live()->max_sessions_per_address);
-	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
-	if (is_explicit) {
-		c->state = C_PLAIN;
-		ftpd_session_require_auth_tls(&c->core);
-		if (c->over_limit) {
-			ftpd_limit_reply(c);
-		} else {
-			ftpd_session_greet(&c->core, BANNER);
-		}
-		c->deadline = gw_mono_ms() + GW_LOGIN_TIMEOUT_S * 1000;
-	} else {
-		c->state = C_HANDSHAKE;
-	}
-	c->next = l->ctrls;
-	if (l->ctrls)
-		l->ctrls->prev = c;
-	l->ctrls = c;
-	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
-	gw_metric_add(GW_M_SESSIONS, 1);
-	if (is_explicit)
-		ftpd_ctrl_wake(c);
-	else
-		ftpd_watch_set(l, &c->w, EPOLLIN);
-}
-
 /* ---------------------------------------------------------------- loops */
 
 /* EPOLLEXCLUSIVE registrations cannot be modified, only removed and added
@@ -157,20 +93,110 @@ void ftpd_accept_resume(struct loop *l)
 /* A banned address is refused before any TLS work: told so in the clear
  * on the explicit listener, closed unanswered on the implicit one (before
  * the handshake, nothing else can be said). */
-static bool refuse_banned(struct loop *l, int fd, const struct sockaddr_storage *ss,
-			  bool is_explicit)
+static bool is_banned(struct loop *l, int fd, const char *ip, bool is_explicit)
 {
 	static const char msg[] = "421 Too many failed logins from your address; try again later.\r\n";
-	char ip[INET6_ADDRSTRLEN];
 
-	ftpd_addr_ip(ss, ip, sizeof(ip));
 	if (!gw_guard_banned(l->srv->guard, GW_GUARD_ADDRESS, ip, gw_mono_ms()))
 		return false;
 	if (is_explicit && send(fd, msg, sizeof(msg) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 		gw_debug("ftpd.banned", "cannot tell %s it is banned: %s", ip, strerror(errno));
-	close(fd);
 	gw_metric_add(GW_M_BANNED_REFUSED, 1);
 	return true;
+}
+
+static void ctrl_link(struct loop *l, struct ctrl *c)
+{
+	c->next = l->ctrls;
+	if (l->ctrls)
+		l->ctrls->prev = c;
+	l->ctrls = c;
+	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
+	gw_metric_add(GW_M_SESSIONS, 1);
+}
+
+/* A session from c->peer (the client itself, or as its balancer's PROXY
+ * header named it) is let in: counted per address, greeted or shaken
+ * hands with. False: refused and closed (banned). */
+bool ftpd_ctrl_admit(struct ctrl *c)
+{
+	struct loop *l = c->loop;
+	unsigned sessions = (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED);
+
+	if (is_banned(l, c->w.fd, c->peer_ip, c->is_explicit)) {
+		c->over_limit = true; /* counted nowhere yet */
+		ftpd_ctrl_close(c, "address banned");
+		return false;
+	}
+	/* Over the per-address limit: counted nowhere, told so with a 421
+	 * once TLS is up (before it, nothing can be said). */
+	c->server_full = sessions > gw_live()->max_sessions;
+	c->over_limit = c->server_full || !gw_counter_take(l->srv->per_address, c->peer_ip,
+							   gw_live()->max_sessions_per_address);
+	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
+	if (c->is_explicit) {
+		c->state = C_PLAIN;
+		ftpd_session_require_auth_tls(&c->core);
+		if (c->over_limit) {
+			ftpd_limit_reply(c);
+		} else {
+			ftpd_session_greet(&c->core, BANNER);
+		}
+		c->deadline = gw_mono_ms() + GW_LOGIN_TIMEOUT_S * 1000;
+		ftpd_ctrl_wake(c);
+	} else {
+		c->state = C_HANDSHAKE;
+		ftpd_watch_set(l, &c->w, EPOLLIN);
+	}
+	return true;
+}
+
+static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer, bool is_explicit)
+{
+	const struct gw_config *cfg = l->srv->cfg;
+	struct ctrl *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(c->local);
+	int one = 1, idle = 60, intvl = 20, cnt = 3;
+	int proxy = ftpd_proxy_mode(l->srv, peer, false);
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->refs = 1;
+	c->loop = l;
+	c->root_fd = -1;
+	c->is_explicit = is_explicit;
+	c->peer = *peer;
+	ftpd_addr_ip(peer, c->peer_ip, sizeof(c->peer_ip));
+	getsockname(fd, (struct sockaddr *)&c->local, &len);
+	c->reached = c->local;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	gw_buf_init(&c->in, GW_FTP_INBUF_MAX);
+	gw_buf_init(&c->out, GW_FTP_OUTBUF_MAX);
+	ftpd_session_init(&c->core, &c->out);
+	c->core.downloads = cfg->downloads;
+	c->core.idle_timeout_s = gw_live()->idle_timeout_s;
+	ftpd_watch_init(&c->w, fd, ftpd_ctrl_on_event);
+	ftpd_watch_init(&c->d.lw, -1, ftpd_data_on_accept);
+	ftpd_watch_init(&c->d.w, -1, ftpd_data_on_event);
+	c->d.file_fd = -1;
+	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
+	ctrl_link(l, c);
+	if (proxy == FTPD_PROXY_EXPECT) {
+		/* the balancer's header first: it names whom to count and ban */
+		c->state = C_PROXY;
+		c->over_limit = true; /* counted nowhere yet */
+		c->deadline = gw_mono_ms() + GW_PROXY_HEADER_TIMEOUT_S * 1000;
+		ftpd_watch_set(l, &c->w, EPOLLIN);
+		return;
+	}
+	c->proxy_check = proxy == FTPD_PROXY_REFUSE_HEADER;
+	ftpd_ctrl_admit(c);
 }
 
 static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
@@ -202,9 +228,16 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			close(fd);
 			continue;
 		}
-		if (refuse_banned(l, fd, &ss, is_explicit))
-			continue;
-		ctrl_new(l, fd, &ss, is_explicit, sessions >= gw_live()->max_sessions);
+		if (ftpd_proxy_mode(l->srv, &ss, false) != FTPD_PROXY_EXPECT) {
+			char ip[INET6_ADDRSTRLEN];
+
+			ftpd_addr_ip(&ss, ip, sizeof(ip));
+			if (is_banned(l, fd, ip, is_explicit)) {
+				close(fd);
+				continue;
+			}
+		}
+		ctrl_new(l, fd, &ss, is_explicit);
 	}
 }
 
@@ -354,6 +387,14 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->port_used = calloc((size_t)cfg->passive_max - cfg->passive_min + 1, 1);
 	if (!srv->port_used) {
 		r = -ENOMEM;
+		goto fail;
+	}
+	srv->proxy = !strcmp(cfg->proxy_protocol, "all")       ? FTPD_PROXY_ALL
+		     : !strcmp(cfg->proxy_protocol, "control") ? FTPD_PROXY_CONTROL
+							       : FTPD_PROXY_OFF;
+	if (gw_cidr_list_parse(cfg->proxy_trusted, srv->proxy_trusted, GW_PROXY_TRUSTED_MAX,
+			       &srv->nproxy_trusted, err, err_size) < 0) {
+		r = -EINVAL;
 		goto fail;
 	}
 	if (cfg->passive_address[0] &&

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "gw_limits.h"
 
@@ -198,6 +199,38 @@ int64_t gw_metric_get(enum gw_metric m);
  * a name). On failure err names what (e.g. "FTPS") and why. */
 int gw_listen_tcp(const char *what, const char *host, uint16_t port, int backlog, int *out_fd,
 		  char *err, size_t err_size);
+
+/* ---------------------------------------------------------------- PROXY protocol */
+
+/* The header a load balancer sends first (HAProxy's PROXY protocol,
+ * versions 1 and 2). */
+struct gw_proxy_header {
+	struct sockaddr_storage src, dst; /* the client and the address it reached */
+	size_t length;                    /* the whole header, v2's TLVs included */
+	int version;                      /* 1 or 2 */
+	bool local;                       /* LOCAL/UNKNOWN: the connection's own addresses stand */
+};
+/* Look at the first len bytes a connection sent: 1 = a whole header is
+ * known (out filled; out->length bytes are the header, which may be more
+ * than len when TLVs follow), 0 = not yet (every byte of buf belongs to
+ * the header), -EPROTO = not a valid header. */
+int gw_proxy_parse(const uint8_t *buf, size_t len, struct gw_proxy_header *out);
+/* The bytes could be the start of a header (used to refuse one from an
+ * address not trusted to send it). */
+bool gw_proxy_may_start(const uint8_t *buf, size_t len);
+
+/* An address block: ADDRESS or ADDRESS/BITS, IPv4 or IPv6. */
+struct gw_cidr {
+	uint8_t addr[16];
+	int family; /* AF_INET, AF_INET6 */
+	uint8_t bits;
+};
+/* A list separated by commas or spaces into list[cap]; on error, err
+ * says which entry is wrong. */
+int gw_cidr_list_parse(const char *s, struct gw_cidr *list, size_t cap, size_t *count,
+		       char *err, size_t err_size);
+/* ss (IPv4, IPv6 or IPv4-mapped IPv6) is in one of the blocks. */
+bool gw_cidr_match(const struct gw_cidr *list, size_t n, const struct sockaddr_storage *ss);
 
 /* ---------------------------------------------------------------- logging */
 

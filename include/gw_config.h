@@ -74,6 +74,11 @@ struct gw_config {
 	uint32_t database_pool;         /* PostgreSQL connections at most */
 	uint32_t database_timeout_ms;   /* a statement's limit */
 	char node_id[65];               /* "" = the host name */
+	/* PROXY protocol headers (v1 or v2) before the FTPS bytes: "off",
+	 * "control" (control connections) or "all" (data connections too),
+	 * taken from proxy_trusted (CIDRs) only, and required from them. */
+	char proxy_protocol[16];
+	char proxy_trusted[1024];
 	uint32_t import_lease_s;        /* a claim on import work, unrenewed */
 	char storage_url[1024];         /* "" or "file:" = data_dir; "s3://BUCKET[/PREFIX]" */
 	char s3_endpoint[256];          /* "" = AWS S3 in s3_region */

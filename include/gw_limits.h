@@ -31,6 +31,8 @@
 #define GW_LOGIN_TIMEOUT_S 60
 #define GW_DATA_CLOSE_TIMEOUT_S 10
 
+#define GW_PROXY_TRUSTED_MAX 64     /* address blocks in proxy_trusted */
+#define GW_PROXY_HEADER_TIMEOUT_S 5 /* a trusted balancer sends its header at once */
 #define GW_GUARD_ENTRIES_MAX 100000 /* addresses (and as many account names) with failed logins */
 
 #endif

@@ -88,8 +88,8 @@ if [ "${SKIP_FUZZ:-0}" != 1 ]; then
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DFTPSGATE_FUZZ=ON \
 		-DFTPSGATE_SANITIZE=ON >/dev/null
 	cmake --build build-fuzz -j "$jobs" --target fuzz_session fuzz_path fuzz_age fuzz_config \
-		fuzz_admin_json fuzz_s3_xml
-	for t in session path age config admin_json s3_xml; do
+		fuzz_admin_json fuzz_s3_xml fuzz_proxy
+	for t in session path age config admin_json s3_xml proxy; do
 		scratch=$(mktemp -d)
 		if ! ./build-fuzz/fuzz/fuzz_$t -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
 			-print_final_stats=1 "$scratch" "fuzz/corpus/$t" >"$scratch.log" 2>&1; then
