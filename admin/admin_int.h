@@ -13,6 +13,7 @@
 
 #define API "/api/v1"
 #define MAX_IDS 4
+#define ADMIN_NAME_MAX 64 /* a {node} in a path */
 
 #include <pthread.h>
 
@@ -85,6 +86,7 @@ struct ctx {
 	const char *method;
 	const char *url;
 	int64_t ids[MAX_IDS]; /* numbers found where a route has {id} */
+	char name[ADMIN_NAME_MAX + 1]; /* what a route's {node} matched */
 	const char *body;
 	size_t body_len;
 	struct store_token who; /* the caller's token */
@@ -115,7 +117,7 @@ struct reply admin_unavailable(struct ctx *x, const char *what);
 typedef struct reply admin_handler_fn(struct ctx *x);
 struct admin_route {
 	const char *method;
-	const char *pattern; /* "{id}", "{key_id}": a positive integer */
+	const char *pattern; /* "{id}", "{key_id}": a positive integer; "{node}": a node id */
 	bool is_public;      /* no token needed */
 	admin_handler_fn *fn;
 };
@@ -123,6 +125,7 @@ extern const struct admin_route admin_routes[];
 extern const size_t admin_nroutes;
 
 admin_handler_fn admin_get_health, admin_get_openapi, admin_get_metrics;
+admin_handler_fn admin_list_nodes, admin_drain_node;
 admin_handler_fn admin_create_account, admin_list_accounts, admin_get_account,
 	admin_patch_account, admin_delete_account, admin_new_password;
 admin_handler_fn admin_create_key, admin_list_keys, admin_get_key, admin_revoke_key;

@@ -85,12 +85,33 @@ static void auth_failed(struct admin_server *srv, const char *ip)
 
 /* ---------------------------------------------------------------- routing */
 
-/* Match url against pattern; numbers for {id} go to ids. */
-static bool match(const char *pattern, const char *url, int64_t *ids)
+static bool name_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+/* Match url against pattern; numbers for {id} (and {key_id}) go to ids,
+ * a {node} (letters, digits, '.', '-', '_') to name. */
+static bool match(const char *pattern, const char *url, int64_t *ids, char name[ADMIN_NAME_MAX + 1])
 {
 	unsigned nid = 0;
 
 	while (*pattern && *url) {
+		if (!strncmp(pattern, "{node}", 6)) {
+			size_t n = strcspn(url, "/");
+
+			if (n == 0 || n > ADMIN_NAME_MAX)
+				return false;
+			for (size_t k = 0; k < n; k++)
+				if (!name_char(url[k]))
+					return false;
+			memcpy(name, url, n);
+			name[n] = '\0';
+			pattern += 6;
+			url += n;
+			continue;
+		}
 		if (*pattern == '{') {
 			uint64_t v = 0;
 			char num[24];
@@ -161,13 +182,15 @@ static struct reply route(struct ctx *x)
 
 	for (i = 0; i < admin_nroutes; i++) {
 		int64_t ids[MAX_IDS];
+		char name[ADMIN_NAME_MAX + 1];
 
-		if (!match(admin_routes[i].pattern, x->url, ids))
+		if (!match(admin_routes[i].pattern, x->url, ids, name))
 			continue;
 		path_known = true;
 		if (strcmp(admin_routes[i].method, x->method) == 0) {
 			found = &admin_routes[i];
 			memcpy(x->ids, ids, sizeof(ids));
+			memcpy(x->name, name, sizeof(name));
 			break;
 		}
 	}
@@ -175,9 +198,10 @@ static struct reply route(struct ctx *x)
 		r = admin_problem(405, "method %s is not allowed here", x->method);
 		for (i = 0; i < admin_nroutes; i++) {
 			int64_t ids[MAX_IDS];
+			char name[ADMIN_NAME_MAX + 1];
 			size_t used = strlen(r.allow);
 
-			if (!match(admin_routes[i].pattern, x->url, ids))
+			if (!match(admin_routes[i].pattern, x->url, ids, name))
 				continue;
 			snprintf(r.allow + used, sizeof(r.allow) - used, "%s%s", used ? ", " : "",
 				 admin_routes[i].method);

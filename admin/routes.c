@@ -6,6 +6,8 @@ const struct admin_route admin_routes[] = {
 	{ "GET", API "/health", true, admin_get_health },
 	{ "GET", API "/openapi.json", true, admin_get_openapi },
 	{ "GET", API "/metrics", false, admin_get_metrics },
+	{ "GET", API "/nodes", false, admin_list_nodes },
+	{ "POST", API "/nodes/{node}/drain", false, admin_drain_node },
 	{ "POST", API "/accounts", false, admin_create_account },
 	{ "GET", API "/accounts", false, admin_list_accounts },
 	{ "GET", API "/accounts/{id}", false, admin_get_account },

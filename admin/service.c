@@ -8,29 +8,89 @@
 #include "admin_int.h"
 
 /* What a load balancer and an operator ask: is this node fit to serve,
- * and if not, which dependency is down. */
+ * and if not, which dependency is down, or whether it is draining (503
+ * too: a balancer sends no one new there). */
 struct reply admin_get_health(struct ctx *x)
 {
 	char why[256], why_bytes[256];
 	bool down = store_records_status(x->store, true, why, sizeof(why)) < 0;
 	bool bytes_down = store_bytes_status(x->store, true, why_bytes, sizeof(why_bytes)) < 0;
+	struct store_node_report rep;
 	struct reply r;
 	json_t *records = json_pack("{s:s, s:s}", "backend", store_records_name(x->store), "status",
 				    down ? "down" : "up");
 	json_t *storage = json_pack("{s:s, s:s}", "backend", store_bytes_name(x->store), "status",
 				    bytes_down ? "down" : "up");
+	const char *status;
 
+	store_node_report(x->store, &rep);
 	if (records && down)
 		json_object_set_new(records, "error", json_string(why));
 	if (storage && bytes_down)
 		json_object_set_new(storage, "error", json_string(why_bytes));
 	down = down || bytes_down;
-	r = admin_ok(down ? 503 : 200,
-		     json_pack("{s:s, s:s, s:{s:o, s:o}}", "status", down ? "degraded" : "ok", "node",
-			       store_node_id(x->store), "dependencies", "records", records,
-			       "storage", storage));
+	status = rep.draining ? "draining" : down ? "degraded" : "ok";
+	r = admin_ok(down || rep.draining ? 503 : 200,
+		     json_pack("{s:s, s:s, s:s, s:{s:o, s:o}}", "status", status, "node",
+			       store_node_id(x->store), "version", FTPSGATE_VERSION, "dependencies",
+			       "records", records, "storage", storage));
 	r.document = true; /* 503 too: the health document, not a problem */
 	return r;
+}
+
+static json_t *node_json(const struct store_node *n)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:i, s:i, s:I}", "id", n->node, "version",
+			 n->version,
+			 "status", !n->alive ? "gone" : n->draining ? "draining" : "serving", "self",
+			 n->self, "started_at", admin_time_or_null(n->started_at_ms), "seen_at",
+			 admin_time_or_null(n->seen_at_ms), "sessions", (int)n->sessions, "transfers",
+			 (int)n->transfers, "uploads_receiving", (json_int_t)n->uploads_receiving);
+}
+
+/* Every node on the records (its heartbeats), so that any node's API
+ * shows the whole cluster. */
+struct reply admin_list_nodes(struct ctx *x)
+{
+	enum { MAX_NODES = 256 };
+	struct store_node *list = calloc(MAX_NODES, sizeof(*list));
+	json_t *items = json_array();
+	unsigned n = 0;
+	int rc;
+
+	if (!list || !items) {
+		free(list);
+		json_decref(items);
+		return admin_problem(500, "out of memory");
+	}
+	rc = store_nodes_list(x->store, list, MAX_NODES, &n);
+	for (unsigned i = 0; rc == 0 && i < n; i++)
+		json_array_append_new(items, node_json(&list[i]));
+	free(list);
+	if (rc < 0) {
+		json_decref(items);
+		return admin_unavailable(x, "cannot list the nodes");
+	}
+	return admin_ok(200, json_pack("{s:o}", "items", items));
+}
+
+/* Drain a node: it takes no new sessions (its health says 'draining'),
+ * lets running transfers finish within shutdown_grace_s, and ends. */
+struct reply admin_drain_node(struct ctx *x)
+{
+	struct reply err;
+	int rc;
+
+	if (admin_no_fields(x, &err) < 0)
+		return err;
+	rc = store_node_drain(x->store, x->name);
+	if (rc == -ENOENT)
+		return admin_problem(404, "no node '%s' is alive (GET /api/v1/nodes lists them)",
+				     x->name);
+	if (rc < 0)
+		return admin_unavailable(x, "cannot ask the node to drain");
+	snprintf(x->detail, sizeof(x->detail), "node %s asked to drain", x->name);
+	return admin_ok(202, json_pack("{s:s, s:s}", "id", x->name, "status", "draining"));
 }
 
 struct reply admin_get_openapi(struct ctx *x)
@@ -108,6 +168,9 @@ struct reply admin_get_metrics(struct ctx *x)
 			gw_buf_addf(&b, "%s%s %.3f\n", metrics[i].name, metrics[i].labels,
 				    (double)gw_metric_get(metrics[i].m) * metrics[i].scale);
 	}
+	gw_buf_addf(&b, "# HELP ftpsgate_node_info The node answering, and its version.\n"
+			"# TYPE ftpsgate_node_info gauge\nftpsgate_node_info{node=\"%s\",version=\"%s\"} 1\n",
+		    store_node_id(x->store), FTPSGATE_VERSION);
 	gw_buf_addf(&b, "# HELP ftpsgate_bans Addresses and accounts banned now.\n"
 			"# TYPE ftpsgate_bans gauge\nftpsgate_bans %zu\n",
 		    gw_guard_bans(x->guard, gw_mono_ms()));

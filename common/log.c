@@ -81,15 +81,32 @@ int gw_json_quote(struct gw_buf *b, const char *s)
 	return r;
 }
 
+/* The node id every line carries, once known (set once, read by all). */
+static char node_text[80];
+static const char *log_node;
+
+void gw_log_set_node(const char *node)
+{
+	gw_strlcpy(node_text, node, sizeof(node_text));
+	__atomic_store_n(&log_node, node_text, __ATOMIC_RELEASE);
+}
+
 static void log_line(enum gw_log_level level, const char *event, const char *msg)
 {
 	static const char *const names[] = { "debug", "info", "warn", "error" };
+	const char *node = __atomic_load_n(&log_node, __ATOMIC_ACQUIRE);
 	struct gw_buf line;
 	char ts[32];
 
 	gw_buf_init(&line, 64 * 1024);
 	gw_format_time(gw_now_ms(), ts);
-	gw_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":", ts, names[level]);
+	gw_buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",", ts, names[level]);
+	if (node) {
+		gw_buf_adds(&line, "\"node\":");
+		gw_json_quote(&line, node);
+		gw_buf_adds(&line, ",");
+	}
+	gw_buf_adds(&line, "\"event\":");
 	gw_json_quote(&line, event);
 	gw_buf_adds(&line, ",\"msg\":");
 	gw_json_quote(&line, msg);

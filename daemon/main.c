@@ -207,6 +207,24 @@ static void ban_made_elsewhere(void *arg, const char *address, int64_t left_ms)
 	gw_guard_ban(arg, GW_GUARD_ADDRESS, address, left_ms, gw_mono_ms());
 }
 
+/* What the node reports with its heartbeat and to the API. */
+static void node_report(void *arg, struct store_node_report *out)
+{
+	ftpd_report(arg, &out->sessions, &out->transfers, &out->draining);
+}
+
+/* A drain asked through the API (of this node, or of it through another
+ * node's): the same as SIGTERM, which the main thread waits for. */
+static volatile int drain_by_api;
+
+static void node_drain(void *arg)
+{
+	(void)arg;
+	__atomic_store_n(&drain_by_api, 1, __ATOMIC_RELAXED);
+	if (kill(getpid(), SIGTERM) < 0)
+		gw_error("daemon.drain", "cannot start draining: %s", strerror(errno));
+}
+
 static void store_params_from(const struct gw_config *cfg, struct store_params *sp)
 {
 	sp->data_dir = cfg->data_dir;
@@ -345,6 +363,7 @@ int main(int argc, char **argv)
 	explicit_bzero(cfg.database_url, sizeof(cfg.database_url)); /* it may hold a password */
 	if (r < 0)
 		return fail(err);
+	gw_log_set_node(store_node_id(st));
 	r = store_admin_bootstrap(st, cfg.admin_token, token, &generated);
 	explicit_bzero(cfg.admin_token, sizeof(cfg.admin_token));
 	if (r < 0) {
@@ -394,6 +413,7 @@ int main(int argc, char **argv)
 
 		ftpd_session_counters(ftpd, &per_account, &per_address);
 		store_share_counters(st, per_account, per_address); /* limits across nodes */
+		store_node_hooks(st, node_report, node_drain, ftpd);
 	}
 	if (admin_start(&cfg, cert, key, st, guard, &admin, err, sizeof(err)) < 0)
 		goto fail;
@@ -428,8 +448,9 @@ int main(int argc, char **argv)
 		int64_t until = gw_mono_ms() + (int64_t)grace_s * 1000;
 		unsigned running = ftpd_drain(ftpd);
 
-		gw_info("daemon.stop", "SIGTERM: no new sessions; %u transfer(s) may finish within %u s",
-			running, grace_s);
+		gw_info("daemon.stop", "%s: draining; no new sessions, %u transfer(s) may finish within"
+			" %u s", __atomic_load_n(&drain_by_api, __ATOMIC_RELAXED) ? "drain asked through"
+			" the API" : "SIGTERM", running, grace_s);
 		while ((running = ftpd_drain(ftpd)) > 0 && gw_mono_ms() < until) {
 			struct timespec ts = { 0, 100 * 1000 * 1000 };
 			siginfo_t si;
@@ -444,6 +465,7 @@ int main(int argc, char **argv)
 	gw_info("daemon.stop", "signal %d received, stopping", sig);
 	store_pipeline_stop(pipeline); /* a running hook is stopped; it runs again at start */
 	admin_stop(admin);
+	store_node_hooks(st, NULL, NULL, NULL);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	store_share_counters(st, NULL, NULL);
@@ -455,6 +477,7 @@ int main(int argc, char **argv)
 	return 0;
 fail:
 	admin_stop(admin);
+	store_node_hooks(st, NULL, NULL, NULL);
 	ftpd_stop(ftpd);
 	gw_pool_free(pool);
 	store_share_counters(st, NULL, NULL);

@@ -128,7 +128,9 @@ static void tick(struct loop *l)
 		if (now > dr->deadline)
 			ftpd_drain_end(dr);
 	}
-	if (__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED)) {
+	bool draining = __atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED);
+
+	if (draining) {
 		ftpd_accept_pause(l);
 		l->accept_paused_until = 0;
 	}
@@ -192,6 +194,14 @@ static void tick(struct loop *l)
 		case D_NONE:
 		case D_CONNECTED:
 			break;
+		}
+		if (draining && (c->state == C_OPEN || c->state == C_PLAIN) && d->state == D_NONE &&
+		    !d->preparing && c->core.state != FTPD_S_BUSY && c->core.state != FTPD_S_LOGIN) {
+			/* no transfer of its own runs: the client goes on through
+			 * another node */
+			ftpd_end_session(c, "421 This server is shutting down; connect again to go on.\r\n",
+					 "the node is draining");
+			continue;
 		}
 		if (c->state == C_OPEN && c->core.state == FTPD_S_READY &&
 		    now - c->last_activity > (int64_t)live->idle_timeout_s * 1000) {

@@ -505,8 +505,34 @@ void ftpd_session_counters(struct ftpd_server *srv, struct gw_counter **per_acco
 
 unsigned ftpd_drain(struct ftpd_server *srv)
 {
-	__atomic_store_n(&srv->draining, 1, __ATOMIC_RELAXED);
+	if (!__atomic_exchange_n(&srv->draining, 1, __ATOMIC_RELAXED)) {
+		/* Closed for connections now, not merely unwatched: a listener
+		 * nobody accepts from would still complete handshakes into its
+		 * backlog, and a balancer would send clients there. shutdown()
+		 * keeps the descriptor (the loops may be using it) while new
+		 * connections are refused and the backlog reset. */
+		if (shutdown(srv->listen_fd, SHUT_RDWR) < 0)
+			gw_warn("ftpd.drain", "cannot close the FTPS listener: %s", strerror(errno));
+		if (srv->explicit_fd >= 0 && shutdown(srv->explicit_fd, SHUT_RDWR) < 0)
+			gw_warn("ftpd.drain", "cannot close the explicit FTPS listener: %s",
+				strerror(errno));
+		for (unsigned i = 0; i < srv->nloops; i++) {
+			uint64_t one = 1;
+
+			if (srv->loops[i].started && write(srv->loops[i].wake.fd, &one, sizeof(one)) < 0 &&
+			    errno != EAGAIN)
+				gw_error("ftpd.drain", "cannot wake loop: %s", strerror(errno));
+		}
+	}
 	return (unsigned)gw_metric_get(GW_M_TRANSFERS);
+}
+
+void ftpd_report(struct ftpd_server *srv, unsigned *sessions, unsigned *transfers,
+		 bool *draining)
+{
+	*sessions = (unsigned)__atomic_load_n(&srv->sessions, __ATOMIC_RELAXED);
+	*transfers = (unsigned)gw_metric_get(GW_M_TRANSFERS);
+	*draining = __atomic_load_n(&srv->draining, __ATOMIC_RELAXED);
 }
 
 void ftpd_stop(struct ftpd_server *srv)

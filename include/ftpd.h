@@ -33,9 +33,14 @@ int ftpd_reload_tls(struct ftpd_server *srv, const char *cert, const char *key, 
  * client address: borrowed, valid until ftpd_free. */
 void ftpd_session_counters(struct ftpd_server *srv, struct gw_counter **per_account,
 			   struct gw_counter **per_address);
-/* SIGTERM: accept no new sessions (within a second); returns how many
- * transfers are still running. Call again to watch them end. */
+/* Draining: the listeners close (a balancer's connection is refused at
+ * once and goes to another node), sessions end with a 421 once no
+ * transfer of theirs runs; returns how many transfers still run. Call
+ * again to watch them end. */
 unsigned ftpd_drain(struct ftpd_server *srv);
+/* What the node is doing: sessions, transfers running, draining. */
+void ftpd_report(struct ftpd_server *srv, unsigned *sessions, unsigned *transfers,
+		 bool *draining);
 /* Stop accepting and stop the loops (joins them). */
 void ftpd_stop(struct ftpd_server *srv);
 /* After the worker pool is gone: record unfinished uploads as partial and

@@ -237,8 +237,10 @@ bool gw_cidr_match(const struct gw_cidr *list, size_t n, const struct sockaddr_s
 enum gw_log_level { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR };
 
 void gw_log_set_level(enum gw_log_level level);
+/* Every line names this node from now on ("node"); call once. */
+void gw_log_set_node(const char *node);
 /* One JSON object per line on stdout:
- * {"ts":"…","level":"info","event":"upload.received","msg":"…"} */
+ * {"ts":"…","level":"info","node":"…","event":"upload.received","msg":"…"} */
 void gw_log(enum gw_log_level level, const char *event, const char *fmt, ...) GW_PRINTF(3, 4);
 #define gw_info(ev, ...) gw_log(GW_LOG_INFO, ev, __VA_ARGS__)
 #define gw_warn(ev, ...) gw_log(GW_LOG_WARN, ev, __VA_ARGS__)

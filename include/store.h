@@ -99,6 +99,43 @@ int store_records_status(struct store *st, bool ping, char *why, size_t why_size
 /* This node's id, as records name it. */
 const char *store_node_id(struct store *st);
 
+/* ---------------------------------------------------------------- nodes */
+
+/* What this node is doing, as the daemon reports it. */
+struct store_node_report {
+	unsigned sessions;  /* control connections */
+	unsigned transfers; /* data transfers running */
+	bool draining;      /* taking no new sessions; ends once they are done */
+};
+typedef void store_node_report_fn(void *arg, struct store_node_report *out);
+typedef void store_node_drain_fn(void *arg);
+/* How this node tells what it does (asked about once a second and by
+ * the API), and what it does when asked to drain (by any node's API,
+ * through the records); NULLs: nothing. Any thread. */
+void store_node_hooks(struct store *st, store_node_report_fn *report, store_node_drain_fn *drain,
+		      void *arg);
+void store_node_report(struct store *st, struct store_node_report *out);
+
+struct store_node {
+	char node[65];
+	char version[32];
+	int64_t started_at_ms;
+	int64_t seen_at_ms;        /* its last heartbeat */
+	unsigned sessions, transfers;
+	int64_t uploads_receiving; /* its uploads 'receiving' in the records */
+	bool alive;                /* a heartbeat within STORE_NODE_ALIVE_MS */
+	bool draining;
+	bool self;                 /* the node answering */
+};
+#define STORE_NODE_ALIVE_MS 5000
+#define STORE_NODES_SHOWN_MS (3600 * 1000) /* a node gone is listed this long */
+/* The nodes sharing the records (PostgreSQL: alive, or gone within
+ * STORE_NODES_SHOWN_MS, by id; SQLite: this one), at most max. BLOCKING. */
+int store_nodes_list(struct store *st, struct store_node *items, unsigned max, unsigned *n);
+/* Ask node to drain (this node: at once; another: at its next heartbeat,
+ * within about a second). -ENOENT: no such node alive. BLOCKING. */
+int store_node_drain(struct store *st, const char *node);
+
 /* ---------------------------------------------------------------- accounts */
 
 struct store_account {

@@ -156,7 +156,8 @@ struct store_records_ops {
 			     const char *client_address, int64_t now_ms, int64_t *id);
 	/* End a transfer; late (a retry of one the backend refused): only
 	 * while the record still says 'receiving', and -EAGAIN rather than
-	 * wait for a lock. */
+	 * wait for a lock. Several nodes: only while it is this node's
+	 * (-ESTALE: another node took it over, see upload_orphaned). */
 	int (*upload_end)(struct store *st, const struct store_upload_end *e, int64_t now_ms,
 			  bool late);
 	/* A 'partial' upload of the account becomes 'receiving' again for a
@@ -207,6 +208,12 @@ struct store_records_ops {
 	int (*object_trim)(struct store *st, int64_t id, unsigned number);
 	int (*object_state)(struct store *st, int64_t id, unsigned number, void *state, size_t cap,
 			    size_t *len);
+
+	/* ------------------------------------------------ nodes */
+	/* Those of store_nodes_list() from their heartbeats (one node:
+	 * none), and a drain asked of another live one (-ENOENT). */
+	int (*nodes_list)(struct store *st, struct store_node *items, unsigned max, unsigned *n);
+	int (*node_drain)(struct store *st, const char *node);
 
 	/* ------------------------------------------------ import work */
 	/* Take the next received upload to verify (-> verifying) or the

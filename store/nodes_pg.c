@@ -22,7 +22,7 @@
 #include "store_int.h"
 
 #define SHARE_EVERY_MS 1000
-#define ALIVE_MS "5000"
+#define ALIVE_MS GW_STR(STORE_NODE_ALIVE_MS)
 
 void store_share_counters(struct store *st, struct gw_counter *per_account,
 			  struct gw_counter *per_address)
@@ -71,15 +71,48 @@ static bool ok(PGresult *res)
 	return good;
 }
 
+/* The heartbeat, with what this node reports; a drain asked of this
+ * process (not of an earlier one of the same id) is acted on. */
+static bool heartbeat(struct store *st, PGconn *conn)
+{
+	struct store_node_report rep;
+	char started[24], sessions[16], transfers[16];
+	const char *v[7] = { st->node, FTPSGATE_VERSION, started, sessions, transfers, NULL, NULL };
+	PGresult *res;
+	bool drain;
+
+	store_node_report(st, &rep);
+	snprintf(started, sizeof(started), "%lld", (long long)st->started_at_ms);
+	snprintf(sessions, sizeof(sessions), "%u", rep.sessions);
+	snprintf(transfers, sizeof(transfers), "%u", rep.transfers);
+	v[5] = rep.draining ? "true" : "false";
+	res = PQexecParams(conn, "INSERT INTO nodes(node, seen_at, version, started_at, sessions,"
+				 " transfers, draining) VALUES ($1, " PG_NOW ", $2, $3, $4, $5, $6)"
+				 " ON CONFLICT (node) DO UPDATE SET seen_at = EXCLUDED.seen_at,"
+				 " version = EXCLUDED.version, started_at = EXCLUDED.started_at,"
+				 " sessions = EXCLUDED.sessions, transfers = EXCLUDED.transfers,"
+				 " draining = EXCLUDED.draining, drain_requested ="
+				 " nodes.drain_requested AND nodes.started_at = EXCLUDED.started_at"
+				 " RETURNING drain_requested",
+			   6, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return ok(res);
+	drain = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (drain) {
+		gw_info("daemon.drain", "a drain of this node was asked through the API");
+		store_node_drain_now(st);
+	}
+	return true;
+}
+
 static bool publish(struct store *st, PGconn *conn, struct snapshot *s)
 {
 	const char *v[4] = { st->node, s->kinds.data, s->keys.data, s->counts.data };
 	uint64_t h = digest(&s->counts, digest(&s->keys, digest(&s->kinds, 14695981039346656037ull)));
 	bool good;
 
-	if (!ok(PQexecParams(conn, "INSERT INTO nodes(node, seen_at) VALUES ($1, " PG_NOW ")"
-				   " ON CONFLICT (node) DO UPDATE SET seen_at = EXCLUDED.seen_at",
-			     1, NULL, v, NULL, NULL, 0)))
+	if (!heartbeat(st, conn))
 		return false;
 	if (st->shared_digest == h)
 		return true; /* as last written */
@@ -176,4 +209,56 @@ void store_pg_nodes_leave(struct store *st, PGconn *conn)
 
 	ok(PQexecParams(conn, "DELETE FROM node_sessions WHERE node = $1", 1, NULL, v, NULL, NULL,
 			0));
+}
+
+/* ---------------------------------------------------------------- the API's */
+
+int store_pg_nodes_list(struct store *st, struct store_node *items, unsigned max, unsigned *n)
+{
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r, rows;
+
+	pg_arg_i64(&a, max);
+	r = pg_run(st, "SELECT n.node, n.version, n.started_at, n.seen_at, n.sessions, n.transfers,"
+		       " n.draining, n.seen_at > " PG_NOW " - " ALIVE_MS ","
+		       " (SELECT count(*) FROM uploads u WHERE u.state = 'receiving' AND u.node = n.node)"
+		       " FROM nodes n WHERE n.seen_at > " PG_NOW " - " GW_STR(STORE_NODES_SHOWN_MS)
+		       " ORDER BY n.node LIMIT $1", &a, &res, "cannot list the nodes");
+	if (r < 0)
+		return r;
+	rows = PQntuples(res);
+	for (int i = 0; i < rows; i++) {
+		struct store_node *x = &items[i];
+
+		memset(x, 0, sizeof(*x));
+		pg_text(res, i, 0, x->node, sizeof(x->node));
+		pg_text(res, i, 1, x->version, sizeof(x->version));
+		x->started_at_ms = pg_i64(res, i, 2);
+		x->seen_at_ms = pg_i64(res, i, 3);
+		x->sessions = (unsigned)pg_i64(res, i, 4);
+		x->transfers = (unsigned)pg_i64(res, i, 5);
+		x->draining = PQgetvalue(res, i, 6)[0] == 't';
+		x->alive = PQgetvalue(res, i, 7)[0] == 't';
+		x->uploads_receiving = pg_i64(res, i, 8);
+	}
+	*n = (unsigned)rows;
+	PQclear(res);
+	return 0;
+}
+
+int store_pg_node_drain(struct store *st, const char *node)
+{
+	struct pg_args a = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	pg_arg_text(&a, node);
+	r = pg_run(st, "UPDATE nodes SET drain_requested = true WHERE node = $1 AND seen_at > "
+		       PG_NOW " - " ALIVE_MS, &a, &res, "cannot ask a node to drain");
+	if (r < 0)
+		return r;
+	r = pg_changes(res) == 1 ? 0 : -ENOENT;
+	PQclear(res);
+	return r;
 }

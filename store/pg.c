@@ -174,6 +174,14 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX names_upload ON names(upload_id);"
 	"ALTER TABLE upload_parts ADD COLUMN state BYTEA;",
+	/* 6: what each node reports with its heartbeat, and a drain asked
+	 * of it through any node's API (nodes.c, nodes_pg.c) */
+	"ALTER TABLE nodes ADD COLUMN version TEXT NOT NULL DEFAULT '',"
+	"  ADD COLUMN started_at BIGINT NOT NULL DEFAULT 0,"
+	"  ADD COLUMN sessions INTEGER NOT NULL DEFAULT 0,"
+	"  ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0,"
+	"  ADD COLUMN draining BOOLEAN NOT NULL DEFAULT false,"
+	"  ADD COLUMN drain_requested BOOLEAN NOT NULL DEFAULT false;",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

@@ -137,6 +137,7 @@ static int upload_end(struct store *st, const struct store_upload_end *e, int64_
 		      bool late)
 {
 	struct pg_args a = { 0 };
+	bool changed = false;
 	int r;
 
 	pg_arg_text(&a, e->state);
@@ -148,12 +149,18 @@ static int upload_end(struct store *st, const struct store_upload_end *e, int64_
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, e->id);
 	pg_arg_i64_or_null(&a, e->key_id, e->key_id != 0);
-	pg_arg_bool(&a, late);
+	pg_arg_text(&a, st->node);
+	/* Only while it is this node's transfer: a node that lost touch with
+	 * the database long enough (STORE_NODE_GONE_MS) may have had the
+	 * upload taken over, and resumed, by another. */
 	r = write_one(st, "UPDATE uploads SET state = $1, size = $2::bigint, bytes_received = $3::bigint,"
 			  " sha256 = $4, completed_at = $5::bigint, error = $6::bytea, updated_at = $7::bigint,"
 			  " key_id = COALESCE($9::bigint, key_id), reserved_bytes = 0"
-			  " WHERE id = $8::bigint AND (NOT $10::boolean OR state = 'receiving')",
-		      &a, late ? "cannot record a transfer's end (again)" : "cannot update upload", NULL);
+			  " WHERE id = $8::bigint AND state = 'receiving' AND node = $10",
+		      &a, late ? "cannot record a transfer's end (again)" : "cannot update upload",
+		      &changed);
+	if (r == 0 && !changed)
+		return -ESTALE;
 	return late && r < 0 ? -EAGAIN : r;
 }
 
@@ -619,6 +626,8 @@ const struct store_records_ops store_records_pg = {
 	.object_trim = store_pg_object_trim,
 	.upload_orphaned = upload_orphaned,
 	.object_state = store_pg_object_state,
+	.nodes_list = store_pg_nodes_list,
+	.node_drain = store_pg_node_drain,
 	.work_claim = work_claim,
 	.work_requeue = work_requeue,
 	.work_renew = work_renew,

@@ -83,6 +83,8 @@ PGconn *pg_connect(const char *url, const char *app, char *why, size_t why_size)
  * second); at its end, this node's counts withdrawn. */
 void store_pg_nodes_tick(struct store *st, PGconn *conn);
 void store_pg_nodes_leave(struct store *st, PGconn *conn);
+int store_pg_nodes_list(struct store *st, struct store_node *items, unsigned max, unsigned *n);
+int store_pg_node_drain(struct store *st, const char *node);
 
 /* pg.c: the pool and the schema */
 int store_pg_open(struct store *st, const char *url, char *err, size_t err_size);

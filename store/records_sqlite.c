@@ -364,6 +364,23 @@ static int upload_mark_purged(struct store *st, int64_t id, int64_t now_ms, bool
 			  id, now_ms, "cannot record the purge", changed);
 }
 
+/* One node: no heartbeats to list, no other node to drain. */
+static int nodes_list(struct store *st, struct store_node *items, unsigned max, unsigned *n)
+{
+	(void)st;
+	(void)items;
+	(void)max;
+	*n = 0;
+	return 0;
+}
+
+static int node_drain(struct store *st, const char *node)
+{
+	(void)st;
+	(void)node;
+	return -ENOENT;
+}
+
 static int upload_counts(struct store *st, int64_t counts[STORE_STATES])
 {
 	sqlite3_stmt *q = NULL;
@@ -596,6 +613,8 @@ const struct store_records_ops store_records_sqlite = {
 	.object_trim = store_sqlite_object_trim,
 	.upload_orphaned = upload_orphaned,
 	.object_state = store_sqlite_object_state,
+	.nodes_list = nodes_list,
+	.node_drain = node_drain,
 	.work_claim = work_claim,
 	.work_requeue = work_requeue,
 	.work_renew = work_renew,

@@ -47,21 +47,35 @@ static const struct store_records_ops *records_for(const char *url, char *err, s
 
 /* The node id (unique among the nodes on one database) and the owner
  * name this process's leases carry: node/pid/random. */
+static bool node_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+/* Node ids go into URLs (/nodes/{id}/drain), metric labels and logs. */
 static int set_node(struct store *st, const char *node_id, char *err, size_t err_size)
 {
 	uint8_t rnd[8];
 	char hex[17];
 
 	if (node_id && node_id[0]) {
-		if (gw_strlcpy(st->node, node_id, sizeof(st->node)) < 0 || strchr(node_id, '/')) {
-			snprintf(err, err_size, "node_id must be at most %d characters, without '/'",
-				 STORE_NODE_MAX);
+		bool good = gw_strlcpy(st->node, node_id, sizeof(st->node)) == 0;
+
+		for (const char *p = node_id; good && *p; p++)
+			good = node_char(*p);
+		if (!good) {
+			snprintf(err, err_size, "invalid node_id '%.80s': expected at most %d letters,"
+				 " digits, '.', '-' or '_'", node_id, STORE_NODE_MAX);
 			return -EINVAL;
 		}
 	} else if (gethostname(st->node, sizeof(st->node)) < 0 || !st->node[0]) {
 		gw_strlcpy(st->node, "node", sizeof(st->node));
 	}
-	st->node[strcspn(st->node, "/")] = '\0';
+	st->node[sizeof(st->node) - 1] = '\0';
+	for (char *p = st->node; *p; p++)
+		if (!node_char(*p))
+			*p = '-';
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -EIO;
 	gw_hex(rnd, sizeof(rnd), hex);
@@ -102,6 +116,8 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	pthread_mutex_init(&st->watch_lock, NULL);
 	pthread_mutex_init(&st->unsaved_lock, NULL);
 	pthread_mutex_init(&st->share_lock, NULL);
+	pthread_mutex_init(&st->node_lock, NULL);
+	st->started_at_ms = gw_now_ms();
 	pthread_mutex_init(&st->token_lock, NULL);
 	st->rec = records_for(p->database_url, err, err_size);
 	r = !st->rec ? -EINVAL : store_events_init(st);
@@ -204,6 +220,7 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->watch_lock);
 	pthread_mutex_destroy(&st->unsaved_lock);
 	pthread_mutex_destroy(&st->share_lock);
+	pthread_mutex_destroy(&st->node_lock);
 	pthread_mutex_destroy(&st->token_lock);
 	if (st->cache)
 		explicit_bzero(st->cache, sizeof(*st->cache) * STORE_LOGIN_CACHE_SLOTS);

@@ -36,6 +36,7 @@ struct store {
 	/* bytes in object storage: accounts' names are records
 	 * (records_names.c), not the directories of accounts/ */
 	bool names_in_records;
+	bool drain_asked; /* nodes.c: the drain hook ran (under node_lock) */
 	uint32_t t_cost, m_cost_kib, parallelism;
 	char dummy_hash[160]; /* verified against for unknown users */
 	uint8_t master[32]; /* seals the identities of encryption keys */
@@ -56,6 +57,12 @@ struct store {
 		struct store_token who;
 		int64_t at_ms; /* 0: empty */
 	} token_cache[16];
+	/* what this node reports and how it drains (nodes.c) */
+	pthread_mutex_t node_lock;
+	store_node_report_fn *node_report;
+	store_node_drain_fn *node_drain;
+	void *node_arg;
+	int64_t started_at_ms;
 	/* session counts shared with the other nodes (nodes_pg.c) */
 	pthread_mutex_t share_lock; /* guards the two counters' pointers */
 	struct gw_counter *share_account, *share_address;
@@ -115,6 +122,10 @@ void store_pg_replay_bans(struct store *st);
 /* pg.c: the database's URL (the events thread's connection); down or not */
 const char *store_pg_url(struct store *st);
 int store_pg_status(struct store *st, bool ping, char *why, size_t why_size);
+/* nodes.c: a drain was asked of this node (the first time runs the
+ * hook; later ones do nothing). */
+void store_node_drain_now(struct store *st);
+
 /* accounts.c: another node changed account id: tell the watcher (ftpd) */
 void store_account_changed_elsewhere(struct store *st, int64_t id);
 /* events.c: another node banned an address, or lifted its ban */

@@ -107,6 +107,10 @@ static int finish_record(struct store *st, const struct store_upload *up, const 
 	r = st->rec->upload_end(st, &e, gw_now_ms(), false);
 	if (r == 0 && strcmp(state, "received"))
 		store_emit(st, "upload", up->id, up->account_id, state);
+	if (r == -ESTALE)
+		gw_warn("store.upload", "upload %lld was taken over by another node while this one"
+			" could not reach the records; its end here (%s) is not recorded",
+			(long long)up->id, state);
 	return r;
 }
 
@@ -147,6 +151,7 @@ void store_flush_unsaved(struct store *st)
 {
 	struct store_unsaved done[64];
 	size_t n_done = 0, i;
+	int r;
 
 	/* under the lock of the list: one flush at a time, in order */
 	pthread_mutex_lock(&st->unsaved_lock);
@@ -154,9 +159,14 @@ void store_flush_unsaved(struct store *st)
 		struct store_unsaved *u = &st->unsaved[st->n_unsaved - 1];
 		struct store_upload_end e = { u->id, u->state, u->bytes, NULL, u->error, 0 };
 
-		if (st->rec->upload_end(st, &e, gw_now_ms(), true) < 0)
+		r = st->rec->upload_end(st, &e, gw_now_ms(), true);
+		if (r < 0 && r != -ESTALE)
 			break; /* still refused: logged when it first failed */
-		done[n_done++] = *u;
+		if (r == -ESTALE)
+			gw_warn("store.unsaved", "upload %lld was taken over by another node meanwhile;"
+				" its end here (%s) is not recorded", (long long)u->id, u->state);
+		else
+			done[n_done++] = *u;
 		st->n_unsaved--;
 	}
 	pthread_mutex_unlock(&st->unsaved_lock);
@@ -704,7 +714,7 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	r = finish_record(st, up, "received", up->sha256, NULL);
 	if (r == 0)
 		st->bytes->ops->seal(up->w); /* its bytes never change from here on */
-	if (r < 0) {
+	if (r < 0 && r != -ESTALE) {
 		/* The client hears a failure, so this is not a completed
 		 * upload: its bytes are all there, and a resume at its size
 		 * completes it. */
@@ -751,10 +761,13 @@ static void unlink_view(struct store *st, const struct store_upload *up)
 
 int store_upload_reject(struct store *st, struct store_upload *up)
 {
+	int r;
+
 	gw_metric_add(GW_M_UPLOADS_REJECTED, 1);
 	unlink_view(st, up);
 	up->bytes = 0;
-	if (finish_record(st, up, "rejected", NULL, store_upload_verdict(up)) < 0)
+	r = finish_record(st, up, "rejected", NULL, store_upload_verdict(up));
+	if (r < 0 && r != -ESTALE)
 		remember_unsaved(st, up, "rejected", store_upload_verdict(up));
 	return 0;
 }
@@ -762,6 +775,7 @@ int store_upload_reject(struct store *st, struct store_upload *up)
 int store_upload_abort(struct store *st, struct store_upload *up, const char *reason)
 {
 	uint64_t kept;
+	int r;
 
 	/* Keep what arrived for a resume: it is durable before the record
 	 * says how much there is (in object storage, what its confirmed
@@ -770,7 +784,8 @@ int store_upload_abort(struct store *st, struct store_upload *up, const char *re
 		give_state(up, up->bytes);
 	if (up->w && st->bytes->ops->keep(up->w, &kept) == 0)
 		up->bytes = kept;
-	if (finish_record(st, up, "partial", NULL, reason) < 0)
+	r = finish_record(st, up, "partial", NULL, reason);
+	if (r < 0 && r != -ESTALE)
 		remember_unsaved(st, up, "partial", reason);
 	return 0;
 }

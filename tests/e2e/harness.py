@@ -27,6 +27,7 @@ def openapi_check(method, path, status, headers, doc):
     path = path.split("?", 1)[0]
     for template, item in OPENAPI["paths"].items():
         pattern = "^" + re.sub(r"\\\{\w+\\\}", "[1-9][0-9]*", re.escape(template)) + "$"
+        pattern = pattern.replace("[1-9][0-9]*/drain", "[A-Za-z0-9._-]+/drain")  # {node}
         if re.match(pattern, path):
             break
     else:

@@ -170,6 +170,72 @@ class SharedRecordsTest(unittest.TestCase):
             b.cleanup()
             a.cleanup()
 
+    def test_any_node_lists_the_cluster_and_drains_another(self):
+        a, b = two_nodes({"FTPSGATE_SHUTDOWN_GRACE_S": "30"})
+        a.start()
+        try:
+            b.start()
+            acct = a.create_account(username="watcher")
+            held = ftps.login(b.host, b.ftps_port, "watcher", acct["password"])
+
+            def listed(gw):
+                return {n["id"]: n for n in gw.api("GET", "/nodes")[1]["items"]}
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                nodes = listed(a)
+                if nodes.get("node-b", {}).get("sessions") == 1:
+                    break
+                time.sleep(0.2)
+            self.assertEqual({k: (n["status"], n["self"]) for k, n in nodes.items()},
+                             {"node-a": ("serving", True), "node-b": ("serving", False)})
+            self.assertEqual(nodes["node-b"]["sessions"], 1)
+            self.assertEqual(listed(b)["node-b"]["self"], True)
+            # a drains b through its own API: b says so, ends its session, stops
+            status, doc, _ = a.api("POST", "/nodes/node-b/drain", {})
+            self.assertEqual((status, doc["status"]), (202, "draining"))
+            self.assertEqual(b.proc.wait(15), 0)
+            b.proc = None
+            with self.assertRaises((ftplib.error_temp, EOFError, OSError)):
+                held.voidcmd("NOOP")
+            held.close()
+            self.assertIn("a drain of this node was asked through the API", b.logs())
+            deadline = time.time() + 10
+            while listed(a)["node-b"]["status"] != "gone" and time.time() < deadline:
+                time.sleep(0.5)
+            self.assertEqual(listed(a)["node-b"]["status"], "gone")
+            self.assertEqual(a.api("POST", "/nodes/node-b/drain", {})[0], 404)
+            # started again under the same id, it serves: the old drain is not its
+            b.start()
+            time.sleep(2.5)
+            self.assertEqual(b.api("GET", "/health", auth=False)[1]["status"], "ok")
+            self.assertEqual(listed(a)["node-b"]["status"], "serving")
+        finally:
+            b.cleanup()
+            a.cleanup()
+
+    def test_an_upload_taken_over_elsewhere_is_not_ended_here(self):
+        # A node that lost the database long enough has its receiving
+        # uploads taken over by another (made partial there, resumable):
+        # when its own transfer then ends, that must not overwrite them.
+        with Gateway(env={"FTPSGATE_NODE_ID": "node-zombie"}) as gw:
+            acct = gw.create_account(username="zombie")
+            ftp = ftps.login(gw.host, gw.ftps_port, "zombie", acct["password"])
+            conn = ftp.transfercmd("STOR taken.bin")
+            conn.sendall(b"z" * 200000)
+            rec = gw.wait_upload(lambda u: u["path"] == "/taken.bin" and u["state"] == "receiving")
+            gw.records_sql("UPDATE uploads SET state = 'partial', node = 'node-other', error = ?"
+                           " WHERE id = ?", ("taken over: its node stopped answering", rec["id"]))
+            conn.sendall(b"z" * 100000)
+            conn.unwrap().close()
+            with self.assertRaises(ftplib.error_temp) as e:
+                ftp.voidresp()
+            self.assertTrue(str(e.exception).startswith("451"), e.exception)
+            ftp.quit()
+            time.sleep(1)
+            row = gw.records_sql("SELECT state, node FROM uploads WHERE id = ?", (rec["id"],))
+            self.assertEqual(row, [("partial", "node-other")])
+            self.assertIn("was taken over by another node", gw.logs())
+
     def test_a_node_that_starts_later_learns_the_bans_that_hold(self):
         a, b = two_nodes({"FTPSGATE_BAN_AFTER_FAILURES": "2", "FTPSGATE_BAN_DURATION_S": "600"})
         a.start()

@@ -130,6 +130,11 @@ class OpenAPITest(unittest.TestCase):
         self.assertEqual(self.call("get", "/bans", "/bans")[0], 200)
         self.assertEqual(self.call("delete", "/bans?address=192.0.2.9", "/bans")[0], 404)
         self.assertEqual(self.call("delete", "/bans", "/bans")[0], 400)
+        status, nodes = self.call("get", "/nodes", "/nodes")
+        self.assertEqual([(n["self"], n["status"]) for n in nodes["items"]], [(True, "serving")])
+        # (draining a node for real stops it: test_nodes and the cluster tests do)
+        self.assertEqual(self.call("post", "/nodes/no-such-node/drain", "/nodes/{node}/drain",
+                                   {})[0], 404)
         status, _, headers = self.gw.api("GET", "/metrics")
         self.assertEqual((status, headers["Content-Type"]), (200, "text/plain; version=0.0.4"))
         self.exercised.add("getMetrics")
@@ -180,13 +185,16 @@ class OpenAPITest(unittest.TestCase):
             for method, op in item.items():
                 if method not in METHODS or template == "/events" or not op.get("security", True):
                     continue
-                path = template.replace("{id}", "1").replace("{key_id}", "1")
+                path = template.replace("{id}", "1").replace("{key_id}", "1") \
+                    .replace("{node}", "no-such-node")
                 where = "%s %s" % (method.upper(), template)
                 self.assertEqual(self.gw.api(method.upper(), path, auth=False)[0], 401, where)
                 self.assertEqual(self.gw.api(method.upper(), path, token="wrong")[0], 401, where)
                 if method != "get":
                     self.assertEqual(self.gw.api(method.upper(), path, {}, token=rtok["token"])[0],
                                      403, where)
+                if "{node}" in template:
+                    self.assertEqual(self.gw.api(method.upper(), path, {})[0], 404, where)
                 if "{id}" in template:
                     self.assertEqual(self.gw.api(method.upper(), template.replace("{id}", "987654").replace("{key_id}", "987654"),
                                                  {} if method != "get" else None)[0], 404, where)
@@ -201,7 +209,8 @@ class OpenAPITest(unittest.TestCase):
 
     def test_nothing_undocumented_is_served(self):
         for template, item in DOC["paths"].items():
-            path = template.replace("{id}", "999").replace("{key_id}", "999")
+            path = template.replace("{id}", "999").replace("{key_id}", "999") \
+                .replace("{node}", "no-such-node")
             for method in METHODS:
                 if method in item:
                     continue  # exercised above (and GET /events never ends)
