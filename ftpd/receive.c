@@ -133,6 +133,8 @@ static enum ftpd_xfer open_refusal(const struct job *j)
 		return FTPD_XFER_KEPT_ELSEWHERE;
 	case -EBUSY:
 		return FTPD_XFER_BUSY;
+	case -EINPROGRESS:
+		return FTPD_XFER_NODE_SILENT;
 	case -ENOENT:
 		return j->offset ? FTPD_XFER_NOT_FOUND : FTPD_XFER_OPEN_FAILED;
 	case -ENOSPC:

@@ -105,6 +105,7 @@ enum ftpd_xfer {
 	FTPD_XFER_NO_KEY,        /* 553: encryption required, but no key in use */
 	FTPD_XFER_NOT_READY,     /* 550: a partial upload in object storage cannot be read */
 	FTPD_XFER_KEPT_ELSEWHERE, /* 554: REST where the stored parts do not end */
+	FTPD_XFER_NODE_SILENT,   /* 450: the node receiving the file stopped answering */
 };
 
 struct ftpd_session {

@@ -11,6 +11,11 @@
 #include "session.h"
 #include "session_int.h"
 
+/* A cluster's node died while receiving the file: the others take it
+ * over once its heartbeat has been missing long enough. */
+#define NODE_SILENT "The server that was receiving this file stopped answering; it can be" \
+		    " resumed in a few seconds."
+
 void ftpd_session_transfer_status(struct ftpd_session *s, uint64_t bytes)
 {
 	char text[96];
@@ -77,6 +82,10 @@ void ftpd_session_size_done(struct ftpd_session *s, int err, uint64_t size)
 
 	s->pending = FTPD_REQ_NONE;
 	s->state = FTPD_S_READY;
+	if (err == -EINPROGRESS) {
+		ftpd_reply(s, 450, NODE_SILENT);
+		return;
+	}
 	if (err < 0) {
 		ftpd_reply(s, 550, "Could not get file size.");
 		return;
@@ -302,6 +311,9 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 	case FTPD_XFER_KEPT_ELSEWHERE:
 		ftpd_reply(s, 554, "Restart position is not where the stored part of this upload"
 			      " ends; resume at the size SIZE reports.");
+		break;
+	case FTPD_XFER_NODE_SILENT:
+		ftpd_reply(s, 450, NODE_SILENT);
 		break;
 	}
 	s->reason[0] = '\0';

@@ -167,7 +167,9 @@ struct store_records_ops {
 	/* Several nodes: upload id is 'receiving' on a node that stopped
 	 * answering (no heartbeat for STORE_NODE_GONE_MS). With take, it
 	 * becomes 'partial' at kept bytes (*account_id set). 1 when it is
-	 * (was taken), 0 when not. One node (SQLite): never. */
+	 * (was taken), 0 when not; without take, 2 when its node stopped
+	 * answering but is not counted gone yet, 3 when its node is alive.
+	 * One node (SQLite): never. */
 	int (*upload_orphaned)(struct store *st, int64_t id, bool take, uint64_t kept,
 			       int64_t now_ms, int64_t *account_id);
 	/* Bytes the account's quota leaves for one more file, counting every

@@ -96,9 +96,14 @@ int store_names_shown(const struct store_names *ns, const char *path, struct sto
 		return 0;
 	}
 	r = store_names_db_get(ns->st, ns->account_id, path, &row);
-	if (r == 0 && !strcmp(row.state, "receiving") && ns->st->pg &&
-	    store_upload_take_over(ns->st, row.upload_id) == 0)
-		r = store_names_db_get(ns->st, ns->account_id, path, &row); /* as it is now */
+	if (r == 0 && !strcmp(row.state, "receiving") && ns->st->pg) {
+		r = store_upload_take_over(ns->st, row.upload_id);
+		if (r == 0)
+			r = store_names_db_get(ns->st, ns->account_id, path, &row); /* as it is now */
+		out->elsewhere = r == -EBUSY;
+		if (r != 0 && r != -EINPROGRESS)
+			r = 0; /* as it was */
+	}
 	if (r < 0)
 		return r;
 	out->exists = true;

@@ -208,16 +208,22 @@ static int upload_orphaned(struct store *st, int64_t id, bool take, uint64_t kep
 			      " WHERE u.id = $1::bigint AND u.state = 'receiving' AND u.node <> $2"
 			      " AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = u.node AND n.seen_at > "
 			      PG_NOW " - " GW_STR(STORE_NODE_GONE_MS) ") RETURNING u.account_id"
-			    : "SELECT u.account_id FROM uploads u WHERE u.id = $1::bigint"
-			      " AND u.state = 'receiving' AND u.node <> $2"
-			      " AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.node = u.node AND n.seen_at > "
-			      PG_NOW " - " GW_STR(STORE_NODE_GONE_MS) ")",
+			    : "SELECT u.account_id, " PG_NOW " - COALESCE(max(n.seen_at), 0)"
+			      " FROM uploads u LEFT JOIN nodes n ON n.node = u.node"
+			      " WHERE u.id = $1::bigint AND u.state = 'receiving' AND u.node <> $2"
+			      " GROUP BY u.account_id",
 		   &a, &res, "cannot take over an upload of a node that is gone");
 	if (r < 0)
 		return r;
 	r = PQntuples(res) == 1;
 	if (r)
 		*account_id = pg_i64(res, 0, 0);
+	if (r && !take) {
+		/* how long since its node's last heartbeat */
+		int64_t silent = pg_i64(res, 0, 1);
+
+		r = silent > STORE_NODE_GONE_MS ? 1 : silent > STORE_NODE_ALIVE_MS ? 2 : 3;
+	}
 	PQclear(res);
 	return r;
 }

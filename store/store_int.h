@@ -146,6 +146,7 @@ struct store_shown {
 	int64_t id; /* the upload (0: none known) */
 	char state[16];
 	bool is_complete; /* size and SHA-256 recorded */
+	bool elsewhere; /* being received on another node (records, several nodes) */
 	char sha256[65];
 	uint64_t size;
 	int64_t mtime_ms; /* names in records only */

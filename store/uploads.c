@@ -500,6 +500,11 @@ int store_upload_begin(struct store *st, int64_t account_id, int root_fd, const 
 		r = -EISDIR;
 	if (r < 0)
 		goto fail;
+	if (found && sh.elsewhere) {
+		/* a second writer would leave one of the two unnamed */
+		r = -EBUSY;
+		goto fail;
+	}
 	if (found && mode == STORE_UPLOAD_APPEND) {
 		offset = sh.size;
 	} else if (!found && mode == STORE_UPLOAD_RESUME && offset > 0) {
@@ -829,6 +834,10 @@ int store_upload_take_over(struct store *st, int64_t id)
 	uint64_t kept = 0;
 	int r = st->rec->upload_orphaned(st, id, false, 0, 0, &account);
 
+	if (r == 2)
+		return -EINPROGRESS; /* gone, maybe: a few more seconds tell */
+	if (r == 3)
+		return -EBUSY; /* another node is receiving it */
 	if (r <= 0)
 		return r;
 	r = st->bytes->ops->size(st->bytes, id, &kept);
