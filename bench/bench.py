@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api storm attack pg s3
+                        api storm attack pg s3 cluster
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
@@ -390,10 +390,12 @@ class ExplicitFTPS(ftplib.FTP_TLS):
         return conn, size
 
 
-def ftp_login(srv, timeout=60):
-    """Logged in with PROT P, implicit or explicit as the server wants."""
+def ftp_login(srv, timeout=60, source=None):
+    """Logged in with PROT P, implicit or explicit as the server wants
+    (from the client address source, when given)."""
     if getattr(srv, "implicit", True):
-        return ftps.login("127.0.0.1", srv.port, srv.user, srv.password, timeout=timeout)
+        return ftps.login(getattr(srv, "host", "127.0.0.1"), srv.port, srv.user, srv.password,
+                          timeout=timeout, source=source)
     ftp = ExplicitFTPS(context=ftps.client_context(), timeout=timeout)
     try:
         ftp.connect("127.0.0.1", srv.port)
@@ -427,13 +429,15 @@ def data_span(phases):
     return max(e for _, e in phases) - min(b for b, _ in phases)
 
 
-def curl_upload(srv, src, name):
+def curl_upload(srv, src, name, source=None):
     """(succeeded, total seconds, (data phase start, end))."""
     scheme = "ftps" if getattr(srv, "implicit", True) else "ftp"  # with --ssl-reqd: AUTH TLS
     start = time.time()
     r = subprocess.run(["curl", "-s", "-S", "-k", "--ssl-reqd", "-T", src,
-                        "%s://%s:%s@127.0.0.1:%d/%s" % (scheme, srv.user, srv.password, srv.port, name),
-                        "-w", CURL_TIMES], capture_output=True, text=True, timeout=900)
+                        "%s://%s:%s@%s:%d/%s" % (scheme, srv.user, srv.password,
+                                                 getattr(srv, "host", "127.0.0.1"), srv.port, name),
+                        "-w", CURL_TIMES] + (["--interface", source] if source else []),
+                       capture_output=True, text=True, timeout=900)
     phase = curl_phase(start, r.stdout) if r.returncode == 0 else None
     return r.returncode == 0, (phase[1] - start) if phase else float("nan"), phase
 
@@ -446,7 +450,9 @@ def upload_streams(srv, src, n):
     transfer, whatever the server) is left out, for every server alike."""
     if isinstance(srv, Pipe):
         return srv.streams(src, n)
-    results, wall = at_once(lambda i: curl_upload(srv, src, "s%d.bin" % i), n)
+    sources = getattr(srv, "sources", None)
+    results, wall = at_once(lambda i: curl_upload(srv, src, "s%d.bin" % i,
+                                                  sources[i % len(sources)] if sources else None), n)
     return data_span([r[2] for r in results]), wall, all(r[0] for r in results)
 
 
@@ -474,10 +480,12 @@ def session_storm(srv, n, payload):
     gate = threading.Barrier(n + 1)
     failures = []
 
+    sources = getattr(srv, "sources", None)
+
     def one(i):
         gate.wait()
         try:
-            ftp = ftp_login(srv, timeout=300)
+            ftp = ftp_login(srv, timeout=300, source=sources[i % len(sources)] if sources else None)
             ftp.storbinary("STOR sess%d.bin" % i, io.BytesIO(payload))
             ftp.quit()
         except Exception as e:  # every kind of failure counts
@@ -789,6 +797,140 @@ def scenario_s3(res):
         run(["sh", s3_local, "stop", conf["S3_DIR"]])
 
 
+class ClusterEntry:
+    """One way into a cluster of scripts/cluster.sh: through HAProxy (to
+    every node), or straight to one node. Clients come from many loopback
+    addresses, as uploaders do (HAProxy keeps each address on one node)."""
+
+    def __init__(self, name, host, port, acct, api, sources):
+        self.name, self.host, self.port = name, host, port
+        self.user, self.password = acct["username"], acct["password"]
+        self.api, self.sources = api, sources
+
+    def clear(self):
+        """Every upload purged (its object deleted) once the pipeline is done."""
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            text = self.api("GET", "/metrics")[1]
+            busy = sum(float(m) for m in re.findall(
+                r'^ftpsgate_uploads\{state="(?:receiving|received|verifying|verified|importing)"\} (\S+)$',
+                text, re.M))
+            if busy == 0:
+                break
+            time.sleep(0.5)
+        cursor = ""
+        while True:
+            doc = self.api("GET", "/uploads?limit=1000" + ("&cursor=" + cursor if cursor else ""))[1]
+            for u in doc["items"]:
+                if not u.get("purged_at"):
+                    self.api("DELETE", "/uploads/%d" % u["id"])
+            cursor = doc.get("next_cursor")
+            if not cursor:
+                return
+
+
+def cluster_costs(conf, pids, pg_url, fn):
+    """Run fn(); what it cost: the nodes' CPU seconds, PostgreSQL's
+    transactions, and the S3 requests the nodes made (from their metrics)."""
+    def cpu():
+        total = 0.0
+        for pid in pids:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    def xacts():
+        out = run(["psql", "-X", "-At", pg_url, "-c",
+                   "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'ftpsgate'"])
+        return int(out.stdout.strip() or 0)
+
+    c0, x0 = cpu(), xacts()
+    result = fn()
+    return result, cpu() - c0, xacts() - x0
+
+
+def scenario_cluster(res):
+    """Three nodes behind HAProxy (scripts/cluster.sh: PostgreSQL, Swift's
+    S3 API, PROXY protocol v2) against one of those nodes alone, the same
+    records and store, alternating round by round: what the balancer and
+    the spread cost on one machine (not scale: the same 2 cores), and per
+    upload what a node, the database and the store spend."""
+    cluster_sh = os.path.join(ROOT, "scripts", "cluster.sh")
+    cdir = os.path.join(WORK, "cluster")
+    run(["sh", cluster_sh, "down", cdir])
+    env = dict(os.environ, FTPSGATE_IMPORT_COMMAND="/bin/true", **GW_DEFAULTS)
+    env.setdefault("FTPSGATE_BIN", os.path.join(ROOT, "build", "ftpsgate"))
+    up = subprocess.run(["sh", cluster_sh, "up", cdir], env=env, capture_output=True, text=True,
+                        timeout=600)
+    if up.returncode:
+        raise RuntimeError("cluster.sh up: %s" % up.stderr[-2000:])
+    conf = dict(l.split("=", 1) for l in up.stdout.splitlines() if "=" in l)
+    try:
+        api = Gateway.__new__(Gateway)
+        host, port = conf["API"].split("//")[1].split("/")[0].rsplit(":", 1)
+        api.host, api.admin_port, api.proc = host, int(port), None
+        api.env = lambda: {}
+        token = conf["ADMIN_TOKEN"]
+        call = lambda m, p, b=None: Gateway.api(api, m, p, b, token=token)
+        status, acct, _ = call("POST", "/accounts", {"username": "bench", "require_encryption": False})
+        assert status == 201, acct
+        sources = ["127.0.1.%d" % i for i in range(1, 201)]
+        pub_host, pub_port = conf["FTPS"].rsplit(":", 1)
+        n1_host, n1_port = conf["NODE_n1_FTPS"].rsplit(":", 1)
+        through = ClusterEntry("HAProxy, 3 nodes", pub_host, int(pub_port), acct, call, sources)
+        alone = ClusterEntry("one node", n1_host, int(n1_port), acct, call, sources)
+        pids = [int(conf["NODE_%s_PID" % n]) for n in conf["NODES"].split(",")]
+        pg_url = conf["FTPSGATE_DATABASE_URL"]
+        res["cluster"] = {"sessions": {}, "parallel": {}, "costs": {}}
+        log("\n== cluster: %d sessions at once and %d uploads of %d MiB at once; through HAProxy"
+            " to 3 nodes, and straight to one of them, alternating, %d rounds"
+            % (SESSIONS, PARALLEL, PARALLEL_MIB, SESSION_ROUNDS))
+        payload = os.urandom(64 * 1024)
+        par = os.path.join(WORK, "parallel.bin")
+        walls = {e.name: [] for e in (through, alone)}
+        rates = {e.name: [] for e in (through, alone)}
+        costs = {"session": [], "upload": []}
+        for r in range(SESSION_ROUNDS):
+            for e in (through, alone):
+                e.clear()
+                (wall, failures), cpu, xacts = cluster_costs(conf, pids, pg_url,
+                                                             lambda: session_storm(e, SESSIONS, payload))
+                walls[e.name].append(wall if not failures else float("nan"))
+                if e is through:
+                    costs["session"].append((cpu / SESSIONS, xacts / SESSIONS))
+                log("  round %d %-18s %d sessions: %6.1f s, %d failed %s; %.1f ms CPU and %.1f"
+                    " transactions per session" % (r + 1, e.name, SESSIONS, wall, len(failures),
+                                                   failures[:2] if failures else "",
+                                                   cpu / SESSIONS * 1000, xacts / SESSIONS))
+                e.clear()
+                (data, wall, ok), cpu, xacts = cluster_costs(conf, pids, pg_url,
+                                                             lambda: upload_streams(e, par, PARALLEL))
+                rates[e.name].append(PARALLEL * PARALLEL_MIB / wall if ok else float("nan"))
+                if e is through:
+                    costs["upload"].append((cpu / (PARALLEL * PARALLEL_MIB / 1024), xacts / PARALLEL))
+                log("  round %d %-18s %d x %d MiB: %.1f s (%.0f MiB/s)%s; %.1f CPU s per GiB,"
+                    " %.0f transactions per upload" % (r + 1, e.name, PARALLEL, PARALLEL_MIB, wall,
+                                                       rates[e.name][-1], "" if ok else " FAILED",
+                                                       cpu / (PARALLEL * PARALLEL_MIB / 1024),
+                                                       xacts / PARALLEL))
+        through.clear()
+        res["cluster"]["sessions"] = {k: median(v) for k, v in walls.items()}
+        res["cluster"]["parallel"] = {k: median(v) for k, v in rates.items()}
+        res["cluster"]["costs"] = {
+            "cpu_ms_per_session": median([c[0] * 1000 for c in costs["session"]]),
+            "transactions_per_session": median([c[1] for c in costs["session"]]),
+            "cpu_s_per_gib": median([c[0] for c in costs["upload"]]),
+            "transactions_per_upload": median([c[1] for c in costs["upload"]]),
+            "s3_part_mib": int(GW_DEFAULTS.get("FTPSGATE_S3_PART_MIB", 16))}
+        s, p = res["cluster"]["sessions"], res["cluster"]["parallel"]
+        log("  %d sessions: %.2fx the time of one node; %d x %d MiB: %.2fx"
+            % (SESSIONS, s[through.name] / s[alone.name], PARALLEL, PARALLEL_MIB,
+               p[alone.name] / p[through.name]))
+    finally:
+        run(["sh", cluster_sh, "down", cdir])
+
+
 def age_file(path, recipient, mib):
     """mib MiB of random bytes, encrypted with Debian's age to recipient."""
     with open("/dev/urandom", "rb") as r, open(path, "wb") as w:
@@ -1028,6 +1170,19 @@ def report(res):
         checks.append(("S3: one %d MiB age upload via FTPS / rclone" % e["mib"], e["ratio"], 0.8))
         checks.append(("S3: 8 x %d MiB age uploads via FTPS / rclone" % e["parallel_mib"], e["ratio8"], 0.8))
         checks.append(("S3: daemon MiB per running upload", e["rss_per_upload_mib"], None))
+    if "cluster" in res:
+        c = res["cluster"]
+        s, p = c["sessions"], c["parallel"]
+        checks.append(("cluster: %d sessions, HAProxy+3 nodes / 1 node (time)" % SESSIONS,
+                       s["HAProxy, 3 nodes"] / s["one node"], -1.3))
+        checks.append(("cluster: %d x %d MiB, HAProxy+3 nodes / 1 node (time)" % (PARALLEL, PARALLEL_MIB),
+                       p["one node"] / p["HAProxy, 3 nodes"], -1.3))
+        checks.append(("cluster: node CPU ms per session", c["costs"]["cpu_ms_per_session"], None))
+        checks.append(("cluster: database transactions per session",
+                       c["costs"]["transactions_per_session"], None))
+        checks.append(("cluster: node CPU s per GiB uploaded", c["costs"]["cpu_s_per_gib"], None))
+        checks.append(("cluster: database transactions per %d MiB upload" % PARALLEL_MIB,
+                       c["costs"]["transactions_per_upload"], None))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
@@ -1171,6 +1326,8 @@ def main():
         scenario_pg(res)
     if want("s3"):
         scenario_s3(res)
+    if want("cluster"):
+        scenario_cluster(res)
     res["seconds"] = time.time() - t0
     table = report(res)
     log("\n" + table)
