@@ -417,8 +417,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (is_change(method) && x.who.id)
 		audit(&x, status);
 	ret = admin_send_reply(conn, &r);
-	gw_info("admin.request", "%s %s -> %u from %s%s%s", method, url, status, x.client_ip,
-		x.who.id ? " token " : "", x.who.id ? x.who.name : "");
+	/* A balancer asks /health every second: those only at debug level,
+	 * unless the answer changed something to look at (not 200 or 503). */
+	gw_log(!strcmp(url, API "/health") && (status == 200 || status == 503) ? GW_LOG_DEBUG
+									    : GW_LOG_INFO,
+	       "admin.request", "%s %s -> %u from %s%s%s", method, url, status, x.client_ip,
+	       x.who.id ? " token " : "", x.who.id ? x.who.name : "");
 	return ret;
 }
 

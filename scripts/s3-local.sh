@@ -15,8 +15,11 @@
 #   scripts/s3-local.sh pause DIR     stop the proxy only (the store is unreachable)
 #   scripts/s3-local.sh resume DIR    start the proxy again on the same port
 #
-# Its credentials are fixed test ones and it speaks plain HTTP on
-# loopback: it is for tests on one machine, never for bytes you keep.
+# S3_BIND (default 127.0.0.1) and S3_LISTEN_PORT (default: a free one)
+# place its S3 endpoint; docker/cluster runs it in a container that way.
+#
+# Its credentials are fixed test ones and it speaks plain HTTP: it is for
+# tests and trials, never for bytes you keep.
 # docs/operations.md says what a real deployment uses.
 set -eu
 
@@ -108,7 +111,7 @@ EOF
 	cat >"$dir/etc/proxy-server.conf" <<EOF
 [DEFAULT]
 swift_dir = $dir/etc
-bind_ip = 127.0.0.1
+bind_ip = ${S3_BIND:-127.0.0.1}
 bind_port = $(cat "$dir/port")
 workers = 1
 user = $user
@@ -177,6 +180,7 @@ start)
 	for p in port account.port container.port object.port memcached.port; do
 		free_port >"$dir/$p"
 	done
+	[ -z "${S3_LISTEN_PORT:-}" ] || echo "$S3_LISTEN_PORT" >"$dir/port"
 	write_configs
 	make_rings
 	[ "$(id -u)" = 0 ] && chown -R swift "$dir"
