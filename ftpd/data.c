@@ -162,12 +162,15 @@ static void data_proxy(struct ctrl *c)
 		ftpd_watch_set(c->loop, &d->w, EPOLLIN);
 		return;
 	}
-	if (r == 0 && (h.local || ftpd_same_ip(&h.src, &c->peer))) {
+	if (r == 0 && !h.local && ftpd_same_ip(&h.src, &c->peer)) {
 		data_taken(c, d->w.fd);
 		return;
 	}
-	if (r == 0)
+	if (r == 0 && !h.local)
 		refuse_foreign(c, &h.src, true);
+	else if (r == 0)
+		gw_warn("ftpd.proxy", "refused a data connection for %s from the load balancer: a"
+			" LOCAL header names no client", c->peer_ip);
 	else if (r == -EPROTO)
 		gw_warn("ftpd.proxy", "refused a data connection for %s from the load balancer: not"
 			" a PROXY protocol header", c->peer_ip);

@@ -25,6 +25,11 @@ S3_DIR=""
 stop_servers() {
 	[ -z "$PG_DIR" ] || sh scripts/pg-local.sh stop "$PG_DIR"
 	[ -z "$S3_DIR" ] || sh scripts/s3-local.sh stop "$S3_DIR"
+	# a cluster test stopped before its own teardown (a timeout) leaves
+	# its servers: stop them too
+	for d in /tmp/ftpsgate-cluster-*; do
+		[ ! -f "$d/settings" ] || sh scripts/cluster.sh down "$d" || true
+	done
 }
 trap stop_servers EXIT INT TERM
 if [ "${SKIP_PG:-0}" != 1 ]; then

@@ -336,10 +336,12 @@ class ClusterTest(unittest.TestCase):
             for name, p in list(procs.items()):
                 if name in done or p.poll() is None:
                     continue
+                why = p.stderr.read()[-500:]
+                p.stderr.close()
                 if p.returncode == 0:
                     done.add(name)
                     continue
-                self.assertLess(attempts[name], 40, (name, p.stderr.read()[-500:]))
+                self.assertLess(attempts[name], 40, (name, why))
                 time.sleep(1)
                 start(name)
             time.sleep(0.2)
@@ -407,7 +409,10 @@ class ClusterTest(unittest.TestCase):
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
         for n, p in procs.items():
-            self.assertEqual(p.wait(300), 0, (n, p.stderr.read()[-500:]))
+            code = p.wait(300)
+            why = p.stderr.read()[-500:]
+            p.stderr.close()
+            self.assertEqual(code, 0, (n, why))
         pid = int(self.status()["NODE_%s_PID" % drained])
         deadline = time.time() + 60
         while alive(pid) and time.time() < deadline:

@@ -34,7 +34,12 @@ class DrainTest(unittest.TestCase):
             busy = ftps.login(gw.host, gw.ftps_port, "drained", a["password"])
             conn = busy.transfercmd("STOR running.bin")
             conn.sendall(b"r" * 300000)
-            nodes = gw.api("GET", "/nodes")[1]["items"]
+            deadline = time.time() + 10  # (the upload's record comes after its first bytes)
+            while time.time() < deadline:
+                nodes = gw.api("GET", "/nodes")[1]["items"]
+                if nodes[0]["uploads_receiving"]:
+                    break
+                time.sleep(0.1)
             self.assertEqual((nodes[0]["sessions"], nodes[0]["transfers"],
                               nodes[0]["uploads_receiving"]), (2, 1, 1))
             # a read-only token may look, not drain

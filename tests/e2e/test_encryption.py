@@ -127,7 +127,7 @@ class EncryptionTest(unittest.TestCase):
         with open(src, "wb") as f:
             f.write(enc)
         url = "ftps://%s:%s@127.0.0.1:%d/big.age" % (a["username"], a["password"], self.gw.ftps_port)
-        p = subprocess.Popen(["curl", "-sS", "--ssl-reqd", "-k", "--limit-rate", "2M", "-T", src, url],
+        p = subprocess.Popen(["curl", "-sS", "--ssl-reqd", "-k", "--limit-rate", "1M", "-T", src, url],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
