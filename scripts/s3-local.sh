@@ -232,7 +232,13 @@ stop)
 	for kind in proxy account container object; do
 		stop_server "$kind"
 	done
-	[ -f "$dir/run/memcached.pid" ] && kill "$(cat "$dir/run/memcached.pid")" 2>/dev/null || true
+	# memcached runs as nobody, which may not write its pid file here: by
+	# its port, then
+	if [ -f "$dir/run/memcached.pid" ]; then
+		kill "$(cat "$dir/run/memcached.pid")" 2>/dev/null || true
+	elif [ -f "$dir/memcached.port" ]; then
+		pkill -f "^memcached .*-p $(cat "$dir/memcached.port") " 2>/dev/null || true
+	fi
 	rm -rf "$dir"
 	;;
 pause)
