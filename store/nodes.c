@@ -32,7 +32,7 @@ void store_node_report(struct store *st, struct store_node_report *out)
 	pthread_mutex_unlock(&st->node_lock);
 }
 
-void store_node_drain_now(struct store *st)
+void store_node_drain_now(struct store *st, const char *why)
 {
 	store_node_drain_fn *fn;
 	void *arg;
@@ -43,8 +43,10 @@ void store_node_drain_now(struct store *st)
 	if (fn)
 		st->drain_asked = true;
 	pthread_mutex_unlock(&st->node_lock);
-	if (fn)
+	if (fn) {
+		gw_info("daemon.drain", "%s", why);
 		fn(arg);
+	}
 }
 
 static void self_row(struct store *st, struct store_node *out)
@@ -103,7 +105,7 @@ int store_nodes_list(struct store *st, struct store_node *items, unsigned max, u
 int store_node_drain(struct store *st, const char *node)
 {
 	if (!strcmp(node, st->node)) {
-		store_node_drain_now(st);
+		store_node_drain_now(st, "a drain of this node was asked through its API");
 		return 0;
 	}
 	return st->rec->node_drain(st, node);

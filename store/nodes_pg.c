@@ -99,10 +99,8 @@ static bool heartbeat(struct store *st, PGconn *conn)
 		return ok(res);
 	drain = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
-	if (drain) {
-		gw_info("daemon.drain", "a drain of this node was asked through the API");
-		store_node_drain_now(st);
-	}
+	if (drain)
+		store_node_drain_now(st, "a drain of this node was asked through the API of another");
 	return true;
 }
 

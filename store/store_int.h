@@ -122,9 +122,9 @@ void store_pg_replay_bans(struct store *st);
 /* pg.c: the database's URL (the events thread's connection); down or not */
 const char *store_pg_url(struct store *st);
 int store_pg_status(struct store *st, bool ping, char *why, size_t why_size);
-/* nodes.c: a drain was asked of this node (the first time runs the
- * hook; later ones do nothing). */
-void store_node_drain_now(struct store *st);
+/* nodes.c: a drain was asked of this node (the first time logs why and
+ * runs the hook; later ones do nothing). */
+void store_node_drain_now(struct store *st, const char *why);
 
 /* accounts.c: another node changed account id: tell the watcher (ftpd) */
 void store_account_changed_elsewhere(struct store *st, int64_t id);
