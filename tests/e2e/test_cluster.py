@@ -286,17 +286,27 @@ class ClusterTest(unittest.TestCase):
             self.assertEqual([(u["path"], u["node"]) for u in rec], [("/seen.bin", "n3")])
 
     def test_4_a_node_lost_mid_upload_loses_nothing_and_a_drained_one_finishes(self):
+        # half the uploads age-encrypted (an account that requires it),
+        # half plain (one that does not)
         a = self.account("mover", require_encryption=True)
+        b = self.account("plain-mover")
         recipient = a["key"]["recipient"]
-        jobs = {}
+        jobs, owner = {}, {}
         rnd = random.Random(17)
         for i in range(20):
             size = int(rnd.randint(64, 256) * MIB * SCALE) + rnd.randint(0, 4095)
             plain = self.make_file("p%02d" % i, size)
-            name = "mail-%02d.nsf.age" % i
-            path = os.path.join(self.files, name)
-            subprocess.run(["age", "-r", recipient, "-o", path, plain], check=True, timeout=300)
-            os.unlink(plain)
+            if i % 2:
+                name = "mail-%02d.bin" % i
+                path = os.path.join(self.files, name)
+                os.rename(plain, path)
+                owner[name] = b
+            else:
+                name = "mail-%02d.nsf.age" % i
+                path = os.path.join(self.files, name)
+                subprocess.run(["age", "-r", recipient, "-o", path, plain], check=True, timeout=300)
+                os.unlink(plain)
+                owner[name] = a
             jobs[name] = path
         # each upload takes about 12 s unless cut: long enough to kill a node under them
         rate = {n: max(os.path.getsize(p) // 12, 256 * 1024) for n, p in jobs.items()}
@@ -308,7 +318,7 @@ class ClusterTest(unittest.TestCase):
             attempts[name] += 1
             source = "127.0.0.%d" % (100 + int(name[5:7]))
             procs[name] = subprocess.Popen(
-                self.curl(a, jobs[name], name, ["-C", "-", "--limit-rate", str(rate[name])],
+                self.curl(owner[name], jobs[name], name, ["-C", "-", "--limit-rate", str(rate[name])],
                           source=source),
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -348,7 +358,8 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(done, set(jobs))
         cut = [n for n in jobs if attempts[n] > 1]
         self.assertTrue(cut, "the killed node held uploads")
-        items = self.wait_states(a["id"], len(jobs), timeout=300)
+        items = self.wait_states(a["id"], len(jobs) // 2, timeout=300) + \
+            self.wait_states(b["id"], len(jobs) // 2, timeout=300)
         by_name = {}
         for u in items:
             by_name.setdefault(u["path"][1:], []).append(u)
@@ -388,6 +399,7 @@ class ClusterTest(unittest.TestCase):
 
     def drain_during_uploads(self, a, spare):
         """Drain a node running transfers: they finish; no new session reaches it."""
+        before = len([u for u in self.uploads(a["id"]) if u["state"] == "imported"])
         names = ["drain-%d.bin" % i for i in range(6)]
         paths = {n: self.make_file(n, int(48 * MIB * SCALE) + 1) for n in names}
         enc = {}
@@ -428,7 +440,7 @@ class ClusterTest(unittest.TestCase):
         while alive(pid) and time.time() < deadline:
             time.sleep(0.2)
         self.assertFalse(alive(pid), "the drained node ended")
-        items = {u["path"][1:]: u for u in self.wait_states(a["id"], 20 + 2 * len(names), timeout=300)}
+        items = {u["path"][1:]: u for u in self.wait_states(a["id"], before + 2 * len(names), timeout=300)}
         on_drained = 0
         for n in names:
             self.assertEqual(items[n]["sha256"], sha256_file(enc[n]))
