@@ -85,12 +85,6 @@ static void auth_failed(struct admin_server *srv, const char *ip)
 
 /* ---------------------------------------------------------------- routing */
 
-static bool name_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '.' || ch == '-' || ch == '_';
-}
-
 /* Match url against pattern; numbers for {id} (and {key_id}) go to ids,
  * a {node} (letters, digits, '.', '-', '_') to name. */
 static bool match(const char *pattern, const char *url, int64_t *ids, char name[ADMIN_NAME_MAX + 1])
@@ -104,7 +98,7 @@ static bool match(const char *pattern, const char *url, int64_t *ids, char name[
 			if (n == 0 || n > ADMIN_NAME_MAX)
 				return false;
 			for (size_t k = 0; k < n; k++)
-				if (!name_char(url[k]))
+				if (!gw_is_node_id_char(url[k]))
 					return false;
 			memcpy(name, url, n);
 			name[n] = '\0';

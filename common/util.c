@@ -259,3 +259,9 @@ int64_t gw_metric_get(enum gw_metric m)
 {
 	return __atomic_load_n(&metrics[m], __ATOMIC_RELAXED);
 }
+
+bool gw_is_node_id_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}

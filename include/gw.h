@@ -57,6 +57,9 @@ int gw_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int gw_parse_hostport(const char *s, char *host, size_t host_size, uint16_t *port);
 /* "lo-hi", both in 1..65535, lo <= hi. */
 int gw_parse_port_range(const char *s, uint16_t *lo, uint16_t *hi);
+/* A character of a node id (letters, digits, '.', '-', '_'): ids go into
+ * URLs, metric labels and logs. */
+bool gw_is_node_id_char(char ch);
 
 /* ---------------------------------------------------------------- paths */
 

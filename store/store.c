@@ -47,12 +47,6 @@ static const struct store_records_ops *records_for(const char *url, char *err, s
 
 /* The node id (unique among the nodes on one database) and the owner
  * name this process's leases carry: node/pid/random. */
-static bool node_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '.' || ch == '-' || ch == '_';
-}
-
 /* Node ids go into URLs (/nodes/{id}/drain), metric labels and logs. */
 static int set_node(struct store *st, const char *node_id, char *err, size_t err_size)
 {
@@ -63,7 +57,7 @@ static int set_node(struct store *st, const char *node_id, char *err, size_t err
 		bool good = gw_strlcpy(st->node, node_id, sizeof(st->node)) == 0;
 
 		for (const char *p = node_id; good && *p; p++)
-			good = node_char(*p);
+			good = gw_is_node_id_char(*p);
 		if (!good) {
 			snprintf(err, err_size, "invalid node_id '%.80s': expected at most %d letters,"
 				 " digits, '.', '-' or '_'", node_id, STORE_NODE_MAX);
@@ -74,7 +68,7 @@ static int set_node(struct store *st, const char *node_id, char *err, size_t err
 	}
 	st->node[sizeof(st->node) - 1] = '\0';
 	for (char *p = st->node; *p; p++)
-		if (!node_char(*p))
+		if (!gw_is_node_id_char(*p))
 			*p = '-';
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return -EIO;

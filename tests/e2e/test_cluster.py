@@ -79,14 +79,15 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="ftpsgate-cluster-")
-        env = dict(os.environ, FTPSGATE_BIN=BIN, FTPSGATE_ARGON2_M_COST_KIB="4096",
-                   FTPSGATE_ARGON2_T_COST="1", FTPSGATE_SHUTDOWN_GRACE_S="60",
-                   FTPSGATE_S3_PART_MIB="5", FTPSGATE_BAN_AFTER_FAILURES="3",
-                   FTPSGATE_BAN_DURATION_S="600", FTPSGATE_MAX_SESSIONS_PER_ADDRESS="0",
-                   FTPSGATE_MAX_SESSIONS_PER_ACCOUNT="0", FTPSGATE_MAX_PASSIVE_PER_ADDRESS="0",
-                   FTPSGATE_MAX_PASSIVE_PER_ACCOUNT="0")
+        cls.node_env = dict(os.environ, FTPSGATE_BIN=BIN, FTPSGATE_ARGON2_M_COST_KIB="4096",
+                            FTPSGATE_ARGON2_T_COST="1", FTPSGATE_SHUTDOWN_GRACE_S="60",
+                            FTPSGATE_S3_PART_MIB="5", FTPSGATE_BAN_AFTER_FAILURES="3",
+                            FTPSGATE_BAN_DURATION_S="600", FTPSGATE_MAX_SESSIONS_PER_ADDRESS="0",
+                            FTPSGATE_MAX_SESSIONS_PER_ACCOUNT="0",
+                            FTPSGATE_MAX_PASSIVE_PER_ADDRESS="0",
+                            FTPSGATE_MAX_PASSIVE_PER_ACCOUNT="0")
         out = subprocess.run(["sh", os.path.join(ROOT, "scripts", "cluster.sh"), "up", cls.dir],
-                             env=env, capture_output=True, text=True, timeout=300)
+                             env=cls.node_env, capture_output=True, text=True, timeout=300)
         if out.returncode:
             shutil.rmtree(cls.dir, ignore_errors=True)
             raise RuntimeError("cluster.sh up failed:\n%s\n%s" % (out.stdout, out.stderr))
@@ -390,11 +391,7 @@ class ClusterTest(unittest.TestCase):
                 break
             time.sleep(0.5)
         subprocess.run(["sh", os.path.join(ROOT, "scripts", "cluster.sh"), "start-node", self.dir, victim],
-                       env=dict(os.environ, FTPSGATE_ARGON2_M_COST_KIB="4096", FTPSGATE_ARGON2_T_COST="1",
-                                FTPSGATE_SHUTDOWN_GRACE_S="60", FTPSGATE_S3_PART_MIB="5",
-                                FTPSGATE_MAX_SESSIONS_PER_ADDRESS="0", FTPSGATE_MAX_SESSIONS_PER_ACCOUNT="0",
-                                FTPSGATE_MAX_PASSIVE_PER_ADDRESS="0", FTPSGATE_MAX_PASSIVE_PER_ACCOUNT="0"),
-                       check=True, capture_output=True, timeout=120)
+                       env=self.node_env, check=True, capture_output=True, timeout=120)
         self.drain_during_uploads(a, victim)
 
     def drain_during_uploads(self, a, spare):
