@@ -74,18 +74,13 @@ import random, socket, sys
 count, addrs = int(sys.argv[1]), sys.argv[2:]
 for _ in range(200):
     low = random.randint(20000, 59000 - count)
-    held = []
     try:
         for port in range(low, low + count):
             for addr in addrs:
-                s = socket.socket()
-                s.bind((addr, port))
-                held.append(s)
+                with socket.socket() as s:
+                    s.bind((addr, port))
     except OSError:
         continue
-    finally:
-        for s in held:
-            s.close()
     print(low)
     break
 else:
@@ -301,9 +296,11 @@ EOF
 	for id in $NODES; do
 		start_node "$id"
 	done
-	# two descriptors per connection, within what this shell may open
+	# two descriptors per connection, beside one per listening port, within
+	# what this shell may open
 	ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-	MAXCONN=$(($(ulimit -n) / 2 - 200))
+	MAXCONN=$((($(ulimit -n) - count * SLICE - 200) / 2))
+	[ "$MAXCONN" -ge 100 ] || die "CLUSTER_SLICE=$SLICE: too many passive ports for $(ulimit -n) descriptors"
 	haproxy_config >"$dir/haproxy.cfg"
 	haproxy -c -q -f "$dir/haproxy.cfg" || die "HAProxy refused $dir/haproxy.cfg"
 	haproxy -D -f "$dir/haproxy.cfg" 2>>"$dir/haproxy.log" || die "HAProxy did not start"
