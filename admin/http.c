@@ -4,7 +4,7 @@
  * every change; the connections' watcher. Replies are written by
  * replies.c, the event stream by events.c.
  *
- * A few threads (epoll, a pool) serve every connection: handlers block
+ * A few threads (poll, a pool) serve every connection: handlers block
  * on the store only briefly, and an events stream with nothing to send is
  * suspended, holding no thread, until the watcher thread resumes it for
  * a new event or a keep-alive. The watcher also closes connections that
@@ -474,9 +474,13 @@ GW_PRINTF(2, 0) static void log_mhd(void *cls, const char *fmt, va_list ap)
 	gw_warn("admin.http", "%s", msg);
 }
 
+/* poll, not epoll: with TLS, libmicrohttpd 0.9.75's epoll loop polls a
+ * connection whose handshake waits for the client with no timeout, so a
+ * client silent after the server's first flight (or a slow health check)
+ * held a core until the connection timed out. */
 static unsigned daemon_flags(const struct gw_config *cfg)
 {
-	return MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	return MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 	       (cfg->admin_plain_http ? 0 : MHD_USE_TLS);
 }
 

@@ -465,6 +465,12 @@ class Gateway:
             f.seek(since)
             return b'"daemon.ready"' in f.read()
 
+    def cpu_seconds(self):
+        """User and system CPU time the daemon has spent so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def logs(self):
         try:
             with open(self.log_path, "rb") as f:

@@ -491,6 +491,43 @@ class HashBudgetTest(unittest.TestCase):
             ftp.quit()
 
 
+class AdminStalledHandshakeTest(unittest.TestCase):
+    """Found while measuring a cluster: HAProxy's health checks, slow to
+    send their TLS Finished, kept an admin API worker spinning (libmicro-
+    httpd's epoll loop polled the socket with no wait until the handshake
+    went on). One client that stops after the server's first flight held
+    a core until the connection timed out (about 5 s of CPU in 5 s)."""
+
+    def test_a_stalled_tls_handshake_costs_no_cpu(self):
+        import socket
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with Gateway() as gw:
+            held = []
+            try:
+                for _ in range(2):
+                    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+                    tls = ctx.wrap_bio(inc, out, server_side=False)
+                    s = socket.create_connection(("127.0.0.1", gw.admin_port), 10)
+                    with self.assertRaises(ssl.SSLWantReadError):
+                        tls.do_handshake()
+                    s.sendall(out.read())      # the ClientHello ...
+                    inc.write(s.recv(65536))   # ... the server's flight; then silence
+                    held.append(s)
+                time.sleep(0.5)
+                before = gw.cpu_seconds()
+                time.sleep(4)
+                spent = gw.cpu_seconds() - before
+                # idle, the daemon spends a few hundredths of a second here
+                self.assertLess(spent, 1.0, "%.2f s of CPU in 4 s with two handshakes stalled" % spent)
+                self.assertEqual(gw.api("GET", "/health", auth=False)[0], 200)
+            finally:
+                for s in held:
+                    s.close()
+
+
 class AdminHeldTest(unittest.TestCase):
     """Finding 7: 390 TLS connections from 8 addresses sending a header
     line every 5 s, or 300 event streams from 6 addresses, held every
