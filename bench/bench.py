@@ -863,10 +863,12 @@ def read_pid(path):
         return None
 
 
-def cluster_costs(conf, pids, pg_url, fn):
+def cluster_costs(conf, pids, pg_url, fn, idle=None):
     """Run fn(); what it cost: CPU seconds of the nodes, of PostgreSQL, of
     the S3 store (Swift's servers and their memcached) and of HAProxy, and
-    PostgreSQL's transactions."""
+    PostgreSQL's transactions; less, with idle (CPU seconds and
+    transactions per second), what the cluster spends anyway in as long
+    (heartbeats, health checks, the pipeline's and retention's polling)."""
     cdir = conf["CLUSTER_DIR"]
     others = {
         "db": [read_pid(os.path.join(cdir, "pg", "data", "postmaster.pid"))],
@@ -883,15 +885,20 @@ def cluster_costs(conf, pids, pg_url, fn):
                    "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'ftpsgate'"])
         return int(out.stdout.strip() or 0)
 
-    c0, x0 = cpu(), xacts()
+    c0, x0, t0 = cpu(), xacts(), time.monotonic()
     result = fn()
-    c1 = cpu()
-    return result, {k: c1[k] - c0[k] for k in c1}, xacts() - x0
+    c1, x1, t = cpu(), xacts(), time.monotonic() - t0
+    base_cpu, base_x = idle if idle else ({}, 0.0)
+    return (result, {k: max(0.0, c1[k] - c0[k] - base_cpu.get(k, 0.0) * t) for k in c1},
+            max(0.0, x1 - x0 - base_x * t))
 
 
 def cpu_text(cpu, per, unit):
     """CPU seconds by part, divided by per, as "nodes 1.2 s, db 0.3 s..."."""
     return ", ".join("%s %.1f %s" % (k, v / per, unit) for k, v in cpu.items())
+
+
+IDLE_S = 20
 
 
 def scenario_cluster(res):
@@ -936,6 +943,11 @@ def scenario_cluster(res):
             % (SESSIONS, PARALLEL, PARALLEL_MIB, SESSION_ROUNDS))
         payload = os.urandom(64 * 1024)
         par = os.path.join(WORK, "parallel.bin")
+        _, idle_cpu, idle_x = cluster_costs(conf, pids, pg_url, lambda: time.sleep(IDLE_S))
+        idle = ({k: v / IDLE_S for k, v in idle_cpu.items()}, idle_x / IDLE_S)
+        res["cluster"]["idle"] = {"cpu_per_s": idle[0], "transactions_per_s": idle[1]}
+        log("  idle, per second: %s; %.1f transactions (subtracted from the costs below)"
+            % (cpu_text(idle_cpu, IDLE_S, "s"), idle[1]))
         walls = {e.name: [] for e in (through, alone)}
         rates = {e.name: [] for e in (through, alone)}
         costs = {"session": [], "upload": []}
@@ -944,7 +956,8 @@ def scenario_cluster(res):
             for e in (through, alone):
                 e.clear()
                 (wall, failures), cpu, xacts = cluster_costs(conf, pids, pg_url,
-                                                             lambda: session_storm(e, SESSIONS, payload))
+                                                             lambda: session_storm(e, SESSIONS, payload),
+                                                             idle)
                 walls[e.name].append(wall if not failures else float("nan"))
                 if e is through:
                     costs["session"].append(({k: v / SESSIONS for k, v in cpu.items()},
@@ -955,7 +968,8 @@ def scenario_cluster(res):
                                             cpu_text(cpu, SESSIONS / 1000, "ms"), xacts / SESSIONS))
                 e.clear()
                 (data, wall, ok), cpu, xacts = cluster_costs(conf, pids, pg_url,
-                                                             lambda: upload_streams(e, par, PARALLEL))
+                                                             lambda: upload_streams(e, par, PARALLEL),
+                                                             idle)
                 rates[e.name].append(PARALLEL * PARALLEL_MIB / wall if ok else float("nan"))
                 if e is through:
                     costs["upload"].append(({k: v / gib for k, v in cpu.items()}, xacts / PARALLEL))
@@ -1227,6 +1241,11 @@ def report(res):
                        s["HAProxy, 3 nodes"] / s["one node"], -1.3))
         checks.append(("cluster: %d x %d MiB, HAProxy+3 nodes / 1 node (time)" % (PARALLEL, PARALLEL_MIB),
                        p["one node"] / p["HAProxy, 3 nodes"], -1.3))
+        for part, cost in c.get("idle", {}).get("cpu_per_s", {}).items():
+            checks.append(("cluster: idle, CPU s per s, %s" % part, cost, None))
+        if "idle" in c:
+            checks.append(("cluster: idle, database transactions per s",
+                           c["idle"]["transactions_per_s"], None))
         for part, cost in c["costs"]["cpu_ms_per_session"].items():
             checks.append(("cluster: CPU ms per session, %s" % part, cost, None))
         checks.append(("cluster: database transactions per session",
