@@ -474,10 +474,11 @@ GW_PRINTF(2, 0) static void log_mhd(void *cls, const char *fmt, va_list ap)
 	gw_warn("admin.http", "%s", msg);
 }
 
-/* poll, not epoll: with TLS, libmicrohttpd 0.9.75's epoll loop polls a
- * connection whose handshake waits for the client with no timeout, so a
- * client silent after the server's first flight (or a slow health check)
- * held a core until the connection timed out. */
+/* poll, not epoll: with TLS, libmicrohttpd 0.9.75's epoll loop spins
+ * (epoll_wait with a zero timeout, a read that would block, again) while
+ * a handshake waits for the client, so a client silent after the
+ * server's first flight (or a slow health check) held a core until the
+ * connection timed out. */
 static unsigned daemon_flags(const struct gw_config *cfg)
 {
 	return MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
