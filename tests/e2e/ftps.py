@@ -4,6 +4,7 @@ Stock ftplib speaks explicit FTPS only and does not resume the control
 connection's TLS session on data connections; ImplicitFTPS does both.
 """
 import ftplib
+import io
 import socket
 import ssl
 
@@ -106,6 +107,21 @@ def login(host, port, user, password, tls_version=None, timeout=30, source=None)
         ftp.close()
         raise
     return ftp
+
+
+def stor_reply(ftp, name, data):
+    """The final reply to STOR name with data, as text: a success's, an
+    ftplib error's, or, when the server dropped the data connection under
+    the client, the verdict read from the control connection."""
+    try:
+        return ftp.storbinary("STOR " + name, io.BytesIO(data))
+    except ftplib.Error as e:
+        return str(e)
+    except OSError:
+        try:
+            return ftp.getresp()
+        except ftplib.Error as e:
+            return str(e)
 
 
 def stor_refused(ftp, name, data):

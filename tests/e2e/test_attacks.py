@@ -501,9 +501,7 @@ class AdminStalledHandshakeTest(unittest.TestCase):
     def test_a_stalled_tls_handshake_costs_no_cpu(self):
         import socket
         import ssl
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = ftps.client_context()
         with Gateway() as gw:
             held = []
             try:

@@ -254,18 +254,7 @@ class FTPSTest(unittest.TestCase):
             with self.subTest(tls=tls):
                 ftp = self.login(tls)
                 ftp.reuse_session = False
-                try:
-                    ftp.storbinary("STOR noreuse.bin", io.BytesIO(b"secret" * 100))
-                    reply = "226 (stored)"
-                except ftplib.Error as e:
-                    reply = str(e)
-                except OSError:
-                    # The server dropped the data connection under us; its
-                    # verdict is on the control connection.
-                    try:
-                        reply = ftp.getresp()
-                    except ftplib.Error as e:
-                        reply = str(e)
+                reply = ftps.stor_reply(ftp, "noreuse.bin", b"secret" * 100)
                 self.assertTrue(reply.startswith("522"), reply)
                 ftp.reuse_session = True
                 self.assertNotIn("noreuse.bin", ftp.nlst())
