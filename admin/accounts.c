@@ -35,11 +35,13 @@ static void ftps_host(struct ctx *x, char *out, size_t size)
 
 static json_t *account_json(struct ctx *x, const struct store_account *a, const char *password)
 {
-	char host[256];
+	char host[256], ports[16];
 	json_t *o;
 
 	ftps_host(x, host, sizeof(host));
-	o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:b, s:{s:s, s:i}}",
+	snprintf(ports, sizeof(ports), "%u-%u", (unsigned)x->cfg->passive_min,
+		 (unsigned)x->cfg->passive_max);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I, s:b, s:{s:s, s:i, s:s}}",
 		      "id", (json_int_t)a->id, "username", a->username,
 		      "description", a->description, "status", a->status,
 		      "created_at", admin_time_or_null(a->created_at_ms),
@@ -48,7 +50,7 @@ static json_t *account_json(struct ctx *x, const struct store_account *a, const 
 		      "quota_bytes", a->quota_bytes < 0 ? json_null() : json_integer(a->quota_bytes),
 		      "used_bytes", (json_int_t)a->used_bytes,
 		      "require_encryption", a->require_encryption,
-		      "ftps", "host", host, "port", (int)x->cfg->ftps_port);
+		      "ftps", "host", host, "port", (int)x->cfg->ftps_port, "passive_ports", ports);
 	if (o && password)
 		json_object_set_new(o, "password", json_string(password));
 	return o;
@@ -153,6 +155,7 @@ struct reply admin_create_account(struct ctx *x)
 		return admin_problem(500, "cannot create the account");
 	snprintf(x->detail, sizeof(x->detail), "account %lld (%s) created", (long long)a.id,
 		 a.username);
+	x->audit_account = a.id;
 	r = admin_ok(201, account_json(x, &a, password));
 	if (a.require_encryption) {
 		/* The key uploaders encrypt to comes with the account. */
@@ -168,15 +171,20 @@ struct reply admin_create_account(struct ctx *x)
 	return r;
 }
 
-static int fetch_accounts(struct ctx *x, const void *status, int64_t cursor, unsigned limit,
+static int fetch_accounts(struct ctx *x, const void *f, int64_t cursor, unsigned limit,
 			  void *items, unsigned *n, bool *more)
 {
-	return store_account_list(x->store, cursor, status, limit, items, n, more);
+	return store_account_list(x->store, cursor, f, limit, items, n, more);
 }
 
-static json_t *account_item(struct ctx *x, const void *a)
+static json_t *account_item(struct ctx *x, const void *item)
 {
-	return account_json(x, a, NULL);
+	const struct store_account *a = item;
+	json_t *o = account_json(x, a, NULL);
+
+	if (o)
+		json_object_set_new(o, "last_activity_at", admin_time_or_null(a->last_activity_ms));
+	return o;
 }
 
 static int64_t account_id(const void *a)
@@ -188,12 +196,17 @@ struct reply admin_list_accounts(struct ctx *x)
 {
 	static const struct admin_lister l = { "accounts", sizeof(struct store_account), fetch_accounts,
 					 account_item, account_id, NULL };
-	const char *status = admin_query(x, "status");
+	struct store_account_filter f = { admin_query(x, "status"), admin_query(x, "search") };
 
-	if (status && strcmp(status, "active") && strcmp(status, "disabled") &&
-	    strcmp(status, "deleted"))
+	if (f.status && strcmp(f.status, "active") && strcmp(f.status, "disabled") &&
+	    strcmp(f.status, "deleted"))
 		return admin_problem(400, "invalid status: expected active, disabled or deleted");
-	return admin_list_with(x, &l, status);
+	if (f.search && (strlen(f.search) > GW_DESCRIPTION_MAX || !gw_is_utf8(f.search)))
+		return admin_problem(400, "invalid search: expected UTF-8 text of at most %d bytes",
+				     GW_DESCRIPTION_MAX);
+	if (f.search && !f.search[0])
+		f.search = NULL;
+	return admin_list_with(x, &l, &f);
 }
 
 static struct reply account_reply(struct ctx *x, int rc, const struct store_account *a)

@@ -33,6 +33,26 @@
 #define ADMIN_STREAMS_PER_IP 8     /* ...and from one address */
 #define WATCH_TICK_MS 500
 
+/* The console's sessions (session.c): a cookie for a token, signed in. */
+#define SESSION_COOKIE "ftpsgate_session"
+#define SESSION_SECRET_LEN 64        /* random letters and digits: the cookie, the CSRF token */
+#define SESSIONS_MAX 256             /* at once on this node; the least recently used goes */
+#define SESSION_IDLE_MS (3600 * 1000) /* ends an hour after its last request... */
+#define SESSION_LIFE_MS (12 * 3600 * 1000) /* ...and 12 hours after sign-in in any case */
+
+struct console_session {
+	char id[SESSION_SECRET_LEN + 1]; /* "" = a free slot */
+	char csrf[SESSION_SECRET_LEN + 1];
+	int64_t token_id;
+	int64_t started_ms, used_ms; /* monotonic */
+	int64_t expires_at_ms;       /* wall clock: what the console shows */
+};
+
+/* Bytes received by this node, in RATE_BUCKETS buckets of RATE_BUCKET_MS
+ * (the last hour), for the console's throughput graph. */
+#define RATE_BUCKET_MS 10000
+#define RATE_BUCKETS 360
+
 struct auth_failures {
 	char ip[64];
 	int64_t since_ms;
@@ -74,6 +94,12 @@ struct admin_server {
 	struct gw_counter *streams_per_ip;
 	pthread_t watcher;
 	bool watching;
+	pthread_mutex_t session_lock;
+	struct console_session sessions[SESSIONS_MAX];
+	pthread_mutex_t rate_lock;
+	uint64_t rate[RATE_BUCKETS];
+	int64_t rate_bucket;    /* the bucket being filled: monotonic ms / RATE_BUCKET_MS */
+	int64_t rate_last;      /* the byte counter when last looked at */
 };
 
 /* One request, as the handlers see it. */
@@ -90,8 +116,12 @@ struct ctx {
 	const char *body;
 	size_t body_len;
 	struct store_token who; /* the caller's token */
+	bool via_cookie;        /* a console session, not a bearer token */
+	char csrf[SESSION_SECRET_LEN + 1]; /* that session's CSRF token */
+	int64_t session_expires_ms;
 	char client_ip[64];
 	char detail[256]; /* what a change did, for the audit log */
+	int64_t audit_account; /* the account it was made to (0: none, or the route's {id}) */
 };
 
 /* What a handler answers. */
@@ -102,6 +132,7 @@ struct reply {
 	char etag[32];      /* "" = none */
 	int retry_after_s;  /* 429 */
 	bool document;      /* json is the answer itself, not a problem, at any status */
+	char cookie[160];   /* Set-Cookie, "" = none */
 	struct MHD_Response *raw; /* instead of json: a ready response (SSE, files) */
 };
 
@@ -118,8 +149,9 @@ typedef struct reply admin_handler_fn(struct ctx *x);
 struct admin_route {
 	const char *method;
 	const char *pattern; /* "{id}", "{key_id}": a positive integer; "{node}": a node id */
-	bool is_public;      /* no token needed */
 	admin_handler_fn *fn;
+	bool is_public;      /* no token needed */
+	bool any_scope;      /* a change a read-only token may make too (sign out) */
 };
 extern const struct admin_route admin_routes[];
 extern const size_t admin_nroutes;
@@ -134,6 +166,27 @@ admin_handler_fn admin_list_uploads, admin_get_upload, admin_purge_upload, admin
 admin_handler_fn admin_create_token, admin_list_tokens, admin_get_token, admin_revoke_token;
 admin_handler_fn admin_list_bans, admin_lift_ban;
 admin_handler_fn admin_list_audit;
+admin_handler_fn admin_sign_in, admin_get_session, admin_sign_out, admin_get_stats;
+
+/* http.c: failed authentications from an address: 0, or the seconds it
+ * must wait; count one more. */
+int admin_auth_wait_s(struct admin_server *srv, const char *ip);
+void admin_auth_failed(struct admin_server *srv, const char *ip);
+
+/* session.c: the caller of a request that carries the session cookie
+ * (and no bearer token): x->who and the session's CSRF token, or the
+ * reply refusing it (the session ended, a change without the CSRF token
+ * or from another site). */
+int admin_session_auth(struct ctx *x, const char *cookie, struct reply *err);
+
+/* console.c: GET / and the console's files (any path outside API). */
+struct reply admin_console_asset(struct ctx *x);
+/* The headers every answer carries: the console's Content-Security-
+ * Policy, no framing, no referrer, no sniffing. */
+void admin_security_headers(struct MHD_Response *resp);
+/* The watcher: what this node received since it last looked, into the
+ * throughput buckets. */
+void admin_rate_tick(struct admin_server *srv, int64_t now_ms);
 
 /* ---------------------------------------------------------------- request.c */
 

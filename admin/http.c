@@ -32,7 +32,7 @@ struct request {
 /* ---------------------------------------------------------------- guessing */
 
 /* 0, or the seconds an address must wait after too many failures. */
-static int auth_wait_s(struct admin_server *srv, const char *ip)
+int admin_auth_wait_s(struct admin_server *srv, const char *ip)
 {
 	int64_t now = gw_mono_ms();
 	int wait = 0;
@@ -52,7 +52,7 @@ static int auth_wait_s(struct admin_server *srv, const char *ip)
 	return wait;
 }
 
-static void auth_failed(struct admin_server *srv, const char *ip)
+void admin_auth_failed(struct admin_server *srv, const char *ip)
 {
 	int64_t now = gw_mono_ms();
 	struct auth_failures *slot = NULL, *oldest = &srv->fails[0];
@@ -136,12 +136,22 @@ static bool is_change(const char *method)
 	return strcmp(method, "GET") && strcmp(method, "HEAD");
 }
 
-static struct reply authenticate(struct ctx *x)
+static struct reply authenticate(struct ctx *x, const struct admin_route *route)
 {
 	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND,
 						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie = MHD_lookup_connection_value(x->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
 	struct reply r = admin_ok(0, NULL);
 	int wait, rc = -EACCES;
+
+	/* The console: its session cookie (a bearer token wins over it) */
+	if (!h && cookie) {
+		if (admin_session_auth(x, cookie, &r) < 0)
+			return r;
+		if (is_change(x->method) && strcmp(x->who.scope, "admin") && !route->any_scope)
+			return admin_problem(403, "this token may only read");
+		return r;
+	}
 
 	/* A valid token always works: only failures are slowed down, so
 	 * that whoever shares an address (or a reverse proxy) with an admin
@@ -151,18 +161,18 @@ static struct reply authenticate(struct ctx *x)
 	if (rc < 0 && rc != -EACCES) /* not the client's doing: not counted */
 		return admin_unavailable(x, "cannot check the token now");
 	if (rc < 0) {
-		wait = auth_wait_s(x->srv, x->client_ip);
+		wait = admin_auth_wait_s(x->srv, x->client_ip);
 		if (wait) {
 			r = admin_problem(429, "too many failed authentications from this address; wait");
 			r.retry_after_s = wait;
 			return r;
 		}
-		auth_failed(x->srv, x->client_ip);
+		admin_auth_failed(x->srv, x->client_ip);
 		gw_warn("admin.auth_failed", "%s %s from %s: no valid token", x->method, x->url,
 			x->client_ip);
 		return admin_problem(401, "a valid admin bearer token is required");
 	}
-	if (is_change(x->method) && strcmp(x->who.scope, "admin"))
+	if (is_change(x->method) && strcmp(x->who.scope, "admin") && !route->any_scope)
 		return admin_problem(403, "this token may only read");
 	return r;
 }
@@ -205,7 +215,7 @@ static struct reply route(struct ctx *x)
 	if (!found)
 		return admin_problem(404, "no such resource");
 	if (!found->is_public) {
-		r = authenticate(x);
+		r = authenticate(x, found);
 		if (r.status)
 			return r;
 	}
@@ -319,6 +329,7 @@ static void *watch_main(void *arg)
 		if (stopping)
 			return NULL;
 		cut_slow(srv);
+		admin_rate_tick(srv, now);
 		store_events_wait(srv->store, seen, NULL, 0, WATCH_TICK_MS, &n, &missed);
 		seen = store_events_last(srv->store);
 	}
@@ -351,6 +362,9 @@ static void audit(struct ctx *x, unsigned status)
 	gw_strlcpy(a.path, x->url, sizeof(a.path));
 	a.status = (int)status;
 	gw_strlcpy(a.detail, x->detail, sizeof(a.detail));
+	a.account_id = x->audit_account;
+	if (!a.account_id && !strncmp(x->url, API "/accounts/", sizeof(API "/accounts/") - 1))
+		a.account_id = x->ids[0]; /* /accounts/{id} and below */
 	store_audit_add(x->store, &a);
 }
 
@@ -397,6 +411,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	client_ip(conn, x.client_ip, sizeof(x.client_ip));
 	if (rq->too_large)
 		r = admin_problem(413, "the body is larger than %d bytes", GW_ADMIN_BODY_MAX);
+	else if (strncmp(url, "/api/", 5) != 0)
+		r = admin_console_asset(&x);
 	else
 		r = route(&x);
 	if (r.status == 500 && store_records_status(x.store, false, NULL, 0) < 0) {
@@ -587,6 +603,10 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 	pthread_mutex_init(&srv->fail_lock, NULL);
 	pthread_mutex_init(&srv->conn_lock, NULL);
 	pthread_mutex_init(&srv->sse_lock, NULL);
+	pthread_mutex_init(&srv->session_lock, NULL);
+	pthread_mutex_init(&srv->rate_lock, NULL);
+	srv->rate_bucket = gw_mono_ms() / RATE_BUCKET_MS;
+	srv->rate_last = gw_metric_get(GW_M_BYTES_RECEIVED);
 	r = gw_counter_new(&srv->streams_per_ip);
 	if (r == 0) {
 		r = -pthread_create(&srv->watcher, NULL, watch_main, srv);
@@ -655,6 +675,9 @@ void admin_stop(struct admin_server *srv)
 	pthread_mutex_destroy(&srv->fail_lock);
 	pthread_mutex_destroy(&srv->conn_lock);
 	pthread_mutex_destroy(&srv->sse_lock);
+	explicit_bzero(srv->sessions, sizeof(srv->sessions));
+	pthread_mutex_destroy(&srv->session_lock);
+	pthread_mutex_destroy(&srv->rate_lock);
 	gw_counter_free(srv->streams_per_ip);
 	free(srv);
 }

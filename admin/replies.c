@@ -93,6 +93,9 @@ enum MHD_Result admin_send_reply(struct MHD_Connection *conn, struct reply *r)
 							 : "application/json");
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	admin_security_headers(resp);
+	if (r->cookie[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->cookie);
 	if (r->status == 401)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	if (r->allow[0])

@@ -135,8 +135,10 @@ struct reply admin_retry_upload(struct ctx *x)
 	if (rc == -EPERM)
 		return admin_problem(409, "upload %lld is %s: only a failed import can be retried",
 				     (long long)u.id, u.state);
-	if (rc == 0)
+	if (rc == 0) {
+		x->audit_account = u.account_id;
 		snprintf(x->detail, sizeof(x->detail), "upload %lld queued again", (long long)u.id);
+	}
 	return upload_reply(x, rc, &u);
 }
 
@@ -154,9 +156,11 @@ struct reply admin_purge_upload(struct ctx *x)
 		return admin_problem(409, "upload %lld is %s: purge it once that has ended (an"
 				     " import that fails can be purged once it is 'failed')",
 				     (long long)u.id, u.state);
-	if (rc == 0)
+	if (rc == 0) {
+		x->audit_account = u.account_id;
 		snprintf(x->detail, sizeof(x->detail), "upload %lld (%.150s) purged; record kept",
 			 (long long)u.id, u.path);
+	}
 	return upload_reply(x, rc, &u);
 }
 

@@ -148,6 +148,7 @@ struct store_account {
 	int64_t expires_at_ms; /* 0 = never */
 	int64_t quota_bytes;   /* -1 = no quota */
 	int64_t used_bytes;    /* bytes of its uploads still held */
+	int64_t last_activity_ms; /* its newest upload's last change; 0 = none (lists only) */
 	bool require_encryption;
 	int64_t version; /* grows with every change: the API's ETag */
 };
@@ -177,10 +178,17 @@ int store_account_create(struct store *st, const struct store_account_spec *spec
 			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1]);
 /* BLOCKING. -ENOENT when there is no such account. */
 int store_account_get(struct store *st, int64_t id, struct store_account *out);
-/* BLOCKING. Accounts with id > after_id, ascending, at most max items, of
- * one status (NULL: all but deleted). *more is set when others follow. */
-int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
-		       struct store_account *items, unsigned *n, bool *more);
+/* Which accounts a list shows. */
+struct store_account_filter {
+	const char *status; /* NULL: all but deleted */
+	const char *search; /* NULL: all; else in the user name or description (any case) */
+};
+
+/* BLOCKING. Accounts with id > after_id, ascending, at most max items,
+ * that f lets through, with their last activity. *more is set when
+ * others follow. */
+int store_account_list(struct store *st, int64_t after_id, const struct store_account_filter *f,
+		       unsigned max, struct store_account *items, unsigned *n, bool *more);
 /* BLOCKING. Change what spec sets. -ENOENT, -ESTALE (if_version differs),
  * -EINVAL (a deleted account, or a bad status). */
 int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,
@@ -526,12 +534,14 @@ struct store_audit {
 	char path[256];
 	int status;
 	char detail[256];
+	int64_t account_id; /* the account changed (or whose upload was); 0 = none */
 };
 
 /* BLOCKING. Record one change made through the API. */
 int store_audit_add(struct store *st, const struct store_audit *a);
-/* BLOCKING. Newest first, ids < before_id (0 = from the newest). */
-int store_audit_list(struct store *st, int64_t before_id, unsigned max, struct store_audit *items,
-		     unsigned *n, bool *more);
+/* BLOCKING. Newest first, ids < before_id (0 = from the newest); with
+ * account_id, only the changes to that account and its uploads. */
+int store_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
+		     struct store_audit *items, unsigned *n, bool *more);
 
 #endif

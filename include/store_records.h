@@ -107,8 +107,8 @@ struct store_records_ops {
 			      int64_t now_ms, int64_t *id);
 	/* Undo an insert whose account could not be set up. */
 	int (*account_remove)(struct store *st, int64_t id);
-	int (*account_list)(struct store *st, int64_t after_id, const char *status, unsigned max,
-			    struct store_account *items, unsigned *n, bool *more);
+	int (*account_list)(struct store *st, int64_t after_id, const struct store_account_filter *f,
+			    unsigned max, struct store_account *items, unsigned *n, bool *more);
 	/* Write description, status, expires_at_ms, quota_bytes and
 	 * require_encryption of a; -ESTALE unless its version is still
 	 * a->version (then it grows by one). */
@@ -144,7 +144,7 @@ struct store_records_ops {
 			  struct store_token *items, unsigned *n, bool *more);
 	int (*token_revoke)(struct store *st, int64_t id, int64_t now_ms);
 	int (*audit_insert)(struct store *st, const struct store_audit *a);
-	int (*audit_list)(struct store *st, int64_t before_id, unsigned max,
+	int (*audit_list)(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			  struct store_audit *items, unsigned *n, bool *more);
 
 	/* ------------------------------------------------ upload records */

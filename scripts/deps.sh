@@ -7,7 +7,8 @@ PACKAGES="build-essential cmake pkg-config
   libssl-dev libmicrohttpd-dev libjansson-dev libargon2-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   openssl ca-certificates sqlite3 python3 python3-jsonschema curl jq lftp wget age rclone clang
   libclang-rt-14-dev clang-tidy cppcheck postgresql-15
-  swift-proxy swift-account swift-container swift-object memcached haproxy"
+  swift-proxy swift-account swift-container swift-object memcached haproxy
+  chromium chromium-driver python3-selenium fonts-dejavu-core"
 
 missing=""
 for p in $PACKAGES; do

@@ -164,10 +164,10 @@ int store_account_get(struct store *st, int64_t id, struct store_account *out)
 	return st->rec->account_get(st, id, true, out);
 }
 
-int store_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
-		       struct store_account *items, unsigned *n, bool *more)
+int store_account_list(struct store *st, int64_t after_id, const struct store_account_filter *f,
+		       unsigned max, struct store_account *items, unsigned *n, bool *more)
 {
-	return st->rec->account_list(st, after_id, status, max, items, n, more);
+	return st->rec->account_list(st, after_id, f, max, items, n, more);
 }
 
 int store_account_update(struct store *st, int64_t id, const struct store_account_spec *spec,

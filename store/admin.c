@@ -153,8 +153,8 @@ int store_audit_add(struct store *st, const struct store_audit *a)
 	return st->rec->audit_insert(st, &e);
 }
 
-int store_audit_list(struct store *st, int64_t before_id, unsigned max, struct store_audit *items,
-		     unsigned *n, bool *more)
+int store_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
+		     struct store_audit *items, unsigned *n, bool *more)
 {
-	return st->rec->audit_list(st, before_id, max, items, n, more);
+	return st->rec->audit_list(st, before_id, account_id, max, items, n, more);
 }

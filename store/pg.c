@@ -182,6 +182,9 @@ static const char *const migrations[] = {
 	"  ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0,"
 	"  ADD COLUMN draining BOOLEAN NOT NULL DEFAULT false,"
 	"  ADD COLUMN drain_requested BOOLEAN NOT NULL DEFAULT false;",
+	/* 7: the account a change was made to, for its audit trail */
+	"ALTER TABLE audit ADD COLUMN account_id BIGINT;"
+	"CREATE INDEX audit_by_account ON audit(account_id, id);",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

@@ -98,8 +98,9 @@ int store_pg_account_find(struct store *st, const char *username, struct store_a
 int store_pg_account_insert(struct store *st, const struct store_account_row *row,
 			    int64_t now_ms, int64_t *id);
 int store_pg_account_remove(struct store *st, int64_t id);
-int store_pg_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
-			  struct store_account *items, unsigned *n, bool *more);
+int store_pg_account_list(struct store *st, int64_t after_id,
+		const struct store_account_filter *f, unsigned max,
+		struct store_account *items, unsigned *n, bool *more);
 int store_pg_account_update(struct store *st, const struct store_account *a, int64_t now_ms);
 int store_pg_account_delete(struct store *st, int64_t id, int64_t now_ms, bool *changed);
 int store_pg_account_set_password(struct store *st, int64_t id, const char *hash, int64_t now_ms);
@@ -121,7 +122,7 @@ int store_pg_token_list(struct store *st, int64_t after_id, unsigned max,
 			struct store_token *items, unsigned *n, bool *more);
 int store_pg_token_revoke(struct store *st, int64_t id, int64_t now_ms);
 int store_pg_audit_insert(struct store *st, const struct store_audit *a);
-int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
+int store_pg_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			struct store_audit *items, unsigned *n, bool *more);
 
 /* records_objects.c */

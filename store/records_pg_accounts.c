@@ -22,6 +22,10 @@
 	ACCOUNT_FIELDS " (SELECT " PG_HELD_BYTES " FROM uploads u"                        \
 		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
 #define ACCOUNT_COLUMNS_NO_USAGE ACCOUNT_FIELDS " 0"
+/* The last change of its newest upload (by the index on account, id). */
+#define LAST_ACTIVITY                                                                      \
+	"(SELECT coalesce(u.updated_at, u.started_at) FROM uploads u"                      \
+	"  WHERE u.account_id = a.id ORDER BY u.id DESC LIMIT 1)"
 
 static void row_to_account(const PGresult *res, int i, struct store_account *a)
 {
@@ -159,7 +163,8 @@ int store_pg_account_remove(struct store *st, int64_t id)
 			 "cannot remove account", NULL);
 }
 
-int store_pg_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
+int store_pg_account_list(struct store *st, int64_t after_id,
+			  const struct store_account_filter *f, unsigned max,
 			  struct store_account *items, unsigned *n, bool *more)
 {
 	struct pg_args a = { 0 };
@@ -167,19 +172,25 @@ int store_pg_account_list(struct store *st, int64_t after_id, const char *status
 	int r, rows, i;
 
 	pg_arg_i64(&a, after_id);
-	pg_arg_text(&a, status);
+	pg_arg_text(&a, f->status);
 	pg_arg_i64(&a, (int64_t)max + 1);
-	r = pg_run(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id > $1::bigint AND"
+	pg_arg_text(&a, f->search); /* UTF-8: the API refuses other searches */
+	r = pg_run(st, "SELECT " ACCOUNT_COLUMNS ", " LAST_ACTIVITY " FROM accounts a"
+		       " WHERE a.id > $1::bigint AND"
 		       " CASE WHEN $2::text IS NULL THEN a.deleted_at IS NULL"
 		       " WHEN $2::text = 'deleted' THEN a.deleted_at IS NOT NULL"
 		       " ELSE a.deleted_at IS NULL AND a.status = $2::text END"
+		       " AND ($4::text IS NULL OR strpos(lower(a.username), lower($4::text)) > 0"
+		       "  OR strpos(lower(a.description), lower($4::text)) > 0)"
 		       " ORDER BY a.id LIMIT $3::bigint", &a, &res, "cannot list accounts");
 	if (r < 0)
 		return r;
 	rows = PQntuples(res);
 	*more = rows > (int)max;
-	for (i = 0; i < rows && i < (int)max; i++)
+	for (i = 0; i < rows && i < (int)max; i++) {
 		row_to_account(res, i, &items[i]);
+		items[i].last_activity_ms = pg_null(res, i, 12) ? 0 : pg_i64(res, i, 12);
+	}
 	*n = (unsigned)i;
 	PQclear(res);
 	return 0;
@@ -503,12 +514,13 @@ int store_pg_audit_insert(struct store *st, const struct store_audit *au)
 	pg_arg_bytes(&a, au->path);
 	pg_arg_i64(&a, au->status);
 	pg_arg_bytes(&a, au->detail);
+	pg_arg_i64_or_null(&a, au->account_id, au->account_id != 0);
 	return write_one(st, "INSERT INTO audit(at, token_id, token_name, client_address, method,"
-			     " path, status, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6::bytea,"
-			     " $7::int, $8::bytea)", &a, "cannot record audit entry", NULL);
+			     " path, status, detail, account_id) VALUES ($1::bigint, $2::bigint, $3, $4,"
+			     " $5, $6::bytea, $7::int, $8::bytea, $9::bigint)", &a, "cannot record audit entry", NULL);
 }
 
-int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
+int store_pg_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			struct store_audit *items, unsigned *n, bool *more)
 {
 	struct pg_args a = { 0 };
@@ -517,8 +529,10 @@ int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
 
 	pg_arg_i64(&a, before_id);
 	pg_arg_i64(&a, (int64_t)max + 1);
+	pg_arg_i64(&a, account_id);
 	r = pg_run(st, "SELECT id, at, token_id, token_name, client_address, method, path,"
-		       " status, detail FROM audit WHERE ($1::bigint = 0 OR id < $1::bigint)"
+		       " status, detail, account_id FROM audit WHERE ($1::bigint = 0 OR id < $1::bigint)"
+		       " AND ($3::bigint = 0 OR account_id = $3::bigint)"
 		       " ORDER BY id DESC LIMIT $2::bigint", &a, &res, "cannot list the audit log");
 	if (r < 0)
 		return r;
@@ -537,6 +551,7 @@ int store_pg_audit_list(struct store *st, int64_t before_id, unsigned max,
 		pg_bytes(res, i, 6, e->path, sizeof(e->path));
 		e->status = (int)pg_i64(res, i, 7);
 		pg_bytes(res, i, 8, e->detail, sizeof(e->detail));
+		e->account_id = pg_null(res, i, 9) ? 0 : pg_i64(res, i, 9);
 	}
 	*n = (unsigned)i;
 	PQclear(res);

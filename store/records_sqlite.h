@@ -42,8 +42,9 @@ int store_sqlite_account_find(struct store *st, const char *username, struct sto
 int store_sqlite_account_insert(struct store *st, const struct store_account_row *row,
 				int64_t now_ms, int64_t *id);
 int store_sqlite_account_remove(struct store *st, int64_t id);
-int store_sqlite_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
-			      struct store_account *items, unsigned *n, bool *more);
+int store_sqlite_account_list(struct store *st, int64_t after_id,
+		const struct store_account_filter *f, unsigned max,
+		struct store_account *items, unsigned *n, bool *more);
 int store_sqlite_account_update(struct store *st, const struct store_account *a, int64_t now_ms);
 int store_sqlite_account_delete(struct store *st, int64_t id, int64_t now_ms, bool *changed);
 int store_sqlite_account_set_password(struct store *st, int64_t id, const char *hash,
@@ -68,7 +69,7 @@ int store_sqlite_token_list(struct store *st, int64_t after_id, unsigned max,
 			    struct store_token *items, unsigned *n, bool *more);
 int store_sqlite_token_revoke(struct store *st, int64_t id, int64_t now_ms);
 int store_sqlite_audit_insert(struct store *st, const struct store_audit *a);
-int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
+int store_sqlite_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			    struct store_audit *items, unsigned *n, bool *more);
 
 /* records_objects.c */

@@ -20,6 +20,10 @@
 	ACCOUNT_FIELDS " (SELECT " STORE_HELD_BYTES " FROM uploads u"                     \
 		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
 #define ACCOUNT_COLUMNS_NO_USAGE ACCOUNT_FIELDS " 0"
+/* The last change of its newest upload (by the index on account, id). */
+#define LAST_ACTIVITY                                                                      \
+	"(SELECT coalesce(u.updated_at, u.started_at) FROM uploads u"                      \
+	"  WHERE u.account_id = a.id ORDER BY u.id DESC LIMIT 1)"
 
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 {
@@ -171,7 +175,8 @@ int store_sqlite_account_remove(struct store *st, int64_t id)
 	return r;
 }
 
-int store_sqlite_account_list(struct store *st, int64_t after_id, const char *status, unsigned max,
+int store_sqlite_account_list(struct store *st, int64_t after_id,
+			      const struct store_account_filter *f, unsigned max,
 			      struct store_account *items, unsigned *n, bool *more)
 {
 	sqlite3_stmt *q = NULL;
@@ -179,24 +184,30 @@ int store_sqlite_account_list(struct store *st, int64_t after_id, const char *st
 	int r, rc;
 
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS " FROM accounts a WHERE a.id > ?1 AND"
+	r = store_prepare(st, "SELECT " ACCOUNT_COLUMNS ", " LAST_ACTIVITY " FROM accounts a"
+			      " WHERE a.id > ?1 AND"
 			      " CASE WHEN ?2 IS NULL THEN a.deleted_at IS NULL"
 			      " WHEN ?2 = 'deleted' THEN a.deleted_at IS NOT NULL"
 			      " ELSE a.deleted_at IS NULL AND a.status = ?2 END"
+			      " AND (?4 IS NULL OR instr(lower(a.username), lower(?4)) > 0"
+			      "  OR instr(lower(a.description), lower(?4)) > 0)"
 			      " ORDER BY a.id LIMIT ?3", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(q, 1, after_id);
-	if (status)
-		sqlite3_bind_text(q, 2, status, -1, SQLITE_TRANSIENT);
+	if (f->status)
+		sqlite3_bind_text(q, 2, f->status, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(q, 3, (sqlite3_int64)max + 1);
+	if (f->search)
+		sqlite3_bind_text(q, 4, f->search, -1, SQLITE_TRANSIENT);
 	*more = false;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (count == max) {
 			*more = true;
 			break;
 		}
-		row_to_account(q, &items[count++]);
+		row_to_account(q, &items[count]);
+		items[count++].last_activity_ms = sqlite3_column_int64(q, 12);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = store_db_error(st, "cannot list accounts");
@@ -575,7 +586,7 @@ int store_sqlite_audit_insert(struct store *st, const struct store_audit *a)
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "INSERT INTO audit(at, token_id, token_name, client_address, method,"
-			      " path, status, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &q);
+			      " path, status, detail, account_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &q);
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, a->at_ms);
 		if (a->token_id)
@@ -586,6 +597,8 @@ int store_sqlite_audit_insert(struct store *st, const struct store_audit *a)
 		sqlite3_bind_text(q, 6, a->path, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(q, 7, a->status);
 		sqlite3_bind_text(q, 8, a->detail, -1, SQLITE_TRANSIENT);
+		if (a->account_id)
+			sqlite3_bind_int64(q, 9, a->account_id);
 		r = write_one(st, q, "cannot record audit entry", NULL);
 	}
 	sqlite3_finalize(q);
@@ -593,7 +606,7 @@ int store_sqlite_audit_insert(struct store *st, const struct store_audit *a)
 	return r;
 }
 
-int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
+int store_sqlite_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			    struct store_audit *items, unsigned *n, bool *more)
 {
 	sqlite3_stmt *q = NULL;
@@ -602,11 +615,13 @@ int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
 
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "SELECT id, at, token_id, token_name, client_address, method, path,"
-			      " status, detail FROM audit WHERE (?1 = 0 OR id < ?1)"
+			      " status, detail, account_id FROM audit WHERE (?1 = 0 OR id < ?1)"
+			      " AND (?3 = 0 OR account_id = ?3)"
 			      " ORDER BY id DESC LIMIT ?2", &q);
 	if (r == 0) {
 		sqlite3_bind_int64(q, 1, before_id);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)max + 1);
+		sqlite3_bind_int64(q, 3, account_id);
 		*more = false;
 		while (sqlite3_step(q) == SQLITE_ROW) {
 			struct store_audit *a = &items[count];
@@ -625,6 +640,7 @@ int store_sqlite_audit_list(struct store *st, int64_t before_id, unsigned max,
 			store_sqlite_text(q, 6, a->path, sizeof(a->path));
 			a->status = sqlite3_column_int(q, 7);
 			store_sqlite_text(q, 8, a->detail, sizeof(a->detail));
+			a->account_id = sqlite3_column_int64(q, 9);
 			count++;
 		}
 		*n = count;

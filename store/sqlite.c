@@ -117,6 +117,9 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX names_upload ON names(upload_id);"
 	"ALTER TABLE upload_parts ADD COLUMN state BLOB;",
+	/* 8: the account a change was made to, for its audit trail */
+	"ALTER TABLE audit ADD COLUMN account_id INTEGER;"
+	"CREATE INDEX audit_by_account ON audit(account_id, id);",
 };
 
 int store_db_error(struct store *st, const char *what)

@@ -57,7 +57,8 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(len(a["password"]), 24)
         self.assertEqual(a["description"], "mail migration, site A")
         self.assertEqual(a["status"], "active")
-        self.assertEqual(a["ftps"], {"host": "127.0.0.1", "port": self.gw.ftps_port})
+        self.assertEqual(a["ftps"], {"host": "127.0.0.1", "port": self.gw.ftps_port,
+                                     "passive_ports": "%d-%d" % self.gw.passive})
         self.assertRegex(a["created_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
         # The password is shown once: never again.
         status, got, _ = self.gw.api("GET", "/accounts/%d" % a["id"])

@@ -105,7 +105,8 @@ class StartupTest(unittest.TestCase):
                 except OSError:
                     time.sleep(0.05)
             a = gw.create_account()
-            self.assertEqual(a["ftps"], {"host": "ftps.example.test", "port": gw.ftps_port})
+            self.assertEqual(a["ftps"], {"host": "ftps.example.test", "port": gw.ftps_port,
+                                     "passive_ports": "%d-%d" % gw.passive})
         finally:
             proc.terminate()
             proc.wait(10)

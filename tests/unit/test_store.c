@@ -413,7 +413,7 @@ static void test_tokens(struct store *st)
 	gw_strlcpy(a.path, "/api/v1/tokens", sizeof(a.path));
 	a.status = 201;
 	CHECK_INT(store_audit_add(st, &a), 0);
-	CHECK_INT(store_audit_list(st, 0, 4, items, &n, &more), 0);
+	CHECK_INT(store_audit_list(st, 0, 0, 4, items, &n, &more), 0);
 	CHECK_INT(n, 1);
 	CHECK_STR(items[0].path, "/api/v1/tokens");
 	CHECK(items[0].at_ms > 0);
