@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api storm attack pg s3 cluster
+                        api console storm attack pg s3 cluster
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
@@ -702,6 +702,99 @@ def scenario_api(res, database_url=None, key="api", uploads=None):
     g.stop()
 
 
+CONSOLE_ACCOUNTS = knob("CONSOLE_ACCOUNTS", 2000, 2000)
+CONSOLE_ROUNDS = knob("CONSOLE_ROUNDS", 5, 2)
+
+
+def scenario_console(res):
+    """The console in headless Chromium over CONSOLE_ACCOUNTS accounts and
+    RECORDS uploads (SQLite), while PARALLEL uploads run: how long the
+    overview (a full page load) and the accounts list (from the menu)
+    take to show their content."""
+    log("\n== console: overview and accounts list in Chromium over %d accounts and %d uploads"
+        " while %d uploads run" % (CONSOLE_ACCOUNTS, RECORDS, PARALLEL))
+    import sqlite3
+    from test_console import browser
+    from harness import TOKEN
+    g = Ftpsgate("ftpsgate console")
+    g.gw.stop()
+    now = int(time.time() * 1000)
+    db = sqlite3.connect(os.path.join(g.dir, "var", "ftpsgate.db"))
+    pw_hash = db.execute("SELECT password_hash FROM accounts WHERE id = ?", (g.acct["id"],)).fetchone()[0]
+    db.executemany("INSERT INTO accounts(username, password_hash, description, created_at,"
+                   " password_changed_at, updated_at, require_encryption) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                   (("user%05d" % i, pw_hash, "department %d" % (i % 40), now, now, now)
+                    for i in range(CONSOLE_ACCOUNTS - 1)))
+    ids = [r[0] for r in db.execute("SELECT id FROM accounts")]
+    # mostly imported; some rejected, failed and partial for the attention list
+    states = ["imported"] * 96 + ["rejected", "failed", "partial", "verified"]
+    db.executemany("INSERT INTO uploads(account_id, path, state, size, bytes_received, sha256,"
+                   " client_address, started_at, completed_at, updated_at, error) VALUES"
+                   " (?, ?, ?, 1048576, 1048576, ?, '127.0.0.1', ?, ?, ?, ?)",
+                   ((ids[i % len(ids)], "/file%06d.nsf.age" % i, states[i % len(states)], "%064x" % i,
+                     now - 7200000, now - 7200000, now - 7200000,
+                     "not an age file" if states[i % len(states)] == "rejected" else None)
+                    for i in range(RECORDS)))
+    db.commit()
+    db.close()
+    g.gw.start()
+    src = os.path.join(WORK, "parallel.bin")
+    stop = threading.Event()
+
+    def keep_uploading(i):
+        while not stop.is_set():
+            curl_upload(g, src, "bg%d.bin" % i)
+
+    bg = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(PARALLEL)]
+    for t in bg:
+        t.start()
+    tmp = os.path.join(WORK, "chromium")
+    os.makedirs(tmp, exist_ok=True)
+    b = browser(tmp)
+    origin = "https://127.0.0.1:%d" % g.gw.admin_port
+
+    def until(js, timeout=30):
+        start = time.time()
+        while not b.execute_script(js):
+            if time.time() - start > timeout:
+                raise RuntimeError("the console did not show: " + js)
+            time.sleep(0.01)
+        return time.time() - start
+
+    overview, accounts = [], []
+    try:
+        b.get(origin + "/")
+        until("return !!document.getElementById('token')")
+        b.find_element("css selector", "#token").send_keys(TOKEN)
+        b.find_element("css selector", "#sign-in-button").click()
+        until("return !!document.querySelector('#running tr[data-upload]')")
+        for _ in range(CONSOLE_ROUNDS):
+            # the overview loaded from scratch: figures, running uploads, attention list
+            start = time.time()
+            b.get(origin + "/#/overview")
+            until("return !!document.querySelector('#counts li') &&"
+                  " !!document.querySelector('#running tr[data-upload]') &&"
+                  " !!document.querySelector('#attention li[data-upload]')")
+            overview.append(time.time() - start)
+            # the accounts list, from the menu
+            start = time.time()
+            b.execute_script("location.hash = '#/accounts'")
+            until("return document.querySelectorAll('#accounts tr[data-account]').length === 100")
+            accounts.append(time.time() - start)
+    finally:
+        b.quit()
+        stop.set()
+        for t in bg:
+            t.join()
+        g.stop()
+    res["console"] = {"overview_s": statistics.median(overview), "accounts_s": statistics.median(accounts),
+                      "overview_all": overview, "accounts_all": accounts,
+                      "accounts": CONSOLE_ACCOUNTS, "uploads": RECORDS, "running": PARALLEL}
+    log("  overview %.2f s, accounts list %.2f s (medians of %d; all: %s, %s)"
+        % (res["console"]["overview_s"], res["console"]["accounts_s"], CONSOLE_ROUNDS,
+           ["%.2f" % v for v in overview], ["%.2f" % v for v in accounts]))
+
+
 def scenario_pg(res):
     """Records on PostgreSQL (a server of its own from scripts/pg-local.sh,
     fsync on) beside SQLite: the session storm alternating the two, and
@@ -1254,6 +1347,11 @@ def report(res):
             checks.append(("cluster: CPU s per GiB uploaded, %s" % part, cost, None))
         checks.append(("cluster: database transactions per %d MiB upload" % PARALLEL_MIB,
                        c["costs"]["transactions_per_upload"], None))
+    if "console" in res:
+        c = res["console"]
+        checks.append(("console over %d accounts, %d uploads, %d running: overview opens (s)"
+                       % (c["accounts"], c["uploads"], c["running"]), c["overview_s"], -1.0))
+        checks.append(("console: accounts list opens (s)", c["accounts_s"], -1.0))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
@@ -1389,6 +1487,8 @@ def main():
             s.stop()
     if want("api"):
         scenario_api(res)
+    if want("console"):
+        scenario_console(res)
     if want("storm"):
         scenario_storm(res)
     if want("attack"):

@@ -22,4 +22,5 @@ if [ -n "$need" ]; then
 fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target ftpsgate s3put >/dev/null
-exec python3 bench/bench.py
+# Debian's Python: the console scenario drives Chromium with python3-selenium
+exec /usr/bin/python3 bench/bench.py

@@ -92,6 +92,7 @@ async function drawRunning(tbody, items, last, nowRate) {
   const now = Date.now();
   let total = 0;
   const rows = [];
+  await Promise.all(items.map((u) => accountName(u.account_id)));
   for (const u of items) {
     const prev = last.get(u.id);
     let r = null;
@@ -123,6 +124,9 @@ async function drawAttention(ul, items, refresh) {
     return;
   }
   items.sort((a, b) => b.id - a.id);
+  // the names and recipients at once, not one request after another
+  await Promise.all(items.map((u) => Promise.all([accountName(u.account_id),
+    u.state === "rejected" ? accountRecipient(u.account_id) : null])));
   const rows = [];
   for (const u of items) {
     const name = await accountName(u.account_id);

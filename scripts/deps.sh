@@ -8,7 +8,7 @@ PACKAGES="build-essential cmake pkg-config
   openssl ca-certificates sqlite3 python3 python3-jsonschema curl jq lftp wget age rclone clang
   libclang-rt-14-dev clang-tidy cppcheck postgresql-15
   swift-proxy swift-account swift-container swift-object memcached haproxy
-  chromium chromium-driver python3-selenium fonts-dejavu-core"
+  chromium chromium-driver python3-selenium firefox-esr fonts-dejavu-core"
 
 missing=""
 for p in $PACKAGES; do

@@ -53,6 +53,12 @@ fi
 
 echo "== lint openapi/openapi.json"
 sh scripts/lint-openapi.sh
+# puppeteer-core drives Firefox in the console's test (Debian has no
+# geckodriver); beside the linter, in build/tools
+tools=${FTPSGATE_TOOLS_DIR:-build/tools}
+if [ ! -d "$tools/node_modules/puppeteer-core" ]; then
+	(cd "$tools" && npm install --no-audit --no-fund --loglevel=error puppeteer-core@23.11.1 >/dev/null)
+fi
 
 echo "== build (RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -326,6 +326,42 @@ class ConsoleTest(unittest.TestCase):
         self.assertIn("forged3", names)
 
 
+# puppeteer-core, installed from npm by scripts/test.sh (as the OpenAPI
+# linter is): Debian has Firefox but no geckodriver for Selenium
+TOOLS = os.environ.get("FTPSGATE_TOOLS_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "tools")
+PUPPETEER = os.path.join(TOOLS, "node_modules", "puppeteer-core")
+
+
+@unittest.skipUnless(shutil.which("node") and shutil.which("firefox-esr") and os.path.isdir(PUPPETEER),
+                     "needs node, firefox-esr and puppeteer-core in " + TOOLS)
+class FirefoxTest(unittest.TestCase):
+    """The same console in Firefox: sign in, the overview, a new account's
+    hand-over page, sign out."""
+
+    def test_console_in_firefox(self):
+        gw = Gateway().start()
+        self.addCleanup(gw.cleanup)
+        tmp = tempfile.mkdtemp(prefix="ftpsgate-firefox-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        env = dict(os.environ, PUPPETEER_DIR=TOOLS, HOME=tmp)
+        r = subprocess.run(["node", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                 "console_firefox.mjs"),
+                            "https://127.0.0.1:%d" % gw.admin_port, TOKEN, "fox",
+                            os.path.join(tmp, "firefox.png")],
+                           capture_output=True, text=True, timeout=240, env=env)
+        lines = [l for l in r.stdout.splitlines() if l.startswith("{")]
+        self.assertTrue(lines, (r.returncode, r.stdout[-2000:], r.stderr[-2000:]))
+        doc = json.loads(lines[-1])
+        self.assertNotIn("failed", doc, doc)
+        self.assertEqual(doc["errors"], [])
+        self.assertEqual(doc["username"], "fox")
+        self.assertRegex(doc["recipient"], r"^age1[02-9ac-hj-np-z]{58}$")
+        # the password the page showed logs in over FTPS
+        login("127.0.0.1", gw.ftps_port, "fox", doc["password"]).quit()
+        self.assertEqual(r.returncode, 0)
+
+
 class ConsoleHttpTest(unittest.TestCase):
     """What the console's pages and sessions answer, without a browser."""
 
