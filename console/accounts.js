@@ -84,7 +84,7 @@ export function accounts() {
   show(h("div", { class: "title" }, h("h1", {}, "Accounts"),
     canWrite() ? h("a", { class: "button", href: "#/accounts/new", id: "new-account" }, "New account") : null),
   form,
-  h("div", { class: "scroll" }, h("table", { class: "list" },
+  h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" },
     h("thead", {}, h("tr", {}, ["Name", "Status", "Quota used", "Last activity", "Created", "Description"]
       .map((t) => h("th", { scope: "col" }, t)))), body)), more);
   const params = new URLSearchParams();
@@ -277,14 +277,14 @@ export async function accountPage(idText) {
     h("section", { class: "card" }, settings, actions),
     h("section", { "aria-labelledby": "h-keys" },
       h("div", { class: "title" }, h("h2", { id: "h-keys" }, "Encryption keys"), issueKey),
-      h("div", { class: "scroll" }, keysTable)),
+      h("div", { class: "scroll", tabindex: 0 }, keysTable)),
     h("section", { "aria-labelledby": "h-uploads" },
       h("div", { class: "title" }, h("h2", { id: "h-uploads" }, "Uploads"),
         h("label", { for: "account-state", class: "inline" }, "State "), stateSel),
-      h("div", { class: "scroll" }, h("table", { class: "list" }, UPLOAD_HEAD(false), uploadsBody)),
+      h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, UPLOAD_HEAD(false), uploadsBody)),
       uploadsMore),
     h("section", { "aria-labelledby": "h-audit" }, h("h2", { id: "h-audit" }, "Audit trail"),
-      h("div", { class: "scroll" }, auditTable), auditMore));
+      h("div", { class: "scroll", tabindex: 0 }, auditTable), auditMore));
   stateSel.id = "account-state";
 
   const reload = () => pager(uploadsBody, uploadsMore, "/uploads?account_id=" + id +

@@ -79,7 +79,7 @@ export function uploads() {
   const body = h("tbody", { id: "uploads" });
   const more = h("div", { class: "pager" });
   show(h("div", { class: "title" }, h("h1", {}, "Uploads"), h("span", { class: "live", id: "live" }, "")), form,
-    h("div", { class: "scroll" }, h("table", { class: "list" }, UPLOAD_HEAD(true), body)), more);
+    h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, UPLOAD_HEAD(true), body)), more);
   const p = new URLSearchParams();
   if (q.get("state")) p.set("state", q.get("state"));
   if (q.get("account_id")) p.set("account_id", q.get("account_id"));
@@ -130,7 +130,7 @@ export function tokens() {
     reload();
   });
   show(h("h1", {}, "Admin tokens"), form, shown,
-    h("div", { class: "scroll" }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
+    h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
       ["Name", "Scope", "Created", "Last used", "State", ""].map((t) => h("th", { scope: "col" }, t)))), body)), more);
   reload();
 }
@@ -155,7 +155,7 @@ export function bans() {
     body.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { colspan: 5, class: "empty" }, "No failed logins."))]));
   }
   show(h("div", { class: "title" }, h("h1", {}, "Bans"), h("span", { class: "live", id: "live" }, "")), note,
-    h("div", { class: "scroll" }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
+    h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
       ["Kind", "Address or account", "Failures", "Ban", ""].map((t) => h("th", { scope: "col" }, t)))), body)));
   reload();
   events((ev) => {
@@ -180,7 +180,7 @@ export function audit() {
   const body = h("tbody", { id: "audit" });
   const more = h("div", { class: "pager" });
   show(h("h1", {}, "Audit log"), form,
-    h("div", { class: "scroll" }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
+    h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
       ["When", "Token", "From", "Change", "Result"].map((t) => h("th", { scope: "col" }, t)))), body)), more);
   pager(body, more, "/audit" + (q.get("account_id") ? "?account_id=" + encodeURIComponent(q.get("account_id")) : ""),
     (e) => h("tr", {}, h("td", {}, when(e.at)), h("td", {}, e.token_name || "–"), h("td", {}, e.client_address),

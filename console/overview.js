@@ -29,7 +29,7 @@ export function overview() {
       hour, nowRate, chart),
     h("section", { "aria-labelledby": "h-running" },
       h("h2", { id: "h-running" }, "Running uploads"),
-      h("div", { class: "scroll" }, h("table", { class: "list" },
+      h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" },
         h("thead", {}, h("tr", {},
           ["Account", "File", "Received", "Rate", "Running for", "From", "Node"].map((t) => h("th", { scope: "col" }, t)))),
         running))),

@@ -53,11 +53,13 @@ fi
 
 echo "== lint openapi/openapi.json"
 sh scripts/lint-openapi.sh
-# puppeteer-core drives Firefox in the console's test (Debian has no
-# geckodriver); beside the linter, in build/tools
+# The console's test tools, beside the linter in build/tools:
+# puppeteer-core drives Firefox (Debian has no geckodriver), axe-core
+# checks each page against WCAG 2 A and AA
 tools=${FTPSGATE_TOOLS_DIR:-build/tools}
-if [ ! -d "$tools/node_modules/puppeteer-core" ]; then
-	(cd "$tools" && npm install --no-audit --no-fund --loglevel=error puppeteer-core@23.11.1 >/dev/null)
+if [ ! -d "$tools/node_modules/puppeteer-core" ] || [ ! -f "$tools/node_modules/axe-core/axe.min.js" ]; then
+	(cd "$tools" && npm install --no-audit --no-fund --loglevel=error puppeteer-core@23.11.1 \
+		axe-core@4.10.2 >/dev/null)
 fi
 
 echo "== build (RelWithDebInfo)"

@@ -34,6 +34,14 @@ try:
 except ImportError:  # the skip below says what is missing
     webdriver = None
 
+# From npm, installed by scripts/test.sh beside the OpenAPI linter:
+# puppeteer-core (Debian has Firefox but no geckodriver for Selenium) and
+# axe-core, the accessibility checker run on each page of the console.
+TOOLS = os.environ.get("FTPSGATE_TOOLS_DIR") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "tools")
+PUPPETEER = os.path.join(TOOLS, "node_modules", "puppeteer-core")
+AXE = os.path.join(TOOLS, "node_modules", "axe-core", "axe.min.js")
+
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 HAVE_BROWSER = webdriver is not None and os.path.exists(CHROMEDRIVER) and shutil.which("chromium")
 
@@ -113,6 +121,8 @@ class ConsoleTest(unittest.TestCase):
 
     def sign_in(self, token=TOKEN):
         self.b.get(self.origin + "/")
+        self.find("#token")
+        self.accessible("sign-in")
         self.find("#token").send_keys(token)
         self.click("#sign-in-button")
         self.find("#counts li")  # the overview
@@ -136,6 +146,22 @@ class ConsoleTest(unittest.TestCase):
         if wait:
             return subprocess.run(cmd, capture_output=True, timeout=150)
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def accessible(self, page):
+        """axe-core's WCAG 2 A and AA rules on the page as it is: no
+        violation (labels, names, contrast, structure). Skipped quietly
+        when axe-core is not installed."""
+        if not os.path.exists(AXE):
+            return
+        with open(AXE) as f:
+            self.b.execute_script(f.read())  # WebDriver's script: not bound by the page's CSP
+        found = self.b.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})
+              .then((r) => done(r.violations.map((v) => v.id + ': ' + v.help + ' at ' +
+                v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', '))),
+                    (e) => done(['axe failed: ' + e]));""")
+        self.assertEqual(found, [], page)
 
     def state_count(self, state):
         return int(self.text("#counts a[data-state=%s] .n" % state) or -1)
@@ -173,6 +199,7 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(self.text("#age-command"), "age -r %s -o FILE.age FILE" % recipient)
         self.assertIn(password, self.text("#handover-note"))
         self.shot("handover.png")
+        self.accessible("handover")
 
         # the overview follows an upload as it arrives, without a reload
         self.go("#/overview")
@@ -188,6 +215,7 @@ class ConsoleTest(unittest.TestCase):
             self.assertIn("dora", row)
             self.assertIn("/mailbox.nsf.age", row)
             self.shot("overview-running.png")
+            self.accessible("overview-running")
             self.assertEqual(up.wait(timeout=120), 0)
         finally:
             if up.poll() is None:
@@ -206,6 +234,7 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(self.b.execute_script("return window.stillTheSamePage"), 1)
         self.b.execute_script("document.getElementById('h-running').scrollIntoView()")
         self.shot("attention.png")
+        self.accessible("attention")
 
         # the account's page: its uploads, its audit trail
         self.click("#attention li.s-rejected a")
@@ -219,6 +248,7 @@ class ConsoleTest(unittest.TestCase):
         self.wait(lambda: self.b.execute_script("return document.documentElement.scrollWidth") <= 420,
                   what="the page to fit a 420 px window")
         self.shot("narrow-account.png")
+        self.accessible("narrow-account")
         self.b.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
 
@@ -231,6 +261,14 @@ class ConsoleTest(unittest.TestCase):
             login("127.0.0.1", self.gw.ftps_port, "dora", password).quit()
         self.assertIn("530", str(refused.exception))
         login("127.0.0.1", self.gw.ftps_port, "dora", new_password).quit()
+
+        # every list, as it is after all that
+        for page, css in (("#/accounts", "#accounts tr[data-account]"), ("#/uploads", "#uploads tr[data-upload]"),
+                          ("#/tokens", "#tokens tr[data-token]"), ("#/bans", "#bans tr"),
+                          ("#/audit", "#audit tr")):
+            self.go(page)
+            self.find(css)
+            self.accessible(page)
 
         # sign out: the cookie no longer opens anything
         cookie = self.b.get_cookie("ftpsgate_session")["value"]
@@ -326,11 +364,6 @@ class ConsoleTest(unittest.TestCase):
         self.assertIn("forged3", names)
 
 
-# puppeteer-core, installed from npm by scripts/test.sh (as the OpenAPI
-# linter is): Debian has Firefox but no geckodriver for Selenium
-TOOLS = os.environ.get("FTPSGATE_TOOLS_DIR") or os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "tools")
-PUPPETEER = os.path.join(TOOLS, "node_modules", "puppeteer-core")
 
 
 @unittest.skipUnless(shutil.which("node") and shutil.which("firefox-esr") and os.path.isdir(PUPPETEER),
