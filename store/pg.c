@@ -182,9 +182,12 @@ static const char *const migrations[] = {
 	"  ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0,"
 	"  ADD COLUMN draining BOOLEAN NOT NULL DEFAULT false,"
 	"  ADD COLUMN drain_requested BOOLEAN NOT NULL DEFAULT false;",
-	/* 7: the account a change was made to, for its audit trail */
+	/* 7: the account a change was made to, for its audit trail; the
+	 * uploads kept, by state, counted from an index (the console's
+	 * overview asks at every event) */
 	"ALTER TABLE audit ADD COLUMN account_id BIGINT;"
-	"CREATE INDEX audit_by_account ON audit(account_id, id);",
+	"CREATE INDEX audit_by_account ON audit(account_id, id);"
+	"CREATE INDEX uploads_kept_by_state ON uploads(state) WHERE purged_at IS NULL;",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

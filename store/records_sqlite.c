@@ -73,11 +73,20 @@ static int upload_list(struct store *st, const struct store_upload_filter *f, in
 	unsigned count = 0;
 	int r, rc;
 
+	/* The filter that narrows most as a plain term, so that SQLite walks
+	 * its index (account, id) or (state, id): "?1 = 0 OR ..." alone makes
+	 * it walk every upload, newest first, until the page is full. */
+#define UPLOAD_LIST(where)                                                                \
+	"SELECT " UPLOAD_COLUMNS " FROM uploads WHERE " where " AND (?3 = 0 OR id < ?3)"  \
+	" AND (?4 = 0 OR started_at >= ?4) AND (?5 = 0 OR started_at < ?5)"                \
+	" ORDER BY id DESC LIMIT ?6"
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "SELECT " UPLOAD_COLUMNS " FROM uploads"
-			      " WHERE (?1 = 0 OR account_id = ?1) AND (?2 IS NULL OR state = ?2)"
-			      " AND (?3 = 0 OR id < ?3) AND (?4 = 0 OR started_at >= ?4)"
-			      " AND (?5 = 0 OR started_at < ?5) ORDER BY id DESC LIMIT ?6", &q);
+	r = store_prepare(st,
+			  f->account_id ? UPLOAD_LIST("account_id = ?1 AND (?2 IS NULL OR state = ?2)")
+			  : f->state    ? UPLOAD_LIST("?1 = 0 AND state = ?2")
+					: UPLOAD_LIST("?1 = 0 AND ?2 IS NULL"),
+			  &q);
+#undef UPLOAD_LIST
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(q, 1, f->account_id);

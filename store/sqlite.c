@@ -117,9 +117,12 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX names_upload ON names(upload_id);"
 	"ALTER TABLE upload_parts ADD COLUMN state BLOB;",
-	/* 8: the account a change was made to, for its audit trail */
+	/* 8: the account a change was made to, for its audit trail; the
+	 * uploads kept, by state, counted from an index (the console's
+	 * overview asks at every event) */
 	"ALTER TABLE audit ADD COLUMN account_id INTEGER;"
-	"CREATE INDEX audit_by_account ON audit(account_id, id);",
+	"CREATE INDEX audit_by_account ON audit(account_id, id);"
+	"CREATE INDEX uploads_kept_by_state ON uploads(state) WHERE purged_at IS NULL;",
 };
 
 int store_db_error(struct store *st, const char *what)
