@@ -211,6 +211,8 @@ class ConsoleTest(unittest.TestCase):
         try:
             self.find("#running tr[data-upload] ", timeout=30)
             self.wait(lambda: "into 1 upload" in self.text("#rate-now"), what="the running upload's rate")
+            # what this node received shows on the graph's figure while it runs
+            self.wait(lambda: self.text("#last-hour").endswith("iB"), what="the bytes received so far")
             row = self.text("#running tr[data-upload]")
             self.assertIn("dora", row)
             self.assertIn("/mailbox.nsf.age", row)
