@@ -11,6 +11,7 @@ const STATES = ["receiving", "partial", "received", "verifying", "verified", "re
   "importing", "imported", "failed"];
 const PARTIAL_LONG_MS = 3600 * 1000; // a partial upload not resumed for an hour needs a look
 const PROGRESS_MS = 2000;
+const EVENTS_MS = 1000; // a burst of events redraws at most once a second
 
 export function overview() {
   const counts = h("ul", { class: "tiles", id: "counts", "aria-label": "Uploads by state" });
@@ -78,7 +79,16 @@ export function overview() {
     }
   }
   onLeave(() => clearTimeout(timer));
-  events(() => refresh());
+  // many events at once (a busy migration) redraw once a second, not
+  // once each
+  let burst = null;
+  events(() => {
+    if (!burst) burst = setTimeout(() => {
+      burst = null;
+      refresh();
+    }, EVENTS_MS);
+  });
+  onLeave(() => clearTimeout(burst));
   refresh();
 }
 
