@@ -136,42 +136,46 @@ static bool is_change(const char *method)
 	return strcmp(method, "GET") && strcmp(method, "HEAD");
 }
 
-static struct reply authenticate(struct ctx *x, const struct admin_route *route)
+/* The caller of a request with the Authorization header h: x->who, or
+ * the reply refusing it. */
+static int bearer_auth(struct ctx *x, const char *h, struct reply *err)
 {
-	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *cookie = MHD_lookup_connection_value(x->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
-	struct reply r = admin_ok(0, NULL);
 	int wait, rc = -EACCES;
-
-	/* The console: its session cookie (a bearer token wins over it) */
-	if (!h && cookie) {
-		if (admin_session_auth(x, cookie, &r) < 0)
-			return r;
-		if (is_change(x->method) && strcmp(x->who.scope, "admin") && !route->any_scope)
-			return admin_problem(403, "this token may only read");
-		return r;
-	}
 
 	/* A valid token always works: only failures are slowed down, so
 	 * that whoever shares an address (or a reverse proxy) with an admin
 	 * cannot lock the admin out with bad tokens. */
 	if (h && strncasecmp(h, "Bearer ", 7) == 0)
 		rc = store_admin_check(x->store, h + 7, &x->who);
-	if (rc < 0 && rc != -EACCES) /* not the client's doing: not counted */
-		return admin_unavailable(x, "cannot check the token now");
+	if (rc < 0 && rc != -EACCES) { /* not the client's doing: not counted */
+		*err = admin_unavailable(x, "cannot check the token now");
+		return rc;
+	}
 	if (rc < 0) {
 		wait = admin_auth_wait_s(x->srv, x->client_ip);
 		if (wait) {
-			r = admin_problem(429, "too many failed authentications from this address; wait");
-			r.retry_after_s = wait;
-			return r;
+			*err = admin_problem(429, "too many failed authentications from this address; wait");
+			err->retry_after_s = wait;
+			return rc;
 		}
 		admin_auth_failed(x->srv, x->client_ip);
 		gw_warn("admin.auth_failed", "%s %s from %s: no valid token", x->method, x->url,
 			x->client_ip);
-		return admin_problem(401, "a valid admin bearer token is required");
+		*err = admin_problem(401, "a valid admin bearer token is required");
 	}
+	return rc;
+}
+
+static struct reply authenticate(struct ctx *x, const struct admin_route *route)
+{
+	const char *h = MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie = MHD_lookup_connection_value(x->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
+	struct reply r = admin_ok(0, NULL);
+
+	/* The console's session cookie, unless a bearer token is given */
+	if ((!h && cookie ? admin_session_auth(x, cookie, &r) : bearer_auth(x, h, &r)) < 0)
+		return r;
 	if (is_change(x->method) && strcmp(x->who.scope, "admin") && !route->any_scope)
 		return admin_problem(403, "this token may only read");
 	return r;

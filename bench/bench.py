@@ -649,6 +649,27 @@ def scenario_idle(res, gw, others):
     res["idle"] = out
 
 
+def background_uploads(g, n):
+    """n uploads of parallel.bin to g, each again as soon as it ends,
+    until the function returned is called (it waits for them)."""
+    src = os.path.join(WORK, "parallel.bin")
+    stop = threading.Event()
+
+    def keep_uploading(i):
+        while not stop.is_set():
+            curl_upload(g, src, "bg%d.bin" % i)
+
+    bg = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(n)]
+    for t in bg:
+        t.start()
+
+    def end():
+        stop.set()
+        for t in bg:
+            t.join()
+    return end
+
+
 def scenario_api(res, database_url=None, key="api", uploads=None):
     uploads = PARALLEL if uploads is None else uploads
     log("\n== admin API: GET /uploads?limit=100 over %d records with wrk while %d uploads run%s"
@@ -674,24 +695,13 @@ def scenario_api(res, database_url=None, key="api", uploads=None):
         db.commit()
         db.close()
     g.gw.start()
-    src = os.path.join(WORK, "parallel.bin")
-    stop = threading.Event()
-
-    def keep_uploading(i):
-        while not stop.is_set():
-            curl_upload(g, src, "bg%d.bin" % i)
-
-    bg = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(uploads)]
-    for t in bg:
-        t.start()
+    end_uploads = background_uploads(g, uploads)
     time.sleep(1)
     url = "https://127.0.0.1:%d/api/v1/uploads?limit=100" % g.gw.admin_port
     from harness import TOKEN
     r = run(["wrk", "-t2", "-c16", "-d%ds" % (5 if QUICK else 15), "--latency",
              "-H", "Authorization: Bearer " + TOKEN, url])
-    stop.set()
-    for t in bg:
-        t.join()
+    end_uploads()
     text = r.stdout
     rps = float(re.search(r"Requests/sec:\s+(\S+)", text).group(1))
     value, unit = re.search(r"99%\s+([0-9.]+)(us|ms|s)", text).groups()
@@ -738,16 +748,7 @@ def scenario_console(res):
     db.commit()
     db.close()
     g.gw.start()
-    src = os.path.join(WORK, "parallel.bin")
-    stop = threading.Event()
-
-    def keep_uploading(i):
-        while not stop.is_set():
-            curl_upload(g, src, "bg%d.bin" % i)
-
-    bg = [threading.Thread(target=keep_uploading, args=(i,)) for i in range(PARALLEL)]
-    for t in bg:
-        t.start()
+    end_uploads = background_uploads(g, PARALLEL)
     tmp = os.path.join(WORK, "chromium")
     os.makedirs(tmp, exist_ok=True)
     b = browser(tmp)
@@ -783,9 +784,7 @@ def scenario_console(res):
             accounts.append(time.time() - start)
     finally:
         b.quit()
-        stop.set()
-        for t in bg:
-            t.join()
+        end_uploads()
         g.stop()
     res["console"] = {"overview_s": statistics.median(overview), "accounts_s": statistics.median(accounts),
                       "overview_all": overview, "accounts_all": accounts,

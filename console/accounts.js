@@ -2,7 +2,7 @@
 // account and the page that hands its connection facts to the uploader,
 // and one account's page (its settings, password, keys, uploads, audit).
 import { h, show, api, bytes, when, ago, attempt, writeButton, canWrite, confirmDialog,
-  copyButton, events, onLeave, hashQuery } from "./app.js";
+  copyButton, redrawOnEvents, field, onLeave, hashQuery } from "./app.js";
 import { pager, uploadRows, UPLOAD_HEAD } from "./lists.js";
 
 // ------------------------------------------------------------------ shared
@@ -53,12 +53,6 @@ export function advice(u, recipient) {
     return "Stopped at " + bytes(u.bytes_received) + ": ask the uploader to resume (their client " +
       "continues from there, e.g. curl -C -), or purge it.";
   return "";
-}
-
-function field(label, id, input, help) {
-  input.id = id;
-  return h("div", { class: "field" }, h("label", { for: id }, label), input,
-    help ? h("p", { class: "help", id: id + "-help" }, help) : null);
 }
 
 // ------------------------------------------------------------------ list
@@ -294,11 +288,5 @@ export async function accountPage(idText) {
     h("td", {}, when(e.at)), h("td", {}, e.token_name || "–"), h("td", {}, e.client_address),
     h("td", {}, e.method + " " + e.path + (e.detail ? ": " + e.detail : "")), h("td", {}, String(e.status))), 5,
   "No change made yet.");
-  let pending = null;
-  events(() => {
-    // a burst of events redraws once
-    clearTimeout(pending);
-    pending = setTimeout(reload, 300);
-  }, "?account_id=" + id);
-  onLeave(() => clearTimeout(pending));
+  redrawOnEvents(reload, { query: "?account_id=" + id });
 }

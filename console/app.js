@@ -221,6 +221,30 @@ export function events(onEvent, query) {
   return es;
 }
 
+// Redraw when events come (query: of one account; only: which events
+// count): a burst, as a busy migration sends, redraws once a second at
+// most, and never waits for the burst to end.
+export function redrawOnEvents(redraw, opts) {
+  const o = opts || {};
+  let timer = null;
+  events((ev) => {
+    if (timer || (o.only && !o.only(ev))) return;
+    timer = setTimeout(() => {
+      timer = null;
+      redraw();
+    }, 1000);
+  }, o.query);
+  onLeave(() => clearTimeout(timer));
+}
+
+// A labelled form field: the label names input (which gets id), with
+// a help line under it.
+export function field(label, id, input, help) {
+  input.id = id;
+  return h("div", { class: "field" }, h("label", { for: id }, label), input,
+    help ? h("p", { class: "help", id: id + "-help" }, help) : null);
+}
+
 // ------------------------------------------------------------------ sign-in
 
 function signInPage(message) {

@@ -1,7 +1,7 @@
 // The lists: uploads, tokens, bans, the audit log; and the cursor paging
 // every list of the console shares.
 import { h, show, api, bytes, when, stateBadge, attempt, writeButton, canWrite, confirmDialog,
-  copyButton, events, onLeave, hashQuery } from "./app.js";
+  copyButton, redrawOnEvents, field, onLeave, hashQuery } from "./app.js";
 import { accountName } from "./accounts.js";
 
 // Fill body with the rows of path's first page; "Show more" follows
@@ -64,9 +64,9 @@ export function uploads() {
   const account = h("input", { id: "up-account", type: "number", min: 1, value: q.get("account_id") || "" });
   const since = h("input", { id: "up-since", type: "date", value: q.get("since") || "" });
   const form = h("form", { class: "filters", role: "search" },
-    h("div", { class: "field" }, h("label", { for: "up-state" }, "State"), state),
-    h("div", { class: "field" }, h("label", { for: "up-account" }, "Account id"), account),
-    h("div", { class: "field" }, h("label", { for: "up-since" }, "Started since"), since),
+    field("State", "up-state", state),
+    field("Account id", "up-account", account),
+    field("Started since", "up-since", since),
     h("button", { type: "submit" }, "Show"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -86,12 +86,7 @@ export function uploads() {
   if (q.get("since")) p.set("since", new Date(q.get("since") + "T00:00:00").toISOString());
   const reload = () => pager(body, more, "/uploads?" + p, uploadRows(() => reload(), true), 8, "No upload matches.");
   reload();
-  let pending = null;
-  events(() => {
-    clearTimeout(pending);
-    pending = setTimeout(reload, 500);
-  });
-  onLeave(() => clearTimeout(pending));
+  redrawOnEvents(reload);
 }
 
 // ------------------------------------------------------------------ tokens
@@ -104,8 +99,8 @@ export function tokens() {
   const scope = h("select", { id: "token-scope" }, h("option", { value: "admin" }, "admin (everything)"),
     h("option", { value: "read" }, "read (look only)"));
   const form = canWrite() ? h("form", { class: "filters", id: "token-form" },
-    h("div", { class: "field" }, h("label", { for: "token-name" }, "Name"), name),
-    h("div", { class: "field" }, h("label", { for: "token-scope" }, "Scope"), scope),
+    field("Name", "token-name", name),
+    field("Scope", "token-scope", scope),
     h("button", { type: "submit" }, "Create token")) : null;
   const reload = () => pager(body, more, "/tokens", (t) => h("tr", { "data-token": t.id },
     h("td", {}, t.name), h("td", {}, t.scope), h("td", {}, when(t.created_at)),
@@ -158,9 +153,7 @@ export function bans() {
     h("div", { class: "scroll", tabindex: 0 }, h("table", { class: "list" }, h("thead", {}, h("tr", {},
       ["Kind", "Address or account", "Failures", "Ban", ""].map((t) => h("th", { scope: "col" }, t)))), body)));
   reload();
-  events((ev) => {
-    if (ev.kind === "ban") reload();
-  });
+  redrawOnEvents(reload, { only: (ev) => ev.kind === "ban" });
   const t = setInterval(reload, 15000);
   onLeave(() => clearInterval(t));
 }
@@ -171,7 +164,7 @@ export function audit() {
   const q = hashQuery();
   const account = h("input", { id: "audit-account", type: "number", min: 1, value: q.get("account_id") || "" });
   const form = h("form", { class: "filters", role: "search" },
-    h("div", { class: "field" }, h("label", { for: "audit-account" }, "Account id"), account),
+    field("Account id", "audit-account", account),
     h("button", { type: "submit" }, "Show"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();

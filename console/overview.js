@@ -2,7 +2,7 @@
 // node received in the last hour, the uploads running now, and those that
 // need someone's attention, kept current by the event stream (and, while
 // uploads run, a look at their progress every two seconds).
-import { h, show, api, bytes, rate, when, duration, stateBadge, events, onLeave, attempt,
+import { h, show, api, bytes, rate, when, duration, stateBadge, redrawOnEvents, onLeave, attempt,
   writeButton, toast } from "./app.js";
 import { graph } from "./graph.js";
 import { accountName, accountRecipient, advice } from "./accounts.js";
@@ -11,7 +11,6 @@ const STATES = ["receiving", "partial", "received", "verifying", "verified", "re
   "importing", "imported", "failed"];
 const PARTIAL_LONG_MS = 3600 * 1000; // a partial upload not resumed for an hour needs a look
 const PROGRESS_MS = 2000;
-const EVENTS_MS = 1000; // a burst of events redraws at most once a second
 
 export function overview() {
   const counts = h("ul", { class: "tiles", id: "counts", "aria-label": "Uploads by state" });
@@ -79,16 +78,7 @@ export function overview() {
     }
   }
   onLeave(() => clearTimeout(timer));
-  // many events at once (a busy migration) redraw once a second, not
-  // once each
-  let burst = null;
-  events(() => {
-    if (!burst) burst = setTimeout(() => {
-      burst = null;
-      refresh();
-    }, EVENTS_MS);
-  });
-  onLeave(() => clearTimeout(burst));
+  redrawOnEvents(refresh);
   refresh();
 }
 
