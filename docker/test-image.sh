@@ -114,8 +114,11 @@ done
 [ -n "$ok" ] || { "$ENGINE" logs "$NAME" 2>&1 | tail -20 >&2; die "the gateway did not come up"; }
 log "gateway up in the container; quick start"
 "$ENGINE" exec "$NAME" id -un | grep -qx ftpsgate || die "the gateway does not run as user ftpsgate"
-curl -fsk "https://127.0.0.1:$ADMIN/console/app.js" | grep -q "export function h" ||
-	die "the image's gateway does not serve the console"
+# Read the whole reply before looking into it: `curl | grep -q` under
+# pipefail fails whenever grep exits before curl's last write.
+script=$(curl -fsSk "https://127.0.0.1:$ADMIN/console/app.js") ||
+	die "the image's gateway does not serve the console (curl exit $?)"
+grep -q "export function h" <<<"$script" || die "the image's console script is not the console's app.js"
 
 # ---------------------------------------------------------------- quick start
 acct=$(curl -fsk -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
