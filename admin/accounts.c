@@ -33,8 +33,41 @@ static void ftps_host(struct ctx *x, char *out, size_t size)
 		out[colon - out] = '\0';
 }
 
+/* A list kept as text, sep between its items, as a JSON array. */
+static json_t *text_list(const char *text, char sep)
+{
+	json_t *arr = json_array();
+
+	while (arr && *text) {
+		size_t len = strcspn(text, sep == ',' ? "," : "/");
+
+		if (len)
+			json_array_append_new(arr, json_stringn(text, len));
+		text += len;
+		if (*text)
+			text++;
+	}
+	return arr;
+}
+
+/* The policy fields of p, each unset one null. */
+static void policy_json(json_t *o, const struct gw_policy *p)
+{
+	json_object_set_new(o, "allowed_addresses",
+			    p->has_addresses ? text_list(p->addresses, ',') : json_null());
+	json_object_set_new(o, "allowed_names", p->has_names ? text_list(p->names, '/') : json_null());
+	json_object_set_new(o, "max_file_bytes",
+			    p->has_max_file ? json_integer((json_int_t)p->max_file_bytes) : json_null());
+	json_object_set_new(o, "rate_limit_bytes_per_s",
+			    p->has_rate ? json_integer((json_int_t)p->rate_bytes_per_s) : json_null());
+	json_object_set_new(o, "max_sessions",
+			    p->has_sessions ? json_integer(p->max_sessions) : json_null());
+}
+
 static json_t *account_json(struct ctx *x, const struct store_account *a, const char *password)
 {
+	struct gw_policy effective;
+	json_t *eff;
 	char host[256], ports[16];
 	json_t *o;
 
@@ -51,9 +84,148 @@ static json_t *account_json(struct ctx *x, const struct store_account *a, const 
 		      "used_bytes", (json_int_t)a->used_bytes,
 		      "require_encryption", a->require_encryption,
 		      "ftps", "host", host, "port", (int)x->cfg->ftps_port, "passive_ports", ports);
-	if (o && password)
+	if (!o)
+		return NULL;
+	/* its own limits (null: the server's default), and what applies */
+	policy_json(o, &a->policy);
+	gw_policy_effective(&a->policy, &effective);
+	eff = json_object();
+	if (eff) {
+		policy_json(eff, &effective);
+		json_object_set_new(o, "effective_policy", eff);
+	}
+	if (password)
 		json_object_set_new(o, "password", json_string(password));
 	return o;
+}
+
+/* allowed_addresses: address blocks, one per item, into the stored text. */
+static int addresses_field(json_t *v, struct gw_policy *p, struct reply *err)
+{
+	char text[GW_POLICY_TEXT_MAX + 1], why[160];
+	size_t used = 0, i;
+	json_t *item;
+
+	if (json_array_size(v) > GW_POLICY_ADDRESSES_MAX) {
+		*err = admin_problem(400, "invalid allowed_addresses: more than %d blocks",
+				     GW_POLICY_ADDRESSES_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(v, i, item) {
+		const char *s = json_string_value(item);
+		size_t len = s ? strlen(s) : 0;
+
+		if (!s || !len || strcspn(s, " ,\t") != len || used + len + 2 > sizeof(text)) {
+			*err = admin_problem(400, "invalid allowed_addresses: item %zu must be one address"
+						  " or ADDRESS/BITS, such as 203.0.113.0/24 or 2001:db8::/32", i);
+			return -EINVAL;
+		}
+		if (used)
+			text[used++] = ',';
+		memcpy(text + used, s, len + 1);
+		used += len;
+	}
+	text[used] = '\0';
+	if (gw_addresses_canon(text, p->addresses, sizeof(p->addresses), why, sizeof(why)) < 0) {
+		*err = admin_problem(400, "invalid allowed_addresses: %s", why);
+		return -EINVAL;
+	}
+	p->has_addresses = true;
+	return 0;
+}
+
+/* allowed_names: file-name patterns, into the stored text ('/' between). */
+static int names_field(json_t *v, struct gw_policy *p, struct reply *err)
+{
+	size_t used = 0, i;
+	json_t *item;
+
+	if (json_array_size(v) > GW_POLICY_NAMES_MAX) {
+		*err = admin_problem(400, "invalid allowed_names: more than %d patterns",
+				     GW_POLICY_NAMES_MAX);
+		return -EINVAL;
+	}
+	json_array_foreach(v, i, item) {
+		const char *s = json_string_value(item);
+		size_t len = s ? strlen(s) : 0;
+
+		if (!s || !gw_name_pattern_is_valid(s, len)) {
+			*err = admin_problem(400, "invalid allowed_names: item %zu must be a file-name"
+						  " pattern such as *.nsf.age: 1 to %d bytes of UTF-8, no"
+						  " '/' or control character", i, GW_NAME_PATTERN_MAX);
+			return -EINVAL;
+		}
+		if (used + len + 2 > sizeof(p->names)) {
+			*err = admin_problem(400, "invalid allowed_names: longer than %d bytes in all",
+					     GW_POLICY_TEXT_MAX);
+			return -EINVAL;
+		}
+		if (used)
+			p->names[used++] = '/';
+		memcpy(p->names + used, s, len + 1);
+		used += len;
+	}
+	p->names[used] = '\0';
+	p->has_names = true;
+	return 0;
+}
+
+/* A limit of 0 (none) or more, up to max, or null (the server's). */
+static int limit_field(json_t *body, const char *name, uint64_t max, bool *has, uint64_t *out,
+		       struct reply *err)
+{
+	json_t *v = json_object_get(body, name);
+
+	*has = !json_is_null(v);
+	if (json_is_null(v))
+		return 0;
+	if (json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
+		*err = admin_problem(400, "invalid %s: expected 0 (no limit) to %llu, or null for the"
+					  " server's default", name, (unsigned long long)max);
+		return -EINVAL;
+	}
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* The policy fields of a body (types checked already) into spec. */
+static int policy_spec(json_t *body, struct store_account_spec *spec, struct reply *err)
+{
+	struct gw_policy *p = &spec->policy;
+	uint64_t sessions = 0;
+	json_t *v;
+
+	v = json_object_get(body, "allowed_addresses");
+	if (v) {
+		spec->set_policy |= STORE_POLICY_ADDRESSES;
+		if (!json_is_null(v) && addresses_field(v, p, err) < 0)
+			return -EINVAL;
+	}
+	v = json_object_get(body, "allowed_names");
+	if (v) {
+		spec->set_policy |= STORE_POLICY_NAMES;
+		if (!json_is_null(v) && names_field(v, p, err) < 0)
+			return -EINVAL;
+	}
+	if (json_object_get(body, "max_file_bytes")) {
+		spec->set_policy |= STORE_POLICY_MAX_FILE;
+		if (limit_field(body, "max_file_bytes", INT64_MAX, &p->has_max_file,
+				&p->max_file_bytes, err) < 0)
+			return -EINVAL;
+	}
+	if (json_object_get(body, "rate_limit_bytes_per_s")) {
+		spec->set_policy |= STORE_POLICY_RATE;
+		if (limit_field(body, "rate_limit_bytes_per_s", INT64_MAX, &p->has_rate,
+				&p->rate_bytes_per_s, err) < 0)
+			return -EINVAL;
+	}
+	if (json_object_get(body, "max_sessions")) {
+		spec->set_policy |= STORE_POLICY_SESSIONS;
+		if (limit_field(body, "max_sessions", 1000000, &p->has_sessions, &sessions, err) < 0)
+			return -EINVAL;
+		p->max_sessions = (uint32_t)sessions;
+	}
+	return 0;
 }
 
 static int account_spec(json_t *body, struct store_account_spec *spec, struct reply *err)
@@ -100,13 +272,18 @@ static int account_spec(json_t *body, struct store_account_spec *spec, struct re
 		spec->set_require_encryption = true;
 		spec->require_encryption = json_is_true(v);
 	}
-	return 0;
+	return policy_spec(body, spec, err);
 }
 
 static void set_etag(struct reply *r, const struct store_account *a)
 {
 	snprintf(r->etag, sizeof(r->etag), "\"v%lld\"", (long long)a->version);
 }
+
+#define POLICY_FIELDS                                                                      \
+	{ "allowed_addresses", "array", true }, { "allowed_names", "array", true },        \
+	{ "max_file_bytes", "integer", true }, { "rate_limit_bytes_per_s", "integer", true }, \
+	{ "max_sessions", "integer", true },
 
 int admin_account_body(json_t *body, bool create, struct store_account_spec *spec,
 		       struct reply *err)
@@ -117,6 +294,7 @@ int admin_account_body(json_t *body, bool create, struct store_account_spec *spe
 		{ "expires_at", "string", true },
 		{ "quota_bytes", "integer", true },
 		{ "require_encryption", "boolean", false },
+		POLICY_FIELDS
 	};
 	static const struct admin_field patch_fields[] = {
 		{ "description", "string", false },
@@ -124,6 +302,7 @@ int admin_account_body(json_t *body, bool create, struct store_account_spec *spe
 		{ "expires_at", "string", true },
 		{ "quota_bytes", "integer", true },
 		{ "require_encryption", "boolean", false },
+		POLICY_FIELDS
 	};
 
 	if (create ? admin_check_fields(body, create_fields, GW_ARRAY_SIZE(create_fields), err)
@@ -253,6 +432,25 @@ static int if_match(struct ctx *x, int64_t *version)
 	return 0;
 }
 
+/* What the audit log says of a change: the policy fields by name. */
+static void change_detail(struct ctx *x, const struct store_account *a,
+			  const struct store_account_spec *spec)
+{
+	static const char *const names[] = { "allowed_addresses", "allowed_names", "max_file_bytes",
+					     "rate_limit_bytes_per_s", "max_sessions" };
+	char fields[128] = "";
+	size_t used = 0;
+
+	for (size_t i = 0; i < GW_ARRAY_SIZE(names); i++) {
+		if (!(spec->set_policy & (1u << i)))
+			continue;
+		used += (size_t)snprintf(fields + used, sizeof(fields) - used, "%s%s",
+					 used ? ", " : "; policy set: ", names[i]);
+	}
+	snprintf(x->detail, sizeof(x->detail), "account %lld changed (now %s)%s", (long long)a->id,
+		 a->status, fields);
+}
+
 struct reply admin_patch_account(struct ctx *x)
 {
 	struct store_account_spec spec;
@@ -278,8 +476,7 @@ struct reply admin_patch_account(struct ctx *x)
 	if (rc == -EINVAL)
 		return admin_problem(409, "account %lld is deleted", (long long)x->ids[0]);
 	if (rc == 0)
-		snprintf(x->detail, sizeof(x->detail), "account %lld changed (now %s)",
-			 (long long)a.id, a.status);
+		change_detail(x, &a, &spec);
 	return account_reply(x, rc, &a);
 }
 

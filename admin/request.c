@@ -345,6 +345,8 @@ static bool has_type(json_t *v, const char *type)
 		return json_is_string(v);
 	if (!strcmp(type, "integer"))
 		return json_is_integer(v);
+	if (!strcmp(type, "array"))
+		return json_is_array(v);
 	return json_is_boolean(v);
 }
 
@@ -364,7 +366,7 @@ int admin_check_fields(json_t *body, const struct admin_field *fields, size_t n,
 		}
 		if (!has_type(val, fields[i].type) && !(fields[i].nullable && json_is_null(val))) {
 			*err = admin_problem(400, "field '%s' must be %s %s%s", key,
-					     fields[i].type[0] == 'i' ? "an" : "a", fields[i].type,
+					     strchr("ai", fields[i].type[0]) ? "an" : "a", fields[i].type,
 					     fields[i].nullable ? " or null" : "");
 			return -EINVAL;
 		}

@@ -14,7 +14,7 @@
 #include "gw.h"
 #include "gw_config.h"
 
-enum kind { K_STR, K_U32, K_HOSTPORT, K_RANGE, K_LEVEL, K_BOOL };
+enum kind { K_STR, K_U32, K_U64, K_HOSTPORT, K_RANGE, K_LEVEL, K_BOOL };
 
 struct setting {
 	const char *key;
@@ -27,6 +27,7 @@ struct setting {
 
 #define STR(k, f) { k, K_STR, offsetof(struct gw_config, f), sizeof(((struct gw_config *)0)->f), 0, 0, 0 }
 #define U32(k, f, lo, hi) { k, K_U32, offsetof(struct gw_config, f), 0, 0, lo, hi }
+#define U64(k, f, lo, hi) { k, K_U64, offsetof(struct gw_config, f), 0, 0, lo, hi }
 #define HOSTPORT(k, h, p) { k, K_HOSTPORT, offsetof(struct gw_config, h), sizeof(((struct gw_config *)0)->h), offsetof(struct gw_config, p), 0, 0 }
 
 static const struct setting settings[] = {
@@ -41,6 +42,7 @@ static const struct setting settings[] = {
 	STR("tls_cert", tls_cert),
 	STR("tls_key", tls_key),
 	STR("tls_min_version", tls_min_version),
+	STR("tls_max_version", tls_max_version),
 	STR("tls_ciphers", tls_ciphers),
 	STR("tls_ciphersuites", tls_ciphersuites),
 	U32("argon2_t_cost", argon2_t_cost, 1, 100),
@@ -53,6 +55,10 @@ static const struct setting settings[] = {
 	U32("max_sessions", max_sessions, 1, 1000000),
 	U32("max_sessions_per_address", max_sessions_per_address, 0, 1000000),
 	U32("max_sessions_per_account", max_sessions_per_account, 0, 1000000),
+	STR("default_allowed_addresses", default_allowed_addresses),
+	STR("default_allowed_names", default_allowed_names),
+	U64("default_max_file_bytes", default_max_file_bytes, 0, INT64_MAX),
+	U64("default_rate_limit_bytes_per_s", default_rate_limit_bytes_per_s, 0, INT64_MAX),
 	U32("max_passive_per_account", max_passive_per_account, 0, 65536),
 	U32("max_passive_per_address", max_passive_per_address, 0, 65536),
 	U32("ban_after_failures", ban_after_failures, 0, 1000000),
@@ -116,6 +122,8 @@ void gw_config_defaults(struct gw_config *c)
 	c->max_sessions = GW_MAX_SESSIONS_DEFAULT;
 	c->max_sessions_per_address = 64;
 	c->max_sessions_per_account = 32;
+	c->policy = (struct gw_policy){ .has_addresses = true, .has_names = true, .has_max_file = true,
+					.has_rate = true, .has_sessions = true, .max_sessions = 32 };
 	c->max_passive_per_account = GW_PASSIVE_SHARE;
 	c->max_passive_per_address = GW_PASSIVE_SHARE;
 	c->ban_after_failures = 10;
@@ -125,6 +133,7 @@ void gw_config_defaults(struct gw_config *c)
 	c->downloads = true;
 	gw_strlcpy(c->import_stdin, "none", sizeof(c->import_stdin));
 	gw_strlcpy(c->tls_min_version, "1.2", sizeof(c->tls_min_version));
+	gw_strlcpy(c->tls_max_version, "1.3", sizeof(c->tls_max_version));
 	gw_strlcpy(c->tls_ciphers, "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL", sizeof(c->tls_ciphers));
 	gw_strlcpy(c->tls_ciphersuites,
 		   "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
@@ -180,6 +189,11 @@ static int apply(struct gw_config *c, const struct setting *s, const char *v,
 			goto bad;
 		*(uint32_t *)(void *)(base + s->off) = (uint32_t)u;
 		return 0;
+	case K_U64:
+		if (gw_parse_u64(v, s->min, s->max, &u) < 0)
+			goto bad;
+		*(uint64_t *)(void *)(base + s->off) = u;
+		return 0;
 	case K_HOSTPORT:
 		if (gw_parse_hostport(v, base + s->off, s->size,
 				      (uint16_t *)(void *)(base + s->off2)) < 0)
@@ -199,6 +213,7 @@ bad:
 		snprintf(err, err_size, "invalid %s '%s' in %s: expected true or false", s->key, v, origin);
 		break;
 	case K_U32:
+	case K_U64:
 		snprintf(err, err_size, "invalid %s '%s' in %s: expected an integer from %llu to %llu",
 			 s->key, v, origin,
 			 (unsigned long long)s->min, (unsigned long long)s->max);
@@ -270,19 +285,20 @@ static int load_file(struct gw_config *c, const char *path, char *err, size_t er
 		}
 		if (s->kind == K_BOOL && json_is_boolean(val)) {
 			v = json_is_true(val) ? "true" : "false";
-		} else if (s->kind == K_U32 && json_is_integer(val)) {
+		} else if ((s->kind == K_U32 || s->kind == K_U64) && json_is_integer(val)) {
 			if (json_integer_value(val) < 0) {
 				snprintf(num, sizeof(num), "%s", "-1");
 			} else {
 				snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
 			}
 			v = num;
-		} else if (s->kind != K_U32 && json_is_string(val)) {
+		} else if (s->kind != K_U32 && s->kind != K_U64 && json_is_string(val)) {
 			v = json_string_value(val);
 		} else {
 			snprintf(err, err_size, "invalid %s in config '%s': expected %s", key, path,
-				 s->kind == K_U32 ? "an integer" : s->kind == K_BOOL ? "true or false"
-										  : "a string");
+				 s->kind == K_U32 || s->kind == K_U64 ? "an integer"
+				 : s->kind == K_BOOL		      ? "true or false"
+								      : "a string");
 			r = -EINVAL;
 			break;
 		}
@@ -292,6 +308,30 @@ static int load_file(struct gw_config *c, const char *path, char *err, size_t er
 	}
 	json_decref(root);
 	return r;
+}
+
+/* The accounts' default policy, checked and made canonical. */
+static int config_policy(struct gw_config *c, char *err, size_t err_size)
+{
+	struct gw_policy *p = &c->policy;
+	char why[160];
+
+	memset(p, 0, sizeof(*p));
+	if (gw_addresses_canon(c->default_allowed_addresses, p->addresses, sizeof(p->addresses),
+			       why, sizeof(why)) < 0) {
+		snprintf(err, err_size, "invalid default_allowed_addresses: %s", why);
+		return -EINVAL;
+	}
+	if (gw_names_canon(c->default_allowed_names, p->names, sizeof(p->names), why,
+			   sizeof(why)) < 0) {
+		snprintf(err, err_size, "invalid default_allowed_names: %s", why);
+		return -EINVAL;
+	}
+	p->max_file_bytes = c->default_max_file_bytes;
+	p->rate_bytes_per_s = c->default_rate_limit_bytes_per_s;
+	p->max_sessions = c->max_sessions_per_account;
+	p->has_addresses = p->has_names = p->has_max_file = p->has_rate = p->has_sessions = true;
+	return 0;
 }
 
 int gw_config_load(struct gw_config *c, const char *path, const char *const *envp,
@@ -357,6 +397,19 @@ int gw_config_load(struct gw_config *c, const char *path, const char *const *env
 			 c->tls_min_version);
 		return -EINVAL;
 	}
+	if (strcmp(c->tls_max_version, "1.2") && strcmp(c->tls_max_version, "1.3")) {
+		snprintf(err, err_size, "invalid tls_max_version '%s': expected 1.2 or 1.3",
+			 c->tls_max_version);
+		return -EINVAL;
+	}
+	if (strcmp(c->tls_min_version, c->tls_max_version) > 0) {
+		snprintf(err, err_size, "invalid tls_max_version '%s': below tls_min_version '%s'",
+			 c->tls_max_version, c->tls_min_version);
+		return -EINVAL;
+	}
+	r = config_policy(c, err, err_size);
+	if (r < 0)
+		return r;
 	if (strcmp(c->proxy_protocol, "off") && strcmp(c->proxy_protocol, "control") &&
 	    strcmp(c->proxy_protocol, "all")) {
 		snprintf(err, err_size, "invalid proxy_protocol '%s': expected off, control or all",
@@ -392,6 +445,8 @@ static const struct gw_live live_defaults = {
 	.idle_timeout_s = 600, .data_timeout_s = 60, .max_sessions = GW_MAX_SESSIONS_DEFAULT,
 	.max_sessions_per_address = 64, .max_sessions_per_account = 32, .shutdown_grace_s = 30,
 	.ban_after_failures = 10, .ban_window_s = 600, .ban_duration_s = 900,
+	.policy = { .has_addresses = true, .has_names = true, .has_max_file = true, .has_rate = true,
+		    .has_sessions = true, .max_sessions = 32 },
 };
 static const struct gw_live *live_now = &live_defaults;
 
@@ -427,6 +482,7 @@ int gw_live_set(const struct gw_config *c)
 	l->ban_window_s = c->ban_window_s;
 	l->ban_duration_s = c->ban_duration_s;
 	l->lock_account_after_failures = c->lock_account_after_failures;
+	l->policy = c->policy;
 	/* SIGHUP is handled by one thread: no lock around live_made */
 	n->older = live_made;
 	live_made = n;

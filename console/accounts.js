@@ -1,7 +1,7 @@
 // Accounts: the list (search, status, quota used, last activity), a new
 // account and the page that hands its connection facts to the uploader,
 // and one account's page (its settings, password, keys, uploads, audit).
-import { h, show, api, bytes, when, ago, attempt, writeButton, canWrite, confirmDialog,
+import { h, show, api, bytes, rate, when, ago, attempt, writeButton, canWrite, confirmDialog,
   copyButton, redrawOnEvents, field, onLeave, hashQuery } from "./app.js";
 import { pager, uploadRows, UPLOAD_HEAD } from "./lists.js";
 
@@ -240,6 +240,8 @@ export async function accountPage(idText) {
       }, "Account deleted");
     }, { class: "danger", id: "delete-account" })) : null;
 
+  const policy = policySection(a, live, patch);
+
   const keyRows = keys.items.map((k) => h("tr", {},
     h("td", {}, h("code", { class: "recipient" }, k.recipient), k.revoked_at ? null : copyButton(k.recipient, "the recipient")),
     h("td", {}, when(k.created_at)),
@@ -269,6 +271,7 @@ export async function accountPage(idText) {
     h("div", { class: "title" }, h("h1", {}, a.username),
       h("span", { class: "live", id: "live", "aria-live": "polite" }, "")),
     h("section", { class: "card" }, settings, actions),
+    policy,
     h("section", { "aria-labelledby": "h-keys" },
       h("div", { class: "title" }, h("h2", { id: "h-keys" }, "Encryption keys"), issueKey),
       h("div", { class: "scroll", tabindex: 0 }, keysTable)),
@@ -289,4 +292,69 @@ export async function accountPage(idText) {
     h("td", {}, e.method + " " + e.path + (e.detail ? ": " + e.detail : "")), h("td", {}, String(e.status))), 5,
   "No change made yet.");
   redrawOnEvents(reload, { query: "?account_id=" + id });
+}
+
+// ------------------------------------------------------------------ policy
+
+const GIB = 1073741824;
+const MIB = 1048576;
+
+function listText(list) {
+  return list.length ? list.join(", ") : null;
+}
+
+// What applies: the account's own limits and the server's defaults.
+function policyFacts(eff) {
+  const limit = (n, text) => (n ? text(n) : "no limit");
+  return h("dl", { class: "facts", id: "policy-effective" },
+    h("dt", {}, "Log in from"), h("dd", {}, listText(eff.allowed_addresses) || "anywhere"),
+    h("dt", {}, "File names"), h("dd", {}, listText(eff.allowed_names) || "any name"),
+    h("dt", {}, "Largest file"), h("dd", {}, limit(eff.max_file_bytes, bytes)),
+    h("dt", {}, "Upload rate"), h("dd", {}, limit(eff.rate_limit_bytes_per_s, rate)),
+    h("dt", {}, "Sessions"), h("dd", {}, limit(eff.max_sessions, String)));
+}
+
+// The account's own policy: each field empty for the server's default.
+function policySection(a, live, patch) {
+  const heading = h("h2", { id: "h-policy" }, "Policy");
+  const facts = policyFacts(a.effective_policy);
+  if (!canWrite() || !live) {
+    return h("section", { class: "card policy", "aria-labelledby": "h-policy" }, heading, facts);
+  }
+  const own = (v, f) => (v === null ? "" : f(v));
+  const addresses = h("input", { type: "text", spellcheck: "false", "aria-describedby": "policy-addresses-help",
+    value: own(a.allowed_addresses, (l) => l.join(", ")) });
+  const names = h("input", { type: "text", spellcheck: "false", "aria-describedby": "policy-names-help",
+    value: own(a.allowed_names, (l) => l.join(", ")) });
+  const maxFile = h("input", { type: "number", min: 0, step: "any", "aria-describedby": "policy-max-file-help",
+    value: own(a.max_file_bytes, (n) => String(n / GIB)) });
+  const rateInput = h("input", { type: "number", min: 0, step: "any", "aria-describedby": "policy-rate-help",
+    value: own(a.rate_limit_bytes_per_s, (n) => String(n / MIB)) });
+  const sessions = h("input", { type: "number", min: 0, step: 1, "aria-describedby": "policy-sessions-help",
+    value: own(a.max_sessions, String) });
+  const split = (text) => (text.trim() === "" ? null
+    : text.split(",").map((x) => x.trim()).filter((x) => x !== ""));
+  const number = (text, unit) => (text.trim() === "" ? null : Math.round(Number(text) * unit));
+  const form = h("form", { class: "stack", id: "policy-form" },
+    field("Log in only from", "policy-addresses", addresses,
+      "Addresses or blocks, commas between them (203.0.113.0/24, 2001:db8::/32). Empty: the server's default."),
+    field("File names", "policy-names", names,
+      "Patterns, commas between them (*.nsf.age); any case. Empty: the server's default; * for any name."),
+    field("Largest file in GiB", "policy-max-file", maxFile, "0: no limit. Empty: the server's default."),
+    field("Upload rate in MiB/s", "policy-rate", rateInput,
+      "All its sessions together, shared evenly. 0: no limit. Empty: the server's default."),
+    field("Sessions at once", "policy-sessions", sessions, "0: no limit. Empty: the server's default."),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Save policy")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    patch({
+      allowed_addresses: split(addresses.value),
+      allowed_names: split(names.value),
+      max_file_bytes: number(maxFile.value, GIB),
+      rate_limit_bytes_per_s: number(rateInput.value, MIB),
+      max_sessions: number(sessions.value, 1),
+    }, "Policy saved");
+  });
+  return h("section", { class: "card policy", "aria-labelledby": "h-policy" }, heading,
+    h("div", {}, h("p", { class: "help" }, "What applies now, with the server's defaults:"), facts), form);
 }

@@ -18,8 +18,8 @@ void ftpd_ctrl_unref(struct ctrl *c)
 	if (--c->refs > 0)
 		return;
 	/* Here, not at close: a job still running may be using it. */
-	if (c->root_fd >= 0)
-		ftpd_root_give(c->loop->srv, c->account_id);
+	if (c->acct)
+		ftpd_account_give(c->loop->srv, c->acct);
 	gw_buf_release(&c->in);
 	gw_buf_release(&c->out);
 	free(c);
@@ -46,6 +46,12 @@ static bool login_run(struct job *j)
 		j->account_id = who.account_id;
 		j->expires_at_ms = who.expires_at_ms;
 		j->err = store_account_root(st, j->account_id, &j->root_fd);
+	}
+	if (j->err == 0) {
+		j->acct = ftpd_account_take(j->c->loop->srv, j->account_id, j->root_fd, &who.policy);
+		j->root_fd = -1; /* the share's now, or closed */
+		if (!j->acct)
+			j->err = -ENOMEM;
 	}
 	return true;
 }
@@ -87,33 +93,54 @@ static bool login_failed(struct ctrl *c, bool locked)
 	return true;
 }
 
+/* Whether the account's policy lets this session in: its address, and
+ * its count of sessions (taken here). Otherwise the session has its
+ * answer (and the caller counts a failure where it says so). */
+static bool login_admitted(struct ctrl *c, struct job *j, bool *failed)
+{
+	struct gw_policy eff;
+
+	ftpd_account_policy(j->acct, &eff);
+	*failed = false;
+	if (!gw_addresses_allow(eff.addresses, &c->peer)) {
+		gw_warn("session.login_refused", "login as '%s' (account %lld) from %s refused: not in"
+			" the account's allowed_addresses", c->core.user, (long long)j->account_id,
+			c->peer_ip);
+		*failed = true;
+		return false;
+	}
+	snprintf(c->account_key, sizeof(c->account_key), "%lld", (long long)j->account_id);
+	if (!gw_counter_take(c->loop->srv->per_account, c->account_key, eff.max_sessions)) {
+		gw_warn("session.limit", "account %lld has %u sessions already; refused %s",
+			(long long)j->account_id, eff.max_sessions, c->peer_ip);
+		gw_buf_adds(&c->out, "421 Too many sessions for this account; try again later.\r\n");
+		c->state = C_CLOSING;
+		ftpd_ctrl_wake(c);
+		return false;
+	}
+	return true;
+}
+
 static void login_done(struct ctrl *c, struct job *j)
 {
-	bool ok = j->err == 0;
+	bool ok = j->err == 0, failed = false;
 
-	if (ok) {
-		snprintf(c->account_key, sizeof(c->account_key), "%lld", (long long)j->account_id);
-		if (!gw_counter_take(c->loop->srv->per_account, c->account_key,
-				     gw_live()->max_sessions_per_account)) {
-			gw_warn("session.limit", "account %lld has %u sessions already; refused %s",
-				(long long)j->account_id, gw_live()->max_sessions_per_account, c->peer_ip);
-			close(j->root_fd);
-			j->root_fd = -1;
-			gw_buf_adds(&c->out, "421 Too many sessions for this account; try again later.\r\n");
-			c->state = C_CLOSING;
-			ftpd_ctrl_wake(c);
+	if (ok && !login_admitted(c, j, &failed)) {
+		ftpd_account_give(c->loop->srv, j->acct);
+		j->acct = NULL;
+		if (!failed)
 			return;
-		}
+		/* from an address the account may not use: as a wrong password */
+		ok = false;
+		j->err = -EACCES;
+	}
+	if (ok) {
 		c->counted_account = true;
 		c->account_id = j->account_id;
 		ftpd_tls_logged_in(c->tls, c->account_id);
-		c->root_fd = ftpd_root_take(c->loop->srv, j->account_id, j->root_fd);
-		j->root_fd = -1;
-		if (c->root_fd < 0) {
-			ftpd_end_session(c, "421 Cannot serve you now; try again later.\r\n",
-				    "out of memory");
-			return;
-		}
+		c->acct = j->acct;
+		j->acct = NULL;
+		c->root_fd = ftpd_account_root(c->acct);
 		gw_metric_add(GW_M_LOGINS_OK, 1);
 		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ADDRESS, c->peer_ip);
 		gw_guard_succeeded(c->loop->srv->guard, GW_GUARD_ACCOUNT, c->core.user);
@@ -206,6 +233,25 @@ static ssize_t ctrl_write(struct ctrl *c, const void *buf, size_t len, int *want
 	return n < 0 ? -EPIPE : n;
 }
 
+/* RNTO to a name the account's policy does not allow (STOR and APPE are
+ * checked in data.c): refused with the names it allows. */
+static bool rename_refused(struct ctrl *c, const struct ftpd_request *req)
+{
+	const char *slash = strrchr(req->path, '/');
+	char text[GW_POLICY_TEXT_MAX + 64];
+	struct gw_policy eff;
+
+	ftpd_account_policy(c->acct, &eff);
+	if (gw_names_allow(eff.names, slash ? slash + 1 : req->path))
+		return false;
+	gw_names_text(eff.names, text, sizeof(text));
+	gw_warn("upload.name_refused", "rename of '%s' to '%s' by account %lld from %s refused: not"
+		" one of the account's allowed_names (%s)", req->from, req->path,
+		(long long)c->account_id, c->peer_ip, text);
+	ftpd_session_name_refused(&c->core, text);
+	return true;
+}
+
 /* A command on the names that could not even be started. */
 static void names_refused(struct ctrl *c, enum ftpd_req kind)
 {
@@ -284,6 +330,8 @@ static void handle_request(struct ctrl *c, struct ftpd_request *req)
 	case FTPD_REQ_RNTO:
 	case FTPD_REQ_MKD:
 	case FTPD_REQ_RMD:
+		if (req->kind == FTPD_REQ_RNTO && rename_refused(c, req))
+			break;
 		j = ftpd_job_new(c, &ftpd_job_names);
 		if (!j) {
 			names_refused(c, req->kind);

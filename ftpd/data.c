@@ -3,6 +3,7 @@
  * that let a refused client read its reply.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -54,6 +55,9 @@ void ftpd_data_reset(struct ctrl *c)
 		d->tls = NULL;
 	}
 	ftpd_watch_close(l, &d->w);
+	ftpd_watch_close(l, &d->tw);
+	d->throttled = false;
+	d->received = d->start_offset = d->max_file = 0;
 	ftpd_proxy_read_free(&d->proxy);
 	if (d->file_fd >= 0)
 		close(d->file_fd);
@@ -542,11 +546,43 @@ static void prepare_done(struct ctrl *c, struct job *j)
 
 static const struct job_ops prepare_ops = { "prepare", prepare_run, prepare_done, false };
 
+/* An upload the account's policy refuses before it starts: a name it
+ * does not allow, or a restart past its size limit. */
+static bool upload_refused(struct ctrl *c, const struct ftpd_request *req)
+{
+	const char *slash = strrchr(req->path, '/');
+	struct gw_policy eff;
+
+	ftpd_account_policy(c->acct, &eff);
+	if (!gw_names_allow(eff.names, slash ? slash + 1 : req->path)) {
+		char text[GW_POLICY_TEXT_MAX + 64];
+
+		gw_names_text(eff.names, text, sizeof(text));
+		gw_warn("upload.name_refused", "'%s' of account %lld from %s refused: not one of the"
+			" account's allowed_names (%s)", req->path, (long long)c->account_id,
+			c->peer_ip, text);
+		ftpd_data_reset(c);
+		ftpd_session_name_refused(&c->core, text);
+		c->last_activity = gw_mono_ms();
+		ftpd_ctrl_wake(c);
+		return true;
+	}
+	if (eff.max_file_bytes && req->kind == FTPD_REQ_STOR && req->offset > eff.max_file_bytes) {
+		snprintf(c->core.reason, sizeof(c->core.reason), "%llu",
+			 (unsigned long long)eff.max_file_bytes);
+		ftpd_data_finish(c, FTPD_XFER_TOO_BIG);
+		return true;
+	}
+	return false;
+}
+
 void ftpd_transfer_request(struct ctrl *c, const struct ftpd_request *req)
 {
 	struct data *d = &c->d;
 	struct job *j;
 
+	if ((req->kind == FTPD_REQ_STOR || req->kind == FTPD_REQ_APPE) && upload_refused(c, req))
+		return;
 	if (d->state == D_NONE) {
 		ftpd_data_finish(c, FTPD_XFER_NO_CONNECTION); /* the passive port timed out */
 		return;

@@ -77,6 +77,7 @@ struct data {
 	struct watch lw; /* passive listener */
 	uint16_t port;
 	struct watch w; /* data connection */
+	struct watch tw; /* timerfd: the end of a wait for the account's rate */
 	struct ftpd_tls *tls;
 	enum dstate state;
 	enum ftpd_req kind; /* the transfer command, once it came */
@@ -104,6 +105,10 @@ struct data {
 	bool writing;          /* a write job holds the upload */
 	bool paused;           /* every chunk is full: reading waits for the write */
 	bool eof;              /* close_notify came: commit once all is written */
+	bool throttled;        /* waiting for the account's rate (tw) */
+	uint64_t start_offset; /* an upload: its size when this transfer began */
+	uint64_t received;     /* ... and the bytes this transfer brought */
+	uint64_t max_file;     /* the account's max_file_bytes then (0 = none) */
 	bool stop_pending;     /* stop once the write is back: */
 	enum ftpd_xfer stop_result;
 	char stop_why[160];
@@ -146,7 +151,8 @@ struct ctrl {
 	int64_t last_activity;
 	int64_t account_id;
 	int64_t expires_at_ms; /* wall clock; 0 = never */
-	int root_fd;
+	struct account *acct;  /* once logged in: what its sessions share */
+	int root_fd;           /* its root (borrowed from acct) */
 	struct data d;
 };
 
@@ -184,7 +190,7 @@ struct loop {
 	bool lock_made; /* lock initialised (ftpd_start may fail before) */
 };
 
-#define ROOT_BUCKETS 1024
+#define ACCOUNT_BUCKETS 1024
 
 struct ftpd_server {
 	const struct gw_config *cfg;
@@ -221,17 +227,10 @@ struct ftpd_server {
 	unsigned max_ports_per_account, max_ports_per_address;
 	struct gw_guard *guard;
 	struct ftpd_tls_policy policy;
-	/* One descriptor of an account's root for all its sessions: 10,000
+	/* What the sessions of each account share (account.c): 10,000
 	 * sessions of one account hold one directory open, not 10,000. */
-	pthread_mutex_t root_lock;
-	struct root_share *roots[ROOT_BUCKETS];
-};
-
-struct root_share {
-	int64_t account_id;
-	int fd;
-	unsigned refs;
-	struct root_share *next;
+	pthread_mutex_t accounts_lock;
+	struct account *accounts[ACCOUNT_BUCKETS];
 };
 
 struct job;
@@ -262,6 +261,7 @@ struct job {
 	int64_t account_id;
 	int64_t expires_at_ms;
 	int root_fd;
+	struct account *acct; /* login: the account's share, taken for the session */
 	char path[GW_PATH_MAX + 1];
 	enum store_upload_mode mode;
 	uint64_t offset;
@@ -303,12 +303,29 @@ void ftpd_loop_on_wake(struct watch *w, uint32_t events);
 void ftpd_loop_release_closed(struct loop *l);
 void *ftpd_loop_main(void *arg);
 
+/* ---------------------------------------------------------------- account.c */
+
+/* The share of an account's sessions, taken for one more session (NULL:
+ * out of memory). fd: a fresh descriptor of its root, used or closed;
+ * own: its policy as just read. Any thread. */
+struct account *ftpd_account_take(struct ftpd_server *srv, int64_t account_id, int fd,
+				  const struct gw_policy *own);
+void ftpd_account_give(struct ftpd_server *srv, struct account *a);
+void ftpd_accounts_free(struct ftpd_server *srv);
+int ftpd_account_root(const struct account *a);
+/* Its policy with the server's defaults in force for what it leaves unset. */
+void ftpd_account_policy(struct account *a, struct gw_policy *effective);
+/* The admin changed its own policy (any thread). */
+void ftpd_account_policy_changed(struct ftpd_server *srv, int64_t account_id,
+				 const struct gw_policy *own);
+/* Bytes one read of its upload should take at most under its rate limit
+ * (0: no limit). */
+size_t ftpd_account_rate_quantum(struct account *a);
+/* Count bytes read against its rate: how long (ns) the reader waits. */
+int64_t ftpd_account_rate_charge(struct account *a, size_t bytes);
+
 /* ---------------------------------------------------------------- server.c */
 
-/* The shared descriptor of an account's root, given a fresh one (used, or
- * closed when the account has one already); negative errno. */
-int ftpd_root_take(struct ftpd_server *srv, int64_t account_id, int fd);
-void ftpd_root_give(struct ftpd_server *srv, int64_t account_id);
 void ftpd_accept_pause(struct loop *l);
 void ftpd_accept_resume(struct loop *l);
 void ftpd_apply_account_changes(struct loop *l);
@@ -372,6 +389,8 @@ void ftpd_data_reset(struct ctrl *c);
 /* The transfer is over (whatever the result): tell the client. */
 void ftpd_data_finish(struct ctrl *c, enum ftpd_xfer result);
 void ftpd_data_on_event(struct watch *w, uint32_t events);
+/* A wait for the account's upload rate is over. */
+void ftpd_data_on_timer(struct watch *w, uint32_t events);
 void ftpd_data_on_accept(struct watch *w, uint32_t events);
 void ftpd_data_pump(struct ctrl *c);
 /* ABOR: end the running transfer, or close an unused passive port. */

@@ -106,6 +106,9 @@ void ftpd_job_drop(struct job *j, const char *why, bool here)
 	if (j->owns_root_fd && j->root_fd >= 0)
 		close(j->root_fd);
 	j->root_fd = -1;
+	if (j->acct)
+		ftpd_account_give(j->c->loop->srv, j->acct);
+	j->acct = NULL;
 	ftpd_job_free_bufs(j);
 	if (j->up && j->holds_upload) {
 		if (here) {

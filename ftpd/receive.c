@@ -3,8 +3,11 @@
  * record an upload partial, and what the client is told.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -187,6 +190,14 @@ static void open_done(struct ctrl *c, struct job *j)
 		d->state = D_FINISHING;
 		return;
 	}
+	{
+		struct gw_policy eff;
+
+		ftpd_account_policy(c->acct, &eff);
+		d->max_file = eff.max_file_bytes;
+	}
+	d->start_offset = store_upload_start_offset(d->up);
+	d->received = 0;
 	d->state = D_RECEIVING;
 	d->last_io = gw_mono_ms();
 	ftpd_data_pump(c);
@@ -253,7 +264,7 @@ void ftpd_receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 	}
 	d->up = NULL;
 	receive_close(c, result == FTPD_XFER_QUOTA || result == FTPD_XFER_NO_SPACE ||
-			 result == FTPD_XFER_LOCAL_ERROR);
+			 result == FTPD_XFER_LOCAL_ERROR || result == FTPD_XFER_TOO_BIG);
 	ftpd_abort_upload(c, up, why, result);
 }
 
@@ -403,12 +414,69 @@ static void end_after_writes(struct ctrl *c)
 		receive_commit(c);
 }
 
+/* Past the account's max_file_bytes: stop, keep what is written. */
+static void receive_too_big(struct ctrl *c)
+{
+	struct data *d = &c->d;
+	char why[160];
+
+	snprintf(why, sizeof(why), "larger than the account's max_file_bytes (%llu)",
+		 (unsigned long long)d->max_file);
+	snprintf(c->core.reason, sizeof(c->core.reason), "%llu", (unsigned long long)d->max_file);
+	ftpd_receive_stop(c, why, FTPD_XFER_TOO_BIG);
+}
+
+/* Wait wait_ns for the account's rate before reading on: false when no
+ * timer could be set (then it reads on at once). */
+static bool receive_wait(struct ctrl *c, int64_t wait_ns)
+{
+	struct data *d = &c->d;
+	struct itimerspec its = { 0 };
+
+	if (d->tw.fd < 0) {
+		int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+		if (fd < 0) {
+			gw_warn("ftpd.rate", "cannot make a timer to pace an upload: %s", strerror(errno));
+			return false;
+		}
+		ftpd_watch_init(&d->tw, fd, ftpd_data_on_timer);
+		ftpd_watch_set(c->loop, &d->tw, EPOLLIN);
+	}
+	its.it_value.tv_sec = wait_ns / 1000000000;
+	its.it_value.tv_nsec = wait_ns % 1000000000;
+	if (timerfd_settime(d->tw.fd, 0, &its, NULL) < 0)
+		return false;
+	d->throttled = true;
+	ftpd_watch_set(c->loop, &d->w, 0);
+	return true;
+}
+
+void ftpd_data_on_timer(struct watch *w, uint32_t events)
+{
+	struct data *d = container_of(w, struct data, tw);
+	struct ctrl *c = container_of(d, struct ctrl, d);
+	uint64_t expirations;
+
+	(void)events;
+	if (read(w->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		gw_warn("ftpd.rate", "cannot read an upload's timer: %s", strerror(errno));
+	if (!d->throttled)
+		return;
+	d->throttled = false;
+	if (d->state == D_RECEIVING && !d->stop_pending && !d->paused)
+		ftpd_data_receive(c);
+}
+
 void ftpd_data_receive(struct ctrl *c)
 {
 	struct data *d = &c->d;
-	size_t moved = 0;
+	size_t moved = 0, quantum = ftpd_account_rate_quantum(c->acct);
 
+	if (d->throttled)
+		return; /* its timer reads on */
 	while (moved < GW_DATA_BURST) {
+		size_t room;
 		ssize_t n;
 
 		if (d->fill == GW_DATA_CHUNK) {
@@ -434,11 +502,37 @@ void ftpd_data_receive(struct ctrl *c)
 				return;
 			}
 		}
-		n = ftpd_tls_read(d->tls, d->buf + d->fill, GW_DATA_CHUNK - d->fill);
+		room = GW_DATA_CHUNK - d->fill;
+		if (quantum && room > quantum)
+			room = quantum;
+		if (d->max_file) {
+			/* one byte past the limit tells it is passed */
+			uint64_t left = d->start_offset + d->received > d->max_file
+						? 0 : d->max_file - d->start_offset - d->received;
+
+			if (room > left + 1)
+				room = (size_t)left + 1;
+		}
+		n = ftpd_tls_read(d->tls, d->buf + d->fill, room);
 		if (n > 0) {
+			int64_t wait;
+
 			d->fill += (size_t)n;
 			moved += (size_t)n;
+			d->received += (uint64_t)n;
 			d->last_io = gw_mono_ms();
+			if (d->max_file && d->start_offset + d->received > d->max_file) {
+				receive_too_big(c);
+				return;
+			}
+			if (!quantum)
+				continue;
+			wait = ftpd_account_rate_charge(c->acct, (size_t)n);
+			if (wait > 0 && receive_wait(c, wait)) {
+				if (!d->writing)
+					start_write(c, false);
+				return;
+			}
 			continue;
 		}
 		if (n == -EAGAIN) {

@@ -19,53 +19,6 @@
  * beyond, they are closed unanswered. */
 #define FULL_MARGIN 256
 
-/* ---------------------------------------------------------------- roots */
-
-/* The shared descriptor of the account's root, given a fresh one (which
- * is used, or closed when the account has one already). */
-int ftpd_root_take(struct ftpd_server *srv, int64_t account_id, int fd)
-{
-	struct root_share **b = &srv->roots[(uint64_t)account_id % ROOT_BUCKETS], *r;
-
-	pthread_mutex_lock(&srv->root_lock);
-	for (r = *b; r && r->account_id != account_id; r = r->next)
-		;
-	if (r) {
-		r->refs++;
-		close(fd);
-		fd = r->fd;
-	} else if ((r = malloc(sizeof(*r))) != NULL) {
-		r->account_id = account_id;
-		r->fd = fd;
-		r->refs = 1;
-		r->next = *b;
-		*b = r;
-	} else {
-		close(fd);
-		fd = -ENOMEM;
-	}
-	pthread_mutex_unlock(&srv->root_lock);
-	return fd;
-}
-
-void ftpd_root_give(struct ftpd_server *srv, int64_t account_id)
-{
-	struct root_share **p = &srv->roots[(uint64_t)account_id % ROOT_BUCKETS], *r;
-
-	pthread_mutex_lock(&srv->root_lock);
-	for (; (r = *p) != NULL; p = &r->next) {
-		if (r->account_id != account_id)
-			continue;
-		if (--r->refs == 0) {
-			*p = r->next;
-			close(r->fd);
-			free(r);
-		}
-		break;
-	}
-	pthread_mutex_unlock(&srv->root_lock);
-}
-
 /* ---------------------------------------------------------------- loops */
 
 /* EPOLLEXCLUSIVE registrations cannot be modified, only removed and added
@@ -184,6 +137,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 	ftpd_watch_init(&c->w, fd, ftpd_ctrl_on_event);
 	ftpd_watch_init(&c->d.lw, -1, ftpd_data_on_accept);
 	ftpd_watch_init(&c->d.w, -1, ftpd_data_on_event);
+	ftpd_watch_init(&c->d.tw, -1, ftpd_data_on_timer);
 	c->d.file_fd = -1;
 	gw_buf_init(&c->d.listing, GW_LISTING_MAX);
 	ctrl_link(l, c);
@@ -253,8 +207,9 @@ static void on_accept_explicit(struct watch *w, uint32_t events)
 	accept_on(container_of(w, struct loop, accept_explicit), w, true);
 }
 
-/* An account changed (the admin disabled, deleted or expired it, or moved
- * its expiry): its sessions in this loop end, or learn the new expiry. */
+/* An account changed (the admin disabled, deleted or expired it, moved
+ * its expiry, or took the session's address out of its allowed ones):
+ * its sessions in this loop end, or learn the new expiry. */
 void ftpd_apply_account_changes(struct loop *l)
 {
 	struct store_account_change *list;
@@ -268,6 +223,9 @@ void ftpd_apply_account_changes(struct loop *l)
 	l->nchanges = l->changes_cap = 0;
 	pthread_mutex_unlock(&l->lock);
 	for (i = 0; i < n; i++) {
+		struct gw_policy eff;
+
+		gw_policy_effective(&list[i].policy, &eff);
 		for (c = l->ctrls; c; c = next) {
 			next = c->next;
 			if (c->closed || c->account_id != list[i].account_id || !c->counted_account)
@@ -276,6 +234,10 @@ void ftpd_apply_account_changes(struct loop *l)
 			if (!list[i].can_login)
 				ftpd_end_session(c, "421 This account can no longer be used; the session ends.\r\n",
 					    "account disabled, deleted or expired");
+			else if (!gw_addresses_allow(eff.addresses, &c->peer))
+				ftpd_end_session(c, "421 This account may no longer be used from your address;"
+						 " the session ends.\r\n",
+						 "address no longer in the account's allowed_addresses");
 		}
 	}
 	free(list);
@@ -286,6 +248,7 @@ static void on_account_change(void *arg, const struct store_account_change *chan
 	struct ftpd_server *srv = arg;
 	unsigned i;
 
+	ftpd_account_policy_changed(srv, change->account_id, &change->policy);
 	for (i = 0; i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];
 		uint64_t one = 1;
@@ -351,11 +314,12 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 	srv->pool = pool;
 	srv->guard = guard;
 	srv->policy.min_version = strcmp(cfg->tls_min_version, "1.3") ? 12 : 13;
+	srv->policy.max_version = strcmp(cfg->tls_max_version, "1.2") ? 13 : 12;
 	srv->policy.ciphers = cfg->tls_ciphers;
 	srv->policy.ciphersuites = cfg->tls_ciphersuites;
 	srv->listen_fd = srv->explicit_fd = -1;
 	pthread_mutex_init(&srv->port_lock, NULL);
-	pthread_mutex_init(&srv->root_lock, NULL);
+	pthread_mutex_init(&srv->accounts_lock, NULL);
 	if (gw_counter_new(&srv->per_address) < 0 || gw_counter_new(&srv->per_account) < 0 ||
 	    ftpd_issuers_new(&srv->issuers) < 0 ||
 	    gw_counter_new(&srv->ports_per_account) < 0 || gw_counter_new(&srv->ports_per_address) < 0) {
@@ -621,15 +585,7 @@ void ftpd_free(struct ftpd_server *srv)
 		ftpd_tls_ctx_free(srv->retired[--srv->nretired]);
 	free(srv->port_used);
 	pthread_mutex_destroy(&srv->port_lock);
-	for (size_t b = 0; b < ROOT_BUCKETS; b++) {
-		while (srv->roots[b]) {
-			struct root_share *r = srv->roots[b];
-
-			srv->roots[b] = r->next;
-			close(r->fd);
-			free(r);
-		}
-	}
-	pthread_mutex_destroy(&srv->root_lock);
+	ftpd_accounts_free(srv);
+	pthread_mutex_destroy(&srv->accounts_lock);
 	free(srv);
 }

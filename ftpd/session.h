@@ -106,6 +106,7 @@ enum ftpd_xfer {
 	FTPD_XFER_NOT_READY,     /* 550: a partial upload in object storage cannot be read */
 	FTPD_XFER_KEPT_ELSEWHERE, /* 554: REST where the stored parts do not end */
 	FTPD_XFER_NODE_SILENT,   /* 450: the node receiving the file stopped answering */
+	FTPD_XFER_TOO_BIG,       /* 552: past the account's max_file_bytes (reason: the limit) */
 };
 
 struct ftpd_session {
@@ -160,6 +161,9 @@ int ftpd_parse_mfmt_time(const char *s, size_t len, int64_t *out_s);
 /* MLST: the facts line ("type=file;...; name"); STAT: "ls -l" lines;
  * HASH: "SHA-256 0-SIZE HEX". */
 void ftpd_session_text_done(struct ftpd_session *s, int err, const char *text);
+/* STOR, APPE or RNTO of a name the account's policy does not allow: 553
+ * with the patterns it does allow (people's text: "*.nsf.age, *.age"). */
+void ftpd_session_name_refused(struct ftpd_session *s, const char *patterns);
 /* The data connection is open and the transfer starts: 150. */
 void ftpd_session_transfer_start(struct ftpd_session *s);
 void ftpd_session_transfer_status(struct ftpd_session *s, uint64_t bytes);

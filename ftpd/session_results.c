@@ -315,6 +315,28 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 	case FTPD_XFER_NODE_SILENT:
 		ftpd_reply(s, 450, NODE_SILENT);
 		break;
+	case FTPD_XFER_TOO_BIG: {
+		char text[320];
+
+		snprintf(text, sizeof(text), "Exceeded this account's file size limit of %s bytes%s",
+			 s->reason[0] ? s->reason : "some",
+			 upload ? "; what arrived is kept as partial." : ".");
+		ftpd_reply(s, 552, text);
+		break;
+	}
 	}
 	s->reason[0] = '\0';
+}
+
+void ftpd_session_name_refused(struct ftpd_session *s, const char *patterns)
+{
+	char text[GW_POLICY_TEXT_MAX + 96];
+
+	if (ftpd_req_is_transfer(s->pending))
+		s->has_passive = false;
+	s->pending = FTPD_REQ_NONE;
+	s->state = FTPD_S_READY;
+	snprintf(text, sizeof(text), "File name not allowed for this account; names must match %s.",
+		 patterns);
+	ftpd_reply(s, 553, text);
 }

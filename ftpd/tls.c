@@ -302,6 +302,9 @@ int ftpd_tls_ctx_new(const char *cert, const char *key, const struct ftpd_tls_po
 	}
 	SSL_CTX_set_min_proto_version(c->ctx,
 				      policy->min_version == 13 ? TLS1_3_VERSION : TLS1_2_VERSION);
+	/* Some Windows clients resume TLS 1.2 sessions only (tls_max_version). */
+	SSL_CTX_set_max_proto_version(c->ctx,
+				      policy->max_version == 12 ? TLS1_2_VERSION : TLS1_3_VERSION);
 	SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 				    SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(c->ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
@@ -417,7 +420,8 @@ int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **
 		return -ENOMEM;
 	}
 	/* A TLS 1.3 ticket sent on an upload connection that the client
-	 * never reads would break the upload: none here. */
+	 * never reads would break the upload: none here. Nor does this side
+	 * ever start a KeyUpdate (OpenSSL sends one only when asked to). */
 	SSL_set_num_tickets(t->ssl, 0);
 	/* A data connection is busy while it lives: read what the socket
 	 * holds in one call, not a record header and a record at a time.

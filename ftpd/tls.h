@@ -36,6 +36,7 @@ int ftpd_tls_ensure_cert(const char *data_dir, const char *cert, const char *key
 /* What TLS the gateway speaks (the tls_* settings). */
 struct ftpd_tls_policy {
 	int min_version;         /* 12 (TLS 1.2) or 13 (TLS 1.3) */
+	int max_version;         /* likewise, at least min_version */
 	const char *ciphers;     /* TLS 1.2, OpenSSL cipher list: AEAD ones only */
 	const char *ciphersuites; /* TLS 1.3 */
 };

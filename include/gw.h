@@ -235,6 +235,45 @@ int gw_cidr_list_parse(const char *s, struct gw_cidr *list, size_t cap, size_t *
 /* ss (IPv4, IPv6 or IPv4-mapped IPv6) is in one of the blocks. */
 bool gw_cidr_match(const struct gw_cidr *list, size_t n, const struct sockaddr_storage *ss);
 
+/* ---------------------------------------------------------------- account policy */
+
+/* What an account may do beyond logging in with its password
+ * (docs/operations.md, "Account policy"). Each limit is the account's own
+ * when its has_* is set, else the server's default (gw_policy_effective). */
+struct gw_policy {
+	bool has_addresses, has_names, has_max_file, has_rate, has_sessions;
+	/* address blocks, canonical and separated by ',' ("" = anywhere) */
+	char addresses[GW_POLICY_TEXT_MAX + 1];
+	/* file-name patterns (fnmatch, case-insensitive), separated by '/',
+	 * which no name contains ("" = any name) */
+	char names[GW_POLICY_TEXT_MAX + 1];
+	uint64_t max_file_bytes;   /* 0 = no limit */
+	uint64_t rate_bytes_per_s; /* one account's uploads together; 0 = no limit */
+	uint32_t max_sessions;     /* 0 = no limit */
+};
+
+/* Address blocks (commas or spaces between them; see gw_cidr_list_parse)
+ * in their canonical text: "10.0.0.0/8,2001:db8::/32", single addresses
+ * without "/BITS". On error, err says which entry is wrong. */
+int gw_addresses_canon(const char *in, char *out, size_t size, char *err, size_t err_size);
+/* ss is in one of the canonical blocks (true for ""). */
+bool gw_addresses_allow(const char *canon, const struct sockaddr_storage *ss);
+/* One file-name pattern is acceptable: 1 to GW_NAME_PATTERN_MAX bytes of
+ * UTF-8, no '/', no control character, a valid fnmatch pattern. */
+bool gw_name_pattern_is_valid(const char *pattern, size_t len);
+/* Patterns separated by commas (spaces around them dropped; a comma in
+ * brackets, "[,]", or escaped, "\\,", is part of its pattern) into the
+ * stored form, '/' between them. On error, err says which is wrong. */
+int gw_names_canon(const char *in, char *out, size_t size, char *err, size_t err_size);
+/* name (the last component of a path) matches one of the stored
+ * patterns (true for ""), case-insensitively. */
+bool gw_names_allow(const char *stored, const char *name);
+/* The stored patterns as people read them: "*.nsf.age, *.age". */
+void gw_names_text(const char *stored, char *out, size_t size);
+/* own, with every limit it does not set taken from the server's
+ * defaults in force (gw_live). */
+void gw_policy_effective(const struct gw_policy *own, struct gw_policy *out);
+
 /* ---------------------------------------------------------------- logging */
 
 enum gw_log_level { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERROR };

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "gw.h"
 #include "gw_limits.h"
 
 #define GW_PASSIVE_SHARE UINT32_MAX
@@ -32,6 +33,7 @@ struct gw_config {
 	char tls_cert[PATH_MAX]; /* "" = self-signed in data_dir */
 	char tls_key[PATH_MAX];
 	char tls_min_version[8];      /* "1.2" | "1.3" */
+	char tls_max_version[8];      /* "1.2" | "1.3" */
 	char tls_ciphers[512];        /* TLS 1.2: OpenSSL cipher list, ECDHE AEAD only */
 	char tls_ciphersuites[256];   /* TLS 1.3 */
 	uint32_t argon2_t_cost;
@@ -43,7 +45,15 @@ struct gw_config {
 	uint32_t data_timeout_s; /* passive accept, data TLS handshake */
 	uint32_t max_sessions;
 	uint32_t max_sessions_per_address;
-	uint32_t max_sessions_per_account;
+	uint32_t max_sessions_per_account; /* accounts without their own max_sessions */
+	/* The policy of accounts that do not set their own (gw.h, struct
+	 * gw_policy): address blocks and name patterns as given (commas
+	 * between them), then canonical in `policy`. */
+	char default_allowed_addresses[GW_POLICY_TEXT_MAX + 1];
+	char default_allowed_names[GW_POLICY_TEXT_MAX + 1];
+	uint64_t default_max_file_bytes;
+	uint64_t default_rate_limit_bytes_per_s;
+	struct gw_policy policy; /* the above, checked; set by gw_config_load */
 	/* Passive ports open at once (listening, nobody connected yet) for one
 	 * account and for one client address; 0 = no limit; GW_PASSIVE_SHARE
 	 * (the default) = a quarter of the range. */
@@ -116,6 +126,7 @@ struct gw_live {
 	uint32_t ban_window_s;
 	uint32_t ban_duration_s;
 	uint32_t lock_account_after_failures;
+	struct gw_policy policy; /* accounts' defaults, every has_* set */
 };
 const struct gw_live *gw_live(void);
 /* Put the settings of c in force; -ENOMEM leaves the old ones. */

@@ -31,6 +31,12 @@
 #define GW_LOGIN_TIMEOUT_S 60
 #define GW_DATA_CLOSE_TIMEOUT_S 10
 
+/* account policy (gw.h, struct gw_policy) */
+#define GW_POLICY_TEXT_MAX 1024       /* an account's address blocks, or its name patterns, as text */
+#define GW_POLICY_ADDRESSES_MAX 32    /* address blocks in allowed_addresses */
+#define GW_POLICY_NAMES_MAX 32        /* patterns in allowed_names */
+#define GW_NAME_PATTERN_MAX 255       /* one pattern */
+
 #define GW_PROXY_TRUSTED_MAX 64     /* address blocks in proxy_trusted */
 #define GW_PROXY_HEADER_TIMEOUT_S 5 /* a trusted balancer sends its header at once */
 #define GW_GUARD_ENTRIES_MAX 100000 /* addresses (and as many account names) with failed logins */

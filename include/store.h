@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "gw.h"
 #include "gw_limits.h"
 
 #define STORE_PASSWORD_LEN 24 /* generated passwords: ~142 bits */
@@ -151,6 +152,7 @@ struct store_account {
 	int64_t last_activity_ms; /* its newest upload's last change; 0 = none (lists only) */
 	bool require_encryption;
 	int64_t version; /* grows with every change: the API's ETag */
+	struct gw_policy policy; /* its own limits; unset ones are the server's */
 };
 
 /* What a new account, or a change to one, sets. */
@@ -164,7 +166,19 @@ struct store_account_spec {
 	int64_t quota_bytes; /* -1 = no quota */
 	bool set_require_encryption;
 	bool require_encryption; /* create default: true */
+	/* The policy fields it sets (STORE_POLICY_* bits), from policy: a
+	 * field set with its has_* false goes back to the server's default. */
+	unsigned set_policy;
+	struct gw_policy policy;
 	int64_t if_version;      /* change: 0, or -ESTALE unless it matches */
+};
+
+enum {
+	STORE_POLICY_ADDRESSES = 1,
+	STORE_POLICY_NAMES = 2,
+	STORE_POLICY_MAX_FILE = 4,
+	STORE_POLICY_RATE = 8,
+	STORE_POLICY_SESSIONS = 16,
 };
 
 /* True when name is acceptable as a user name: 1..64 of [A-Za-z0-9._-],
@@ -203,6 +217,7 @@ int store_account_new_password(struct store *st, int64_t id, char password[STORE
 struct store_login {
 	int64_t account_id;
 	int64_t expires_at_ms; /* 0 = never */
+	struct gw_policy policy; /* the account's own */
 };
 /* BLOCKING (argon2id). 0 when the credentials are right and the account
  * is active and not expired; -EACCES otherwise (the same work is done for
@@ -219,6 +234,7 @@ struct store_account_change {
 	int64_t account_id;
 	bool can_login;        /* active, not deleted, not expired */
 	int64_t expires_at_ms; /* 0 = never */
+	struct gw_policy policy; /* its own, as it is now */
 };
 typedef void store_account_change_fn(void *arg, const struct store_account_change *change);
 void store_watch_accounts(struct store *st, store_account_change_fn *fn, void *arg);

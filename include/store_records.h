@@ -82,6 +82,7 @@ struct store_account_row {
 	int64_t expires_at_ms; /* 0 = never */
 	int64_t quota_bytes;   /* -1 = no quota */
 	bool require_encryption;
+	const struct gw_policy *policy; /* its own */
 };
 
 /* An identity sealed under the master key: nonce, identity, tag. */
@@ -109,8 +110,8 @@ struct store_records_ops {
 	int (*account_remove)(struct store *st, int64_t id);
 	int (*account_list)(struct store *st, int64_t after_id, const struct store_account_filter *f,
 			    unsigned max, struct store_account *items, unsigned *n, bool *more);
-	/* Write description, status, expires_at_ms, quota_bytes and
-	 * require_encryption of a; -ESTALE unless its version is still
+	/* Write description, status, expires_at_ms, quota_bytes,
+	 * require_encryption and policy of a; -ESTALE unless its version is still
 	 * a->version (then it grows by one). */
 	int (*account_update)(struct store *st, const struct store_account *a, int64_t now_ms);
 	/* Mark deleted (its password wiped): *changed when it was not. */

@@ -60,6 +60,7 @@ static void changed(struct store *st, const struct store_account *a, const char 
 	ch.account_id = a->id;
 	ch.can_login = can_login(a);
 	ch.expires_at_ms = a->expires_at_ms;
+	ch.policy = a->policy;
 	/* under the lock: once store_watch_accounts(st, NULL, NULL) has
 	 * returned, the watcher's arg is never used again */
 	pthread_mutex_lock(&st->watch_lock);
@@ -85,6 +86,7 @@ void store_account_changed_elsewhere(struct store *st, int64_t id)
 	ch.account_id = a.id;
 	ch.can_login = can_login(&a);
 	ch.expires_at_ms = a.expires_at_ms;
+	ch.policy = a.policy;
 	pthread_mutex_lock(&st->watch_lock); /* as in changed() */
 	fn = st->watch_fn;
 	arg = st->watch_arg;
@@ -104,11 +106,39 @@ static int make_root(struct store *st, int64_t id)
 }
 
 
+/* The policy fields spec sets, onto p. */
+static void policy_apply(struct gw_policy *p, const struct store_account_spec *spec)
+{
+	const struct gw_policy *n = &spec->policy;
+
+	if (spec->set_policy & STORE_POLICY_ADDRESSES) {
+		p->has_addresses = n->has_addresses;
+		gw_strlcpy(p->addresses, n->has_addresses ? n->addresses : "", sizeof(p->addresses));
+	}
+	if (spec->set_policy & STORE_POLICY_NAMES) {
+		p->has_names = n->has_names;
+		gw_strlcpy(p->names, n->has_names ? n->names : "", sizeof(p->names));
+	}
+	if (spec->set_policy & STORE_POLICY_MAX_FILE) {
+		p->has_max_file = n->has_max_file;
+		p->max_file_bytes = n->has_max_file ? n->max_file_bytes : 0;
+	}
+	if (spec->set_policy & STORE_POLICY_RATE) {
+		p->has_rate = n->has_rate;
+		p->rate_bytes_per_s = n->has_rate ? n->rate_bytes_per_s : 0;
+	}
+	if (spec->set_policy & STORE_POLICY_SESSIONS) {
+		p->has_sessions = n->has_sessions;
+		p->max_sessions = n->has_sessions ? n->max_sessions : 0;
+	}
+}
+
 int store_account_create(struct store *st, const struct store_account_spec *spec,
 			 struct store_account *out, char password[STORE_PASSWORD_LEN + 1])
 {
 	char name[GW_USER_MAX + 1], hash[HASH_MAX];
 	struct store_account_row row = { 0 };
+	struct gw_policy policy = { 0 };
 	int64_t now = gw_now_ms(), id = 0;
 	int r, tries;
 
@@ -116,6 +146,8 @@ int store_account_create(struct store *st, const struct store_account_spec *spec
 	row.expires_at_ms = spec->set_expires && spec->expires_at_ms > 0 ? spec->expires_at_ms : 0;
 	row.quota_bytes = spec->set_quota && spec->quota_bytes >= 0 ? spec->quota_bytes : -1;
 	row.require_encryption = spec->set_require_encryption ? spec->require_encryption : true;
+	policy_apply(&policy, spec);
+	row.policy = &policy;
 	if (strlen(row.description) > GW_DESCRIPTION_MAX)
 		return -EINVAL;
 	if (spec->username && *spec->username && !store_username_is_valid(spec->username))
@@ -199,6 +231,7 @@ int store_account_update(struct store *st, int64_t id, const struct store_accoun
 		next.quota_bytes = spec->quota_bytes >= 0 ? spec->quota_bytes : -1;
 	if (spec->set_require_encryption)
 		next.require_encryption = spec->require_encryption;
+	policy_apply(&next.policy, spec);
 	/* only if nobody changed it since it was read (its version) */
 	r = st->rec->account_update(st, &next, gw_now_ms());
 	if (r == 0)
@@ -342,6 +375,7 @@ int store_login(struct store *st, const char *username, const char *password,
 		return -EACCES;
 	out->account_id = a.id;
 	out->expires_at_ms = a.expires_at_ms;
+	out->policy = a.policy;
 	return 0;
 }
 

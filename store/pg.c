@@ -188,6 +188,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE audit ADD COLUMN account_id BIGINT;"
 	"CREATE INDEX audit_by_account ON audit(account_id, id);"
 	"CREATE INDEX uploads_kept_by_state ON uploads(state) WHERE purged_at IS NULL;",
+	/* 8: each account's own policy; NULL = the server's default */
+	"ALTER TABLE accounts ADD COLUMN allowed_addresses TEXT,"
+	"  ADD COLUMN allowed_names TEXT,"
+	"  ADD COLUMN max_file_bytes BIGINT,"
+	"  ADD COLUMN rate_limit_bytes_per_s BIGINT,"
+	"  ADD COLUMN max_sessions INTEGER;",
 };
 
 /* ---------------------------------------------------------------- parameters and results */

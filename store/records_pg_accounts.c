@@ -17,7 +17,12 @@
  * them: only where it is shown) or 0. */
 #define ACCOUNT_FIELDS                                                                     \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
-	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"
+	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"   \
+	" a.allowed_addresses, a.allowed_names, a.max_file_bytes, a.rate_limit_bytes_per_s," \
+	" a.max_sessions,"
+/* the column after them: bytes held, then what a statement adds */
+#define COL_USED 16
+#define COL_EXTRA 17
 #define ACCOUNT_COLUMNS                                                                    \
 	ACCOUNT_FIELDS " (SELECT " PG_HELD_BYTES " FROM uploads u"                        \
 		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
@@ -26,6 +31,34 @@
 #define LAST_ACTIVITY                                                                      \
 	"(SELECT coalesce(u.updated_at, u.started_at) FROM uploads u"                      \
 	"  WHERE u.account_id = a.id ORDER BY u.id DESC LIMIT 1)"
+
+/* Columns col.. col+4: allowed_addresses, allowed_names, max_file_bytes,
+ * rate_limit_bytes_per_s, max_sessions (NULL: unset). */
+static void row_to_policy(const PGresult *res, int i, int col, struct gw_policy *p)
+{
+	p->has_addresses = !pg_null(res, i, col);
+	if (p->has_addresses)
+		pg_text(res, i, col, p->addresses, sizeof(p->addresses));
+	p->has_names = !pg_null(res, i, col + 1);
+	if (p->has_names)
+		pg_text(res, i, col + 1, p->names, sizeof(p->names));
+	p->has_max_file = !pg_null(res, i, col + 2);
+	p->max_file_bytes = p->has_max_file ? (uint64_t)pg_i64(res, i, col + 2) : 0;
+	p->has_rate = !pg_null(res, i, col + 3);
+	p->rate_bytes_per_s = p->has_rate ? (uint64_t)pg_i64(res, i, col + 3) : 0;
+	p->has_sessions = !pg_null(res, i, col + 4);
+	p->max_sessions = p->has_sessions ? (uint32_t)pg_i64(res, i, col + 4) : 0;
+}
+
+/* The policy's five parameters, next in a. */
+static void arg_policy(struct pg_args *a, const struct gw_policy *p)
+{
+	pg_arg_text(a, p->has_addresses ? p->addresses : NULL);
+	pg_arg_text(a, p->has_names ? p->names : NULL);
+	pg_arg_i64_or_null(a, (int64_t)p->max_file_bytes, p->has_max_file);
+	pg_arg_i64_or_null(a, (int64_t)p->rate_bytes_per_s, p->has_rate);
+	pg_arg_i64_or_null(a, p->max_sessions, p->has_sessions);
+}
 
 static void row_to_account(const PGresult *res, int i, struct store_account *a)
 {
@@ -42,7 +75,8 @@ static void row_to_account(const PGresult *res, int i, struct store_account *a)
 	a->version = pg_i64(res, i, 9);
 	if (!pg_null(res, i, 10))
 		gw_strlcpy(a->status, "deleted", sizeof(a->status));
-	a->used_bytes = pg_i64(res, i, 11);
+	row_to_policy(res, i, 11, &a->policy);
+	a->used_bytes = pg_i64(res, i, COL_USED);
 }
 
 /* A statement that reads at most one row: through fn, or -ENOENT. */
@@ -129,7 +163,7 @@ int store_pg_account_find(struct store *st, const char *username, struct store_a
 		r = -ENOENT;
 	} else {
 		row_to_account(res, 0, out);
-		pg_text(res, 0, 12, hash, hash_size);
+		pg_text(res, 0, COL_EXTRA, hash, hash_size);
 	}
 	PQclear(res);
 	return r;
@@ -138,6 +172,7 @@ int store_pg_account_find(struct store *st, const char *username, struct store_a
 int store_pg_account_insert(struct store *st, const struct store_account_row *row,
 			    int64_t now_ms, int64_t *id)
 {
+	static const struct gw_policy none;
 	struct pg_args a = { 0 };
 
 	pg_arg_text(&a, row->username);
@@ -147,10 +182,13 @@ int store_pg_account_insert(struct store *st, const struct store_account_row *ro
 	pg_arg_i64_or_null(&a, row->expires_at_ms, row->expires_at_ms > 0);
 	pg_arg_i64_or_null(&a, row->quota_bytes, row->quota_bytes >= 0);
 	pg_arg_bool(&a, row->require_encryption);
+	arg_policy(&a, row->policy ? row->policy : &none);
 	return insert_id(st, "INSERT INTO accounts(username, password_hash, description, created_at,"
 			     " password_changed_at, updated_at, expires_at, quota_bytes,"
-			     " require_encryption) VALUES ($1, $2, $3, $4::bigint, $4::bigint,"
-			     " $4::bigint, $5::bigint, $6::bigint, $7::boolean) RETURNING id",
+			     " require_encryption, allowed_addresses, allowed_names, max_file_bytes,"
+			     " rate_limit_bytes_per_s, max_sessions) VALUES ($1, $2, $3, $4::bigint,"
+			     " $4::bigint, $4::bigint, $5::bigint, $6::bigint, $7::boolean, $8, $9,"
+			     " $10::bigint, $11::bigint, $12::integer) RETURNING id",
 			 &a, "cannot create account", id);
 }
 
@@ -189,7 +227,7 @@ int store_pg_account_list(struct store *st, int64_t after_id,
 	*more = rows > (int)max;
 	for (i = 0; i < rows && i < (int)max; i++) {
 		row_to_account(res, i, &items[i]);
-		items[i].last_activity_ms = pg_null(res, i, 12) ? 0 : pg_i64(res, i, 12);
+		items[i].last_activity_ms = pg_null(res, i, COL_EXTRA) ? 0 : pg_i64(res, i, COL_EXTRA);
 	}
 	*n = (unsigned)i;
 	PQclear(res);
@@ -210,10 +248,13 @@ int store_pg_account_update(struct store *st, const struct store_account *acc, i
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, acc->id);
 	pg_arg_i64(&a, acc->version);
+	arg_policy(&a, &acc->policy);
 	r = write_one(st, "UPDATE accounts SET description = $1, status = $2, expires_at = $3::bigint,"
 			  " quota_bytes = $4::bigint, require_encryption = $5::boolean,"
-			  " updated_at = $6::bigint, version = version + 1 WHERE id = $7::bigint"
-			  " AND version = $8::bigint AND deleted_at IS NULL",
+			  " updated_at = $6::bigint, version = version + 1, allowed_addresses = $9,"
+			  " allowed_names = $10, max_file_bytes = $11::bigint,"
+			  " rate_limit_bytes_per_s = $12::bigint, max_sessions = $13::integer"
+			  " WHERE id = $7::bigint AND version = $8::bigint AND deleted_at IS NULL",
 		      &a, "cannot update account", &changes);
 	if (r == 0 && changes != 1)
 		r = -ESTALE; /* changed by someone else meanwhile */

@@ -15,7 +15,12 @@
  * them: only where it is shown) or 0. */
 #define ACCOUNT_FIELDS                                                                     \
 	"a.id, a.username, a.description, a.status, a.created_at, a.updated_at,"          \
-	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"
+	" a.expires_at, a.quota_bytes, a.require_encryption, a.version, a.deleted_at,"   \
+	" a.allowed_addresses, a.allowed_names, a.max_file_bytes, a.rate_limit_bytes_per_s," \
+	" a.max_sessions,"
+/* the column after them: bytes held, then what a statement adds */
+#define COL_USED 16
+#define COL_EXTRA 17
 #define ACCOUNT_COLUMNS                                                                    \
 	ACCOUNT_FIELDS " (SELECT " STORE_HELD_BYTES " FROM uploads u"                     \
 		       "  WHERE u.account_id = a.id AND u.purged_at IS NULL)"
@@ -24,6 +29,39 @@
 #define LAST_ACTIVITY                                                                      \
 	"(SELECT coalesce(u.updated_at, u.started_at) FROM uploads u"                      \
 	"  WHERE u.account_id = a.id ORDER BY u.id DESC LIMIT 1)"
+
+/* Columns col.. col+4: allowed_addresses, allowed_names, max_file_bytes,
+ * rate_limit_bytes_per_s, max_sessions (NULL: unset). */
+static void row_to_policy(sqlite3_stmt *q, int col, struct gw_policy *p)
+{
+	p->has_addresses = sqlite3_column_type(q, col) != SQLITE_NULL;
+	if (p->has_addresses)
+		store_sqlite_text(q, col, p->addresses, sizeof(p->addresses));
+	p->has_names = sqlite3_column_type(q, col + 1) != SQLITE_NULL;
+	if (p->has_names)
+		store_sqlite_text(q, col + 1, p->names, sizeof(p->names));
+	p->has_max_file = sqlite3_column_type(q, col + 2) != SQLITE_NULL;
+	p->max_file_bytes = (uint64_t)sqlite3_column_int64(q, col + 2);
+	p->has_rate = sqlite3_column_type(q, col + 3) != SQLITE_NULL;
+	p->rate_bytes_per_s = (uint64_t)sqlite3_column_int64(q, col + 3);
+	p->has_sessions = sqlite3_column_type(q, col + 4) != SQLITE_NULL;
+	p->max_sessions = (uint32_t)sqlite3_column_int64(q, col + 4);
+}
+
+/* The policy's five columns from parameter col on. */
+static void bind_policy(sqlite3_stmt *q, int col, const struct gw_policy *p)
+{
+	if (p->has_addresses)
+		sqlite3_bind_text(q, col, p->addresses, -1, SQLITE_TRANSIENT);
+	if (p->has_names)
+		sqlite3_bind_text(q, col + 1, p->names, -1, SQLITE_TRANSIENT);
+	if (p->has_max_file)
+		sqlite3_bind_int64(q, col + 2, (sqlite3_int64)p->max_file_bytes);
+	if (p->has_rate)
+		sqlite3_bind_int64(q, col + 3, (sqlite3_int64)p->rate_bytes_per_s);
+	if (p->has_sessions)
+		sqlite3_bind_int64(q, col + 4, p->max_sessions);
+}
 
 static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 {
@@ -41,7 +79,8 @@ static void row_to_account(sqlite3_stmt *q, struct store_account *a)
 	a->version = sqlite3_column_int64(q, 9);
 	if (sqlite3_column_type(q, 10) != SQLITE_NULL)
 		gw_strlcpy(a->status, "deleted", sizeof(a->status));
-	a->used_bytes = sqlite3_column_int64(q, 11);
+	row_to_policy(q, 11, &a->policy);
+	a->used_bytes = sqlite3_column_int64(q, COL_USED);
 }
 
 /* One statement with an id: its row through fn, or -ENOENT. */
@@ -111,7 +150,7 @@ int store_sqlite_account_find(struct store *st, const char *username, struct sto
 		switch (sqlite3_step(q)) {
 		case SQLITE_ROW:
 			row_to_account(q, out);
-			store_sqlite_text(q, 12, hash, hash_size);
+			store_sqlite_text(q, COL_EXTRA, hash, hash_size);
 			break;
 		case SQLITE_DONE:
 			r = -ENOENT;
@@ -134,7 +173,9 @@ int store_sqlite_account_insert(struct store *st, const struct store_account_row
 	pthread_mutex_lock(&st->lock);
 	r = store_prepare(st, "INSERT INTO accounts(username, password_hash, description,"
 			      " created_at, password_changed_at, updated_at, expires_at, quota_bytes,"
-			      " require_encryption) VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7)", &q);
+			      " require_encryption, allowed_addresses, allowed_names, max_file_bytes,"
+			      " rate_limit_bytes_per_s, max_sessions)"
+			      " VALUES (?1, ?2, ?3, ?4, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", &q);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_text(q, 1, row->username, -1, SQLITE_TRANSIENT);
@@ -146,6 +187,8 @@ int store_sqlite_account_insert(struct store *st, const struct store_account_row
 	if (row->quota_bytes >= 0)
 		sqlite3_bind_int64(q, 6, row->quota_bytes);
 	sqlite3_bind_int(q, 7, row->require_encryption);
+	if (row->policy)
+		bind_policy(q, 8, row->policy);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_CONSTRAINT_UNIQUE)
 		r = -EEXIST;
@@ -207,7 +250,7 @@ int store_sqlite_account_list(struct store *st, int64_t after_id,
 			break;
 		}
 		row_to_account(q, &items[count]);
-		items[count++].last_activity_ms = sqlite3_column_int64(q, 12);
+		items[count++].last_activity_ms = sqlite3_column_int64(q, COL_EXTRA);
 	}
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		r = store_db_error(st, "cannot list accounts");
@@ -226,10 +269,11 @@ int store_sqlite_account_update(struct store *st, const struct store_account *a,
 	int r, changes = 0;
 
 	pthread_mutex_lock(&st->lock);
-	r = store_prepare(st, "UPDATE accounts SET description = ?, status = ?, expires_at = ?,"
-			      " quota_bytes = ?, require_encryption = ?, updated_at = ?,"
-			      " version = version + 1 WHERE id = ? AND version = ?"
-			      " AND deleted_at IS NULL", &q);
+	r = store_prepare(st, "UPDATE accounts SET description = ?1, status = ?2, expires_at = ?3,"
+			      " quota_bytes = ?4, require_encryption = ?5, updated_at = ?6,"
+			      " version = version + 1, allowed_addresses = ?9, allowed_names = ?10,"
+			      " max_file_bytes = ?11, rate_limit_bytes_per_s = ?12, max_sessions = ?13"
+			      " WHERE id = ?7 AND version = ?8 AND deleted_at IS NULL", &q);
 	if (r == 0) {
 		sqlite3_bind_text(q, 1, a->description, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(q, 2, a->status, -1, SQLITE_TRANSIENT);
@@ -241,6 +285,7 @@ int store_sqlite_account_update(struct store *st, const struct store_account *a,
 		sqlite3_bind_int64(q, 6, now_ms);
 		sqlite3_bind_int64(q, 7, a->id);
 		sqlite3_bind_int64(q, 8, a->version);
+		bind_policy(q, 9, &a->policy);
 		r = write_one(st, q, "cannot update account", &changes);
 		if (r == 0 && changes != 1)
 			r = -ESTALE; /* changed by someone else meanwhile */

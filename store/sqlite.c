@@ -123,6 +123,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE audit ADD COLUMN account_id INTEGER;"
 	"CREATE INDEX audit_by_account ON audit(account_id, id);"
 	"CREATE INDEX uploads_kept_by_state ON uploads(state) WHERE purged_at IS NULL;",
+	/* 9: each account's own policy; NULL = the server's default */
+	"ALTER TABLE accounts ADD COLUMN allowed_addresses TEXT;"
+	"ALTER TABLE accounts ADD COLUMN allowed_names TEXT;"
+	"ALTER TABLE accounts ADD COLUMN max_file_bytes INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN rate_limit_bytes_per_s INTEGER;"
+	"ALTER TABLE accounts ADD COLUMN max_sessions INTEGER;",
 };
 
 int store_db_error(struct store *st, const char *what)

@@ -282,6 +282,46 @@ class ConsoleTest(unittest.TestCase):
         self.b.get(self.origin + "/#/accounts")
         self.find("#sign-in")
 
+    def test_account_policy_in_the_browser(self):
+        a = self.gw.create_account(username="narrowed")
+        self.sign_in()
+        self.go("#/accounts/%d" % a["id"])
+        self.find("#policy-form")
+        self.assertIn("anywhere", self.text("#policy-effective"))
+        self.find("#policy-addresses").send_keys("127.0.0.2, 2001:db8::/32")
+        self.find("#policy-names").send_keys("*.nsf.age, *.ntf.age")
+        self.find("#policy-max-file").send_keys("2")
+        self.find("#policy-rate").send_keys("1.5")
+        self.find("#policy-sessions").send_keys("3")
+        self.click("#policy-form button[type=submit]")
+        self.wait(lambda: "127.0.0.2" in self.text("#policy-effective"), what="the policy saved")
+        doc = self.gw.api("GET", "/accounts/%d" % a["id"])[1]
+        self.assertEqual(doc["allowed_addresses"], ["127.0.0.2", "2001:db8::/32"])
+        self.assertEqual(doc["allowed_names"], ["*.nsf.age", "*.ntf.age"])
+        self.assertEqual(doc["max_file_bytes"], 2 << 30)
+        self.assertEqual(doc["rate_limit_bytes_per_s"], 3 << 19)
+        self.assertEqual(doc["max_sessions"], 3)
+        self.assertIn("*.nsf.age, *.ntf.age", self.text("#policy-effective"))
+        self.assertIn("2.00 GiB", self.text("#policy-effective"))
+        self.b.execute_script("document.getElementById('h-policy').scrollIntoView()")
+        self.shot("account-policy.png")
+        self.accessible("account-policy")
+        # what the console set is what FTPS enforces: 127.0.0.1 is refused now
+        with self.assertRaises(Exception) as refused:
+            login("127.0.0.1", self.gw.ftps_port, "narrowed", a["password"]).quit()
+        self.assertIn("530", str(refused.exception))
+        login("127.0.0.1", self.gw.ftps_port, "narrowed", a["password"], source="127.0.0.2").quit()
+        # emptied fields: back to the server's defaults
+        for css in ("#policy-addresses", "#policy-names", "#policy-max-file", "#policy-rate",
+                    "#policy-sessions"):
+            self.find(css).clear()
+        self.click("#policy-form button[type=submit]")
+        self.wait(lambda: "anywhere" in self.text("#policy-effective"), what="the defaults back")
+        doc = self.gw.api("GET", "/accounts/%d" % a["id"])[1]
+        self.assertEqual([doc[k] for k in ("allowed_addresses", "allowed_names", "max_file_bytes",
+                                           "rate_limit_bytes_per_s", "max_sessions")], [None] * 5)
+        self.assertIn("policy set: allowed_addresses", self.text("#account-audit"))
+
     def test_read_only_token_has_no_buttons(self):
         status, tok, _ = self.gw.api("POST", "/tokens", {"name": "auditor", "scope": "read"})
         self.assertEqual(status, 201)
@@ -293,7 +333,9 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(self.b.find_elements(By.CSS_SELECTOR, "#new-account"), [])
         self.go("#/accounts/%d" % a["id"])
         self.find("#keys")
-        for css in ("#rotate-password", "#disable", "#issue-key", "#delete-account", "main button.danger"):
+        self.assertIn("anywhere", self.text("#policy-effective"))
+        for css in ("#rotate-password", "#disable", "#issue-key", "#delete-account", "main button.danger",
+                    "#policy-form"):
             self.assertEqual(self.b.find_elements(By.CSS_SELECTOR, css), [], css)
         # and the API refuses the write even from the console's own page
         status = self.b.execute_async_script("""

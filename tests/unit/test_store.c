@@ -172,6 +172,62 @@ static void test_bytes_dir(void)
 	free(block);
 }
 
+/* Its own policy: set on create and by a change, read back by get, list
+ * and login, each field back to unset (the server's) by itself. */
+static void test_account_policy(struct store *st, int64_t id, const char *pw)
+{
+	struct store_account_spec spec = { 0 }, change = { 0 };
+	struct store_account a, b;
+	struct store_account_filter f = { NULL, "policied" };
+	struct store_login who;
+	char pw2[STORE_PASSWORD_LEN + 1];
+	unsigned n = 0;
+	bool more = false;
+
+	CHECK_INT(store_account_get(st, id, &a), 0);
+	CHECK(!a.policy.has_addresses && !a.policy.has_names && !a.policy.has_max_file &&
+	      !a.policy.has_rate && !a.policy.has_sessions);
+	spec.username = "policied";
+	spec.set_policy = STORE_POLICY_ADDRESSES | STORE_POLICY_NAMES | STORE_POLICY_MAX_FILE |
+			  STORE_POLICY_RATE | STORE_POLICY_SESSIONS;
+	spec.policy.has_addresses = spec.policy.has_names = spec.policy.has_max_file =
+		spec.policy.has_rate = spec.policy.has_sessions = true;
+	gw_strlcpy(spec.policy.addresses, "10.0.0.0/8,2001:db8::/32", sizeof(spec.policy.addresses));
+	gw_strlcpy(spec.policy.names, "*.nsf.age/*.ntf.age", sizeof(spec.policy.names));
+	spec.policy.max_file_bytes = 21474836480ULL;
+	spec.policy.rate_bytes_per_s = 0; /* its own: no limit */
+	spec.policy.max_sessions = 4;
+	CHECK_INT(store_account_create(st, &spec, &a, pw2), 0);
+	CHECK_STR(a.policy.addresses, "10.0.0.0/8,2001:db8::/32");
+	CHECK_STR(a.policy.names, "*.nsf.age/*.ntf.age");
+	CHECK_INT(a.policy.max_file_bytes, 21474836480LL);
+	CHECK(a.policy.has_rate);
+	CHECK_INT(a.policy.rate_bytes_per_s, 0);
+	CHECK_INT(a.policy.max_sessions, 4);
+	CHECK_INT(store_login(st, "policied", pw2, &who), 0);
+	CHECK_STR(who.policy.names, "*.nsf.age/*.ntf.age");
+	CHECK_INT(store_account_list(st, 0, &f, 1, &b, &n, &more), 0);
+	CHECK_INT(n, 1);
+	CHECK_STR(b.policy.addresses, "10.0.0.0/8,2001:db8::/32");
+	CHECK_INT(b.policy.max_sessions, 4);
+	/* one field back to the server's, another changed, the rest kept */
+	change.set_policy = STORE_POLICY_NAMES | STORE_POLICY_RATE;
+	change.policy.has_rate = true;
+	change.policy.rate_bytes_per_s = 1048576;
+	CHECK_INT(store_account_update(st, a.id, &change, &b), 0);
+	CHECK(!b.policy.has_names);
+	CHECK_STR(b.policy.names, "");
+	CHECK_INT(b.policy.rate_bytes_per_s, 1048576);
+	CHECK_STR(b.policy.addresses, "10.0.0.0/8,2001:db8::/32");
+	CHECK_INT(b.policy.max_file_bytes, 21474836480LL);
+	CHECK(b.version > a.version);
+	/* the first account's is untouched */
+	CHECK_INT(store_account_get(st, id, &a), 0);
+	CHECK(!a.policy.has_addresses);
+	CHECK_INT(store_login(st, a.username, pw, &who), 0);
+	CHECK(!who.policy.has_sessions);
+}
+
 static void test_accounts(struct store *st, struct store_account *out, char pw[])
 {
 	struct store_account_spec spec = { 0 }, change = { 0 };
@@ -211,6 +267,7 @@ static void test_accounts(struct store *st, struct store_account *out, char pw[]
 	CHECK_INT(store_login(st, "alice", pw, &who), -EACCES);
 	CHECK_INT(store_login(st, "alice", pw2, &who), 0);
 	memcpy(pw, pw2, sizeof(pw2));
+	test_account_policy(st, a.id, pw);
 	CHECK_INT(store_account_get(st, a.id, out), 0);
 	CHECK_INT(store_account_get(st, 999999, &b), -ENOENT);
 }
