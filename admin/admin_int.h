@@ -100,6 +100,7 @@ struct admin_server {
 	uint64_t rate[RATE_BUCKETS];
 	int64_t rate_bucket;    /* the bucket being filled: monotonic ms / RATE_BUCKET_MS */
 	int64_t rate_last;      /* the byte counter when last looked at */
+	struct webhook_sender *webhooks;
 };
 
 /* One request, as the handlers see it. */
@@ -138,6 +139,8 @@ struct reply {
 
 struct reply admin_problem(unsigned status, const char *fmt, ...) GW_PRINTF(2, 3);
 struct reply admin_ok(unsigned status, json_t *json);
+/* 204, with no body. */
+struct reply admin_no_content(void);
 /* 503 problem+json: the records database cannot be reached (and why),
  * with Retry-After. */
 struct reply admin_unavailable(struct ctx *x, const char *what);
@@ -167,6 +170,8 @@ admin_handler_fn admin_create_token, admin_list_tokens, admin_get_token, admin_r
 admin_handler_fn admin_list_bans, admin_lift_ban;
 admin_handler_fn admin_list_audit;
 admin_handler_fn admin_sign_in, admin_get_session, admin_sign_out, admin_get_stats;
+admin_handler_fn admin_create_webhook, admin_list_webhooks, admin_get_webhook, admin_delete_webhook,
+	admin_list_deliveries, admin_retry_delivery;
 
 /* http.c: failed authentications from an address: 0, or the seconds it
  * must wait; count one more. */
@@ -238,6 +243,16 @@ void admin_text_str(struct gw_buf *b, const char *s);
 void admin_text_str_or_null(struct gw_buf *b, const char *s);
 void admin_text_time(struct gw_buf *b, int64_t ms);
 void admin_text_int_or_null(struct gw_buf *b, bool present, long long v);
+
+/* uploads.c: an upload as the API shows it. */
+json_t *admin_upload_json(const struct store_upload_info *u);
+
+/* webhook_sender.c: the thread sending webhook deliveries. An address
+ * a webhook may reach only with webhook_allow_private. */
+struct webhook_sender;
+int admin_webhooks_start(struct admin_server *srv, struct webhook_sender **out);
+void admin_webhooks_stop(struct webhook_sender *ws);
+bool admin_address_is_private(const struct sockaddr *sa);
 
 /* keys.c: a key as the API shows it. */
 json_t *admin_key_json(const struct store_key *k);

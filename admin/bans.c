@@ -46,7 +46,7 @@ struct reply admin_lift_ban(struct ctx *x)
 	const char *address = admin_query(x, "address"), *account = admin_query(x, "account");
 	enum gw_guard_kind kind = account ? GW_GUARD_ACCOUNT : GW_GUARD_ADDRESS;
 	const char *key = account ? account : address;
-	struct reply err, r;
+	struct reply err;
 
 	if (admin_no_fields(x, &err) < 0)
 		return err;
@@ -56,8 +56,6 @@ struct reply admin_lift_ban(struct ctx *x)
 		return admin_problem(404, "no failed logins or ban for %s '%.64s'",
 				     guard_kind_name(kind), key);
 	snprintf(x->detail, sizeof(x->detail), "ban of %s '%.64s' lifted", guard_kind_name(kind), key);
-	r = admin_ok(204, NULL);
-	r.raw = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	return r.raw ? r : admin_problem(500, "out of memory");
+	return admin_no_content();
 }
 

@@ -640,6 +640,11 @@ int admin_start(const struct gw_config *cfg, const char *cert, const char *key,
 		r = -EINVAL;
 		goto fail;
 	}
+	r = admin_webhooks_start(srv, &srv->webhooks);
+	if (r < 0) {
+		snprintf(err, err_size, "cannot start sending webhooks: %s", strerror(-r));
+		goto fail;
+	}
 	gw_info("admin.listen", "admin API on %s://%s:%u" API, cfg->admin_plain_http ? "http" : "https",
 		cfg->admin_host, cfg->admin_port);
 	if (cfg->admin_plain_http)
@@ -656,6 +661,8 @@ void admin_stop(struct admin_server *srv)
 	if (!srv)
 		return;
 	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELAXED);
+	admin_webhooks_stop(srv->webhooks);
+	srv->webhooks = NULL;
 	store_events_close(srv->store); /* event streams end now */
 	/* The watcher resumes every suspended stream as it ends (MHD must
 	 * not be stopped with one suspended); a stream that suspends after

@@ -39,6 +39,17 @@ struct reply admin_problem(unsigned status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	/* A client's text cut short ("%.64s") may end inside a character,
+	 * or never was UTF-8: such bytes become '?', or JSON has no string. */
+	for (size_t i = 0; detail[i];) {
+		const unsigned char *c = (const unsigned char *)detail + i;
+		size_t n = *c < 0x80 ? 1 : admin_utf8_sequence(c);
+
+		if (n == 0)
+			detail[i++] = '?';
+		else
+			i += n;
+	}
 	r.json = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title", reason(status),
 			   "status", (int)status, "detail", detail);
 	return r;
@@ -64,6 +75,14 @@ struct reply admin_ok(unsigned status, json_t *json)
 	r.status = status;
 	r.json = json;
 	return r;
+}
+
+struct reply admin_no_content(void)
+{
+	struct reply r = admin_ok(204, NULL);
+
+	r.raw = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+	return r.raw ? r : admin_problem(500, "out of memory");
 }
 
 enum MHD_Result admin_send_reply(struct MHD_Connection *conn, struct reply *r)

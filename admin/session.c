@@ -239,9 +239,9 @@ struct reply admin_sign_out(struct ctx *x)
 		explicit_bzero(s, sizeof(*s));
 	pthread_mutex_unlock(&srv->session_lock);
 	snprintf(x->detail, sizeof(x->detail), "console sign-out");
-	r = admin_ok(204, NULL);
-	snprintf(r.cookie, sizeof(r.cookie),
-		 SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
-	r.raw = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
-	return r.raw ? r : admin_problem(500, "out of memory");
+	r = admin_no_content();
+	if (r.status == 204)
+		snprintf(r.cookie, sizeof(r.cookie),
+			 SESSION_COOKIE "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict");
+	return r;
 }

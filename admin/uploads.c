@@ -54,7 +54,7 @@ static void upload_text(struct gw_buf *b, const struct store_upload_info *u)
 	gw_buf_adds(b, "}}");
 }
 
-static json_t *upload_json(const struct store_upload_info *u)
+json_t *admin_upload_json(const struct store_upload_info *u)
 {
 	struct gw_buf b;
 	json_t *o;
@@ -111,7 +111,7 @@ static struct reply upload_reply(struct ctx *x, int rc, const struct store_uploa
 		return admin_problem(404, "no upload with id %lld", (long long)x->ids[0]);
 	if (rc < 0)
 		return admin_problem(500, "cannot read the upload");
-	json = upload_json(u);
+	json = admin_upload_json(u);
 	return json ? admin_ok(200, json) : admin_problem(500, "out of memory");
 }
 

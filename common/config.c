@@ -71,6 +71,9 @@ static const struct setting settings[] = {
 	STR("master_key", master_key),
 	STR("import_command", import_command),
 	STR("import_stdin", import_stdin),
+	STR("accept_command", accept_command),
+	U32("accept_timeout_s", accept_timeout_s, 1, 3600),
+	U32("accept_workers", accept_workers, 1, 256),
 	U32("import_workers", import_workers, 1, 64),
 	U32("import_timeout_s", import_timeout_s, 1, 86400),
 	U32("import_attempts", import_attempts, 1, 1000),
@@ -98,6 +101,11 @@ static const struct setting settings[] = {
 	U32("s3_senders", s3_senders, 1, 1024),
 	U32("s3_timeout_s", s3_timeout_s, 5, 3600),
 	U32("s3_abandon_after_s", s3_abandon_after_s, 10, 86400 * 3650),
+	{ "webhook_allow_private", K_BOOL, offsetof(struct gw_config, webhook_allow_private), 0, 0, 0, 0 },
+	STR("webhook_ca_file", webhook_ca_file),
+	U32("webhook_timeout_s", webhook_timeout_s, 1, 300),
+	U32("webhook_backoff_s", webhook_backoff_s, 1, 3600),
+	U32("webhook_retry_for_s", webhook_retry_for_s, 1, 86400 * 30),
 	{ "log_level", K_LEVEL, offsetof(struct gw_config, log_level),
 	  sizeof(((struct gw_config *)0)->log_level), 0, 0, 0 },
 };
@@ -139,6 +147,8 @@ void gw_config_defaults(struct gw_config *c)
 		   "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256",
 		   sizeof(c->tls_ciphersuites));
 	c->import_workers = 2;
+	c->accept_timeout_s = 60;
+	c->accept_workers = 8;
 	c->import_timeout_s = 600;
 	c->import_attempts = 5;
 	c->import_backoff_s = 5;
@@ -156,6 +166,9 @@ void gw_config_defaults(struct gw_config *c)
 	c->s3_timeout_s = 300;
 	c->s3_abandon_after_s = 86400 * 7;
 	gw_strlcpy(c->log_level, "info", sizeof(c->log_level));
+	c->webhook_timeout_s = 10;
+	c->webhook_backoff_s = 10;
+	c->webhook_retry_for_s = 86400;
 }
 
 /* Apply one textual value to a setting. */

@@ -240,6 +240,8 @@ static void store_params_from(const struct gw_config *cfg, struct store_params *
 	sp->database_timeout_ms = cfg->database_timeout_ms;
 	sp->node_id = cfg->node_id;
 	sp->import_lease_s = cfg->import_lease_s;
+	sp->accept_command = cfg->accept_command;
+	sp->accept_timeout_s = cfg->accept_timeout_s;
 	sp->storage_url = cfg->storage_url;
 	sp->s3_endpoint = cfg->s3_endpoint;
 	sp->s3_region = cfg->s3_region;

@@ -162,7 +162,7 @@ static void login_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_login = { "login", login_run, login_done, true };
+const struct job_ops ftpd_job_login = { "login", login_run, login_done, true, false };
 
 /* ---------------------------------------------------------------- control side */
 

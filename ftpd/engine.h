@@ -197,6 +197,7 @@ struct ftpd_server {
 	struct store *store;
 	struct gw_pool *pool;    /* password checks (argon2id), borrowed */
 	struct gw_pool *io_pool; /* uploads: open, write, commit; owned */
+	struct gw_pool *commit_pool; /* commits, with an accept_command (else NULL); owned */
 	/* HASH of files without a recorded SHA-256 (partial uploads): one
 	 * thread, and one such HASH per account at a time, so that reading
 	 * files for HASH never holds the workers that write uploads. */
@@ -244,6 +245,7 @@ struct job_ops {
 	bool (*run)(struct job *j);
 	void (*done)(struct ctrl *c, struct job *j);
 	bool checks_password; /* on the password pool, not the upload pool */
+	bool commits;         /* on the commit pool when there is one */
 };
 
 struct job {

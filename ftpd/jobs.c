@@ -77,7 +77,10 @@ void ftpd_job_submit(struct ctrl *c, struct job *j)
 	struct ftpd_server *srv = c->loop->srv;
 
 	c->refs++;
-	gw_pool_submit(j->ops->checks_password ? srv->pool : srv->io_pool, &j->base);
+	gw_pool_submit(j->ops->checks_password		  ? srv->pool
+		       : j->ops->commits && srv->commit_pool ? srv->commit_pool
+							     : srv->io_pool,
+		       &j->base);
 }
 
 void ftpd_job_free_bufs(struct job *j)
@@ -174,7 +177,7 @@ static void hash_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-static const struct job_ops hash_read_ops = { "hash-read", hash_read_run, hash_done, false };
+static const struct job_ops hash_read_ops = { "hash-read", hash_read_run, hash_done, false, false };
 
 static bool hash_run(struct job *j)
 {
@@ -200,7 +203,7 @@ static bool hash_run(struct job *j)
 	return false;
 }
 
-const struct job_ops ftpd_job_hash = { "hash", hash_run, hash_done, false };
+const struct job_ops ftpd_job_hash = { "hash", hash_run, hash_done, false, false };
 
 /* ---------------------------------------------------------------- MFMT */
 
@@ -220,7 +223,7 @@ static void mfmt_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_mfmt = { "mfmt", mfmt_run, mfmt_done, false };
+const struct job_ops ftpd_job_mfmt = { "mfmt", mfmt_run, mfmt_done, false, false };
 
 /* ---------------------------------------------------------------- names */
 
@@ -292,4 +295,4 @@ static void names_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_names = { "names", names_run, names_done, false };
+const struct job_ops ftpd_job_names = { "names", names_run, names_done, false, false };

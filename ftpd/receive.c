@@ -43,7 +43,7 @@ static void abort_done(struct ctrl *c, struct job *j)
 	ftpd_data_finish(c, j->result);
 }
 
-static const struct job_ops abort_ops = { "abort", abort_run, abort_done, false };
+static const struct job_ops abort_ops = { "abort", abort_run, abort_done, false, false };
 
 void ftpd_abort_upload(struct ctrl *c, struct store_upload *up, const char *reason,
 		       enum ftpd_xfer result)
@@ -71,14 +71,16 @@ static bool reject_run(struct job *j)
 	return true;
 }
 
-static const struct job_ops reject_ops = { "reject", reject_run, rejected, false };
+static const struct job_ops reject_ops = { "reject", reject_run, rejected, false, false };
 
 static bool commit_run(struct job *j)
 {
 	struct store *st = j->c->loop->srv->store;
 
 	j->err = store_upload_commit(st, j->up);
-	if (j->err == -EBADMSG) {
+	if (j->err == -ETIMEDOUT) /* undecided by the accept hook: kept partial */
+		gw_strlcpy(j->reason, store_upload_verdict(j->up), sizeof(j->reason));
+	if (j->err == -EBADMSG || j->err == -EPERM) {
 		/* The verdict came with the last byte: not kept. */
 		gw_strlcpy(j->reason, store_upload_verdict(j->up), sizeof(j->reason));
 		store_upload_reject(st, j->up);
@@ -95,6 +97,20 @@ static void commit_done(struct ctrl *c, struct job *j)
 
 	if (j->err == -EBADMSG) {
 		rejected(c, j);
+		return;
+	}
+	if (j->err == -EPERM) {
+		gw_warn("upload.rejected", "upload %lld '%s' of account %lld from %s refused by the"
+			" accept hook: %s", (long long)store_upload_id(j->up), d->path,
+			(long long)c->account_id, c->peer_ip, j->reason);
+		gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+		ftpd_data_finish(c, FTPD_XFER_REFUSED);
+		return;
+	}
+	if (j->err == -ETIMEDOUT) {
+		log_partial(c, j);
+		gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+		ftpd_data_finish(c, FTPD_XFER_UNDECIDED);
 		return;
 	}
 	if (j->err < 0) {
@@ -115,7 +131,7 @@ static void commit_done(struct ctrl *c, struct job *j)
 	ftpd_data_finish(c, FTPD_XFER_OK);
 }
 
-static const struct job_ops commit_ops = { "commit", commit_run, commit_done, false };
+static const struct job_ops commit_ops = { "commit", commit_run, commit_done, false, true };
 
 /* ---------------------------------------------------------------- opening */
 
@@ -203,7 +219,7 @@ static void open_done(struct ctrl *c, struct job *j)
 	ftpd_data_pump(c);
 }
 
-static const struct job_ops open_ops = { "open", open_run, open_done, false };
+static const struct job_ops open_ops = { "open", open_run, open_done, false, false };
 
 void ftpd_receive_open(struct ctrl *c)
 {
@@ -321,8 +337,8 @@ static bool digest_run(struct job *j)
 	return true;
 }
 
-static const struct job_ops write_ops = { "write", write_run, write_done, false };
-static const struct job_ops digest_ops = { "digest", digest_run, NULL, false };
+static const struct job_ops write_ops = { "write", write_run, write_done, false, false };
+static const struct job_ops digest_ops = { "digest", digest_run, NULL, false, false };
 
 /* Hand the full chunks, and the bytes of buf, to a worker to hash and
  * write; go on receiving into another buffer. Unless all is set (the

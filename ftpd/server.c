@@ -344,6 +344,10 @@ int ftpd_start(const struct gw_config *cfg, const char *cert, const char *key,
 		goto fail;
 	}
 	r = gw_pool_new(cfg->workers, GW_NICE_TRANSFERS, &srv->io_pool);
+	/* With an accept_command, commits wait for it: on threads of their
+	 * own, so that a slow hook never holds the writes of other uploads. */
+	if (r == 0 && cfg->accept_command[0])
+		r = gw_pool_new(cfg->accept_workers, GW_NICE_TRANSFERS, &srv->commit_pool);
 	if (r < 0) {
 		snprintf(err, err_size, "cannot start upload worker threads: %s", strerror(-r));
 		goto fail;
@@ -527,10 +531,12 @@ void ftpd_free(struct ftpd_server *srv)
 		return;
 	/* Upload work still queued runs now; its results join the loops'
 	 * finished jobs, handled below. */
+	gw_pool_free(srv->commit_pool);
 	gw_pool_free(srv->io_pool);
 	gw_pool_free(srv->hash_pool);
 	gw_counter_free(srv->hashes_per_account);
 	srv->io_pool = NULL;
+	srv->commit_pool = NULL;
 	for (i = 0; srv->loops && i < srv->nloops; i++) {
 		struct loop *l = &srv->loops[i];
 		struct job *j;

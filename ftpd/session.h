@@ -107,6 +107,8 @@ enum ftpd_xfer {
 	FTPD_XFER_KEPT_ELSEWHERE, /* 554: REST where the stored parts do not end */
 	FTPD_XFER_NODE_SILENT,   /* 450: the node receiving the file stopped answering */
 	FTPD_XFER_TOO_BIG,       /* 552: past the account's max_file_bytes (reason: the limit) */
+	FTPD_XFER_REFUSED,       /* 553: the accept hook refused it; see reason */
+	FTPD_XFER_UNDECIDED,     /* 451: the accept hook decided nothing; kept partial */
 };
 
 struct ftpd_session {

@@ -324,6 +324,21 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 		ftpd_reply(s, 552, text);
 		break;
 	}
+	case FTPD_XFER_REFUSED: {
+		char text[320];
+
+		snprintf(text, sizeof(text), "Refused: %s.", s->reason[0] ? s->reason : "not accepted");
+		ftpd_reply(s, 553, text);
+		break;
+	}
+	case FTPD_XFER_UNDECIDED: {
+		char text[320];
+
+		snprintf(text, sizeof(text), "The upload could not be confirmed (%s); it is kept as"
+			 " partial: resume it to try again.", s->reason[0] ? s->reason : "no answer");
+		ftpd_reply(s, 451, text);
+		break;
+	}
 	}
 	s->reason[0] = '\0';
 }

@@ -70,6 +70,9 @@ struct gw_config {
 	char master_key[65];        /* hex; "" = from master_key_file */
 	char import_command[PATH_MAX]; /* "" = file into data_dir/imported */
 	char import_stdin[16];         /* "none" | "plaintext" */
+	char accept_command[PATH_MAX]; /* "" = none: run before 226, may refuse */
+	uint32_t accept_timeout_s;
+	uint32_t accept_workers;       /* accept hooks at once */
 	uint32_t import_workers;
 	uint32_t import_timeout_s;
 	uint32_t import_attempts;
@@ -101,6 +104,12 @@ struct gw_config {
 	uint32_t s3_timeout_s;          /* one request */
 	uint32_t s3_abandon_after_s;    /* a partial upload untouched this long loses its parts */
 	char log_level[16];
+	/* webhooks (docs/operations.md, "Webhooks") */
+	bool webhook_allow_private;   /* receivers on loopback and private addresses */
+	char webhook_ca_file[PATH_MAX]; /* "" = the system's CAs */
+	uint32_t webhook_timeout_s;   /* one attempt, connect to last byte */
+	uint32_t webhook_backoff_s;   /* after the first failed attempt; doubles, at most an hour */
+	uint32_t webhook_retry_for_s; /* then a delivery is dead */
 };
 
 void gw_config_defaults(struct gw_config *c);

@@ -21,6 +21,9 @@
 #define GW_ADMIN_TOKEN_MAX 256
 #define GW_DESCRIPTION_MAX 1024
 #define GW_PAGE_LIMIT_MAX 1000
+#define GW_WEBHOOK_URL_MAX 2048       /* a webhook's URL */
+#define GW_WEBHOOK_EVENTS_MAX 255     /* its event patterns, as text */
+#define GW_WEBHOOKS_MAX 100           /* webhooks at once */
 
 /* configuration */
 #define GW_CONFIG_FILE_MAX (1024 * 1024)

@@ -63,6 +63,10 @@ struct store_params {
 	uint32_t s3_parts_in_flight; /* per upload (0: 4) */
 	uint32_t s3_senders;       /* in flight on the node (0: 16) */
 	uint32_t s3_timeout_s;     /* one request (0: 300) */
+	/* A program run on each completed upload before 226, which may
+	 * refuse it (NULL/"": none), and its time limit (0: 60 s). */
+	const char *accept_command;
+	uint32_t accept_timeout_s;
 };
 
 /* BLOCKING. Create the data directory layout and database if needed, run
@@ -387,8 +391,12 @@ void store_upload_hash(struct store_upload *up, const void *buf, size_t len);
  * and, when the account requires it, the age format; write the chunk. */
 int store_upload_write(struct store_upload *up, const void *buf, size_t len);
 /* BLOCKING. Make the bytes and the record durable: fsync the file and its
- * directories, then commit state 'received' with size and SHA-256. Only
- * after this returns 0 may the client be told 226. */
+ * directories, ask the accept_command, then commit state 'received' with
+ * size and SHA-256. Only after this returns 0 may the client be told 226.
+ * -EBADMSG: not an age file for the account; -EPERM: the accept_command
+ * refused it (both: store_upload_verdict() says why; reject it);
+ * -ETIMEDOUT: the accept_command decided nothing, and the upload is now
+ * partial (store_upload_verdict() says why). */
 int store_upload_commit(struct store *st, struct store_upload *up);
 /* store_upload_write() sends whole blocks of this size from a buffer
  * aligned to it, at an offset aligned to it, to the disk directly. */
@@ -508,6 +516,79 @@ void store_events_wait(struct store *st, uint64_t after, struct store_event *out
 uint64_t store_events_last(struct store *st);
 /* Wake every waiter (at shutdown). */
 void store_events_close(struct store *st);
+
+/* ---------------------------------------------------------------- webhooks */
+
+/* Every upload reaching received, rejected, imported or failed, and
+ * every change to an account or its keys, is an event in the records,
+ * written in the transaction of the change. A webhook is sent the events
+ * its patterns name ("upload.imported", "upload.*", "account.*", "*")
+ * from its creation on: each as a delivery, retried until it succeeds or
+ * its time runs out (then "dead", replayable). docs/operations.md. */
+#define STORE_WEBHOOK_SECRET_LEN 64 /* hex */
+struct store_webhook {
+	int64_t id;
+	char url[GW_WEBHOOK_URL_MAX + 1];
+	char events[GW_WEBHOOK_EVENTS_MAX + 1]; /* patterns, ',' between them */
+	int64_t created_at_ms;
+	int64_t pending, dead; /* its deliveries in those states (get and list) */
+	int64_t cursor;        /* the last event made into its deliveries */
+};
+struct store_delivery {
+	int64_t webhook_id;
+	int64_t event_id;
+	char type[32];      /* "upload.imported", "account.created", ... */
+	int64_t event_at_ms;
+	int64_t account_id;
+	int64_t upload_id;  /* 0: an account's event */
+	char error[256];    /* upload.rejected, upload.failed: why, as it was then */
+	char state[12];     /* "pending" | "delivered" | "dead" */
+	unsigned attempts;
+	int64_t next_at_ms; /* pending: when it is tried next */
+	int64_t first_at_ms; /* its first attempt (0: none yet) */
+	int64_t delivered_at_ms;
+	int last_status;    /* the receiver's HTTP status (0: none) */
+	char last_error[256];
+	char url[GW_WEBHOOK_URL_MAX + 1]; /* claimed: where it goes */
+};
+
+/* True when a pattern list ("upload.*, account.created") is acceptable:
+ * 1 to 16 patterns of known event types, or type families with ".*". */
+bool store_webhook_events_valid(const char *events);
+/* BLOCKING. -E2BIG: GW_WEBHOOKS_MAX already. secret: shown once. */
+int store_webhook_create(struct store *st, const char *url, const char *events,
+			 struct store_webhook *out, char secret[STORE_WEBHOOK_SECRET_LEN + 1]);
+int store_webhook_get(struct store *st, int64_t id, struct store_webhook *out);
+int store_webhook_list(struct store *st, int64_t after_id, unsigned max,
+		       struct store_webhook *items, unsigned *n, bool *more);
+/* Its deliveries stop; what was delivered stays listed. */
+int store_webhook_delete(struct store *st, int64_t id);
+/* Newest first; state NULL for any. */
+int store_delivery_list(struct store *st, int64_t webhook_id, const char *state,
+			int64_t before_event, unsigned max, struct store_delivery *items,
+			unsigned *n, bool *more);
+/* A dead (or delivered) delivery is tried again now, its attempts from
+ * 0: -ENOENT, -EBUSY while it is pending. */
+int store_delivery_retry(struct store *st, int64_t webhook_id, int64_t event_id,
+			 struct store_delivery *out);
+
+/* The sender (any node): new events become deliveries of the webhooks
+ * that want them; then up to max due deliveries are claimed for lease_ms,
+ * the next of one upload only once its earlier ones are done. Returns the
+ * number of webhooks in use (0: none, nothing to send), or an error. */
+int store_delivery_claim(struct store *st, int64_t lease_ms, unsigned max,
+			 struct store_delivery *items, unsigned *n);
+/* How an attempt went: status (0 when no answer came) and error; ok
+ * marks it delivered. Else it is tried again after backoff_ms doubled
+ * per attempt (at most an hour), or dead once retry_for_ms have passed
+ * since its first attempt. */
+int store_delivery_done(struct store *st, const struct store_delivery *d, bool ok, int status,
+			const char *error, int64_t backoff_ms, int64_t retry_for_ms);
+/* HMAC-SHA256 of data with the webhook's secret, as hex. */
+int store_webhook_sign(struct store *st, int64_t webhook_id, const void *data, size_t len,
+		       char hex[65]);
+/* Delivered deliveries and events older than cutoff go (dead ones stay). */
+int store_webhook_prune(struct store *st, int64_t cutoff_ms);
 
 /* ---------------------------------------------------------------- admin tokens */
 

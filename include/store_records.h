@@ -148,6 +148,33 @@ struct store_records_ops {
 	int (*audit_list)(struct store *st, int64_t before_id, int64_t account_id, unsigned max,
 			  struct store_audit *items, unsigned *n, bool *more);
 
+	/* ------------------------------------------------ webhooks */
+	/* Its cursor starts at the newest event: it is told of later ones. */
+	int (*webhook_insert)(struct store *st, const char *url, const char *events,
+			      const uint8_t sealed[STORE_KEY_SEALED_LEN], int64_t now_ms, int64_t *id);
+	int (*webhook_get)(struct store *st, int64_t id, struct store_webhook *out);
+	int (*webhook_list)(struct store *st, int64_t after_id, unsigned max,
+			    struct store_webhook *items, unsigned *n, bool *more);
+	int (*webhook_delete)(struct store *st, int64_t id, int64_t now_ms);
+	int (*webhook_sealed)(struct store *st, int64_t id, uint8_t sealed[STORE_KEY_SEALED_LEN]);
+	/* Events after after_id, at most max, in order (type, event_id,
+	 * event_at_ms, account_id, upload_id, error). */
+	int (*hook_events_after)(struct store *st, int64_t after_id, unsigned max,
+				 struct store_delivery *items, unsigned *n);
+	/* Deliveries of ids[0..n) to webhook_id, and its cursor moved to
+	 * cursor, at once (a delivery made twice is made once). */
+	int (*delivery_add)(struct store *st, int64_t webhook_id, const int64_t *event_ids,
+			    const int64_t *upload_ids, unsigned n, int64_t cursor, int64_t now_ms);
+	int (*delivery_claim)(struct store *st, int64_t now_ms, int64_t lease_ms, unsigned max,
+			      struct store_delivery *items, unsigned *n);
+	int (*delivery_set)(struct store *st, const struct store_delivery *d);
+	int (*delivery_get)(struct store *st, int64_t webhook_id, int64_t event_id,
+			    struct store_delivery *out);
+	int (*delivery_list)(struct store *st, int64_t webhook_id, const char *state,
+			     int64_t before_event, unsigned max, struct store_delivery *items,
+			     unsigned *n, bool *more);
+	int (*webhook_prune)(struct store *st, int64_t cutoff_ms);
+
 	/* ------------------------------------------------ upload records */
 	int (*upload_get)(struct store *st, int64_t id, struct store_upload_info *out);
 	int (*upload_list)(struct store *st, const struct store_upload_filter *f, int64_t before_id,

@@ -411,8 +411,8 @@ static void keep_tail(struct gw_buf *tail, const char *data, size_t n)
  * hooks for one upload never run at once (posix_spawn cannot ask for
  * that). Between fork and exec the child makes only system calls. in_fd
  * < 0: /dev/null. 0 or a positive errno. */
-static int spawn_hook(const char *command, char *const argv[], char *const envp[], int in_fd,
-		      int out_fd, pid_t *out)
+int store_spawn_hook(const char *command, char *const argv[], char *const envp[], int in_fd,
+		     int out_fd, pid_t *out)
 {
 	pid_t parent = getpid(), pid;
 	int report[2], err = 0;
@@ -530,7 +530,7 @@ static int run_hook(struct store_pipeline *pl, const struct store_work *w, struc
 		}
 		explicit_bzero(secrets, sizeof(secrets));
 	}
-	rc = spawn_hook(pl->command, argv, envp, stdin_fed ? in[0] : -1, out[1], &pid);
+	rc = store_spawn_hook(pl->command, argv, envp, stdin_fed ? in[0] : -1, out[1], &pid);
 	close(out[1]);
 	out[1] = -1;
 	if (in[0] >= 0) {

@@ -134,4 +134,26 @@ int store_pg_object_state(struct store *st, int64_t id, unsigned number, void *s
 int store_pg_object_load(struct store *st, int64_t id, char *upload_id, size_t upload_id_size,
 			 struct store_bytes_part *parts, unsigned max, unsigned *n);
 
+/* records_pg_webhooks.c */
+int store_pg_webhook_insert(struct store *st, const char *url, const char *events,
+				const uint8_t sealed[STORE_KEY_SEALED_LEN], int64_t now_ms, int64_t *id);
+int store_pg_webhook_get(struct store *st, int64_t id, struct store_webhook *out);
+int store_pg_webhook_list(struct store *st, int64_t after_id, unsigned max,
+			      struct store_webhook *items, unsigned *n, bool *more);
+int store_pg_webhook_delete(struct store *st, int64_t id, int64_t now_ms);
+int store_pg_webhook_sealed(struct store *st, int64_t id, uint8_t sealed[STORE_KEY_SEALED_LEN]);
+int store_pg_hook_events_after(struct store *st, int64_t after_id, unsigned max,
+				   struct store_delivery *items, unsigned *n);
+int store_pg_delivery_add(struct store *st, int64_t webhook_id, const int64_t *event_ids,
+			      const int64_t *upload_ids, unsigned n, int64_t cursor, int64_t now_ms);
+int store_pg_delivery_claim(struct store *st, int64_t now_ms, int64_t lease_ms, unsigned max,
+				struct store_delivery *items, unsigned *n);
+int store_pg_delivery_set(struct store *st, const struct store_delivery *d);
+int store_pg_delivery_get(struct store *st, int64_t webhook_id, int64_t event_id,
+			      struct store_delivery *out);
+int store_pg_delivery_list(struct store *st, int64_t webhook_id, const char *state,
+			       int64_t before_event, unsigned max, struct store_delivery *items,
+			       unsigned *n, bool *more);
+int store_pg_webhook_prune(struct store *st, int64_t cutoff_ms);
+
 #endif

@@ -16,6 +16,9 @@
 
 /* Each entry moves the schema from version i to i + 1. Never edit one
  * that has shipped; append a new one. */
+/* The time in milliseconds since the epoch, in SQL (for triggers). */
+#define SQLITE_NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+
 static const char *const migrations[] = {
 	/* 1: accounts, uploads, admin tokens */
 	"CREATE TABLE accounts ("
@@ -129,6 +132,67 @@ static const char *const migrations[] = {
 	"ALTER TABLE accounts ADD COLUMN max_file_bytes INTEGER;"
 	"ALTER TABLE accounts ADD COLUMN rate_limit_bytes_per_s INTEGER;"
 	"ALTER TABLE accounts ADD COLUMN max_sessions INTEGER;",
+	/* 10: webhooks. Every change a webhook may be told of is written to
+	 * hook_events by a trigger, in the transaction that makes it: none
+	 * is lost to a crash between the change and its event. Deliveries
+	 * are made from them per webhook (its cursor), retried, and kept. */
+	"CREATE TABLE webhooks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  url TEXT NOT NULL,"
+	"  events TEXT NOT NULL,"
+	"  secret_sealed BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  deleted_at INTEGER,"
+	"  cursor INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE hook_events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  account_id INTEGER NOT NULL,"
+	"  upload_id INTEGER,"
+	"  error TEXT"
+	");"
+	"CREATE TABLE webhook_deliveries ("
+	"  webhook_id INTEGER NOT NULL,"
+	"  event_id INTEGER NOT NULL,"
+	"  upload_id INTEGER,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending','delivered','dead')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  first_at INTEGER,"
+	"  last_status INTEGER,"
+	"  last_error TEXT,"
+	"  delivered_at INTEGER,"
+	"  lease_until INTEGER,"
+	"  PRIMARY KEY (webhook_id, event_id)"
+	");"
+	"CREATE INDEX webhook_deliveries_due ON webhook_deliveries(state, next_at);"
+	"CREATE INDEX webhook_deliveries_by_upload ON webhook_deliveries(webhook_id, upload_id, event_id);"
+	"CREATE INDEX webhook_deliveries_by_state ON webhook_deliveries(webhook_id, state, event_id);"
+	"CREATE TRIGGER hook_upload AFTER UPDATE OF state ON uploads"
+	"  WHEN (NEW.state = 'received' AND OLD.state = 'receiving')" /* not a requeue */
+	"   OR (NEW.state IN ('rejected','imported','failed') AND NEW.state IS NOT OLD.state)"
+	"  BEGIN INSERT INTO hook_events(type, at, account_id, upload_id, error)"
+	"  VALUES ('upload.' || NEW.state, " SQLITE_NOW_MS ", NEW.account_id, NEW.id, NEW.error); END;"
+	"CREATE TRIGGER hook_account_new AFTER INSERT ON accounts"
+	"  BEGIN INSERT INTO hook_events(type, at, account_id)"
+	"  VALUES ('account.created', " SQLITE_NOW_MS ", NEW.id); END;"
+	"CREATE TRIGGER hook_account AFTER UPDATE ON accounts"
+	"  WHEN NEW.version IS NOT OLD.version OR NEW.password_hash IS NOT OLD.password_hash"
+	"  BEGIN INSERT INTO hook_events(type, at, account_id) VALUES ("
+	"    CASE WHEN NEW.deleted_at IS NOT NULL AND OLD.deleted_at IS NULL THEN 'account.deleted'"
+	"    WHEN NEW.status IS NOT OLD.status THEN"
+	"      CASE NEW.status WHEN 'disabled' THEN 'account.disabled' ELSE 'account.enabled' END"
+	"    WHEN NEW.password_hash IS NOT OLD.password_hash THEN 'account.password_changed'"
+	"    ELSE 'account.updated' END, " SQLITE_NOW_MS ", NEW.id); END;"
+	"CREATE TRIGGER hook_key_new AFTER INSERT ON keys"
+	"  BEGIN INSERT INTO hook_events(type, at, account_id)"
+	"  VALUES ('account.key_issued', " SQLITE_NOW_MS ", NEW.account_id); END;"
+	"CREATE TRIGGER hook_key_revoked AFTER UPDATE OF revoked_at ON keys"
+	"  WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL"
+	"  BEGIN INSERT INTO hook_events(type, at, account_id)"
+	"  VALUES ('account.key_revoked', " SQLITE_NOW_MS ", NEW.account_id); END;",
 };
 
 int store_db_error(struct store *st, const char *what)

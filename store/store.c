@@ -123,6 +123,9 @@ int store_open(const struct store_params *p, struct store **out, char *err, size
 	st->db_pool = p->database_pool;
 	st->db_timeout_ms = p->database_timeout_ms;
 	st->lease_ms = (int64_t)(p->import_lease_s ? p->import_lease_s : 60) * 1000;
+	gw_strlcpy(st->accept_command, p->accept_command ? p->accept_command : "",
+		   sizeof(st->accept_command));
+	st->accept_timeout_s = p->accept_timeout_s ? p->accept_timeout_s : 60;
 	st->t_cost = p->argon2_t_cost;
 	st->min_free_bytes = p->min_free_bytes;
 	st->cache_ttl_ms = p->login_cache_s * 1000;

@@ -28,6 +28,8 @@ struct store {
 	char node[STORE_NODE_MAX + 1]; /* this node's id */
 	char lease_owner[STORE_NODE_MAX + 48]; /* node/pid/random: this process's leases */
 	int64_t lease_ms; /* how long a claim on import work lasts unrenewed */
+	char accept_command[PATH_MAX]; /* run before 226 ("": none), accept_hook.c */
+	uint32_t accept_timeout_s;
 	char data_dir[PATH_MAX];
 	int accounts_fd; /* data_dir/accounts */
 	int uploads_fd;  /* data_dir/uploads: the bytes backend's, and the views' links */
@@ -184,5 +186,17 @@ size_t store_sha256_save(const struct store_sha256 *s, uint8_t out[STORE_SHA256_
 /* -EBADMSG: not a saved state */
 int store_sha256_load(struct store_sha256 *s, const uint8_t *in, size_t len);
 int store_hash_password(struct store *st, const char *password, char *out, size_t out_size);
+
+/* pipeline.c: start a hook (no shell, envp as given, its own process
+ * group, killed with the gateway; in_fd < 0: /dev/null; stdout and
+ * stderr to out_fd): 0 or a positive errno. */
+int store_spawn_hook(const char *command, char *const argv[], char *const envp[], int in_fd,
+		     int out_fd, pid_t *out);
+/* accept_hook.c: the accept_command's verdict on a completed upload whose
+ * bytes are durable: 0 accepted (or no command), -EPERM refused (reason:
+ * its first line of output, or its exit status), -ETIMEDOUT or -EIO when
+ * it gave none (reason says why). */
+int store_accept_hook(struct store *st, int64_t id, int64_t account_id, const char *path,
+		      uint64_t size, const char *sha256, char *reason, size_t reason_size);
 
 #endif

@@ -716,6 +716,19 @@ int store_upload_commit(struct store *st, struct store_upload *up)
 	}
 	store_sha256_end(&up->sha, md);
 	gw_hex(md, 32, up->sha256);
+	r = store_accept_hook(st, up->id, up->account_id, up->path, up->bytes, up->sha256,
+			      up->verdict, sizeof(up->verdict));
+	if (r == -EPERM)
+		return r; /* the caller rejects it */
+	if (r < 0) {
+		/* Undecided: all its bytes are kept, and a resume at its size
+		 * asks again. */
+		up->sha256[0] = '\0';
+		r = finish_record(st, up, "partial", NULL, up->verdict);
+		if (r < 0 && r != -ESTALE)
+			remember_unsaved(st, up, "partial", up->verdict);
+		return -ETIMEDOUT;
+	}
 	r = finish_record(st, up, "received", up->sha256, NULL);
 	if (r == 0)
 		st->bytes->ops->seal(up->w); /* its bytes never change from here on */

@@ -85,6 +85,9 @@ class AdminTest(unittest.TestCase):
             (b'[1]', None),
             (b'{"description": "\xff\xfe"}', None),
             (b'{', None),
+            # a field name cut in its problem's detail inside a character:
+            # the 64th byte is the first of "\u01bf" (a 400 without a body before)
+            (('{"requir%s\u01bfe": true}' % ("@" * 57)).encode(), "requir@"),
         ]
         for raw, field in cases:
             status, doc, h = self.gw.api("POST", "/accounts", raw=raw)

@@ -8,6 +8,7 @@
 #include <ftw.h>
 #include <libpq-fe.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,85 @@ static void test_account_policy(struct store *st, int64_t id, const char *pw)
 	CHECK(!a.policy.has_addresses);
 	CHECK_INT(store_login(st, a.username, pw, &who), 0);
 	CHECK(!who.policy.has_sessions);
+}
+
+/* Webhooks in the records: the events the triggers write, made into
+ * deliveries of a webhook that wants them, claimed, retried, dead,
+ * replayed, delivered; the secret signs. */
+static void test_webhooks(struct store *st)
+{
+	char secret[STORE_WEBHOOK_SECRET_LEN + 1], sig[65], want[65];
+	struct store_account_spec spec = { 0 };
+	struct store_delivery d[8], again;
+	struct store_webhook w, other;
+	struct store_account a;
+	char pw[STORE_PASSWORD_LEN + 1];
+	uint8_t mac[32];
+	unsigned n = 0, mac_len = 0;
+	bool more = false;
+
+	CHECK(store_webhook_events_valid("upload.*,account.created"));
+	CHECK(store_webhook_events_valid("*"));
+	CHECK(!store_webhook_events_valid(""));
+	CHECK(!store_webhook_events_valid("upload.exploded"));
+	CHECK(!store_webhook_events_valid("upload.*,"));
+	CHECK(!store_webhook_events_valid("upload"));
+	CHECK_INT(store_webhook_create(st, "https://example.com/h", "bad", &w, secret), -EINVAL);
+	CHECK_INT(store_webhook_create(st, "https://example.com/h", "account.created", &w, secret), 0);
+	CHECK_INT(strlen(secret), 64);
+	CHECK_INT(store_webhook_create(st, "https://example.com/o", "upload.imported", &other,
+				       secret + 0), 0);
+	/* the secret it showed signs */
+	CHECK_INT(store_webhook_create(st, "https://example.com/s", "account.*", &w, secret), 0);
+	CHECK_INT(store_webhook_sign(st, w.id, "body", 4, sig), 0);
+	HMAC(EVP_sha256(), secret, 64, (const unsigned char *)"body", 4, mac, &mac_len);
+	gw_hex(mac, 32, want);
+	CHECK_STR(sig, want);
+	/* an account made now: one event, for the webhooks that want it */
+	spec.username = "hooked";
+	CHECK_INT(store_account_create(st, &spec, &a, pw), 0);
+	CHECK(store_delivery_claim(st, 60000, 8, d, &n) > 0);
+	CHECK_INT(n, 2); /* the first and the third webhook; not "upload.imported" */
+	CHECK_STR(d[0].type, "account.created");
+	CHECK_INT(d[0].account_id, a.id);
+	CHECK_STR(d[0].state, "pending");
+	/* claimed: not claimed again while leased */
+	CHECK(store_delivery_claim(st, 60000, 8, d + 2, &n) > 0);
+	CHECK_INT(n, 0);
+	/* a failure: pending again, later */
+	CHECK_INT(store_delivery_done(st, &d[1], false, 500, "HTTP 500", 60000, 3600000), 0);
+	CHECK_INT(store_delivery_list(st, w.id, NULL, 0, 8, d + 2, &n, &more), 0);
+	CHECK_INT(n, 1);
+	CHECK_STR(d[2].state, "pending");
+	CHECK_INT(d[2].attempts, 1);
+	CHECK_INT(d[2].last_status, 500);
+	CHECK_STR(d[2].last_error, "HTTP 500");
+	CHECK(d[2].next_at_ms > gw_now_ms() + 50000);
+	CHECK_INT(store_delivery_retry(st, w.id, d[2].event_id, &again), -EBUSY);
+	/* out of time: dead; replayed: pending, attempts from 0; then delivered */
+	CHECK_INT(store_delivery_done(st, &d[2], false, 0, "connection refused", 1000, 0), 0);
+	CHECK_INT(store_delivery_list(st, w.id, "dead", 0, 8, d + 3, &n, &more), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(d[3].attempts, 2);
+	CHECK_INT(store_webhook_get(st, w.id, &w), 0);
+	CHECK_INT(w.dead, 1);
+	CHECK_INT(store_delivery_retry(st, w.id, d[3].event_id, &again), 0);
+	CHECK_STR(again.state, "pending");
+	CHECK_INT(again.attempts, 0);
+	CHECK(store_delivery_claim(st, 60000, 8, d + 4, &n) > 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(store_delivery_done(st, &d[4], true, 200, NULL, 1000, 0), 0);
+	CHECK_INT(store_delivery_list(st, w.id, "delivered", 0, 8, d + 5, &n, &more), 0);
+	CHECK_INT(n, 1);
+	CHECK(d[5].delivered_at_ms > 0);
+	CHECK_INT(store_delivery_retry(st, w.id, 999999, &again), -ENOENT);
+	/* deleted: gone from the list, its deliveries no longer claimed */
+	CHECK_INT(store_webhook_delete(st, other.id), 0);
+	CHECK_INT(store_webhook_delete(st, other.id), -ENOENT);
+	CHECK_INT(store_webhook_get(st, other.id, &other), -ENOENT);
+	CHECK_INT(store_webhook_prune(st, gw_now_ms() + 1000), 0);
+	CHECK_INT(store_delivery_list(st, w.id, "delivered", 0, 8, d, &n, &more), 0);
+	CHECK_INT(n, 0);
 }
 
 static void test_accounts(struct store *st, struct store_account *out, char pw[])
@@ -529,6 +609,7 @@ int main(void)
 	test_journal(st, &a);
 	test_encrypted(st);
 	test_tokens(st);
+	test_webhooks(st);
 	test_crash(&st, &a);
 	store_close(st);
 	/* the records contract on PostgreSQL too, when a server was given */
@@ -544,6 +625,7 @@ int main(void)
 		if (st) {
 			test_accounts(st, &a, pw);
 			test_journal(st, &a);
+			test_webhooks(st);
 			store_close(st);
 		}
 	}
