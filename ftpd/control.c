@@ -233,23 +233,29 @@ static ssize_t ctrl_write(struct ctrl *c, const void *buf, size_t len, int *want
 	return n < 0 ? -EPIPE : n;
 }
 
-/* RNTO to a name the account's policy does not allow (STOR and APPE are
- * checked in data.c): refused with the names it allows. */
+bool ftpd_ctrl_name_refused(struct ctrl *c, const struct gw_policy *eff, const char *verb,
+			    const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char text[GW_POLICY_TEXT_MAX + 64];
+
+	if (gw_names_allow(eff->names, slash ? slash + 1 : path))
+		return false;
+	gw_names_text(eff->names, text, sizeof(text));
+	gw_warn("upload.name_refused", "%s '%s' of account %lld from %s refused: not one of the"
+		" account's allowed_names (%s)", verb, path, (long long)c->account_id, c->peer_ip,
+		text);
+	ftpd_session_name_refused(&c->core, text);
+	return true;
+}
+
+/* RNTO to a name the account's policy does not allow. */
 static bool rename_refused(struct ctrl *c, const struct ftpd_request *req)
 {
-	const char *slash = strrchr(req->path, '/');
-	char text[GW_POLICY_TEXT_MAX + 64];
 	struct gw_policy eff;
 
 	ftpd_account_policy(c->acct, &eff);
-	if (gw_names_allow(eff.names, slash ? slash + 1 : req->path))
-		return false;
-	gw_names_text(eff.names, text, sizeof(text));
-	gw_warn("upload.name_refused", "rename of '%s' to '%s' by account %lld from %s refused: not"
-		" one of the account's allowed_names (%s)", req->from, req->path,
-		(long long)c->account_id, c->peer_ip, text);
-	ftpd_session_name_refused(&c->core, text);
-	return true;
+	return ftpd_ctrl_name_refused(c, &eff, "RNTO", req->path);
 }
 
 /* A command on the names that could not even be started. */

@@ -550,19 +550,12 @@ static const struct job_ops prepare_ops = { "prepare", prepare_run, prepare_done
  * does not allow, or a restart past its size limit. */
 static bool upload_refused(struct ctrl *c, const struct ftpd_request *req)
 {
-	const char *slash = strrchr(req->path, '/');
 	struct gw_policy eff;
 
 	ftpd_account_policy(c->acct, &eff);
-	if (!gw_names_allow(eff.names, slash ? slash + 1 : req->path)) {
-		char text[GW_POLICY_TEXT_MAX + 64];
-
-		gw_names_text(eff.names, text, sizeof(text));
-		gw_warn("upload.name_refused", "'%s' of account %lld from %s refused: not one of the"
-			" account's allowed_names (%s)", req->path, (long long)c->account_id,
-			c->peer_ip, text);
-		ftpd_data_reset(c);
-		ftpd_session_name_refused(&c->core, text);
+	if (ftpd_ctrl_name_refused(c, &eff, req->kind == FTPD_REQ_APPE ? "APPE" : "STOR",
+				   req->path)) {
+		ftpd_data_reset(c); /* the passive port goes with the command */
 		c->last_activity = gw_mono_ms();
 		ftpd_ctrl_wake(c);
 		return true;

@@ -344,6 +344,10 @@ ssize_t ftpd_ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
 bool ftpd_ctrl_peer_gone(struct ctrl *c);
 /* Over a session limit: say which, then close. */
 void ftpd_limit_reply(struct ctrl *c);
+/* STOR, APPE or RNTO (verb) of path, whose last name eff does not
+ * allow: logged and answered 553 with the names it allows (true). */
+bool ftpd_ctrl_name_refused(struct ctrl *c, const struct gw_policy *eff, const char *verb,
+			    const char *path);
 bool ftpd_ctrl_admit(struct ctrl *c);
 void ftpd_ctrl_close(struct ctrl *c, const char *why);
 void ftpd_ctrl_unref(struct ctrl *c);

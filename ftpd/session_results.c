@@ -235,6 +235,16 @@ void ftpd_session_transfer_start(struct ftpd_session *s)
 	}
 }
 
+/* A reply with s->reason (or fallback) between before and after. */
+static void reply_reason(struct ftpd_session *s, int code, const char *before, const char *fallback,
+			 const char *after)
+{
+	char text[320];
+
+	snprintf(text, sizeof(text), "%s%s%s", before, s->reason[0] ? s->reason : fallback, after);
+	ftpd_reply(s, code, text);
+}
+
 void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 {
 	enum ftpd_req kind = s->pending;
@@ -293,14 +303,10 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 		ftpd_reply(s, 552, upload ? "Exceeded storage allocation; what arrived is kept as partial."
 				     : "Exceeded storage allocation.");
 		break;
-	case FTPD_XFER_REJECTED: {
-		char text[320];
-
-		snprintf(text, sizeof(text), "Rejected: %s; encrypt the file with age to this"
-			 " account's key and upload it again.", s->reason[0] ? s->reason : "not an age file");
-		ftpd_reply(s, 553, text);
+	case FTPD_XFER_REJECTED:
+		reply_reason(s, 553, "Rejected: ", "not an age file", "; encrypt the file with age to"
+			     " this account's key and upload it again.");
 		break;
-	}
 	case FTPD_XFER_NO_KEY:
 		ftpd_reply(s, 553, "This account needs uploads encrypted to its key, and has none yet;"
 			      " ask the transfer admin.");
@@ -315,30 +321,17 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 	case FTPD_XFER_NODE_SILENT:
 		ftpd_reply(s, 450, NODE_SILENT);
 		break;
-	case FTPD_XFER_TOO_BIG: {
-		char text[320];
-
-		snprintf(text, sizeof(text), "Exceeded this account's file size limit of %s bytes%s",
-			 s->reason[0] ? s->reason : "some",
-			 upload ? "; what arrived is kept as partial." : ".");
-		ftpd_reply(s, 552, text);
+	case FTPD_XFER_TOO_BIG:
+		reply_reason(s, 552, "Exceeded this account's file size limit of ", "some",
+			     upload ? " bytes; what arrived is kept as partial." : " bytes.");
 		break;
-	}
-	case FTPD_XFER_REFUSED: {
-		char text[320];
-
-		snprintf(text, sizeof(text), "Refused: %s.", s->reason[0] ? s->reason : "not accepted");
-		ftpd_reply(s, 553, text);
+	case FTPD_XFER_REFUSED:
+		reply_reason(s, 553, "Refused: ", "not accepted", ".");
 		break;
-	}
-	case FTPD_XFER_UNDECIDED: {
-		char text[320];
-
-		snprintf(text, sizeof(text), "The upload could not be confirmed (%s); it is kept as"
-			 " partial: resume it to try again.", s->reason[0] ? s->reason : "no answer");
-		ftpd_reply(s, 451, text);
+	case FTPD_XFER_UNDECIDED:
+		reply_reason(s, 451, "The upload could not be confirmed (", "no answer",
+			     "); it is kept as partial: resume it to try again.");
 		break;
-	}
 	}
 	s->reason[0] = '\0';
 }

@@ -348,6 +348,20 @@ int64_t pg_changes(PGresult *res)
 	return n && *n ? strtoll(n, NULL, 10) : 0;
 }
 
+int pg_write(struct store *st, const char *sql, const struct pg_args *a, const char *what,
+	     int64_t *changes)
+{
+	PGresult *res = NULL;
+	int r = pg_run(st, sql, a, &res, what);
+
+	if (r < 0)
+		return r;
+	if (changes)
+		*changes = pg_changes(res);
+	PQclear(res);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- the pool */
 
 static void note_down(struct store_pg *pg, const char *why)

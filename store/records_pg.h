@@ -58,6 +58,10 @@ int pg_run(struct store *st, const char *sql, const struct pg_args *a, PGresult 
 	   const char *what);
 /* The rows a statement changed. */
 int64_t pg_changes(PGresult *res);
+/* A statement run for its effect; *changes: the rows it changed (NULL:
+ * not wanted). */
+int pg_write(struct store *st, const char *sql, const struct pg_args *a, const char *what,
+	     int64_t *changes);
 
 /* A connection for several statements (BEGIN .. COMMIT by the caller). */
 int pg_take(struct store *st, struct pg_conn **out);

@@ -12,7 +12,6 @@
 #include "records_pg.h"
 #include "store_int.h"
 
-
 /* The account's columns, and the bytes its uploads hold (a sum over
  * them: only where it is shown) or 0. */
 #define ACCOUNT_FIELDS                                                                     \
@@ -94,21 +93,6 @@ static int read_one(struct store *st, const char *sql, const struct pg_args *a,
 		fn(res, out);
 	PQclear(res);
 	return r;
-}
-
-/* A write; *changes: rows it changed (NULL: not wanted). */
-static int write_one(struct store *st, const char *sql, const struct pg_args *a,
-		     const char *what, int64_t *changes)
-{
-	PGresult *res = NULL;
-	int r = pg_run(st, sql, a, &res, what);
-
-	if (r < 0)
-		return r;
-	if (changes)
-		*changes = pg_changes(res);
-	PQclear(res);
-	return 0;
 }
 
 /* An INSERT .. RETURNING id. */
@@ -197,8 +181,8 @@ int store_pg_account_remove(struct store *st, int64_t id)
 	struct pg_args a = { 0 };
 
 	pg_arg_i64(&a, id);
-	return write_one(st, "DELETE FROM accounts WHERE id = $1::bigint", &a,
-			 "cannot remove account", NULL);
+	return pg_write(st, "DELETE FROM accounts WHERE id = $1::bigint", &a,
+			"cannot remove account", NULL);
 }
 
 int store_pg_account_list(struct store *st, int64_t after_id,
@@ -249,13 +233,13 @@ int store_pg_account_update(struct store *st, const struct store_account *acc, i
 	pg_arg_i64(&a, acc->id);
 	pg_arg_i64(&a, acc->version);
 	arg_policy(&a, &acc->policy);
-	r = write_one(st, "UPDATE accounts SET description = $1, status = $2, expires_at = $3::bigint,"
-			  " quota_bytes = $4::bigint, require_encryption = $5::boolean,"
-			  " updated_at = $6::bigint, version = version + 1, allowed_addresses = $9,"
-			  " allowed_names = $10, max_file_bytes = $11::bigint,"
-			  " rate_limit_bytes_per_s = $12::bigint, max_sessions = $13::integer"
-			  " WHERE id = $7::bigint AND version = $8::bigint AND deleted_at IS NULL",
-		      &a, "cannot update account", &changes);
+	r = pg_write(st, "UPDATE accounts SET description = $1, status = $2, expires_at = $3::bigint,"
+			 " quota_bytes = $4::bigint, require_encryption = $5::boolean,"
+			 " updated_at = $6::bigint, version = version + 1, allowed_addresses = $9,"
+			 " allowed_names = $10, max_file_bytes = $11::bigint,"
+			 " rate_limit_bytes_per_s = $12::bigint, max_sessions = $13::integer"
+			 " WHERE id = $7::bigint AND version = $8::bigint AND deleted_at IS NULL",
+		     &a, "cannot update account", &changes);
 	if (r == 0 && changes != 1)
 		r = -ESTALE; /* changed by someone else meanwhile */
 	return r;
@@ -269,10 +253,10 @@ int store_pg_account_delete(struct store *st, int64_t id, int64_t now_ms, bool *
 
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, id);
-	r = write_one(st, "UPDATE accounts SET deleted_at = $1::bigint, updated_at = $1::bigint,"
-			  " password_hash = '!deleted', version = version + 1"
-			  " WHERE id = $2::bigint AND deleted_at IS NULL",
-		      &a, "cannot delete account", &changes);
+	r = pg_write(st, "UPDATE accounts SET deleted_at = $1::bigint, updated_at = $1::bigint,"
+			 " password_hash = '!deleted', version = version + 1"
+			 " WHERE id = $2::bigint AND deleted_at IS NULL",
+		     &a, "cannot delete account", &changes);
 	*changed = changes == 1;
 	return r;
 }
@@ -286,10 +270,10 @@ int store_pg_account_set_password(struct store *st, int64_t id, const char *hash
 	pg_arg_text(&a, hash);
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, id);
-	r = write_one(st, "UPDATE accounts SET password_hash = $1, password_changed_at = $2::bigint,"
-			  " updated_at = $2::bigint, version = version + 1"
-			  " WHERE id = $3::bigint AND deleted_at IS NULL",
-		      &a, "cannot change password", &changes);
+	r = pg_write(st, "UPDATE accounts SET password_hash = $1, password_changed_at = $2::bigint,"
+			 " updated_at = $2::bigint, version = version + 1"
+			 " WHERE id = $3::bigint AND deleted_at IS NULL",
+		     &a, "cannot change password", &changes);
 	if (r == 0 && changes == 0)
 		r = -ENOENT;
 	return r;
@@ -374,9 +358,9 @@ int store_pg_key_revoke(struct store *st, int64_t account_id, int64_t key_id, in
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, account_id);
 	pg_arg_i64(&a, key_id);
-	return write_one(st, "UPDATE keys SET revoked_at = $1::bigint WHERE account_id = $2::bigint"
-			     " AND id = $3::bigint AND revoked_at IS NULL", &a, "cannot revoke key",
-			 NULL);
+	return pg_write(st, "UPDATE keys SET revoked_at = $1::bigint WHERE account_id = $2::bigint"
+			    " AND id = $3::bigint AND revoked_at IS NULL", &a, "cannot revoke key",
+			NULL);
 }
 
 int store_pg_key_sealed(struct store *st, int64_t account_id, unsigned max, int64_t *ids,
@@ -452,10 +436,10 @@ void store_pg_token_touch(struct store *st, int64_t id, int64_t now_ms)
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, id);
 	/* at most once a second per token, and never waiting for its row */
-	write_one(st, "UPDATE admin_tokens SET last_used_at = $1::bigint WHERE id ="
-		      " (SELECT id FROM admin_tokens WHERE id = $2::bigint"
-		      " AND COALESCE(last_used_at, 0) < $1::bigint - 1000 FOR UPDATE SKIP LOCKED)",
-		  &a, "cannot record the token's use", NULL);
+	pg_write(st, "UPDATE admin_tokens SET last_used_at = $1::bigint WHERE id ="
+		     " (SELECT id FROM admin_tokens WHERE id = $2::bigint"
+		     " AND COALESCE(last_used_at, 0) < $1::bigint - 1000 FOR UPDATE SKIP LOCKED)",
+		 &a, "cannot record the token's use", NULL);
 }
 
 int store_pg_token_exists(struct store *st, const char *name, bool *exists)
@@ -537,8 +521,8 @@ int store_pg_token_revoke(struct store *st, int64_t id, int64_t now_ms)
 
 	pg_arg_i64(&a, now_ms);
 	pg_arg_i64(&a, id);
-	return write_one(st, "UPDATE admin_tokens SET revoked_at = $1::bigint WHERE id = $2::bigint"
-			     " AND revoked_at IS NULL", &a, "cannot revoke admin token", NULL);
+	return pg_write(st, "UPDATE admin_tokens SET revoked_at = $1::bigint WHERE id = $2::bigint"
+			    " AND revoked_at IS NULL", &a, "cannot revoke admin token", NULL);
 }
 
 /* ---------------------------------------------------------------- audit */
@@ -556,9 +540,9 @@ int store_pg_audit_insert(struct store *st, const struct store_audit *au)
 	pg_arg_i64(&a, au->status);
 	pg_arg_bytes(&a, au->detail);
 	pg_arg_i64_or_null(&a, au->account_id, au->account_id != 0);
-	return write_one(st, "INSERT INTO audit(at, token_id, token_name, client_address, method,"
-			     " path, status, detail, account_id) VALUES ($1::bigint, $2::bigint, $3, $4,"
-			     " $5, $6::bytea, $7::int, $8::bytea, $9::bigint)", &a, "cannot record audit entry", NULL);
+	return pg_write(st, "INSERT INTO audit(at, token_id, token_name, client_address, method,"
+			    " path, status, detail, account_id) VALUES ($1::bigint, $2::bigint, $3, $4,"
+			    " $5, $6::bytea, $7::int, $8::bytea, $9::bigint)", &a, "cannot record audit entry", NULL);
 }
 
 int store_pg_audit_list(struct store *st, int64_t before_id, int64_t account_id, unsigned max,

@@ -127,21 +127,6 @@ int store_pg_webhook_list(struct store *st, int64_t after_id, unsigned max,
 	return 0;
 }
 
-/* A write; *changes (or NULL). */
-static int write_one(struct store *st, const char *sql, const struct pg_args *a,
-		     const char *what, int64_t *changes)
-{
-	PGresult *res = NULL;
-	int r = pg_run(st, sql, a, &res, what);
-
-	if (r < 0)
-		return r;
-	if (changes)
-		*changes = pg_changes(res);
-	PQclear(res);
-	return 0;
-}
-
 int store_pg_webhook_delete(struct store *st, int64_t id, int64_t now_ms)
 {
 	struct pg_args a = { 0 };
@@ -150,8 +135,8 @@ int store_pg_webhook_delete(struct store *st, int64_t id, int64_t now_ms)
 
 	pg_arg_i64(&a, id);
 	pg_arg_i64(&a, now_ms);
-	r = write_one(st, "UPDATE webhooks SET deleted_at = $2::bigint WHERE id = $1::bigint"
-			  " AND deleted_at IS NULL", &a, "cannot delete webhook", &changes);
+	r = pg_write(st, "UPDATE webhooks SET deleted_at = $2::bigint WHERE id = $1::bigint"
+			 " AND deleted_at IS NULL", &a, "cannot delete webhook", &changes);
 	return r < 0 ? r : changes ? 0 : -ENOENT;
 }
 
@@ -244,12 +229,12 @@ int store_pg_delivery_add(struct store *st, int64_t webhook_id, const int64_t *e
 		pg_arg_i64(&a, now_ms);
 		pg_arg_i64(&a, cursor);
 		/* one statement: the deliveries and the cursor, or neither */
-		r = write_one(st, "WITH added AS (INSERT INTO webhook_deliveries(webhook_id, event_id,"
-				  " upload_id, state, next_at) SELECT $1::bigint, e, nullif(u, 0),"
-				  " 'pending', $4::bigint FROM unnest($2::bigint[], $3::bigint[]) AS t(e, u)"
-				  " ON CONFLICT DO NOTHING)"
-				  " UPDATE webhooks SET cursor = $5::bigint WHERE id = $1::bigint"
-				  " AND cursor < $5::bigint", &a, "cannot add webhook deliveries", NULL);
+		r = pg_write(st, "WITH added AS (INSERT INTO webhook_deliveries(webhook_id, event_id,"
+				 " upload_id, state, next_at) SELECT $1::bigint, e, nullif(u, 0),"
+				 " 'pending', $4::bigint FROM unnest($2::bigint[], $3::bigint[]) AS t(e, u)"
+				 " ON CONFLICT DO NOTHING)"
+				 " UPDATE webhooks SET cursor = $5::bigint WHERE id = $1::bigint"
+				 " AND cursor < $5::bigint", &a, "cannot add webhook deliveries", NULL);
 	}
 	free(events);
 	free(uploads);
@@ -305,11 +290,11 @@ int store_pg_delivery_set(struct store *st, const struct store_delivery *d)
 	pg_arg_i64_or_null(&a, d->delivered_at_ms, d->delivered_at_ms != 0);
 	pg_arg_i64_or_null(&a, d->last_status, d->last_status != 0);
 	pg_arg_bytes(&a, d->last_error[0] ? d->last_error : NULL);
-	return write_one(st, "UPDATE webhook_deliveries SET state = $3, attempts = $4::integer,"
-			     " next_at = $5::bigint, first_at = $6::bigint, delivered_at = $7::bigint,"
-			     " last_status = $8::integer, last_error = $9, lease_until = NULL"
-			     " WHERE webhook_id = $1::bigint AND event_id = $2::bigint",
-			 &a, "cannot record a webhook delivery", NULL);
+	return pg_write(st, "UPDATE webhook_deliveries SET state = $3, attempts = $4::integer,"
+			    " next_at = $5::bigint, first_at = $6::bigint, delivered_at = $7::bigint,"
+			    " last_status = $8::integer, last_error = $9, lease_until = NULL"
+			    " WHERE webhook_id = $1::bigint AND event_id = $2::bigint",
+			&a, "cannot record a webhook delivery", NULL);
 }
 
 int store_pg_delivery_get(struct store *st, int64_t webhook_id, int64_t event_id,
@@ -368,13 +353,13 @@ int store_pg_webhook_prune(struct store *st, int64_t cutoff_ms)
 	int r;
 
 	pg_arg_i64(&a, cutoff_ms);
-	r = write_one(st, "DELETE FROM webhook_deliveries WHERE state = 'delivered'"
-			  " AND delivered_at < $1::bigint", &a, "cannot prune webhook deliveries", NULL);
+	r = pg_write(st, "DELETE FROM webhook_deliveries WHERE state = 'delivered'"
+			 " AND delivered_at < $1::bigint", &a, "cannot prune webhook deliveries", NULL);
 	if (r == 0)
-		r = write_one(st, "DELETE FROM hook_events h WHERE at < $1::bigint AND id <= (SELECT"
-				  " coalesce(min(cursor), 9223372036854775807) FROM webhooks"
-				  " WHERE deleted_at IS NULL) AND NOT EXISTS (SELECT 1 FROM"
-				  " webhook_deliveries d WHERE d.event_id = h.id)", &a,
-			      "cannot prune webhook events", NULL);
+		r = pg_write(st, "DELETE FROM hook_events h WHERE at < $1::bigint AND id <= (SELECT"
+				 " coalesce(min(cursor), 9223372036854775807) FROM webhooks"
+				 " WHERE deleted_at IS NULL) AND NOT EXISTS (SELECT 1 FROM"
+				 " webhook_deliveries d WHERE d.event_id = h.id)", &a,
+			     "cannot prune webhook events", NULL);
 	return r;
 }
