@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api console storm attack pg s3 cluster
+                        api console storm honest attack pg s3 cluster
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
@@ -1197,6 +1197,76 @@ def scenario_storm(res):
     g.stop()
 
 
+STORM_ADDRESSES = knob("STORM_ADDRESSES", 300, 100)
+
+
+def scenario_honest(res):
+    """An honest user's login while STORM_ADDRESSES addresses each try 3
+    wrong passwords (argon2id every time; banned after the third): with
+    its password in the credential cache (it logged in before), and
+    without (the cache off), 5 logins each, medians."""
+    out = {}
+    for label, env in (("cached", {}), ("no cache", {"FTPSGATE_LOGIN_CACHE_S": "0"})):
+        g = Ftpsgate("ftpsgate honest", env=dict(env, FTPSGATE_BAN_AFTER_FAILURES="3",
+                                                  FTPSGATE_MAX_SESSIONS_PER_ADDRESS="0"))
+        try:
+            def timed_login():
+                t0 = time.time()
+                ftp = ftps.login("127.0.0.1", g.port, g.user, g.password, timeout=120, source="127.0.0.3")
+                took = time.time() - t0
+                ftp.quit()
+                return took
+
+            idle = [timed_login() for _ in range(5)]
+            sources = ["127.0.%d.%d" % (20 + i // 200, 1 + i % 200) for i in range(STORM_ADDRESSES)]
+            replies = {"530": 0, "421": 0, "other": 0}
+            lock = threading.Lock()
+
+            def attack(chunk):
+                for src in chunk:
+                    try:
+                        ftp = ftps.ImplicitFTPS(context=ftps.client_context(), timeout=300)
+                        ftp.connect("127.0.0.1", g.port, source_address=(src, 0))
+                        for _ in range(3):
+                            try:
+                                ftp.login("bench", "wrong password")
+                                kind = "other"
+                            except ftplib.all_errors as e:
+                                kind = str(e)[:3] if str(e)[:3] in replies else "other"
+                            with lock:
+                                replies[kind] += 1
+                            if kind != "530":
+                                break
+                        ftp.close()
+                    except (OSError, EOFError):
+                        with lock:
+                            replies["other"] += 1
+
+            threads = [threading.Thread(target=attack, args=(sources[i::100],)) for i in range(100)]
+            t0 = time.time()
+            for t in threads:
+                t.start()
+            time.sleep(1)
+            during = []
+            for _ in range(5):
+                during.append(timed_login())
+                time.sleep(0.2)
+            for t in threads:
+                t.join(900)
+            storm_s = time.time() - t0
+            _, doc, _ = g.gw.api("GET", "/bans")
+            banned = sum(1 for b in doc["items"] if b["kind"] == "address" and b["banned_until"])
+            out[label] = {"idle_s": median(idle), "during_s": median(during), "during_all": during,
+                          "storm_s": storm_s, "replies": replies, "banned": banned}
+            log("  %-9s honest login idle %.3f s, during the storm %.3f s (median of 5: %s);"
+                " storm of %d addresses x 3 took %.1f s: %d x 530, %d x 421, %d other; %d addresses banned"
+                % (label, median(idle), median(during), " ".join("%.3f" % x for x in during),
+                   STORM_ADDRESSES, storm_s, replies["530"], replies["421"], replies["other"], banned))
+        finally:
+            g.stop()
+    res["honest"] = out
+
+
 def scenario_attack(res, src100):
     log("\n== a %d MiB upload idle and under attack (login storm + 500 slow clients)" % ATTACK_MIB)
     g = Ftpsgate("ftpsgate attack", env={"FTPSGATE_BAN_AFTER_FAILURES": "10"})
@@ -1351,6 +1421,13 @@ def report(res):
         checks.append(("console over %d accounts, %d uploads, %d running: overview opens (s)"
                        % (c["accounts"], c["uploads"], c["running"]), c["overview_s"], -1.0))
         checks.append(("console: accounts list opens (s)", c["accounts_s"], -1.0))
+    if "honest" in res:
+        h = res["honest"]
+        checks.append(("honest login during a %d-address storm, s (cached)" % STORM_ADDRESSES,
+                       h["cached"]["during_s"], -0.3))
+        checks.append(("  the same without the credential cache, s", h["no cache"]["during_s"], None))
+        checks.append(("  attackers banned (of %d)" % STORM_ADDRESSES, h["cached"]["banned"],
+                       STORM_ADDRESSES))
     if "attack" in res:
         checks.append(("under attack >= 0.5 of idle throughput",
                        res["attack"]["attacked"] / res["attack"]["idle"], 0.5))
@@ -1490,6 +1567,9 @@ def main():
         scenario_console(res)
     if want("storm"):
         scenario_storm(res)
+    if want("honest"):
+        log("\n== an honest login during a storm of failed logins from %d addresses" % STORM_ADDRESSES)
+        scenario_honest(res)
     if want("attack"):
         scenario_attack(res, os.path.join(WORK, "attack.bin"))
     if want("pg"):

@@ -35,25 +35,52 @@ void ftpd_ctrl_wake(struct ctrl *c)
 
 /* ---------------------------------------------------------------- login */
 
-static bool login_run(struct job *j)
+/* A login runs in two steps. First, on the upload workers, the account's
+ * record and the verified-credential cache: an honest client that logged
+ * in lately is answered here, and never waits behind the argon2id of a
+ * login storm. Only where argon2id must run does the job go on to the
+ * password workers, in the client address's turn (login_check_run). */
+static bool login_admit(struct job *j, const struct store_login *who)
 {
 	struct store *st = j->c->loop->srv->store;
-	struct store_login who;
 
-	j->err = j->locked ? -EACCES : store_login(st, j->user, j->pass, &who);
-	explicit_bzero(j->pass, sizeof(j->pass));
+	j->account_id = who->account_id;
+	j->expires_at_ms = who->expires_at_ms;
+	j->err = store_account_root(st, j->account_id, &j->root_fd);
 	if (j->err == 0) {
-		j->account_id = who.account_id;
-		j->expires_at_ms = who.expires_at_ms;
-		j->err = store_account_root(st, j->account_id, &j->root_fd);
-	}
-	if (j->err == 0) {
-		j->acct = ftpd_account_take(j->c->loop->srv, j->account_id, j->root_fd, &who.policy);
+		j->acct = ftpd_account_take(j->c->loop->srv, j->account_id, j->root_fd, &who->policy);
 		j->root_fd = -1; /* the share's now, or closed */
 		if (!j->acct)
 			j->err = -ENOMEM;
 	}
 	return true;
+}
+
+static bool login_check_run(struct job *j)
+{
+	struct store_login who;
+
+	j->err = store_login(j->c->loop->srv->store, j->user, j->pass, &who);
+	explicit_bzero(j->pass, sizeof(j->pass));
+	return j->err == 0 ? login_admit(j, &who) : true;
+}
+
+static void login_done(struct ctrl *c, struct job *j);
+static const struct job_ops login_check_ops = { "login-check", login_check_run, login_done, false };
+
+static bool login_run(struct job *j)
+{
+	struct store_login who;
+
+	j->err = j->locked ? -EACCES
+			   : store_login_cached(j->c->loop->srv->store, j->user, j->pass, &who);
+	if (j->err == -EAGAIN) {
+		j->ops = &login_check_ops;
+		ftpd_job_check_password(j);
+		return false;
+	}
+	explicit_bzero(j->pass, sizeof(j->pass));
+	return j->err == 0 ? login_admit(j, &who) : true;
 }
 
 /* Count a failed login against the address and the account: true when it
@@ -162,7 +189,7 @@ static void login_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_login = { "login", login_run, login_done, true, false };
+const struct job_ops ftpd_job_login = { "login", login_run, login_done, false };
 
 /* ---------------------------------------------------------------- control side */
 

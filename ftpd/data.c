@@ -544,7 +544,7 @@ static void prepare_done(struct ctrl *c, struct job *j)
 		data_begin(c); /* else data_on_accept starts it */
 }
 
-static const struct job_ops prepare_ops = { "prepare", prepare_run, prepare_done, false, false };
+static const struct job_ops prepare_ops = { "prepare", prepare_run, prepare_done, false };
 
 /* An upload the account's policy refuses before it starts: a name it
  * does not allow, or a restart past its size limit. */

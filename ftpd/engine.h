@@ -244,8 +244,7 @@ struct job_ops {
 	 * which posts it back instead. */
 	bool (*run)(struct job *j);
 	void (*done)(struct ctrl *c, struct job *j);
-	bool checks_password; /* on the password pool, not the upload pool */
-	bool commits;         /* on the commit pool when there is one */
+	bool commits; /* on the commit pool when there is one */
 };
 
 struct job {
@@ -430,6 +429,8 @@ void ftpd_data_send(struct ctrl *c);
 /* NULL when out of memory. */
 struct job *ftpd_job_new(struct ctrl *c, const struct job_ops *ops);
 void ftpd_job_submit(struct ctrl *c, struct job *j);
+/* From a job's run: go on to check a password, in the client's turn. */
+void ftpd_job_check_password(struct job *j);
 /* Post a job run on a worker back to its loop. */
 void ftpd_job_post(struct job *j);
 void ftpd_job_done(struct job *j);

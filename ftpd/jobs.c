@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,18 +71,46 @@ static void job_release(struct job *j)
 	gw_buf_release(&j->text);
 }
 
-/* Password checks and upload work run on different pools: a login storm
- * queues argon2id work, and must not queue the writes of running uploads
- * behind it. */
 void ftpd_job_submit(struct ctrl *c, struct job *j)
 {
 	struct ftpd_server *srv = c->loop->srv;
 
 	c->refs++;
-	gw_pool_submit(j->ops->checks_password		  ? srv->pool
-		       : j->ops->commits && srv->commit_pool ? srv->commit_pool
-							     : srv->io_pool,
+	gw_pool_submit(j->ops->commits && srv->commit_pool ? srv->commit_pool : srv->io_pool,
 		       &j->base);
+}
+
+/* The client's share of the password pool: its address, an IPv6 one by
+ * its /64 (what one host is commonly given). */
+static uint64_t password_key(const struct ctrl *c)
+{
+	const struct sockaddr_storage *ss = &c->peer;
+	uint64_t key = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		key = 1ull << 32 | ntohl(in->sin_addr.s_addr);
+	} else if (ss->ss_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a))
+			return 1ull << 32 | (uint64_t)a[12] << 24 | (uint64_t)a[13] << 16 |
+			       (uint64_t)a[14] << 8 | a[15];
+		for (int i = 0; i < 8; i++)
+			key = key << 8 | a[i];
+		key |= 1ull << 63; /* apart from IPv4's */
+	}
+	return key;
+}
+
+/* Password checks (argon2id) run on a pool of their own, so that a login
+ * storm never queues the writes of running uploads; within it each client
+ * address waits only behind its own checks and one of every other
+ * address with checks waiting (gw_pool_submit_fair). */
+void ftpd_job_check_password(struct job *j)
+{
+	gw_pool_submit_fair(j->c->loop->srv->pool, &j->base, password_key(j->c));
 }
 
 void ftpd_job_free_bufs(struct job *j)
@@ -177,7 +207,7 @@ static void hash_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-static const struct job_ops hash_read_ops = { "hash-read", hash_read_run, hash_done, false, false };
+static const struct job_ops hash_read_ops = { "hash-read", hash_read_run, hash_done, false };
 
 static bool hash_run(struct job *j)
 {
@@ -203,7 +233,7 @@ static bool hash_run(struct job *j)
 	return false;
 }
 
-const struct job_ops ftpd_job_hash = { "hash", hash_run, hash_done, false, false };
+const struct job_ops ftpd_job_hash = { "hash", hash_run, hash_done, false };
 
 /* ---------------------------------------------------------------- MFMT */
 
@@ -223,7 +253,7 @@ static void mfmt_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_mfmt = { "mfmt", mfmt_run, mfmt_done, false, false };
+const struct job_ops ftpd_job_mfmt = { "mfmt", mfmt_run, mfmt_done, false };
 
 /* ---------------------------------------------------------------- names */
 
@@ -295,4 +325,4 @@ static void names_done(struct ctrl *c, struct job *j)
 	ftpd_ctrl_wake(c);
 }
 
-const struct job_ops ftpd_job_names = { "names", names_run, names_done, false, false };
+const struct job_ops ftpd_job_names = { "names", names_run, names_done, false };

@@ -43,7 +43,7 @@ static void abort_done(struct ctrl *c, struct job *j)
 	ftpd_data_finish(c, j->result);
 }
 
-static const struct job_ops abort_ops = { "abort", abort_run, abort_done, false, false };
+static const struct job_ops abort_ops = { "abort", abort_run, abort_done, false };
 
 void ftpd_abort_upload(struct ctrl *c, struct store_upload *up, const char *reason,
 		       enum ftpd_xfer result)
@@ -71,7 +71,7 @@ static bool reject_run(struct job *j)
 	return true;
 }
 
-static const struct job_ops reject_ops = { "reject", reject_run, rejected, false, false };
+static const struct job_ops reject_ops = { "reject", reject_run, rejected, false };
 
 static bool commit_run(struct job *j)
 {
@@ -131,7 +131,7 @@ static void commit_done(struct ctrl *c, struct job *j)
 	ftpd_data_finish(c, FTPD_XFER_OK);
 }
 
-static const struct job_ops commit_ops = { "commit", commit_run, commit_done, false, true };
+static const struct job_ops commit_ops = { "commit", commit_run, commit_done, true };
 
 /* ---------------------------------------------------------------- opening */
 
@@ -219,7 +219,7 @@ static void open_done(struct ctrl *c, struct job *j)
 	ftpd_data_pump(c);
 }
 
-static const struct job_ops open_ops = { "open", open_run, open_done, false, false };
+static const struct job_ops open_ops = { "open", open_run, open_done, false };
 
 void ftpd_receive_open(struct ctrl *c)
 {
@@ -337,8 +337,8 @@ static bool digest_run(struct job *j)
 	return true;
 }
 
-static const struct job_ops write_ops = { "write", write_run, write_done, false, false };
-static const struct job_ops digest_ops = { "digest", digest_run, NULL, false, false };
+static const struct job_ops write_ops = { "write", write_run, write_done, false };
+static const struct job_ops digest_ops = { "digest", digest_run, NULL, false };
 
 /* Hand the full chunks, and the bytes of buf, to a worker to hash and
  * write; go on receiving into another buffer. Unless all is set (the

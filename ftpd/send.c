@@ -47,7 +47,7 @@ static void read_done(struct ctrl *c, struct job *j)
 	ftpd_data_send(c);
 }
 
-static const struct job_ops read_ops = { "read", read_run, read_done, false, false };
+static const struct job_ops read_ops = { "read", read_run, read_done, false };
 
 /* The next chunk from the reader, on a worker: -EINPROGRESS meanwhile. */
 static int read_next(struct ctrl *c)

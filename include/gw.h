@@ -336,6 +336,9 @@ int gw_pool_new(unsigned threads, int nice, struct gw_pool **out);
 #define GW_NICE_TRANSFERS 5
 #define GW_NICE_PASSWORDS 15
 void gw_pool_submit(struct gw_pool *pool, struct gw_job *job);
+/* Queue job behind the others of key only: the workers take the keys
+ * with jobs waiting in turn, one job each (see pool.c). */
+void gw_pool_submit_fair(struct gw_pool *pool, struct gw_job *job, uint64_t key);
 /* Finish queued jobs, join the threads, free. */
 void gw_pool_free(struct gw_pool *pool);
 

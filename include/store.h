@@ -228,6 +228,11 @@ struct store_login {
  * unknown users). */
 int store_login(struct store *st, const char *username, const char *password,
 		struct store_login *out);
+/* BLOCKING (the records; no argon2id): store_login's answer when the
+ * verified-credential cache holds these credentials (see accounts.c);
+ * -EAGAIN when only argon2id can tell (store_login then). */
+int store_login_cached(struct store *st, const char *username, const char *password,
+		       struct store_login *out);
 /* BLOCKING. Open the account's root directory (O_RDONLY|O_DIRECTORY). */
 int store_account_root(struct store *st, int64_t account_id, int *out_fd);
 

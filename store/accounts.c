@@ -341,8 +341,9 @@ static void cache_put(struct store *st, const char *username, const uint8_t tag[
 	pthread_mutex_unlock(&st->cache_lock);
 }
 
-int store_login(struct store *st, const char *username, const char *password,
-		struct store_login *out)
+/* cached_only: -EAGAIN where argon2id would run. */
+static int login(struct store *st, const char *username, const char *password,
+		 struct store_login *out, bool cached_only)
 {
 	uint8_t tag[32];
 	bool cacheable;
@@ -365,6 +366,9 @@ int store_login(struct store *st, const char *username, const char *password,
 	if (cacheable && cache_hit(st, username, tag)) {
 		gw_metric_add(GW_M_LOGIN_CACHE_HITS, 1);
 		r = ARGON2_OK;
+	} else if (cached_only) {
+		explicit_bzero(tag, sizeof(tag));
+		return -EAGAIN;
 	} else {
 		r = argon2id_verify(hash, password, strlen(password));
 		if (r == ARGON2_OK && cacheable)
@@ -377,6 +381,18 @@ int store_login(struct store *st, const char *username, const char *password,
 	out->expires_at_ms = a.expires_at_ms;
 	out->policy = a.policy;
 	return 0;
+}
+
+int store_login(struct store *st, const char *username, const char *password,
+		struct store_login *out)
+{
+	return login(st, username, password, out, false);
+}
+
+int store_login_cached(struct store *st, const char *username, const char *password,
+		       struct store_login *out)
+{
+	return login(st, username, password, out, true);
 }
 
 int store_account_root(struct store *st, int64_t account_id, int *out_fd)

@@ -236,6 +236,85 @@ class StormTest(unittest.TestCase):
             gw.cleanup()
 
 
+class PasswordQueueTest(unittest.TestCase):
+    """Password checks are scheduled fairly between client addresses, and
+    a login the credential cache can answer never waits for argon2id.
+    Told by the order of the replies, not by time: argon2id is made slow
+    (32 MiB, 3 passes, one worker) and a flood of wrong passwords is
+    queued before the honest client asks."""
+
+    FLOOD = 24
+
+    def setUp(self):
+        self.gw = Gateway(env={"FTPSGATE_ARGON2_M_COST_KIB": "32768", "FTPSGATE_ARGON2_T_COST": "3",
+                               "FTPSGATE_WORKERS": "1", "FTPSGATE_BAN_AFTER_FAILURES": "0",
+                               "FTPSGATE_LOCK_ACCOUNT_AFTER_FAILURES": "0",
+                               "FTPSGATE_MAX_SESSIONS_PER_ADDRESS": "0"}).start()
+        self.account = self.gw.create_account(username="honest")
+
+    def tearDown(self):
+        self.gw.cleanup()
+
+    def flood_then_honest(self, sources):
+        """One wrong password from each of sources at once; once all are
+        asked, the honest login from 127.0.0.3. How many of the flood's
+        replies came while the honest client waited for its own."""
+        lock = threading.Lock()
+        order, errors = [], []
+        asked = threading.Barrier(len(sources) + 1)
+
+        def attacker(src):
+            ftp = ftps.ImplicitFTPS(context=ftps.client_context(), timeout=120)
+            try:
+                ftp.connect("127.0.0.1", self.gw.ftps_port, source_address=(src, 0))
+                ftp.sendcmd("USER honest")
+                ftp.putcmd("PASS wrong password")
+                asked.wait(30)
+                reply = ftp.getresp()
+                errors.append("accepted: " + reply)
+            except ftplib.error_perm as e:
+                with lock:
+                    order.append("flood" if str(e).startswith("530") else str(e))
+            except Exception as e:  # noqa: BLE001 - every failure is reported
+                errors.append(repr(e))
+            finally:
+                ftp.close()
+
+        threads = [threading.Thread(target=attacker, args=(src,)) for src in sources]
+        for t in threads:
+            t.start()
+        asked.wait(30)
+        ftp = ftps.ImplicitFTPS(context=ftps.client_context(), timeout=120)
+        ftp.connect("127.0.0.1", self.gw.ftps_port, source_address=("127.0.0.3", 0))
+        time.sleep(0.1)  # the flood's last PASS read and queued
+        with lock:
+            asked_at = len(order)
+        ftp.login("honest", self.account["password"])
+        with lock:
+            before = len(order) - asked_at
+            order.append("honest")
+        self.assertLess(asked_at, len(sources) // 2, "the flood was not queued long enough")
+        ftp.quit()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(len(order), len(sources) + 1, order)
+        return before
+
+    def test_one_address_flood_delays_another_first_try_by_a_hash_or_two(self):
+        before = self.flood_then_honest(["127.0.0.2"] * self.FLOOD)
+        # in order of arrival it would wait for the rest of the 24
+        self.assertLessEqual(before, 2)
+
+    def test_a_cached_login_never_waits_for_argon2id(self):
+        login_from(self.gw, "127.0.0.3", "honest", self.account["password"]).quit()
+        hits = metric(self.gw, "ftpsgate_login_cache_hits_total")
+        # from as many addresses: fair turns alone would put it last
+        before = self.flood_then_honest(["127.0.1.%d" % (1 + i) for i in range(self.FLOOD)])
+        self.assertLessEqual(before, 2)
+        self.assertEqual(metric(self.gw, "ftpsgate_login_cache_hits_total"), hits + 1)
+
+
 class SlowClientTest(unittest.TestCase):
     def test_slow_clients_do_not_starve_an_honest_one(self):
         """500 connections from 100 addresses hold the FTPS port: silent
