@@ -11,7 +11,7 @@ Settings (environment):
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
   BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
-                        api console storm honest attack pg s3 cluster
+                        api console storm honest age attack pg s3 cluster
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
                         empty: none)
@@ -1198,6 +1198,63 @@ def scenario_storm(res):
 
 
 STORM_ADDRESSES = knob("STORM_ADDRESSES", 300, 100)
+AGE_MIB = knob("AGE_MIB", 2048, 256)            # one age-encrypted upload
+AGE_PARALLEL_MIB = knob("AGE_PARALLEL_MIB", 1024, 64)  # each of 8 at once
+AGE_ROUNDS = knob("AGE_ROUNDS", 5, 2)
+AGE_PARALLEL_ROUNDS = knob("AGE_PARALLEL_ROUNDS", 3, 1)
+AGE_NAMES = ("raw TLS pipe, O_DIRECT", "ftpsgate, plaintext", "ftpsgate, age verified")
+
+
+class Account:
+    """Another account of the same daemon, uploaded to as a server of its
+    own in a scenario."""
+
+    def __init__(self, g, name, doc):
+        self.g, self.name = g, name
+        self.user, self.password, self.port = doc["username"], doc["password"], g.port
+
+    def clear(self):
+        self.g.clear()
+
+
+def scenario_age(res, pipe_direct):
+    """The seed's workflow: age-encrypted files, each verified on the fly
+    (every chunk authenticated against the account's key) besides its
+    SHA-256 and fsync before 226; beside the same bytes uploaded to an
+    account that takes plaintext (SHA-256 and fsync only), and the raw TLS
+    pipe writing them with O_DIRECT and fsync. One daemon; alternating."""
+    g = Ftpsgate("ftpsgate age")
+    try:
+        sealed = g.gw.create_account(username="sealed", require_encryption=True)
+        plain = g.gw.create_account(username="plain")
+        servers = [pipe_direct, Account(g, AGE_NAMES[1], plain), Account(g, AGE_NAMES[2], sealed)]
+        one, many = os.path.join(WORK, "age-one.age"), os.path.join(WORK, "age-many.age")
+        log("\n== age-encrypted uploads (encrypting %d and %d MiB with age)" % (AGE_MIB, AGE_PARALLEL_MIB))
+        age_file(one, sealed["key"]["recipient"], AGE_MIB)
+        age_file(many, sealed["key"]["recipient"], AGE_PARALLEL_MIB)
+        size_one, size_many = os.path.getsize(one) / MiB, os.path.getsize(many) / MiB
+        out = {}
+        for n, src, size, rounds in ((1, one, size_one, AGE_ROUNDS),
+                                     (PARALLEL, many, size_many, AGE_PARALLEL_ROUNDS)):
+            log("  %d at once, %d rounds" % (n, rounds))
+            rates = {x.name: [] for x in servers}
+            for r in range(rounds):
+                for x in servers:
+                    x.clear()
+                    data, _, ok = upload_streams(x, src, n)
+                    rates[x.name].append(n * size / data if ok else float("nan"))
+                    log("    round %d %-28s %7.1f MiB/s%s" % (r + 1, x.name, rates[x.name][-1],
+                                                            "" if ok else " FAILED"))
+            out[n] = {k: median(v) for k, v in rates.items()}
+        g.settle()
+        text = g.gw.api("GET", "/metrics")[1]
+        rejected = re.search(r'^ftpsgate_uploads\{state="rejected"\} (\S+)$', text, re.M)
+        res["age"] = {"one": out[1], "parallel": out[PARALLEL], "mib": AGE_MIB, "parallel_mib": AGE_PARALLEL_MIB,
+                      "rejected": float(rejected.group(1)) if rejected else 0.0}
+        for f in (one, many):
+            os.unlink(f)
+    finally:
+        g.stop()
 
 
 def scenario_honest(res):
@@ -1421,6 +1478,15 @@ def report(res):
         checks.append(("console over %d accounts, %d uploads, %d running: overview opens (s)"
                        % (c["accounts"], c["uploads"], c["running"]), c["overview_s"], -1.0))
         checks.append(("console: accounts list opens (s)", c["accounts_s"], -1.0))
+    if "age" in res:
+        a = res["age"]
+        for key, n, mib, target in (("one", 1, a["mib"], 0.90), ("parallel", PARALLEL, a["parallel_mib"], 0.85)):
+            e = a[key]
+            checks.append(("age %d x %d MiB, verified >= %.2f of the O_DIRECT pipe" % (n, mib, target),
+                           e[AGE_NAMES[2]] / e[AGE_NAMES[0]], target))
+            checks.append(("  verified / plaintext (>= 0.95)" if n == 1 else "  verified / plaintext",
+                           e[AGE_NAMES[2]] / e[AGE_NAMES[1]], 0.95 if n == 1 else None))
+        checks.append(("  age uploads rejected (must be 0)", a["rejected"], -0))
     if "honest" in res:
         h = res["honest"]
         checks.append(("honest login during a %d-address storm, s (cached)" % STORM_ADDRESSES,
@@ -1567,6 +1633,8 @@ def main():
         scenario_console(res)
     if want("storm"):
         scenario_storm(res)
+    if want("age"):
+        scenario_age(res, Pipe(direct=True))
     if want("honest"):
         log("\n== an honest login during a storm of failed logins from %d addresses" % STORM_ADDRESSES)
         scenario_honest(res)

@@ -1,7 +1,10 @@
 /* Fuzz the age reader: any bytes, fed whole, in pieces, or in two halves
  * with the reader's state saved and restored between them (a resumed
  * upload), must give the same verdict, and never a crash or a read past
- * what was given. The corpus holds test vectors for the test key. */
+ * what was given; only authenticating (as uploads are verified) and
+ * decrypting too must agree. The corpus holds test vectors for the test
+ * key. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,14 +13,23 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int discard(void *arg, const uint8_t *plain, size_t len)
+{
+	(void)arg;
+	(void)plain;
+	(void)len;
+	return 0;
+}
+
 static int verdict(const uint8_t *key, const uint8_t *data, size_t size, size_t step,
-		   enum age_stage *stage)
+		   bool decrypt, enum age_stage *stage)
 {
 	struct age_reader *r;
 	size_t off = 0;
 	int rc = 0;
 
-	if (age_reader_new((const uint8_t(*)[AGE_KEY_LEN])key, 1, true, NULL, NULL, &r) < 0)
+	if (age_reader_new((const uint8_t(*)[AGE_KEY_LEN])key, 1, true, decrypt ? discard : NULL, NULL,
+			   &r) < 0)
 		abort();
 	while (rc == 0 && off < size) {
 		size_t n = size - off < step ? size - off : step;
@@ -63,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t key[AGE_KEY_LEN];
 	static int ready;
-	enum age_stage whole, pieces;
+	enum age_stage whole, pieces, decrypted;
 	size_t step;
 	int rc;
 
@@ -77,8 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	step = 1 + data[0] % 97;
-	rc = verdict(key, data + 1, size - 1, size, &whole);
-	if (rc != verdict(key, data + 1, size - 1, step, &pieces) || whole != pieces)
+	rc = verdict(key, data + 1, size - 1, size, false, &whole);
+	if (rc != verdict(key, data + 1, size - 1, step, false, &pieces) || whole != pieces)
+		abort();
+	if (rc != verdict(key, data + 1, size - 1, step, true, &decrypted) || whole != decrypted)
 		abort();
 	if (rc != resumed(key, data + 1, size - 1, (size - 1) * data[0] / 256))
 		abort();

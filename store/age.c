@@ -46,7 +46,8 @@ struct age_reader {
 	uint8_t nonce[16];
 	size_t nonce_len;
 	/* payload */
-	EVP_CIPHER_CTX *payload;
+	EVP_CIPHER_CTX *payload;   /* decrypting (plain given) */
+	struct age_tagger *tagger; /* or only authenticating */
 	uint8_t *chunk, *plainbuf;
 	size_t chunk_len;
 	uint64_t counter;
@@ -109,6 +110,7 @@ void age_reader_free(struct age_reader *r)
 	free(r->chunk);
 	free(r->plainbuf);
 	EVP_CIPHER_CTX_free(r->payload);
+	age_tagger_free(r->tagger);
 	free(r);
 }
 
@@ -356,9 +358,12 @@ static int open_payload(struct age_reader *r)
 
 	if (age_hkdf(r->file_key, 16, r->nonce, 16, "payload", key, 32) < 0)
 		return fail(r, AGE_STAGE_PAYLOAD, "key derivation failed");
-	r->payload = age_aead_new(false, key);
+	if (r->plain)
+		r->payload = age_aead_new(false, key);
+	else
+		r->tagger = age_tagger_new(key);
 	explicit_bzero(key, sizeof(key));
-	if (!r->payload)
+	if (!r->payload && !r->tagger)
 		return fail(r, AGE_STAGE_PAYLOAD, "out of memory");
 	r->state = R_PAYLOAD;
 	return 0;
@@ -379,19 +384,28 @@ static uint64_t chunk_start(const struct age_reader *r)
 	return (uint64_t)r->header_len + 16 + r->counter * FULL_CHUNK;
 }
 
-static int open_chunk(struct age_reader *r, bool last)
+/* Authenticate the chunk (and decrypt it, for whoever takes the plaintext). */
+static int open_sealed(struct age_reader *r, const uint8_t nonce[12], const uint8_t *chunk, size_t len)
+{
+	if (r->tagger)
+		return age_tagger_check(r->tagger, nonce, chunk, len);
+	return age_aead(r->payload, false, nonce, chunk, len, r->plainbuf);
+}
+
+/* The chunk at chunk (r->chunk, or whole in what was fed). */
+static int open_chunk_at(struct age_reader *r, const uint8_t *chunk, size_t len, bool last)
 {
 	uint8_t nonce[12];
-	size_t n = r->chunk_len - TAG_LEN;
+	size_t n = len - TAG_LEN;
 
-	if (r->chunk_len < TAG_LEN)
+	if (len < TAG_LEN)
 		return fail(r, AGE_STAGE_PAYLOAD, "truncated at byte %llu: the last chunk is cut short",
 			    (unsigned long long)chunk_start(r));
 	age_chunk_nonce(r->counter, last, nonce);
-	if (age_aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) < 0) {
-		if (last && r->chunk_len == FULL_CHUNK) {
+	if (open_sealed(r, nonce, chunk, len) < 0) {
+		if (last && len == FULL_CHUNK) {
 			age_chunk_nonce(r->counter, false, nonce);
-			if (age_aead(r->payload, false, nonce, r->chunk, r->chunk_len, r->plainbuf) == 0)
+			if (open_sealed(r, nonce, chunk, len) == 0)
 				return fail(r, AGE_STAGE_PAYLOAD, "truncated at byte %llu: the file ends"
 						" without its final chunk", (unsigned long long)r->offset);
 		}
@@ -410,6 +424,11 @@ static int open_chunk(struct age_reader *r, bool last)
 	r->counter++;
 	r->chunk_len = 0;
 	return 0;
+}
+
+static int open_chunk(struct age_reader *r, bool last)
+{
+	return open_chunk_at(r, r->chunk, r->chunk_len, last);
 }
 
 /* The unarmored age file's bytes. */
@@ -439,6 +458,14 @@ static int feed_binary(struct age_reader *r, const uint8_t *data, size_t len)
 		case R_PAYLOAD:
 			if (r->chunk_len == FULL_CHUNK && open_chunk(r, false) < 0)
 				return -EBADMSG; /* more follows: it was not the last */
+			if (r->chunk_len == 0 && len > FULL_CHUNK) {
+				/* a whole chunk and more: not the last, opened where it is */
+				if (open_chunk_at(r, data, FULL_CHUNK, false) < 0)
+					return -EBADMSG;
+				r->offset += FULL_CHUNK;
+				used = FULL_CHUNK;
+				break;
+			}
 			take = FULL_CHUNK - r->chunk_len < len ? FULL_CHUNK - r->chunk_len : len;
 			memcpy(r->chunk + r->chunk_len, data, take);
 			r->chunk_len += take;

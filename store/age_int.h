@@ -25,6 +25,12 @@ int age_b64_decode_padded(const char *in, size_t len, uint8_t *out, size_t cap, 
 int age_aead_once(bool enc, const uint8_t key[32], const uint8_t *in, size_t len, uint8_t *out);
 int age_aead(EVP_CIPHER_CTX *ctx, bool enc, const uint8_t nonce[12], const uint8_t *in, size_t len,
 	     uint8_t *out);
+/* Authenticate a ChaCha20-Poly1305 ciphertext (with its tag) without
+ * decrypting it: 0, -EBADMSG, or -EIO. */
+struct age_tagger;
+struct age_tagger *age_tagger_new(const uint8_t key[32]);
+int age_tagger_check(struct age_tagger *t, const uint8_t nonce[12], const uint8_t *in, size_t len);
+void age_tagger_free(struct age_tagger *t);
 int age_x25519(const uint8_t secret[32], const uint8_t peer[32], uint8_t shared[32]);
 void age_b64_encode_raw(const uint8_t *in, size_t len, struct gw_buf *out);
 int age_b64_decode_raw(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen);

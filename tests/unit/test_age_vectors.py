@@ -45,14 +45,17 @@ class VectorsTest(unittest.TestCase):
                     unsupported += 1
                     continue
                 armored = ["--armored"] if meta.get("armored") == ["yes"] else []
-                r = subprocess.run([TOOL, "decrypt", identity] + armored, input=body,
-                                   capture_output=True, timeout=30)
-                out = r.stdout.decode().strip()
-                if expect == "success":
-                    self.assertEqual(out, "ok " + meta["payload"][0], name)
-                else:
-                    self.assertTrue(out.startswith("fail " + expect + ":"), "%s: %s, want %s"
-                                    % (name, out, expect))
+                # decrypting, and only authenticating as uploads are verified
+                for mode in ("decrypt", "verify"):
+                    r = subprocess.run([TOOL, mode, identity] + armored, input=body,
+                                       capture_output=True, timeout=30)
+                    out = r.stdout.decode().strip()
+                    if expect == "success":
+                        self.assertEqual(out, "ok " + meta["payload"][0] if mode == "decrypt" else "ok",
+                                         name)
+                    else:
+                        self.assertTrue(out.startswith("fail " + expect + ":"), "%s %s: %s, want %s"
+                                        % (mode, name, out, expect))
                 checked += 1
         print("%d vectors checked, %d of unsupported types failed cleanly" % (checked, unsupported),
               file=sys.stderr)
@@ -113,8 +116,15 @@ class InteropTest(unittest.TestCase):
                              check=True, timeout=30).stdout
 
         def verdict(data, ident=identity):
-            return subprocess.run([TOOL, "decrypt", ident], input=data, capture_output=True,
-                                  timeout=30).stdout.decode().strip()
+            """What decrypting says; verifying (only authenticating) must
+            say the same of a file that fails."""
+            said = [subprocess.run([TOOL, mode, ident], input=data, capture_output=True,
+                                   timeout=30).stdout.decode().strip() for mode in ("decrypt", "verify")]
+            if said[0].startswith("fail"):
+                self.assertEqual(said[1], said[0])
+            else:
+                self.assertEqual(said[1], "ok")
+            return said[0]
 
         self.assertTrue(verdict(enc, other).startswith("fail no match:"))
         self.assertTrue(verdict(b"plain mail, not encrypted\n" * 10).startswith(
@@ -125,3 +135,17 @@ class InteropTest(unittest.TestCase):
         flipped[100000] ^= 1
         bad = verdict(bytes(flipped))
         self.assertRegex(bad, r"^fail payload failure: corrupt at byte \d+: chunk 1 ")
+        # chunk boundaries: a last chunk that is full, one of a byte, none
+        full = 65536 + 16
+        for size in (0, 1, 65536, 3 * 65536, 3 * 65536 + 1, 20 * 65536 + 7):
+            data = subprocess.run(["age", "-r", recipient], input=os.urandom(size), capture_output=True,
+                                  check=True, timeout=30).stdout
+            self.assertTrue(verdict(data).startswith("ok"), size)
+            payload = len(data) - (-(-max(size, 1) // 65536)) * 16 - size  # where the chunks begin
+            if size >= 3 * 65536:
+                cut = verdict(data[:payload + 2 * full])  # whole chunks, the final one missing
+                self.assertIn("the file ends without its final chunk", cut)
+                for at in (payload + full - 1, len(data) - 1, payload + 5):  # a tag, the last byte, a body
+                    flipped = bytearray(data)
+                    flipped[at] ^= 0x80
+                    self.assertTrue(verdict(bytes(flipped)).startswith("fail payload failure"), (size, at))
