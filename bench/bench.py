@@ -10,7 +10,7 @@ Settings (environment):
   BENCH_DIR             work directory (default /var/tmp/ftpsgate-bench)
   BENCH_OUT             where results.json, the table and the plot go (bench/out)
   BENCH_QUICK=1         small sizes: a smoke run of every scenario in ~3 min
-  BENCH_ONLY=a,b        only these scenarios: stream parallel sessions idle
+  BENCH_ONLY=a,b        only these scenarios: stream parallel sessions load idle
                         api console storm honest age attack pg s3 cluster
   BENCH_PG_POOL=n       the pg scenario's database_pool (default: the daemon's)
   BENCH_OTHERS=a,b      other servers beside vsftpd (default proftpd,pure-ftpd;
@@ -193,14 +193,14 @@ class Pipe:
 
 
 class Ftpsgate:
-    def __init__(self, label="ftpsgate", env=None):
+    def __init__(self, label="ftpsgate", env=None, passive=GW_PASSIVE):
         self.name = label
         e = dict(GW_DEFAULTS, FTPSGATE_TLS_CERT=CERT, FTPSGATE_TLS_KEY=KEY, FTPSGATE_BAN_AFTER_FAILURES="0")
         e.update(env or {})
         self.dir = os.path.join(WORK, label.replace(" ", "-").replace(",", ""))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
-        self.gw = Gateway(data_dir=self.dir, env=e, passive=GW_PASSIVE)
+        self.gw = Gateway(data_dir=self.dir, env=e, passive=passive)
         self.gw.start()
         self.acct = self.gw.create_account(username="bench")
         self.user, self.password, self.port = "bench", self.acct["password"], self.gw.ftps_port
@@ -618,6 +618,77 @@ def scenario_sessions(res, servers, key="sessions"):
     for s in servers:
         s.clear()
     res[key] = {k: {"wall": median(v["wall"]), "failed": max(v["failed"])} for k, v in out.items()}
+
+
+LOAD_SESSIONS = (knob("LOAD_SESSIONS", 1000, 200), knob("LOAD_SESSIONS_MANY", 10000, 1000))
+LOAD_ROUNDS = knob("LOAD_ROUNDS", 3, 1)
+# a passive range for as many sessions at once as the descriptors allow,
+# below the ephemeral ports
+LOAD_PASSIVE = (20000, 31999)
+
+
+def process_cpu_s(pids):
+    """CPU seconds of the processes and of their children they reaped."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in st[11:15])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def scenario_load(res, vs):
+    """bench/ftpsload.c (C, a thread a session): N sessions released at
+    once, each login, STOR 64 KiB, QUIT; the wall time, failures, and the
+    CPU the server and the client spent per session. ftpsgate at 1,000 and
+    10,000, vsftpd at 1,000; alternating, medians."""
+    load = os.path.join(WORK, "ftpsload")
+    run(["cc", "-O2", "-o", load, os.path.join(HERE, "ftpsload.c"), "-lssl", "-lcrypto", "-lpthread"])
+    g = Ftpsgate("ftpsgate load", passive=LOAD_PASSIVE)
+    one, many = LOAD_SESSIONS
+    log("\n== bench/ftpsload: %d and %d sessions at once (login, STOR 64 KiB, QUIT), %d rounds"
+        % (one, many, LOAD_ROUNDS))
+    out = {}
+
+    def once(srv, n, pids):
+        srv.clear()
+        cpu0, kids0 = process_cpu_s(pids()), resource.getrusage(resource.RUSAGE_CHILDREN)
+        r = subprocess.run([load, "127.0.0.1", str(srv.port), srv.user, srv.password, str(n), "65536"],
+                           capture_output=True, text=True, timeout=1800)
+        kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server = process_cpu_s(pids()) - cpu0
+        client = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
+        lines = r.stdout.splitlines()
+        total, ok, failed, wall = lines[0].split() if lines else ("0", "0", str(n), "nan")
+        return {"wall": float(wall), "failed": int(failed), "server_ms": 1000 * server / n,
+                "client_ms": 1000 * client / n, "errors": lines[1:3]}
+
+    try:
+        # one login first: the credential cache holds the password, as
+        # in the sessions scenario's later rounds
+        subprocess.run([load, "127.0.0.1", str(g.port), g.user, g.password, "1"], capture_output=True,
+                       timeout=60)
+        cases = [("ftpsgate", one, g, lambda: [g.gw.proc.pid]), ("ftpsgate", many, g, lambda: [g.gw.proc.pid]),
+                 ("vsftpd", one, vs, lambda: vs.pids)]
+        rounds = {(name, n): [] for name, n, _, _ in cases}
+        for r in range(LOAD_ROUNDS):
+            for name, n, srv, pids in cases:
+                e = once(srv, n, pids)
+                rounds[(name, n)].append(e)
+                log("  round %d %-9s %6d sessions: %6.2f s, %d failed; server %.2f ms CPU a session,"
+                    " client %.2f ms %s" % (r + 1, name, n, e["wall"], e["failed"], e["server_ms"],
+                                            e["client_ms"], e["errors"][:1] if e["errors"] else ""))
+        for (name, n), es in rounds.items():
+            out["%s %d" % (name, n)] = {"sessions": n, "wall": median([e["wall"] for e in es]),
+                                        "failed": max(e["failed"] for e in es),
+                                        "server_ms": median([e["server_ms"] for e in es]),
+                                        "client_ms": median([e["client_ms"] for e in es])}
+    finally:
+        g.stop()
+    res["load"] = out
 
 
 def scenario_idle(res, gw, others):
@@ -1427,6 +1498,23 @@ def report(res):
         if "ftpsgate, login cache off" in se:
             checks.append(("sessions, login cache off: wall time / vsftpd's",
                            se["ftpsgate, login cache off"]["wall"] / se["vsftpd"]["wall"], None))
+    if "load" in res:
+        ld = res["load"]
+        one, many = LOAD_SESSIONS
+        a, b = ld.get("ftpsgate %d" % one), ld.get("ftpsgate %d" % many)
+        if a and b:
+            checks.append(("ftpsload %d sessions: wall s (C client)" % one, a["wall"], None))
+            checks.append(("ftpsload %d sessions: wall s" % many, b["wall"], None))
+            checks.append(("  failed (must be 0)", a["failed"] + b["failed"], -0))
+            checks.append(("  %d time / %d time (<= 5)" % (many, one), b["wall"] / a["wall"], -5))
+            checks.append(("  server CPU ms a session (%d, %d)" % (one, many), a["server_ms"], None))
+            checks.append(("", b["server_ms"], None))
+            checks.append(("  client CPU ms a session", a["client_ms"], None))
+        v = ld.get("vsftpd %d" % one)
+        if a and v:
+            checks.append(("ftpsload %d sessions: ftpsgate / vsftpd time" % one, a["wall"] / v["wall"], None))
+            checks.append(("  vsftpd: failed, server CPU ms a session", v["failed"], None))
+            checks.append(("", v["server_ms"], None))
     if "idle" in res and "ftpsgate" in res["idle"]:
         last = res["idle"]["ftpsgate"][-1]
         checks.append(("%d idle sessions <= 64 KiB each" % last["sessions"], last["kib_per_session"], -64))
@@ -1612,6 +1700,8 @@ def main():
                 scenario_sessions(res, [gw, nocache, vs] + others)
             finally:
                 nocache.stop()
+        if want("load"):
+            scenario_load(res, vs)
         if want("idle"):
             # a fresh daemon: memory freed by the scenarios before would
             # be reused and hide what sessions cost

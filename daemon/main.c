@@ -148,8 +148,11 @@ static int drop_privileges(const struct gw_config *cfg, char *err, size_t err_si
 	return 0;
 }
 
-/* Each session may hold a control socket, a passive listener, a data
- * socket and an upload file: take all the descriptors the system allows. */
+/* Each session may hold a control socket, a passive listener or a data
+ * socket, an upload's file and its directory: take all the descriptors
+ * the system allows. */
+#define FDS_PER_SESSION 4
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -172,20 +175,20 @@ static void fit_sessions(struct gw_config *cfg, bool quiet)
 	rlim_t fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
-	    rl.rlim_cur >= (rlim_t)cfg->max_sessions * 3 + 256)
+	    rl.rlim_cur >= (rlim_t)cfg->max_sessions * FDS_PER_SESSION + 256)
 		return;
-	fit = rl.rlim_cur > 256 + 3 ? (rl.rlim_cur - 256) / 3 : 1;
+	fit = rl.rlim_cur > 256 + FDS_PER_SESSION ? (rl.rlim_cur - 256) / FDS_PER_SESSION : 1;
 	if (cfg->max_sessions == GW_MAX_SESSIONS_DEFAULT) {
 		cfg->max_sessions = (uint32_t)fit;
 		if (!quiet)
-			gw_info("daemon.fds", "%llu file descriptors: max_sessions is %u (about 3 each);"
+			gw_info("daemon.fds", "%llu file descriptors: max_sessions is %u (up to %d each);"
 				" raise the limit (ulimit -n, LimitNOFILE=) for more",
-				(unsigned long long)rl.rlim_cur, cfg->max_sessions);
+				(unsigned long long)rl.rlim_cur, cfg->max_sessions, FDS_PER_SESSION);
 		return;
 	}
 	gw_warn("daemon.fds", "only %llu file descriptors: fewer than max_sessions %u needs"
-		" (about 3 each); raise the limit (ulimit -n, LimitNOFILE=)",
-		(unsigned long long)rl.rlim_cur, cfg->max_sessions);
+		" (up to %d each); raise the limit (ulimit -n, LimitNOFILE=)",
+		(unsigned long long)rl.rlim_cur, cfg->max_sessions, FDS_PER_SESSION);
 }
 
 static int fail(const char *err)

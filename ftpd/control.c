@@ -487,23 +487,15 @@ static bool reads_commands(const struct ctrl *c)
 	return s->state != FTPD_S_BUSY || ftpd_req_is_transfer(s->pending);
 }
 
-/* Over a session limit: say which, then close. */
+/* Over the per-address limit: say so, then close. */
 void ftpd_limit_reply(struct ctrl *c)
 {
 	static struct gw_log_limit lim = GW_LOG_LIMIT(20, 10000);
 
-	if (c->server_full) {
-		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
-			       "refused %s: %u sessions on the server already", c->peer_ip,
-			       gw_live()->max_sessions);
-		gw_buf_adds(&c->out, "421 There are too many connected users, please try later.\r\n");
-	} else {
-		gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
-			       "refused %s: %u sessions from that address already", c->peer_ip,
-			       gw_live()->max_sessions_per_address);
-		gw_buf_adds(&c->out,
-			    "421 There are too many connections from your internet address.\r\n");
-	}
+	gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
+		       "refused %s: %u sessions from that address already", c->peer_ip,
+		       gw_live()->max_sessions_per_address);
+	gw_buf_adds(&c->out, "421 There are too many connections from your internet address.\r\n");
 	c->state = C_CLOSING;
 }
 
@@ -676,6 +668,7 @@ void ftpd_ctrl_close(struct ctrl *c, const char *why)
 		c->next->prev = c->prev;
 	__atomic_sub_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
 	gw_metric_add(GW_M_SESSIONS, -1);
+	ftpd_accept_after_full(l);
 	/* Events later in this epoll batch may still point at c: it is
 	 * released once the loop iteration is over. */
 	c->prev = NULL;

@@ -136,7 +136,6 @@ struct ctrl {
 	bool is_explicit;   /* came in on the explicit (AUTH TLS) listener */
 	bool counted_account; /* holds a slot of the per-account limit */
 	bool over_limit;    /* too many sessions (from this address): 421 */
-	bool server_full;   /* ... on the whole server */
 	char account_key[24];
 	char close_why[160]; /* why it closed: the reason an upload it held stays partial */
 	int refs;
@@ -184,6 +183,7 @@ struct loop {
 	struct ctrl *closed; /* freed at the end of the loop iteration */
 	struct watch *again_head;
 	int64_t accept_paused_until;
+	bool accept_full; /* not accepting: max_sessions are served */
 	size_t chunks; /* transfer buffers of this loop's sessions and their jobs */
 	struct drain *drains;
 	unsigned ndrains;
@@ -329,6 +329,9 @@ int64_t ftpd_account_rate_charge(struct account *a, size_t bytes);
 
 void ftpd_accept_pause(struct loop *l);
 void ftpd_accept_resume(struct loop *l);
+/* Accept again if this loop stopped at max_sessions and a session ended
+ * since (not while draining or out of descriptors). */
+void ftpd_accept_after_full(struct loop *l);
 void ftpd_apply_account_changes(struct loop *l);
 
 /* ---------------------------------------------------------------- control.c */
@@ -341,7 +344,7 @@ ssize_t ftpd_ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
 /* Whether the client has closed the control connection already; what it
  * sent meanwhile stays in c->in, in order. */
 bool ftpd_ctrl_peer_gone(struct ctrl *c);
-/* Over a session limit: say which, then close. */
+/* Over the per-address limit: say so, then close. */
 void ftpd_limit_reply(struct ctrl *c);
 /* STOR, APPE or RNTO (verb) of path, whose last name eff does not
  * allow: logged and answered 553 with the names it allows (true). */

@@ -136,8 +136,10 @@ static void tick(struct loop *l)
 	}
 	if (l->accept_paused_until && now >= l->accept_paused_until) {
 		l->accept_paused_until = 0;
-		ftpd_accept_resume(l);
+		if (!l->accept_full)
+			ftpd_accept_resume(l);
 	}
+	ftpd_accept_after_full(l); /* sessions of other loops ended */
 	for (c = l->ctrls; c; c = next) {
 		struct data *d = &c->d;
 

@@ -15,10 +15,6 @@
 
 #include "engine.h"
 
-/* Connections over max_sessions are told so (421) up to this many more;
- * beyond, they are closed unanswered. */
-#define FULL_MARGIN 256
-
 /* ---------------------------------------------------------------- loops */
 
 /* EPOLLEXCLUSIVE registrations cannot be modified, only removed and added
@@ -43,6 +39,16 @@ void ftpd_accept_resume(struct loop *l)
 		ftpd_watch_set(l, &l->accept_explicit, EPOLLIN | EPOLLEXCLUSIVE);
 }
 
+void ftpd_accept_after_full(struct loop *l)
+{
+	if (!l->accept_full ||
+	    (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED) >= gw_live()->max_sessions)
+		return;
+	l->accept_full = false;
+	if (!l->accept_paused_until && !__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED))
+		ftpd_accept_resume(l);
+}
+
 /* A banned address is refused before any TLS work: told so in the clear
  * on the explicit listener, closed unanswered on the implicit one (before
  * the handshake, nothing else can be said). */
@@ -58,13 +64,32 @@ static bool is_banned(struct loop *l, int fd, const char *ip, bool is_explicit)
 	return true;
 }
 
+/* A session's place among max_sessions, taken before its connection is
+ * accepted (so that loops accepting at once never pass the limit), and
+ * given back when it ends (ftpd_ctrl_close) or was never made. */
+static bool slot_take(struct ftpd_server *srv)
+{
+	unsigned n = __atomic_load_n(&srv->sessions, __ATOMIC_RELAXED);
+
+	do {
+		if (n >= gw_live()->max_sessions)
+			return false;
+	} while (!__atomic_compare_exchange_n(&srv->sessions, &n, n + 1, true, __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	return true;
+}
+
+static void slot_give(struct ftpd_server *srv)
+{
+	__atomic_sub_fetch(&srv->sessions, 1, __ATOMIC_RELAXED);
+}
+
 static void ctrl_link(struct loop *l, struct ctrl *c)
 {
 	c->next = l->ctrls;
 	if (l->ctrls)
 		l->ctrls->prev = c;
 	l->ctrls = c;
-	__atomic_add_fetch(&l->srv->sessions, 1, __ATOMIC_RELAXED);
 	gw_metric_add(GW_M_SESSIONS, 1);
 }
 
@@ -74,7 +99,6 @@ static void ctrl_link(struct loop *l, struct ctrl *c)
 bool ftpd_ctrl_admit(struct ctrl *c)
 {
 	struct loop *l = c->loop;
-	unsigned sessions = (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED);
 
 	if (is_banned(l, c->w.fd, c->peer_ip, c->is_explicit)) {
 		c->over_limit = true; /* counted nowhere yet */
@@ -83,9 +107,8 @@ bool ftpd_ctrl_admit(struct ctrl *c)
 	}
 	/* Over the per-address limit: counted nowhere, told so with a 421
 	 * once TLS is up (before it, nothing can be said). */
-	c->server_full = sessions > gw_live()->max_sessions;
-	c->over_limit = c->server_full || !gw_counter_take(l->srv->per_address, c->peer_ip,
-							   gw_live()->max_sessions_per_address);
+	c->over_limit = !gw_counter_take(l->srv->per_address, c->peer_ip,
+					 gw_live()->max_sessions_per_address);
 	c->deadline = gw_mono_ms() + GW_TLS_HANDSHAKE_TIMEOUT_S * 1000;
 	if (c->is_explicit) {
 		c->state = C_PLAIN;
@@ -114,6 +137,7 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 
 	if (!c) {
 		close(fd);
+		slot_give(l->srv);
 		return;
 	}
 	c->refs = 1;
@@ -155,7 +179,6 @@ static void ctrl_new(struct loop *l, int fd, const struct sockaddr_storage *peer
 
 static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 {
-	unsigned sessions;
 	int i;
 
 	if (__atomic_load_n(&l->srv->draining, __ATOMIC_RELAXED)) {
@@ -165,9 +188,24 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 	for (i = 0; i < 64; i++) {
 		struct sockaddr_storage ss = { 0 };
 		socklen_t len = sizeof(ss);
-		int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd;
 
+		/* Served to the limit: the next connections wait in the listen
+		 * queue (its backlog; beyond, the clients' SYNs are retried)
+		 * and are let in as sessions end, not refused. */
+		if (!slot_take(l->srv)) {
+			static struct gw_log_limit lim = GW_LOG_LIMIT(1, 10000);
+
+			gw_log_limited(&lim, GW_LOG_WARN, "session.limit",
+				       "max_sessions (%u) served: new connections wait in the listen queue",
+				       gw_live()->max_sessions);
+			ftpd_accept_pause(l);
+			l->accept_full = true;
+			return;
+		}
+		fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
+			slot_give(l->srv);
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
 				gw_error("ftpd.accept", "cannot accept connections: %s; pausing for a second",
 					 strerror(errno));
@@ -176,18 +214,13 @@ static void accept_on(struct loop *l, struct watch *w, bool is_explicit)
 			}
 			return;
 		}
-		sessions = (unsigned)__atomic_load_n(&l->srv->sessions, __ATOMIC_RELAXED);
-		if (sessions >= gw_live()->max_sessions + FULL_MARGIN) {
-			/* Far over: not even a TLS handshake to say so. */
-			close(fd);
-			continue;
-		}
 		if (ftpd_proxy_mode(l->srv, &ss, false) != FTPD_PROXY_EXPECT) {
 			char ip[INET6_ADDRSTRLEN];
 
 			ftpd_addr_ip(&ss, ip, sizeof(ip));
 			if (is_banned(l, fd, ip, is_explicit)) {
 				close(fd);
+				slot_give(l->srv);
 				continue;
 			}
 		}

@@ -156,7 +156,7 @@ class DescriptorLimitTest(unittest.TestCase):
             lines = [json.loads(l) for l in gw.logs().splitlines() if l.startswith("{")]
             fds = [l for l in lines if l["event"] == "daemon.fds"]
             self.assertEqual([l["level"] for l in fds], ["info"], fds)
-            self.assertIn("max_sessions is %d" % ((4096 - 256) // 3), fds[0]["msg"])
+            self.assertIn("max_sessions is %d" % ((4096 - 256) // 4), fds[0]["msg"])
         finally:
             gw.cleanup()
             shutil.rmtree(tmp, ignore_errors=True)

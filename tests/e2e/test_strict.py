@@ -8,6 +8,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 import unittest
 
@@ -92,11 +93,24 @@ class LimitsTest(unittest.TestCase):
             two = ftps.login("127.0.0.1", gw.ftps_port, "timeouts", a["password"])
             three = tls_connect(gw.ftps_port)
             self.assertTrue(read_reply(three.makefile("r", encoding="utf-8")).startswith("220"))
-            four = tls_connect(gw.ftps_port)
-            self.assertEqual(read_reply(four.makefile("r", encoding="utf-8")),
-                             "421 There are too many connected users, please try later.")
-            four.close()
+            # a fourth waits in the listen queue, not refused, until one ends
+            greeted = []
+
+            def fourth():
+                four = tls_connect(gw.ftps_port, timeout=30)
+                greeted.append(read_reply(four.makefile("r", encoding="utf-8")))
+                four.close()
+
+            waiter = threading.Thread(target=fourth)
+            waiter.start()
+            waiter.join(1.0)
+            self.assertEqual(greeted, [])
+            self.assertTrue(waiter.is_alive())
             three.close()
+            waiter.join(30)
+            self.assertEqual(len(greeted), 1)
+            self.assertTrue(greeted[0].startswith("220"), greeted)
+            self.assertIn("max_sessions (3) served: new connections wait in the listen queue", gw.logs())
             # a host name as passive address is resolved at start
             self.assertRegex(two.sendcmd("PASV"), r"^227 Entering Passive Mode \(127,0,0,1,")
             # nobody connects to the passive port: 425 once it times out
