@@ -22,6 +22,8 @@ void ftpd_ctrl_unref(struct ctrl *c)
 		ftpd_account_give(c->loop->srv, c->acct);
 	gw_buf_release(&c->in);
 	gw_buf_release(&c->out);
+	ftpd_session_free(&c->core);
+	free(c->d.path);
 	free(c);
 }
 

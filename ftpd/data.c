@@ -539,7 +539,12 @@ static void prepare_done(struct ctrl *c, struct job *j)
 	}
 	d->kind = j->kind;
 	d->offset = j->offset;
-	gw_strlcpy(d->path, j->path, sizeof(d->path));
+	free(d->path);
+	d->path = strdup(j->path);
+	if (!d->path) {
+		ftpd_data_finish(c, FTPD_XFER_LOCAL_ERROR);
+		return;
+	}
 	if (d->state == D_CONNECTED)
 		data_begin(c); /* else data_on_accept starts it */
 }

@@ -81,7 +81,7 @@ struct data {
 	struct ftpd_tls *tls;
 	enum dstate state;
 	enum ftpd_req kind; /* the transfer command, once it came */
-	char path[GW_PATH_MAX + 1];
+	char *path;         /* its path (heap: no room held while idle) */
 	uint64_t offset; /* REST offset of a RETR or STOR */
 	struct store_upload *up;
 	struct gw_buf listing;

@@ -2,6 +2,7 @@
  * vsftpd, whose wording the service's users already know. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -63,7 +64,7 @@ static bool arg_is(const struct ftpd_command *c, const char *want)
 static bool resolve(struct ftpd_session *s, const char *arg, struct ftpd_request *req, int code,
 		    const char *text)
 {
-	if (gw_path_normalize(s->cwd, arg, req->path, sizeof(req->path)) == 0)
+	if (gw_path_normalize(ftpd_session_cwd(s), arg, req->path, sizeof(req->path)) == 0)
 		return true;
 	ftpd_reply(s, code, text);
 	return false;
@@ -382,7 +383,7 @@ static enum ftpd_req cmd_pwd(struct ftpd_session *s, const struct ftpd_command *
 	(void)c;
 	(void)req;
 	gw_buf_adds(s->out, "257 ");
-	ftpd_add_quoted(s->out, s->cwd);
+	ftpd_add_quoted(s->out, ftpd_session_cwd(s));
 	gw_buf_adds(s->out, "\r\n");
 	return FTPD_REQ_NONE;
 }
@@ -462,7 +463,7 @@ static enum ftpd_req cmd_dele(struct ftpd_session *s, const struct ftpd_command 
 static enum ftpd_req cmd_rnfr(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
-	s->rename_from[0] = '\0';
+	ftpd_clear_path(&s->rename_from);
 	if (!resolve(s, c->arg, req, 550, "RNFR command failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
@@ -475,12 +476,12 @@ static enum ftpd_req cmd_rnfr(struct ftpd_session *s, const struct ftpd_command 
 static enum ftpd_req cmd_rnto(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
-	if (!s->rename_from[0]) {
+	if (!s->rename_from) {
 		ftpd_reply(s, 503, "RNFR required first.");
 		return FTPD_REQ_NONE;
 	}
 	gw_strlcpy(req->from, s->rename_from, sizeof(req->from));
-	s->rename_from[0] = '\0';
+	ftpd_clear_path(&s->rename_from);
 	if (!resolve(s, c->arg, req, 550, "Rename failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
@@ -685,11 +686,39 @@ void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out)
 	memset(s, 0, sizeof(*s));
 	s->out = out;
 	s->state = FTPD_S_USER;
-	s->cwd[0] = '/';
 	s->max_failed_logins = 3;
 	s->downloads = true;
 	s->binary = true;
 	s->idle_timeout_s = 600;
+}
+
+void ftpd_session_free(struct ftpd_session *s)
+{
+	ftpd_clear_path(&s->cwd);
+	ftpd_clear_path(&s->req_path);
+	ftpd_clear_path(&s->rename_from);
+}
+
+const char *ftpd_session_cwd(const struct ftpd_session *s)
+{
+	return s->cwd ? s->cwd : "/";
+}
+
+int ftpd_set_path(char **dst, const char *src)
+{
+	char *copy = strdup(src);
+
+	if (!copy)
+		return -ENOMEM;
+	free(*dst);
+	*dst = copy;
+	return 0;
+}
+
+void ftpd_clear_path(char **dst)
+{
+	free(*dst);
+	*dst = NULL;
 }
 
 void ftpd_session_require_auth_tls(struct ftpd_session *s)
@@ -782,8 +811,12 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 	case FTPD_REQ_XFER_STAT:
 		break; /* answered now, or about the running transfer */
 	default:
+		if (ftpd_set_path(&s->req_path, req->path) < 0) {
+			ftpd_reply(s, 451, "Requested action aborted: local error in processing.");
+			req->kind = kind = FTPD_REQ_NONE;
+			break;
+		}
 		s->pending = kind;
-		gw_strlcpy(s->req_path, req->path, sizeof(s->req_path));
 		/* FTPD_S_TLS: AUTH TLS until ftpd_session_tls_started() */
 		if (s->state == FTPD_S_READY || s->state == FTPD_S_TLS)
 			s->state = FTPD_S_BUSY;

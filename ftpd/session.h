@@ -116,9 +116,11 @@ struct ftpd_session {
 	enum ftpd_req pending;
 	struct gw_buf *out; /* borrowed: where replies go */
 	char user[GW_USER_MAX + 1];
-	char cwd[GW_PATH_MAX + 1];
-	char req_path[GW_PATH_MAX + 1];  /* path of the pending request */
-	char rename_from[GW_PATH_MAX + 1]; /* after a successful RNFR */
+	/* Paths on the heap, each as long as it is: an idle session holds a
+	 * few bytes of them, not kilobytes (see ftpd_session_free). */
+	char *cwd;         /* the working directory; NULL: "/" */
+	char *req_path;    /* path of the pending request */
+	char *rename_from; /* after a successful RNFR */
 	uint64_t rest;   /* REST offset for the next transfer */
 	bool pbsz;
 	bool prot_private;
@@ -133,6 +135,9 @@ struct ftpd_session {
 };
 
 void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out);
+/* What the session holds (its paths); s is as after ftpd_session_init. */
+void ftpd_session_free(struct ftpd_session *s);
+const char *ftpd_session_cwd(const struct ftpd_session *s);
 /* The explicit listener: start in FTPD_S_TLS (call before greeting). */
 void ftpd_session_require_auth_tls(struct ftpd_session *s);
 /* Queue the 220 greeting. */

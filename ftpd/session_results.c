@@ -37,7 +37,12 @@ void ftpd_session_done(struct ftpd_session *s, int err)
 			ftpd_reply(s, 550, "Failed to change directory.");
 			return;
 		}
-		gw_strlcpy(s->cwd, s->req_path, sizeof(s->cwd));
+		if (!strcmp(s->req_path, "/")) {
+			ftpd_clear_path(&s->cwd);
+		} else if (ftpd_set_path(&s->cwd, s->req_path) < 0) {
+			ftpd_reply(s, 550, "Failed to change directory.");
+			return;
+		}
 		ftpd_reply(s, 250, "Directory successfully changed.");
 		return;
 	case FTPD_REQ_DELE:
@@ -52,7 +57,10 @@ void ftpd_session_done(struct ftpd_session *s, int err)
 			ftpd_reply(s, 550, "RNFR command failed.");
 			return;
 		}
-		gw_strlcpy(s->rename_from, s->req_path, sizeof(s->rename_from));
+		if (ftpd_set_path(&s->rename_from, s->req_path) < 0) {
+			ftpd_reply(s, 550, "RNFR command failed.");
+			return;
+		}
 		ftpd_reply(s, 350, "Ready for RNTO.");
 		return;
 	case FTPD_REQ_RNTO:

@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (kind == FTPD_REQ_RNTO)
 				check_path(req.from);
 			ftpd_session_done(&s, (choice & 1) ? -2 : 0);
-			check_path(s.cwd);
+			check_path(ftpd_session_cwd(&s));
 			break;
 		case FTPD_REQ_SIZE:
 			check_path(req.path);
@@ -162,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_replies(&out);
 		gw_buf_reset(&out);
 	}
+	ftpd_session_free(&s);
 	gw_buf_release(&out);
 	return 0;
 }

@@ -30,15 +30,25 @@ struct send;
 
 static const struct store_bytes_ops s3_ops;
 
+#define SPARES_MAX 33 /* per_upload + 1 at most (s3_parts_in_flight <= 32) */
+
 struct s3_bytes {
 	struct store_bytes base;
 	struct s3 *s3; /* borrowed */
 	struct store_bytes_journal j;
 	struct store_bytes_s3_params p;
-	pthread_mutex_t lock; /* guards the queue */
+	pthread_mutex_t lock; /* guards the queue and the spare parts */
 	pthread_cond_t queued;
 	struct send *head, *tail;
 	bool stopping;
+	/* Part buffers sent, kept for the next parts while writers are open:
+	 * a fresh part_bytes buffer costs a page fault every 4 KiB when it is
+	 * filled (about a third of the node's CPU per GiB). Up to
+	 * per_upload + 1, what one upload fills and has in flight; all freed
+	 * when the last writer closes. */
+	unsigned char *spare[SPARES_MAX];
+	unsigned nspare;
+	unsigned writers;
 	pthread_t *threads;
 	unsigned nthreads;
 };
@@ -107,6 +117,30 @@ static void log_refusal(const char *what, int64_t id, int r, const struct s3_err
 
 /* ---------------------------------------------------------------- sending */
 
+static unsigned char *part_get(struct s3_bytes *b)
+{
+	unsigned char *p = NULL;
+
+	pthread_mutex_lock(&b->lock);
+	if (b->nspare)
+		p = b->spare[--b->nspare];
+	pthread_mutex_unlock(&b->lock);
+	return p ? p : malloc(b->p.part_bytes);
+}
+
+static void part_put(struct s3_bytes *b, unsigned char *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&b->lock);
+	if (b->writers && b->nspare < b->p.per_upload + 1 && b->nspare < SPARES_MAX) {
+		b->spare[b->nspare++] = p;
+		p = NULL;
+	}
+	pthread_mutex_unlock(&b->lock);
+	free(p);
+}
+
 static void *sender(void *arg)
 {
 	struct s3_bytes *b = arg;
@@ -141,7 +175,7 @@ static void *sender(void *arg)
 			log_refusal("send a part", w->id, r, &e);
 		else
 			r = b->j.confirmed(b->j.arg, w->id, &part);
-		free(s->buf);
+		part_put(b, s->buf);
 		free(s->state);
 		free(s);
 		part.state = NULL;
@@ -230,6 +264,9 @@ static int writer_new(struct s3_bytes *b, int64_t id, struct store_bytes_writer 
 	w->b = b;
 	w->id = id;
 	key_of(b, id, w->key);
+	pthread_mutex_lock(&b->lock);
+	b->writers++;
+	pthread_mutex_unlock(&b->lock);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->done, NULL);
 	*out = w;
@@ -238,9 +275,22 @@ static int writer_new(struct s3_bytes *b, int64_t id, struct store_bytes_writer 
 
 static void writer_free(struct store_bytes_writer *w)
 {
+	struct s3_bytes *b = w->b;
+	unsigned char *drop[SPARES_MAX];
+	unsigned n = 0;
+
+	part_put(b, w->fill);
+	pthread_mutex_lock(&b->lock);
+	if (--b->writers == 0) {
+		n = b->nspare;
+		memcpy(drop, b->spare, n * sizeof(*drop));
+		b->nspare = 0;
+	}
+	pthread_mutex_unlock(&b->lock);
+	while (n)
+		free(drop[--n]);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->done);
-	free(w->fill);
 	free(w->fill_state);
 	free(w->parts);
 	free(w);
@@ -336,7 +386,7 @@ static int s3b_append(struct store_bytes_writer *w, const void *buf, size_t len)
 	while (len) {
 		size_t n;
 
-		if (!w->fill && !(w->fill = malloc(part)))
+		if (!w->fill && !(w->fill = part_get(w->b)))
 			return -ENOMEM;
 		n = part - w->fill_len < len ? part - w->fill_len : len;
 		memcpy(w->fill + w->fill_len, p, n);
@@ -660,6 +710,8 @@ static void s3b_free(struct store_bytes *sb)
 	pthread_mutex_unlock(&b->lock);
 	for (i = 0; i < b->nthreads; i++)
 		pthread_join(b->threads[i], NULL);
+	while (b->nspare)
+		free(b->spare[--b->nspare]);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->queued);
 	free(b->threads);
