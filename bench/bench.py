@@ -1706,7 +1706,9 @@ def main():
             # a fresh daemon: memory freed by the scenarios before would
             # be reused and hide what sessions cost
             gw.stop()
-            fresh = Ftpsgate("ftpsgate idle")
+            # idle sessions hold one descriptor each: as many as are
+            # asked for, whatever the default fits for busy ones (4 each)
+            fresh = Ftpsgate("ftpsgate idle", env={"FTPSGATE_MAX_SESSIONS": str(IDLE + 100)})
             fresh.name = "ftpsgate"
             try:
                 scenario_idle(res, fresh, [vs] + others)

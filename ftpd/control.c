@@ -24,10 +24,17 @@ void ftpd_ctrl_unref(struct ctrl *c)
 	gw_buf_release(&c->out);
 	ftpd_session_free(&c->core);
 	free(c->d.path);
+	free(c->d.stop_why);
+	free(c->close_why);
 	free(c);
 }
 
 static void ctrl_pump(struct ctrl *c);
+
+const char *ftpd_ctrl_close_why(const struct ctrl *c)
+{
+	return c->close_why ? c->close_why : "the session ended";
+}
 
 void ftpd_ctrl_wake(struct ctrl *c)
 {
@@ -646,10 +653,14 @@ void ftpd_ctrl_close(struct ctrl *c, const char *why)
 	c->closed = true;
 	/* What an upload still held by a job records as its end, unless
 	 * ftpd_end_session() said why already. */
-	if (!c->close_why[0])
-		snprintf(c->close_why, sizeof(c->close_why), "control connection closed: %s", why);
+	if (!c->close_why) {
+		char text[200];
+
+		snprintf(text, sizeof(text), "control connection closed: %s", why);
+		ftpd_str_set(&c->close_why, text);
+	}
 	if (d->up) {
-		ftpd_abort_upload(c, d->up, c->close_why, FTPD_XFER_ABORTED);
+		ftpd_abort_upload(c, d->up, ftpd_ctrl_close_why(c), FTPD_XFER_ABORTED);
 		d->up = NULL;
 	}
 	ftpd_data_reset(c);
@@ -683,7 +694,7 @@ void ftpd_end_session(struct ctrl *c, const char *reply, const char *why)
 {
 	gw_info("session.end", "ending the session of account %lld from %s: %s",
 		(long long)c->account_id, c->peer_ip, why);
-	gw_strlcpy(c->close_why, why, sizeof(c->close_why));
+	ftpd_str_set(&c->close_why, why);
 	if (c->d.up || c->d.writing)
 		ftpd_receive_stop(c, why, FTPD_XFER_ABORTED);
 	gw_buf_adds(&c->out, reply);

@@ -566,8 +566,10 @@ static bool upload_refused(struct ctrl *c, const struct ftpd_request *req)
 		return true;
 	}
 	if (eff.max_file_bytes && req->kind == FTPD_REQ_STOR && req->offset > eff.max_file_bytes) {
-		snprintf(c->core.reason, sizeof(c->core.reason), "%llu",
-			 (unsigned long long)eff.max_file_bytes);
+		char limit[24];
+
+		snprintf(limit, sizeof(limit), "%llu", (unsigned long long)eff.max_file_bytes);
+		ftpd_str_set(&c->core.reason, limit);
 		ftpd_data_finish(c, FTPD_XFER_TOO_BIG);
 		return true;
 	}

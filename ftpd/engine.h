@@ -111,7 +111,7 @@ struct data {
 	uint64_t max_file;     /* the account's max_file_bytes then (0 = none) */
 	bool stop_pending;     /* stop once the write is back: */
 	enum ftpd_xfer stop_result;
-	char stop_why[160];
+	char *stop_why;
 	uint64_t bytes_done;   /* the upload's size after the last write */
 	bool abort_requested; /* ABOR came while a job ran */
 	bool running;         /* counted in GW_M_TRANSFERS */
@@ -137,7 +137,7 @@ struct ctrl {
 	bool counted_account; /* holds a slot of the per-account limit */
 	bool over_limit;    /* too many sessions (from this address): 421 */
 	char account_key[24];
-	char close_why[160]; /* why it closed: the reason an upload it held stays partial */
+	char *close_why; /* why it closed: the reason an upload it held stays partial */
 	int refs;
 	/* peer: the client (as a PROXY header names it); local: this socket's
 	 * own end; reached: the address the client connected to (the
@@ -346,6 +346,8 @@ ssize_t ftpd_ctrl_read(struct ctrl *c, void *buf, size_t len, int *want);
 bool ftpd_ctrl_peer_gone(struct ctrl *c);
 /* Over the per-address limit: say so, then close. */
 void ftpd_limit_reply(struct ctrl *c);
+/* Why the session closed, for the uploads it held. */
+const char *ftpd_ctrl_close_why(const struct ctrl *c);
 /* STOR, APPE or RNTO (verb) of path, whose last name eff does not
  * allow: logged and answered 553 with the names it allows (true). */
 bool ftpd_ctrl_name_refused(struct ctrl *c, const struct gw_policy *eff, const char *verb,

@@ -166,7 +166,7 @@ void ftpd_job_done(struct job *j)
 		return;
 	c = j->c;
 	if (c->closed)
-		ftpd_job_drop(j, c->close_why, false); /* the session ended while it ran */
+		ftpd_job_drop(j, ftpd_ctrl_close_why(c), false); /* the session ended while it ran */
 	else
 		j->ops->done(c, j);
 	if (j->up)

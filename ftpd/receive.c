@@ -27,7 +27,7 @@ static void rejected(struct ctrl *c, struct job *j)
 	gw_warn("upload.rejected", "upload %lld '%s' of account %lld from %s rejected: %s",
 		(long long)store_upload_id(j->up), c->d.path, (long long)c->account_id, c->peer_ip,
 		j->reason);
-	gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+	ftpd_str_set(&c->core.reason, j->reason);
 	ftpd_data_finish(c, FTPD_XFER_REJECTED);
 }
 
@@ -103,13 +103,13 @@ static void commit_done(struct ctrl *c, struct job *j)
 		gw_warn("upload.rejected", "upload %lld '%s' of account %lld from %s refused by the"
 			" accept hook: %s", (long long)store_upload_id(j->up), d->path,
 			(long long)c->account_id, c->peer_ip, j->reason);
-		gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+		ftpd_str_set(&c->core.reason, j->reason);
 		ftpd_data_finish(c, FTPD_XFER_REFUSED);
 		return;
 	}
 	if (j->err == -ETIMEDOUT) {
 		log_partial(c, j);
-		gw_strlcpy(c->core.reason, j->reason, sizeof(c->core.reason));
+		ftpd_str_set(&c->core.reason, j->reason);
 		ftpd_data_finish(c, FTPD_XFER_UNDECIDED);
 		return;
 	}
@@ -273,7 +273,7 @@ void ftpd_receive_stop(struct ctrl *c, const char *why, enum ftpd_xfer result)
 		if (!d->stop_pending) {
 			d->stop_pending = true;
 			d->stop_result = result;
-			gw_strlcpy(d->stop_why, why, sizeof(d->stop_why));
+			ftpd_str_set(&d->stop_why, why);
 		}
 		ftpd_watch_set(c->loop, &d->w, 0);
 		return;
@@ -434,11 +434,12 @@ static void end_after_writes(struct ctrl *c)
 static void receive_too_big(struct ctrl *c)
 {
 	struct data *d = &c->d;
-	char why[160];
+	char why[160], limit[24];
 
 	snprintf(why, sizeof(why), "larger than the account's max_file_bytes (%llu)",
 		 (unsigned long long)d->max_file);
-	snprintf(c->core.reason, sizeof(c->core.reason), "%llu", (unsigned long long)d->max_file);
+	snprintf(limit, sizeof(limit), "%llu", (unsigned long long)d->max_file);
+	ftpd_str_set(&c->core.reason, limit);
 	ftpd_receive_stop(c, why, FTPD_XFER_TOO_BIG);
 }
 
@@ -616,7 +617,7 @@ static void write_done(struct ctrl *c, struct job *j)
 	d->bytes_done = store_upload_bytes(d->up);
 	if (d->stop_pending) {
 		d->stop_pending = false;
-		ftpd_receive_stop(c, d->stop_why, d->stop_result);
+		ftpd_receive_stop(c, d->stop_why ? d->stop_why : "stopped", d->stop_result);
 		return;
 	}
 	if (d->eof) {

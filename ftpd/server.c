@@ -69,10 +69,10 @@ static bool is_banned(struct loop *l, int fd, const char *ip, bool is_explicit)
  * given back when it ends (ftpd_ctrl_close) or was never made. */
 static bool slot_take(struct ftpd_server *srv)
 {
-	unsigned n = __atomic_load_n(&srv->sessions, __ATOMIC_RELAXED);
+	int n = __atomic_load_n(&srv->sessions, __ATOMIC_RELAXED);
 
 	do {
-		if (n >= gw_live()->max_sessions)
+		if (n < 0 || (unsigned)n >= gw_live()->max_sessions)
 			return false;
 	} while (!__atomic_compare_exchange_n(&srv->sessions, &n, n + 1, true, __ATOMIC_RELAXED,
 					      __ATOMIC_RELAXED));

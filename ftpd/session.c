@@ -463,7 +463,7 @@ static enum ftpd_req cmd_dele(struct ftpd_session *s, const struct ftpd_command 
 static enum ftpd_req cmd_rnfr(struct ftpd_session *s, const struct ftpd_command *c,
 			      struct ftpd_request *req)
 {
-	ftpd_clear_path(&s->rename_from);
+	ftpd_str_clear(&s->rename_from);
 	if (!resolve(s, c->arg, req, 550, "RNFR command failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
@@ -481,7 +481,7 @@ static enum ftpd_req cmd_rnto(struct ftpd_session *s, const struct ftpd_command 
 		return FTPD_REQ_NONE;
 	}
 	gw_strlcpy(req->from, s->rename_from, sizeof(req->from));
-	ftpd_clear_path(&s->rename_from);
+	ftpd_str_clear(&s->rename_from);
 	if (!resolve(s, c->arg, req, 550, "Rename failed."))
 		return FTPD_REQ_NONE;
 	if (!strcmp(req->path, "/")) {
@@ -694,9 +694,10 @@ void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out)
 
 void ftpd_session_free(struct ftpd_session *s)
 {
-	ftpd_clear_path(&s->cwd);
-	ftpd_clear_path(&s->req_path);
-	ftpd_clear_path(&s->rename_from);
+	ftpd_str_clear(&s->cwd);
+	ftpd_str_clear(&s->req_path);
+	ftpd_str_clear(&s->rename_from);
+	ftpd_str_clear(&s->reason);
 }
 
 const char *ftpd_session_cwd(const struct ftpd_session *s)
@@ -704,7 +705,7 @@ const char *ftpd_session_cwd(const struct ftpd_session *s)
 	return s->cwd ? s->cwd : "/";
 }
 
-int ftpd_set_path(char **dst, const char *src)
+int ftpd_str_set(char **dst, const char *src)
 {
 	char *copy = strdup(src);
 
@@ -715,7 +716,7 @@ int ftpd_set_path(char **dst, const char *src)
 	return 0;
 }
 
-void ftpd_clear_path(char **dst)
+void ftpd_str_clear(char **dst)
 {
 	free(*dst);
 	*dst = NULL;
@@ -811,7 +812,7 @@ enum ftpd_req ftpd_session_input(struct ftpd_session *s, const char *line, size_
 	case FTPD_REQ_XFER_STAT:
 		break; /* answered now, or about the running transfer */
 	default:
-		if (ftpd_set_path(&s->req_path, req->path) < 0) {
+		if (ftpd_str_set(&s->req_path, req->path) < 0) {
 			ftpd_reply(s, 451, "Requested action aborted: local error in processing.");
 			req->kind = kind = FTPD_REQ_NONE;
 			break;

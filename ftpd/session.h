@@ -131,12 +131,17 @@ struct ftpd_session {
 	unsigned failed_logins;
 	unsigned max_failed_logins;
 	unsigned idle_timeout_s; /* for STAT */
-	char reason[200]; /* FTPD_XFER_REJECTED: why */
+	char *reason; /* FTPD_XFER_REJECTED and others: why (NULL: a general word) */
 };
 
 void ftpd_session_init(struct ftpd_session *s, struct gw_buf *out);
 /* What the session holds (its paths); s is as after ftpd_session_init. */
 void ftpd_session_free(struct ftpd_session *s);
+/* Strings held on the heap, as long as they are: *dst = a copy of src
+ * (the old one freed); -ENOMEM leaves *dst as it was. */
+int ftpd_str_set(char **dst, const char *src);
+/* *dst freed and NULL. */
+void ftpd_str_clear(char **dst);
 const char *ftpd_session_cwd(const struct ftpd_session *s);
 /* The explicit listener: start in FTPD_S_TLS (call before greeting). */
 void ftpd_session_require_auth_tls(struct ftpd_session *s);

@@ -11,9 +11,6 @@ void ftpd_reply(struct ftpd_session *s, int code, const char *text);
 /* Append path as RFC 959 quotes it: inside "", with " doubled. */
 void ftpd_add_quoted(struct gw_buf *b, const char *path);
 bool ftpd_is_upload(enum ftpd_req kind);
-/* *dst = a copy of src (the old one freed); -ENOMEM leaves *dst as it was. */
-int ftpd_set_path(char **dst, const char *src);
-/* *dst freed and NULL. */
-void ftpd_clear_path(char **dst);
+
 
 #endif

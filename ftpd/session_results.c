@@ -38,8 +38,8 @@ void ftpd_session_done(struct ftpd_session *s, int err)
 			return;
 		}
 		if (!strcmp(s->req_path, "/")) {
-			ftpd_clear_path(&s->cwd);
-		} else if (ftpd_set_path(&s->cwd, s->req_path) < 0) {
+			ftpd_str_clear(&s->cwd);
+		} else if (ftpd_str_set(&s->cwd, s->req_path) < 0) {
 			ftpd_reply(s, 550, "Failed to change directory.");
 			return;
 		}
@@ -57,7 +57,7 @@ void ftpd_session_done(struct ftpd_session *s, int err)
 			ftpd_reply(s, 550, "RNFR command failed.");
 			return;
 		}
-		if (ftpd_set_path(&s->rename_from, s->req_path) < 0) {
+		if (ftpd_str_set(&s->rename_from, s->req_path) < 0) {
 			ftpd_reply(s, 550, "RNFR command failed.");
 			return;
 		}
@@ -249,7 +249,7 @@ static void reply_reason(struct ftpd_session *s, int code, const char *before, c
 {
 	char text[320];
 
-	snprintf(text, sizeof(text), "%s%s%s", before, s->reason[0] ? s->reason : fallback, after);
+	snprintf(text, sizeof(text), "%s%s%s", before, s->reason ? s->reason : fallback, after);
 	ftpd_reply(s, code, text);
 }
 
@@ -341,7 +341,7 @@ void ftpd_session_transfer_done(struct ftpd_session *s, enum ftpd_xfer result)
 			     "); it is kept as partial: resume it to try again.");
 		break;
 	}
-	s->reason[0] = '\0';
+	ftpd_str_clear(&s->reason);
 }
 
 void ftpd_session_name_refused(struct ftpd_session *s, const char *patterns)
