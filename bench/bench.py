@@ -448,7 +448,7 @@ def upload_streams(srv, src, n):
     the last one's confirmation: what each client spends before (login,
     connections, and a 200 ms pause curl 7.88 makes before every FTP data
     transfer, whatever the server) is left out, for every server alike."""
-    if isinstance(srv, Pipe):
+    if hasattr(srv, "streams"):
         return srv.streams(src, n)
     sources = getattr(srv, "sources", None)
     results, wall = at_once(lambda i: curl_upload(srv, src, "s%d.bin" % i,
@@ -662,7 +662,7 @@ def scenario_load(res, vs):
         server = process_cpu_s(pids()) - cpu0
         client = (kids1.ru_utime + kids1.ru_stime) - (kids0.ru_utime + kids0.ru_stime)
         lines = r.stdout.splitlines()
-        total, ok, failed, wall = lines[0].split() if lines else ("0", "0", str(n), "nan")
+        total, ok, failed, wall = lines[0].split()[:4] if lines else ("0", "0", str(n), "nan")
         return {"wall": float(wall), "failed": int(failed), "server_ms": 1000 * server / n,
                 "client_ms": 1000 * client / n, "errors": lines[1:3]}
 
@@ -1273,7 +1273,8 @@ AGE_MIB = knob("AGE_MIB", 2048, 256)            # one age-encrypted upload
 AGE_PARALLEL_MIB = knob("AGE_PARALLEL_MIB", 1024, 64)  # each of 8 at once
 AGE_ROUNDS = knob("AGE_ROUNDS", 5, 2)
 AGE_PARALLEL_ROUNDS = knob("AGE_PARALLEL_ROUNDS", 3, 1)
-AGE_NAMES = ("raw TLS pipe, O_DIRECT", "ftpsgate, plaintext", "ftpsgate, age verified")
+AGE_NAMES = ("raw TLS pipe, O_DIRECT", "ftpsgate, plaintext", "ftpsgate, age verified",
+             "ftpsgate, age verified, C client")
 
 
 class Account:
@@ -1288,6 +1289,20 @@ class Account:
         self.g.clear()
 
 
+class LoadClient(Account):
+    """The same, uploaded to with bench/ftpsload -f: a client as lean as
+    the raw pipe's own (a file read in 256 KiB pieces into SSL_write),
+    where curl spends more CPU per byte than the pipe's client."""
+
+    def streams(self, src, n):
+        t0 = time.time()
+        r = subprocess.run([os.path.join(WORK, "ftpsload"), "-f", src, "127.0.0.1", str(self.port), self.user,
+                            self.password, str(n)], capture_output=True, text=True, timeout=1800)
+        wall = time.time() - t0
+        f = (r.stdout.splitlines() or ["0 0 1 nan nan"])[0].split()
+        return float(f[4]), wall, r.returncode == 0
+
+
 def scenario_age(res, pipe_direct):
     """The seed's workflow: age-encrypted files, each verified on the fly
     (every chunk authenticated against the account's key) besides its
@@ -1298,7 +1313,10 @@ def scenario_age(res, pipe_direct):
     try:
         sealed = g.gw.create_account(username="sealed", require_encryption=True)
         plain = g.gw.create_account(username="plain")
-        servers = [pipe_direct, Account(g, AGE_NAMES[1], plain), Account(g, AGE_NAMES[2], sealed)]
+        run(["cc", "-O2", "-o", os.path.join(WORK, "ftpsload"), os.path.join(HERE, "ftpsload.c"), "-lssl",
+             "-lcrypto", "-lpthread"])
+        servers = [pipe_direct, Account(g, AGE_NAMES[1], plain), Account(g, AGE_NAMES[2], sealed),
+                   LoadClient(g, AGE_NAMES[3], sealed)]
         one, many = os.path.join(WORK, "age-one.age"), os.path.join(WORK, "age-many.age")
         log("\n== age-encrypted uploads (encrypting %d and %d MiB with age)" % (AGE_MIB, AGE_PARALLEL_MIB))
         age_file(one, sealed["key"]["recipient"], AGE_MIB)
@@ -1309,18 +1327,28 @@ def scenario_age(res, pipe_direct):
                                      (PARALLEL, many, size_many, AGE_PARALLEL_ROUNDS)):
             log("  %d at once, %d rounds" % (n, rounds))
             rates = {x.name: [] for x in servers}
+            cpu = {x.name: [] for x in servers}
             for r in range(rounds):
                 for x in servers:
                     x.clear()
+                    # CPU of the clients and pipes (reaped children) and of the daemon
+                    k0, d0 = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu_s([g.gw.proc.pid])
                     data, _, ok = upload_streams(x, src, n)
+                    k1, d1 = resource.getrusage(resource.RUSAGE_CHILDREN), process_cpu_s([g.gw.proc.pid])
+                    clients = (k1.ru_utime + k1.ru_stime) - (k0.ru_utime + k0.ru_stime)
+                    server = d1 - d0 if isinstance(x, Account) else 0.0
                     rates[x.name].append(n * size / data if ok else float("nan"))
-                    log("    round %d %-28s %7.1f MiB/s%s" % (r + 1, x.name, rates[x.name][-1],
-                                                            "" if ok else " FAILED"))
+                    cpu[x.name].append((clients + server) * 1024 / (n * size))
+                    log("    round %d %-33s %7.1f MiB/s; CPU s per GiB: %.2f (server %.2f)%s"
+                        % (r + 1, x.name, rates[x.name][-1], cpu[x.name][-1], server * 1024 / (n * size),
+                           "" if ok else " FAILED"))
             out[n] = {k: median(v) for k, v in rates.items()}
+            out["cpu%d" % n] = {k: median(v) for k, v in cpu.items()}
         g.settle()
         text = g.gw.api("GET", "/metrics")[1]
         rejected = re.search(r'^ftpsgate_uploads\{state="rejected"\} (\S+)$', text, re.M)
-        res["age"] = {"one": out[1], "parallel": out[PARALLEL], "mib": AGE_MIB, "parallel_mib": AGE_PARALLEL_MIB,
+        res["age"] = {"one": out[1], "parallel": out[PARALLEL], "cpu_one": out["cpu1"],
+                      "cpu_parallel": out["cpu%d" % PARALLEL], "mib": AGE_MIB, "parallel_mib": AGE_PARALLEL_MIB,
                       "rejected": float(rejected.group(1)) if rejected else 0.0}
         for f in (one, many):
             os.unlink(f)
@@ -1574,6 +1602,8 @@ def report(res):
                            e[AGE_NAMES[2]] / e[AGE_NAMES[0]], target))
             checks.append(("  verified / plaintext (>= 0.95)" if n == 1 else "  verified / plaintext",
                            e[AGE_NAMES[2]] / e[AGE_NAMES[1]], 0.95 if n == 1 else None))
+            if e.get(AGE_NAMES[3]):
+                checks.append(("  the same with the C client / the pipe", e[AGE_NAMES[3]] / e[AGE_NAMES[0]], None))
         checks.append(("  age uploads rejected (must be 0)", a["rejected"], -0))
     if "honest" in res:
         h = res["honest"]
