@@ -31,6 +31,14 @@ void ftpd_ctrl_unref(struct ctrl *c)
 
 static void ctrl_pump(struct ctrl *c);
 
+/* n bytes of a control buffer handled: an idle session keeps no buffer. */
+static void consume(struct gw_buf *b, size_t n)
+{
+	gw_buf_consume(b, n);
+	if (!b->len)
+		gw_buf_release(b);
+}
+
 const char *ftpd_ctrl_close_why(const struct ctrl *c)
 {
 	return c->close_why ? c->close_why : "the session ended";
@@ -461,7 +469,7 @@ static enum line_result next_line(struct ctrl *c)
 		if (!c->discard)
 			ftpd_session_line_too_long(&c->core);
 		c->discard = false;
-		gw_buf_consume(&c->in, len + 1);
+		consume(&c->in, len + 1);
 		return LINE_DONE;
 	}
 	memcpy(line, c->in.data, len);
@@ -478,7 +486,7 @@ static enum line_result next_line(struct ctrl *c)
 		return LINE_WAIT; /* stays queued until the running request ends */
 	/* Take the line out of the buffer before acting on it: the request
 	 * may finish at once and pump this connection again. */
-	gw_buf_consume(&c->in, (size_t)(nl - c->in.data) + 1);
+	consume(&c->in, (size_t)(nl - c->in.data) + 1);
 	ftpd_session_input(&c->core, line, len, &req);
 	explicit_bzero(line, len);
 	handle_request(c, &req);
@@ -548,7 +556,7 @@ static void ctrl_pump(struct ctrl *c)
 				ftpd_ctrl_close(c, why);
 				return;
 			}
-			gw_buf_consume(&c->out, (size_t)n);
+			consume(&c->out, (size_t)n);
 		}
 		if (c->out.len)
 			break; /* the client reads slowly: read no more commands */
