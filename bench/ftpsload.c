@@ -227,19 +227,22 @@ static int passive_port(struct session *s, const char *line)
 
 static int put_file(struct session *s)
 {
-	static __thread unsigned char piece[256 * 1024];
+	enum { PIECE = 256 * 1024 };
+	unsigned char *piece = malloc(PIECE);
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	ssize_t n = -1;
+	int r = 0;
 
-	if (fd < 0)
-		return fail(s, "open the file");
-	while ((n = read(fd, piece, sizeof(piece))) > 0)
-		if (put(s, &s->data, piece, (size_t)n) < 0) {
-			close(fd);
-			return -1;
-		}
-	close(fd);
-	return n < 0 ? fail(s, "read the file") : 0;
+	if (!piece || fd < 0)
+		r = fail(s, piece ? "open the file" : "out of memory");
+	while (r == 0 && (n = read(fd, piece, PIECE)) > 0)
+		r = put(s, &s->data, piece, (size_t)n);
+	if (r == 0 && n < 0)
+		r = fail(s, "read the file");
+	if (fd >= 0)
+		close(fd);
+	free(piece);
+	return r;
 }
 
 static void close_conn(struct conn *c)
