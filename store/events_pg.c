@@ -30,7 +30,6 @@
 #define BATCH_MAX 256
 #define READ_MAX 1000
 #define KEEP_EVENTS 100000 /* rows the table keeps; older ones are dropped */
-#define FOLLOW_EVERY_MS 5000 /* others' events read without a NOTIFY, at the latest */
 #define EVENTS_LOCK "SELECT pg_advisory_xact_lock(hashtext('ftpsgate.events'))"
 
 struct store_events_pg {
@@ -294,11 +293,9 @@ static void prune(struct store_events_pg *ep)
 			     NULL, 0));
 }
 
-/* True when another node told of new events (NOTIFY). */
-static bool wait_for_news(struct store_events_pg *ep, int timeout_ms)
+static void wait_for_news(struct store_events_pg *ep, int timeout_ms)
 {
 	struct pollfd fds[2] = { { ep->wake_fd, POLLIN, 0 }, { -1, POLLIN, 0 } };
-	bool told = false;
 	uint64_t v;
 	PGnotify *n;
 
@@ -307,42 +304,30 @@ static bool wait_for_news(struct store_events_pg *ep, int timeout_ms)
 	if (poll(fds, fds[1].fd >= 0 ? 2 : 1, timeout_ms) > 0 && (fds[0].revents & POLLIN) &&
 	    read(ep->wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		gw_warn("events.wake", "cannot read the wake-up: %s", strerror(errno));
-	if (ep->conn && PQconsumeInput(ep->conn)) {
-		while ((n = PQnotifies(ep->conn)) != NULL) {
-			told = true;
+	if (ep->conn && PQconsumeInput(ep->conn))
+		while ((n = PQnotifies(ep->conn)) != NULL)
 			PQfreemem(n);
-		}
-	}
-	return told;
 }
 
 static void *run(void *arg)
 {
 	struct store *st = arg;
 	struct store_events_pg *ep = st->evpg;
-	bool good, told = true;
-	int64_t next_follow = 0;
+	bool good;
 
 	while (!__atomic_load_n(&ep->stopping, __ATOMIC_RELAXED)) {
 		if (!ep->conn && !connect_conn(st, ep)) {
 			wait_for_news(ep, 500);
-			told = true; /* once connected, read what was missed */
 			continue;
 		}
-		good = flush(st, ep);
-		/* Others' events are read when they tell of them (NOTIFY, on
-		 * this connection: none is lost while it stays up), and every
-		 * FOLLOW_EVERY_MS besides, not at every turn */
-		if (good && (told || gw_mono_ms() >= next_follow)) {
-			good = follow(st, ep);
-			next_follow = gw_mono_ms() + FOLLOW_EVERY_MS;
-		}
+		good = flush(st, ep) && follow(st, ep);
 		if (good) {
 			prune(ep);
 			store_pg_nodes_tick(st, ep->conn);
 		}
-		/* a notification, a queued event, or the nodes' second */
-		told = wait_for_news(ep, good ? 1000 : 500) || !good;
+		/* a notification, a queued event, or a second: read again (a
+		 * missed notification costs at most that second) */
+		wait_for_news(ep, good ? 1000 : 500);
 	}
 	if (ep->conn) {
 		flush(st, ep); /* what this node did last reaches the others */

@@ -33,12 +33,9 @@ struct store_pipeline {
 	char command[4096];
 	volatile int stopping;
 	unsigned started; /* atomic: workers that have begun */
-	int64_t next_due_ms; /* atomic: the earliest retry this node set (monotonic; 0: none) */
 	unsigned nthreads;
 	pthread_t threads[64];
 };
-
-static void note_due(struct store_pipeline *pl, int64_t at);
 
 
 /* ---------------------------------------------------------------- queue */
@@ -690,7 +687,6 @@ static void import(struct store_pipeline *pl, struct store_work *w)
 
 		if (wait_ms > 3600 * 1000)
 			wait_ms = 3600 * 1000;
-		note_due(pl, gw_mono_ms() + wait_ms);
 		gw_warn("upload.import_retry", "upload %lld: %s; attempt %d of %u, next in %lld s",
 			(long long)w->id, why, w->attempts, pl->p.attempts, (long long)(wait_ms / 1000));
 		set_state(pl, w, "verified", why, gw_now_ms() + wait_ms, pl->command[0] != '\0', rc,
@@ -732,10 +728,9 @@ static bool makes_work(const struct store_event *e)
 					     !strcmp(e->state, "verified"));
 }
 
-/* Up to wait_ms for a change that makes work: true when one came. */
-static bool wait_for_work(struct store *st, uint64_t seen, int64_t wait_ms)
+static void wait_for_work(struct store *st, uint64_t seen)
 {
-	int64_t until = gw_mono_ms() + wait_ms;
+	int64_t until = gw_mono_ms() + 1000;
 	struct store_event ev[32];
 	unsigned n, i;
 	bool missed;
@@ -744,56 +739,16 @@ static bool wait_for_work(struct store *st, uint64_t seen, int64_t wait_ms)
 		int64_t left = until - gw_mono_ms();
 
 		if (left <= 0)
-			return false;
+			return;
 		store_events_wait(st, seen, ev, GW_ARRAY_SIZE(ev), (int)left, &n, &missed);
-		if (missed) /* too many to look at: look for work */
-			return true;
-		if (n == 0) /* the time is up; closed */
-			return false;
+		if (missed || n == 0) /* too many to look at; the time is up; closed */
+			return;
 		for (i = 0; i < n; i++) {
 			if (makes_work(&ev[i]))
-				return true;
+				return;
 			seen = ev[i].seq;
 		}
 	}
-}
-
-/* How long an idle worker waits before it looks for work no event
- * announced: a retry that fell due, a lease another node let lapse.
- * From a second, doubling while it finds none, up to a sixth of the
- * lease (8 s at most): an idle node asks its records a few times a
- * minute, not twice a second a worker. A retry this node set is looked
- * for when it is due. */
-static int64_t idle_wait(struct store_pipeline *pl, int64_t *idle_ms)
-{
-	int64_t cap = pl->st->lease_ms / 6, wait = *idle_ms;
-	int64_t due = __atomic_load_n(&pl->next_due_ms, __ATOMIC_RELAXED), now = gw_mono_ms();
-
-	cap = cap < 1000 ? 1000 : cap > 8000 ? 8000 : cap;
-	*idle_ms = *idle_ms * 2 > cap ? cap : *idle_ms * 2;
-	if (due && due - now < wait)
-		wait = due > now ? due - now : 0;
-	return wait;
-}
-
-static void note_due(struct store_pipeline *pl, int64_t at)
-{
-	int64_t due = __atomic_load_n(&pl->next_due_ms, __ATOMIC_RELAXED);
-
-	while ((!due || at < due) &&
-	       !__atomic_compare_exchange_n(&pl->next_due_ms, &due, at, true, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED))
-		;
-}
-
-/* A due retry is being looked for now: forget it (a later one stays). */
-static void take_due(struct store_pipeline *pl)
-{
-	int64_t due = __atomic_load_n(&pl->next_due_ms, __ATOMIC_RELAXED);
-
-	if (due && due <= gw_mono_ms())
-		__atomic_compare_exchange_n(&pl->next_due_ms, &due, 0, false, __ATOMIC_RELAXED,
-					    __ATOMIC_RELAXED);
 }
 
 static void *worker(void *arg)
@@ -803,32 +758,23 @@ static void *worker(void *arg)
 	int64_t next_retention = 0, next_sweep = 0;
 	/* the first worker also keeps retention */
 	bool janitor = __atomic_fetch_add(&pl->started, 1, __ATOMIC_RELAXED) == 0;
-	int64_t idle_ms = 1000;
 
 	while (!__atomic_load_n(&pl->stopping, __ATOMIC_RELAXED)) {
 		uint64_t seen = store_events_last(st);
 		struct store_work w;
 
-		take_due(pl);
 		if (st->rec->work_claim(st, false, gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "verifying");
 			verify(pl, &w);
-			idle_ms = 1000;
 			continue;
 		}
 		if (st->rec->work_claim(st, true, gw_now_ms(), &w) == 1) {
 			store_emit(st, "upload", w.id, w.account_id, "importing");
 			import(pl, &w);
-			idle_ms = 1000;
 			continue;
 		}
-		if (janitor) {
+		if (janitor)
 			store_flush_unsaved(st);
-			pthread_mutex_lock(&st->unsaved_lock);
-			if (st->n_unsaved)
-				idle_ms = 1000; /* the database refuses still: try again soon */
-			pthread_mutex_unlock(&st->unsaved_lock);
-		}
 		if (janitor && pl->p.retention_days && gw_mono_ms() >= next_retention) {
 			retain(pl);
 			next_retention = gw_mono_ms() + 60 * 1000;
@@ -840,10 +786,9 @@ static void *worker(void *arg)
 			every_s = every_s < 5 ? 5 : every_s > 600 ? 600 : every_s;
 			next_sweep = gw_mono_ms() + (int64_t)every_s * 1000;
 		}
-		/* Nothing to do: wait for a change that makes work, or for
-		 * the time to look again (idle_wait) */
-		if (wait_for_work(st, seen, idle_wait(pl, &idle_ms)))
-			idle_ms = 1000;
+		/* Nothing to do: wait for a change that makes work, or a
+		 * second (a retry's time, another node's lease ended). */
+		wait_for_work(st, seen);
 	}
 	return NULL;
 }
