@@ -627,6 +627,15 @@ LOAD_ROUNDS = knob("LOAD_ROUNDS", 3, 1)
 LOAD_PASSIVE = (20000, 31999)
 
 
+def ftpsload():
+    """bench/ftpsload.c built (once a run): its path."""
+    path = os.path.join(WORK, "ftpsload")
+    if not getattr(ftpsload, "built", False):
+        run(["cc", "-O2", "-o", path, os.path.join(HERE, "ftpsload.c"), "-lssl", "-lcrypto", "-lpthread"])
+        ftpsload.built = True
+    return path
+
+
 def process_cpu_s(pids):
     """CPU seconds of the processes and of their children they reaped."""
     total = 0
@@ -645,8 +654,7 @@ def scenario_load(res, vs):
     once, each login, STOR 64 KiB, QUIT; the wall time, failures, and the
     CPU the server and the client spent per session. ftpsgate at 1,000 and
     10,000, vsftpd at 1,000; alternating, medians."""
-    load = os.path.join(WORK, "ftpsload")
-    run(["cc", "-O2", "-o", load, os.path.join(HERE, "ftpsload.c"), "-lssl", "-lcrypto", "-lpthread"])
+    load = ftpsload()
     g = Ftpsgate("ftpsgate load", passive=LOAD_PASSIVE)
     one, many = LOAD_SESSIONS
     log("\n== bench/ftpsload: %d and %d sessions at once (login, STOR 64 KiB, QUIT), %d rounds"
@@ -1296,7 +1304,7 @@ class LoadClient(Account):
 
     def streams(self, src, n):
         t0 = time.time()
-        r = subprocess.run([os.path.join(WORK, "ftpsload"), "-f", src, "127.0.0.1", str(self.port), self.user,
+        r = subprocess.run([ftpsload(), "-f", src, "127.0.0.1", str(self.port), self.user,
                             self.password, str(n)], capture_output=True, text=True, timeout=1800)
         wall = time.time() - t0
         f = (r.stdout.splitlines() or ["0 0 1 nan nan"])[0].split()
@@ -1313,8 +1321,7 @@ def scenario_age(res, pipe_direct):
     try:
         sealed = g.gw.create_account(username="sealed", require_encryption=True)
         plain = g.gw.create_account(username="plain")
-        run(["cc", "-O2", "-o", os.path.join(WORK, "ftpsload"), os.path.join(HERE, "ftpsload.c"), "-lssl",
-             "-lcrypto", "-lpthread"])
+        ftpsload()
         servers = [pipe_direct, Account(g, AGE_NAMES[1], plain), Account(g, AGE_NAMES[2], sealed),
                    LoadClient(g, AGE_NAMES[3], sealed)]
         one, many = os.path.join(WORK, "age-one.age"), os.path.join(WORK, "age-many.age")
