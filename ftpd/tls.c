@@ -25,6 +25,7 @@
 #define MARK_CONTROL 'C'
 #define MARK_DATA 'D'
 #define MARK_LEN (1 + FTPD_ISSUER_ID_LEN)
+#define DATA_READ_AHEAD (64 * 1024) /* bytes a data connection reads at once */
 /* One session-id context for every connection: which sessions resume
  * where is decided by their marks, not by OpenSSL's context check. */
 static const unsigned char sid_ctx[] = "ftpsgate";
@@ -425,9 +426,13 @@ int ftpd_tls_new_data(int fd, const struct ftpd_tls *control, struct ftpd_tls **
 	SSL_set_num_tickets(t->ssl, 0);
 	/* A data connection is busy while it lives: read what the socket
 	 * holds in one call, not a record header and a record at a time.
-	 * The loop reads until EAGAIN, so nothing waits in the buffer. */
+	 * The loop reads until EAGAIN, so nothing waits in the buffer. The
+	 * buffer is small: before each record OpenSSL moves what is left in
+	 * it to the front (to align the payload), so a large one is copied
+	 * over and over. 64 KiB against 256 KiB: 8 to 9 % less CPU per
+	 * byte received (bench/, age uploads). */
 	SSL_set_read_ahead(t->ssl, 1);
-	SSL_set_default_read_buffer_len(t->ssl, 256 * 1024);
+	SSL_set_default_read_buffer_len(t->ssl, DATA_READ_AHEAD);
 	*out = t;
 	return 0;
 }
