@@ -2,7 +2,7 @@
 # Benchmarks: ftpsgate side by side with vsftpd, ProFTPD and pure-ftpd
 # (Debian's packages) and the raw TLS limit, on this machine, in one run.
 # As root on Debian 12:
-#   bench/run.sh              everything (about 15 minutes)
+#   bench/run.sh              everything (about an hour)
 #   BENCH_QUICK=1 bench/run.sh   a smoke run of every scenario
 # Results: the table on stdout and in bench/out/ (results.json, table.md,
 # benchmarks.png). See docs/benchmarks.md.
