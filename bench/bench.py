@@ -1553,6 +1553,7 @@ def report(res):
     if "idle" in res and "ftpsgate" in res["idle"]:
         last = res["idle"]["ftpsgate"][-1]
         checks.append(("%d idle sessions <= 64 KiB each" % last["sessions"], last["kib_per_session"], -64))
+        checks.append(("  <= 16 KiB each (the age workload's target)", last["kib_per_session"], -16))
     if "api" in res:
         checks.append(("API requests/s >= 2000", res["api"]["rps"], 2000))
         checks.append(("API p99 ms <= 50", res["api"]["p99_ms"], -50))
